@@ -1,0 +1,270 @@
+//! EC2: the owner's AMIs and the image usage report API.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, anyhow};
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    Filter, ImageUsageResourceTypeOptionRequest, ImageUsageResourceTypeRequest, ResourceType, Tag, TagSpecification,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{error_code, error_text};
+use crate::core::model::{
+    Ami, BlockDevice, ProductCode, RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, ReportState,
+    ResourceTypeOption, ResourceTypeSpec, Tags, UsageEntry, UsageReport,
+};
+use crate::core::selection::{PERIOD_TAG, TagFilters, period_label};
+
+/// DescribeImages accepts at most this many values in one filter.
+const IMAGE_ID_BATCH: usize = 200;
+
+fn filter(name: impl Into<String>, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    let mut f = Filter::builder().name(name);
+    for v in values {
+        f = f.values(v);
+    }
+    f.build()
+}
+
+fn tags_of(tags: &[Tag]) -> Tags {
+    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
+fn to_chrono(t: &aws_smithy_types::DateTime) -> anyhow::Result<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos()).ok_or_else(|| anyhow!("timestamp {t} is out of range"))
+}
+
+fn parse_ec2_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn ami_of(i: &aws_sdk_ec2::types::Image) -> Option<Ami> {
+    let image_id = i.image_id()?.to_string();
+    let usage_operation = i.usage_operation().map(str::to_string);
+    Some(Ami {
+        name: i.name().unwrap_or_default().to_string(),
+        description: i.description().map(str::to_string),
+        creation_date: i.creation_date().and_then(parse_ec2_time),
+        state: i.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        architecture: i.architecture().map(|a| a.as_str().to_string()),
+        platform_details: i.platform_details().map(str::to_string),
+        // DescribeImages does not return RegisterImage's BillingProducts; the visible
+        // trace of a billing product is a usage operation other than plain RunInstances.
+        billing_products: usage_operation.iter().filter(|u| u.as_str() != "RunInstances").cloned().collect(),
+        usage_operation,
+        tags: tags_of(i.tags()),
+        product_codes: i
+            .product_codes()
+            .iter()
+            .map(|c| ProductCode {
+                product_code_id: c.product_code_id().unwrap_or_default().to_string(),
+                product_code_type: c.product_code_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+            })
+            .collect(),
+        block_devices: i
+            .block_device_mappings()
+            .iter()
+            .map(|m| BlockDevice {
+                device_name: m.device_name().unwrap_or_default().to_string(),
+                snapshot_id: m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string),
+                volume_size_gib: m.ebs().and_then(|e| e.volume_size()).map(i64::from),
+            })
+            .collect(),
+        image_id,
+    })
+}
+
+/// The AMIs this account owns that match the tag filters (server-side filtering; the
+/// core re-checks the tags).
+pub async fn owned_images(ec2: &Client, filters: &TagFilters) -> anyhow::Result<Vec<Ami>> {
+    let mut req = ec2.describe_images().owners("self");
+    for f in &filters.0 {
+        req = req.filters(filter(format!("tag:{}", f.key), f.values.clone()));
+    }
+    let mut pages = req.into_paginator().page_size(1000).send();
+    let mut amis = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("ec2:DescribeImages failed: {}", error_text(&e)))?;
+        amis.extend(page.images().iter().filter_map(ami_of));
+    }
+    Ok(amis)
+}
+
+/// The owner's AMIs among `ids`; a deregistered AMI is simply absent (an `image-id`
+/// filter, unlike ImageIds, does not fail the whole call for one missing id).
+pub async fn images_by_id(ec2: &Client, ids: &BTreeSet<String>) -> anyhow::Result<BTreeMap<String, Ami>> {
+    let ids: Vec<&String> = ids.iter().collect();
+    let mut found = BTreeMap::new();
+    for chunk in ids.chunks(IMAGE_ID_BATCH) {
+        let mut pages = ec2
+            .describe_images()
+            .owners("self")
+            .filters(filter("image-id", chunk.iter().map(|s| s.as_str())))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| anyhow!("ec2:DescribeImages failed: {}", error_text(&e)))?;
+            for ami in page.images().iter().filter_map(ami_of) {
+                found.insert(ami.image_id.clone(), ami);
+            }
+        }
+    }
+    Ok(found)
+}
+
+pub struct CreateRequest<'a> {
+    pub image_id: &'a str,
+    pub client_token: &'a str,
+    pub period: NaiveDate,
+    pub version_depth: u32,
+    pub account_ids: &'a [String],
+}
+
+#[derive(Debug, PartialEq)]
+pub enum CreateOutcome {
+    Created(String),
+    /// EC2 says a report with this token but other parameters exists: the configuration
+    /// changed within the period, and the AMI already has its report.
+    AlreadyExists,
+    /// An account-wide limit (pending reports) is reached: stop creating for this run.
+    QuotaReached(String),
+    Failed(String),
+}
+
+pub async fn create_report(ec2: &Client, r: &CreateRequest<'_>) -> CreateOutcome {
+    let lt = ImageUsageResourceTypeRequest::builder()
+        .resource_type(RESOURCE_TYPE_LAUNCH_TEMPLATE)
+        .resource_type_options(
+            ImageUsageResourceTypeOptionRequest::builder()
+                .option_name("version-depth")
+                .option_values(r.version_depth.to_string())
+                .build(),
+        )
+        .build();
+    let instance = ImageUsageResourceTypeRequest::builder().resource_type(RESOURCE_TYPE_INSTANCE).build();
+    let tags = TagSpecification::builder()
+        .resource_type(ResourceType::ImageUsageReport)
+        .tags(Tag::builder().key(PERIOD_TAG).value(period_label(r.period)).build())
+        .build();
+    let mut req = ec2
+        .create_image_usage_report()
+        .image_id(r.image_id)
+        .resource_types(instance)
+        .resource_types(lt)
+        .client_token(r.client_token)
+        .tag_specifications(tags);
+    for a in r.account_ids {
+        req = req.account_ids(a);
+    }
+    match req.send().await {
+        Ok(out) => match out.report_id() {
+            Some(id) => CreateOutcome::Created(id.to_string()),
+            None => CreateOutcome::Failed("CreateImageUsageReport returned no ReportId".into()),
+        },
+        Err(e) => match error_code(&e) {
+            Some("IdempotentParameterMismatch") => CreateOutcome::AlreadyExists,
+            Some(code) if code.contains("LimitExceeded") && code != "RequestLimitExceeded" => {
+                CreateOutcome::QuotaReached(error_text(&e))
+            }
+            _ => CreateOutcome::Failed(error_text(&e)),
+        },
+    }
+}
+
+fn report_of(r: &aws_sdk_ec2::types::ImageUsageReport) -> anyhow::Result<UsageReport> {
+    let report_id = r.report_id().context("a report without ReportId")?.to_string();
+    let missing = |field: &str| anyhow!("report {report_id} has no {field}");
+    Ok(UsageReport {
+        image_id: r.image_id().ok_or_else(|| missing("ImageId"))?.to_string(),
+        state: ReportState::parse(r.state().ok_or_else(|| missing("State"))?),
+        state_reason: r.state_reason().map(str::to_string),
+        resource_types: r
+            .resource_types()
+            .iter()
+            .map(|t| ResourceTypeSpec {
+                resource_type: t.resource_type().unwrap_or_default().to_string(),
+                options: t
+                    .resource_type_options()
+                    .iter()
+                    .map(|o| ResourceTypeOption {
+                        name: o.option_name().unwrap_or_default().to_string(),
+                        values: o.option_values().to_vec(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        account_ids: r.account_ids().to_vec(),
+        creation_time: to_chrono(r.creation_time().ok_or_else(|| missing("CreationTime"))?)?,
+        expiration_time: to_chrono(r.expiration_time().ok_or_else(|| missing("ExpirationTime"))?)?,
+        tags: tags_of(r.tags()),
+        report_id,
+    })
+}
+
+async fn describe_reports(ec2: &Client, filters: Vec<Filter>) -> anyhow::Result<Vec<UsageReport>> {
+    let mut pages = ec2.describe_image_usage_reports().set_filters(Some(filters)).into_paginator().send();
+    let mut reports = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("ec2:DescribeImageUsageReports failed: {}", error_text(&e)))?;
+        for r in page.image_usage_reports() {
+            reports.push(report_of(r).context("ec2:DescribeImageUsageReports returned an unusable report")?);
+        }
+    }
+    Ok(reports)
+}
+
+/// Every report this tool created that EC2 still holds (at most 30 days of them).
+pub async fn our_reports(ec2: &Client) -> anyhow::Result<Vec<UsageReport>> {
+    describe_reports(ec2, vec![filter("tag-key", [PERIOD_TAG])]).await
+}
+
+/// Image ids that already have a report of ours in `period`.
+pub async fn reported_in_period(ec2: &Client, period: NaiveDate) -> anyhow::Result<BTreeSet<String>> {
+    let reports = describe_reports(ec2, vec![filter(format!("tag:{PERIOD_TAG}"), [period_label(period)])]).await?;
+    Ok(reports.into_iter().map(|r| r.image_id).collect())
+}
+
+fn entry_of(e: &aws_sdk_ec2::types::ImageUsageReportEntry, report: &UsageReport) -> anyhow::Result<UsageEntry> {
+    let account_id = e.account_id().context("an entry without AccountId")?.to_string();
+    let resource_type = e.resource_type().context("an entry without ResourceType")?.to_string();
+    let report_id = e.report_id().unwrap_or(&report.report_id);
+    if report_id != report.report_id {
+        anyhow::bail!("an entry of report {report_id} in the answer for report {}", report.report_id);
+    }
+    Ok(UsageEntry {
+        report_id: report.report_id.clone(),
+        image_id: e.image_id().unwrap_or(&report.image_id).to_string(),
+        account_id,
+        resource_type,
+        usage_count: e.usage_count().context("an entry without UsageCount")?,
+        report_creation_time: match e.report_creation_time() {
+            Some(t) => to_chrono(t)?,
+            None => report.creation_time,
+        },
+    })
+}
+
+/// Pages through a report's entries, handing each page to `sink` as it arrives so
+/// memory stays flat whatever the report's size.
+pub async fn for_each_entry_page<F>(ec2: &Client, report: &UsageReport, mut sink: F) -> anyhow::Result<()>
+where
+    F: FnMut(Vec<UsageEntry>) -> anyhow::Result<()>,
+{
+    let mut pages = ec2.describe_image_usage_report_entries().report_ids(&report.report_id).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            anyhow!("ec2:DescribeImageUsageReportEntries for {} failed: {}", report.report_id, error_text(&e))
+        })?;
+        let entries = page
+            .image_usage_report_entries()
+            .iter()
+            .map(|e| entry_of(e, report))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .with_context(|| {
+                format!("ec2:DescribeImageUsageReportEntries returned an unusable entry for {}", report.report_id)
+            })?;
+        sink(entries)?;
+    }
+    Ok(())
+}

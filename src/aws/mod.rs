@@ -1,0 +1,83 @@
+//! Thin edges to AWS: each function is one API conversation, converting SDK types to
+//! the core's plain data. No decisions are made here.
+
+pub mod ec2;
+pub mod s3;
+pub mod sns;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+
+use crate::config::Config;
+
+/// Clients built once per process (once per Lambda cold start) and shared by every run.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub region: String,
+}
+
+/// Adaptive retry: the SDK slows its own request rate when EC2 answers
+/// `RequestLimitExceeded`, which is what EC2's token buckets ask clients to do.
+const MAX_ATTEMPTS: u32 = 8;
+
+impl Clients {
+    pub async fn from_env(config: &Config) -> anyhow::Result<Self> {
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+            .load()
+            .await;
+        let region = shared
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| anyhow::anyhow!("no AWS Region configured: set AWS_REGION (or a profile's region)"))?;
+        let s3_config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.s3_force_path_style).build();
+        Ok(Self {
+            ec2: aws_sdk_ec2::Client::new(&shared),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            sns: aws_sdk_sns::Client::new(&shared),
+            sts: aws_sdk_sts::Client::new(&shared),
+            region,
+        })
+    }
+
+    /// The account the credentials belong to: the AMI owner, stamped on archive rows.
+    pub async fn account_id(&self) -> anyhow::Result<String> {
+        let me = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("sts:GetCallerIdentity failed: {}", error_text(&e)))?;
+        me.account
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("sts:GetCallerIdentity returned no account id"))
+    }
+}
+
+/// `Code: message` of a service error, or the whole error chain for transport errors
+/// (the default Display of an SDK error says only "service error").
+pub fn error_text<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => aws_sdk_ec2::error::DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// The service error code, if the error is one.
+pub fn error_code<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Option<&str>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata,
+{
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    e.code()
+}

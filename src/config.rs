@@ -1,0 +1,438 @@
+//! Configuration: raw strings from the environment (the Lambda way) or CLI flags
+//! (which override them), validated into a typed [`Config`] before any AWS call.
+//!
+//! Every error names the environment variable, its flag, what was wrong and what a
+//! valid value looks like, because the person reading it is usually looking at a
+//! Lambda console, not at this code.
+
+use std::collections::BTreeSet;
+
+use crate::core::selection::{TagFilter, TagFilters};
+
+/// Raw, unvalidated settings. Field names mirror the environment variables.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RawConfig {
+    /// S3 bucket of the archive (required by collect).
+    #[arg(long, global = true, env = "ARCHIVE_BUCKET")]
+    pub archive_bucket: Option<String>,
+    /// Key prefix of the archive inside the bucket.
+    #[arg(long, global = true, env = "ARCHIVE_PREFIX")]
+    pub archive_prefix: Option<String>,
+    /// SNS topic that receives alerts; unset = alerts are only printed and logged.
+    #[arg(long, global = true, env = "ALERT_TOPIC_ARN")]
+    pub alert_topic_arn: Option<String>,
+    /// `Key=Value[,Key=Value…]`, all must match; `Key=v1|v2` matches either value.
+    #[arg(long, global = true, env = "AMI_TAG_FILTERS")]
+    pub ami_tag_filters: Option<String>,
+    /// Launch template versions checked per template (1–10000).
+    #[arg(long, global = true, env = "LAUNCH_TEMPLATE_VERSION_DEPTH")]
+    pub launch_template_version_depth: Option<String>,
+    /// Up to 200 comma-separated 12-digit account ids; unset = all accounts.
+    #[arg(long, global = true, env = "REPORT_ACCOUNT_IDS")]
+    pub report_account_ids: Option<String>,
+    /// A report still pending after this many hours is surfaced in the alert.
+    #[arg(long, global = true, env = "PENDING_ALERT_HOURS")]
+    pub pending_alert_hours: Option<String>,
+    /// A report not archived this many days before EC2 deletes it is surfaced.
+    #[arg(long, global = true, env = "EXPIRY_WARNING_DAYS")]
+    pub expiry_warning_days: Option<String>,
+    /// Snapshot storage price used for the (upper-bound) cost estimate.
+    #[arg(long, global = true, env = "SNAPSHOT_GB_MONTH_USD")]
+    pub snapshot_gb_month_usd: Option<String>,
+    /// How many EC2 create calls run at once.
+    #[arg(long, global = true, env = "CREATE_CONCURRENCY")]
+    pub create_concurrency: Option<String>,
+    /// How many reports are archived at once.
+    #[arg(long, global = true, env = "COLLECT_CONCURRENCY")]
+    pub collect_concurrency: Option<String>,
+    /// Use path-style S3 URLs (needed by local emulators).
+    #[arg(long, global = true, env = "S3_FORCE_PATH_STYLE")]
+    pub s3_force_path_style: Option<String>,
+    /// Glue database named in the alert's Athena hint.
+    #[arg(long, global = true, env = "ATHENA_DATABASE")]
+    pub athena_database: Option<String>,
+    /// Athena workgroup named in the alert's Athena hint.
+    #[arg(long, global = true, env = "ATHENA_WORKGROUP")]
+    pub athena_workgroup: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub archive_bucket: Option<String>,
+    pub archive_prefix: String,
+    pub alert_topic_arn: Option<String>,
+    pub tag_filters: TagFilters,
+    pub launch_template_version_depth: u32,
+    pub report_account_ids: Vec<String>,
+    pub pending_alert_hours: u32,
+    pub expiry_warning_days: u32,
+    pub snapshot_gb_month_usd: f64,
+    pub create_concurrency: usize,
+    pub collect_concurrency: usize,
+    pub s3_force_path_style: bool,
+    pub athena_database: String,
+    pub athena_workgroup: String,
+}
+
+pub const DEFAULT_PREFIX: &str = "ami-usage";
+pub const MAX_REPORT_ACCOUNTS: usize = 200;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[error("{var} (--{flag}): {problem}. {fix}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub flag: &'static str,
+    pub problem: String,
+    pub fix: String,
+}
+
+fn err(var: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+    ConfigError { var, flag: flag_of(var), problem: problem.into(), fix: fix.into() }
+}
+
+fn flag_of(var: &'static str) -> &'static str {
+    match var {
+        "ARCHIVE_BUCKET" => "archive-bucket",
+        "ARCHIVE_PREFIX" => "archive-prefix",
+        "ALERT_TOPIC_ARN" => "alert-topic-arn",
+        "AMI_TAG_FILTERS" => "ami-tag-filters",
+        "LAUNCH_TEMPLATE_VERSION_DEPTH" => "launch-template-version-depth",
+        "REPORT_ACCOUNT_IDS" => "report-account-ids",
+        "PENDING_ALERT_HOURS" => "pending-alert-hours",
+        "EXPIRY_WARNING_DAYS" => "expiry-warning-days",
+        "SNAPSHOT_GB_MONTH_USD" => "snapshot-gb-month-usd",
+        "CREATE_CONCURRENCY" => "create-concurrency",
+        "COLLECT_CONCURRENCY" => "collect-concurrency",
+        "S3_FORCE_PATH_STYLE" => "s3-force-path-style",
+        "ATHENA_DATABASE" => "athena-database",
+        "ATHENA_WORKGROUP" => "athena-workgroup",
+        _ => "",
+    }
+}
+
+/// Empty and whitespace-only values count as unset: CloudFormation templates often
+/// pass `""` for an optional parameter.
+fn present(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn integer<T>(var: &'static str, raw: &Option<String>, default: T, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(s) = present(raw) else {
+        return Ok(default);
+    };
+    match s.parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(err(
+            var,
+            format!("{s:?} is not a whole number from {min} to {max}"),
+            format!("Set it to a value from {min} to {max}, or unset it for the default {default}."),
+        )),
+    }
+}
+
+impl RawConfig {
+    pub fn validate(&self) -> Result<Config, ConfigError> {
+        let archive_bucket = present(&self.archive_bucket).map(str::to_string);
+        if let Some(b) = &archive_bucket {
+            validate_bucket(b)?;
+        }
+        let archive_prefix = match present(&self.archive_prefix) {
+            None => DEFAULT_PREFIX.to_string(),
+            Some(p) => validate_prefix(p)?,
+        };
+        let alert_topic_arn = present(&self.alert_topic_arn).map(str::to_string);
+        if let Some(arn) = &alert_topic_arn {
+            validate_topic_arn(arn)?;
+        }
+        let tag_filters = match present(&self.ami_tag_filters) {
+            None => TagFilters::default(),
+            Some(s) => parse_tag_filters(s)?,
+        };
+        let snapshot_gb_month_usd = match present(&self.snapshot_gb_month_usd) {
+            None => 0.05,
+            Some(s) => match s.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => v,
+                _ => {
+                    return Err(err(
+                        "SNAPSHOT_GB_MONTH_USD",
+                        format!("{s:?} is not a non-negative price"),
+                        "Set it to the snapshot price per GB-month in USD, e.g. 0.05.",
+                    ));
+                }
+            },
+        };
+        let s3_force_path_style = match present(&self.s3_force_path_style) {
+            None => false,
+            Some(s) => match s.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(err(
+                        "S3_FORCE_PATH_STYLE",
+                        format!("{s:?} is not a boolean"),
+                        "Set it to true or false.",
+                    ));
+                }
+            },
+        };
+        Ok(Config {
+            archive_bucket,
+            archive_prefix,
+            alert_topic_arn,
+            tag_filters,
+            launch_template_version_depth: integer(
+                "LAUNCH_TEMPLATE_VERSION_DEPTH",
+                &self.launch_template_version_depth,
+                20,
+                1,
+                10_000,
+            )?,
+            report_account_ids: match present(&self.report_account_ids) {
+                None => Vec::new(),
+                Some(s) => parse_account_ids(s)?,
+            },
+            pending_alert_hours: integer("PENDING_ALERT_HOURS", &self.pending_alert_hours, 24, 1, 24 * 30)?,
+            expiry_warning_days: integer("EXPIRY_WARNING_DAYS", &self.expiry_warning_days, 7, 1, 29)?,
+            snapshot_gb_month_usd,
+            create_concurrency: integer("CREATE_CONCURRENCY", &self.create_concurrency, 8, 1, 64)?,
+            collect_concurrency: integer("COLLECT_CONCURRENCY", &self.collect_concurrency, 4, 1, 64)?,
+            s3_force_path_style,
+            athena_database: present(&self.athena_database).unwrap_or("ami_usage").to_string(),
+            athena_workgroup: present(&self.athena_workgroup).unwrap_or("primary").to_string(),
+        })
+    }
+}
+
+impl Config {
+    /// The bucket, for phases that write the archive.
+    pub fn require_bucket(&self) -> Result<&str, ConfigError> {
+        self.archive_bucket.as_deref().ok_or_else(|| {
+            err(
+                "ARCHIVE_BUCKET",
+                "is not set, and collect needs it to write the archive",
+                "Set it to the name of the archive bucket (the stack output ArchiveBucketName).",
+            )
+        })
+    }
+}
+
+fn validate_bucket(b: &str) -> Result<(), ConfigError> {
+    let ok = (3..=63).contains(&b.len())
+        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            "ARCHIVE_BUCKET",
+            format!("{b:?} is not a valid S3 bucket name"),
+            "Use the bucket's name only (3–63 lowercase letters, digits, '-' or '.'), not an ARN or s3:// URL.",
+        ))
+    }
+}
+
+fn validate_prefix(p: &str) -> Result<String, ConfigError> {
+    let trimmed = p.trim_matches('/');
+    if trimmed.is_empty() || trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return Err(err(
+            "ARCHIVE_PREFIX",
+            format!("{p:?} is not a usable key prefix"),
+            "Use path segments without empty, '.' or '..' parts, e.g. ami-usage or archive/ami-usage.",
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn validate_topic_arn(arn: &str) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() == 6 && parts[0] == "arn" && parts[2] == "sns" && !parts[5].is_empty() {
+        Ok(())
+    } else {
+        Err(err(
+            "ALERT_TOPIC_ARN",
+            format!("{arn:?} is not an SNS topic ARN"),
+            "Use arn:aws:sns:<region>:<account>:<topic>, or unset it to only print alerts.",
+        ))
+    }
+}
+
+/// Parses `Key=Value[,Key=Value…]` where a value may be `v1|v2`.
+pub fn parse_tag_filters(s: &str) -> Result<TagFilters, ConfigError> {
+    let fix = "Write Key=Value pairs separated by commas, e.g. Team=platform,Golden=true|yes.";
+    let mut filters = Vec::new();
+    let mut seen = BTreeSet::new();
+    for pair in s.split(',') {
+        let pair = pair.trim();
+        let Some((key, values)) = pair.split_once('=') else {
+            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has no '='"), fix));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has an empty tag key"), fix));
+        }
+        if key.chars().count() > 128 {
+            return Err(err("AMI_TAG_FILTERS", format!("tag key {key:?} is longer than 128 characters"), fix));
+        }
+        if !seen.insert(key.to_string()) {
+            return Err(err(
+                "AMI_TAG_FILTERS",
+                format!("tag key {key:?} appears twice"),
+                "Name each key once; list alternative values as Key=v1|v2.",
+            ));
+        }
+        let values: Vec<String> = values.split('|').map(|v| v.trim().to_string()).collect();
+        if values.iter().any(|v| v.is_empty()) {
+            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has an empty value"), fix));
+        }
+        filters.push(TagFilter { key: key.to_string(), values });
+    }
+    Ok(TagFilters(filters))
+}
+
+pub fn parse_account_ids(s: &str) -> Result<Vec<String>, ConfigError> {
+    let mut ids = Vec::new();
+    let mut seen = BTreeSet::new();
+    for id in s.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(
+                "REPORT_ACCOUNT_IDS",
+                format!("{id:?} is not a 12-digit AWS account id"),
+                "List 12-digit account ids separated by commas, or unset it to report on all accounts.",
+            ));
+        }
+        if seen.insert(id.to_string()) {
+            ids.push(id.to_string());
+        }
+    }
+    if ids.len() > MAX_REPORT_ACCOUNTS {
+        return Err(err(
+            "REPORT_ACCOUNT_IDS",
+            format!("lists {} accounts, EC2 accepts at most {MAX_REPORT_ACCOUNTS} per report", ids.len()),
+            "Unset it to report on all accounts, or list at most 200.",
+        ));
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawConfig {
+        RawConfig::default()
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let c = raw().validate().unwrap();
+        assert_eq!(c.archive_prefix, "ami-usage");
+        assert_eq!(c.launch_template_version_depth, 20);
+        assert!(c.report_account_ids.is_empty());
+        assert!(c.tag_filters.0.is_empty());
+        assert_eq!(c.pending_alert_hours, 24);
+        assert_eq!(c.expiry_warning_days, 7);
+        assert!(c.archive_bucket.is_none());
+        assert_eq!(c.require_bucket().unwrap_err().var, "ARCHIVE_BUCKET");
+    }
+
+    #[test]
+    fn tag_filters_parse_keys_and_alternatives() {
+        let f = parse_tag_filters("Team=platform, Golden=true|yes").unwrap();
+        assert_eq!(
+            f.0,
+            vec![
+                TagFilter { key: "Team".into(), values: vec!["platform".into()] },
+                TagFilter { key: "Golden".into(), values: vec!["true".into(), "yes".into()] },
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_tag_filters_name_the_problem() {
+        for (input, needle) in [
+            ("Team", "has no '='"),
+            ("=x", "empty tag key"),
+            ("Team=", "empty value"),
+            ("Team=a||b", "empty value"),
+            ("Team=a,Team=b", "appears twice"),
+        ] {
+            let e = parse_tag_filters(input).unwrap_err();
+            assert_eq!(e.var, "AMI_TAG_FILTERS");
+            assert!(e.to_string().contains(needle), "{input}: {e}");
+            assert!(e.to_string().contains("--ami-tag-filters"), "{e}");
+        }
+    }
+
+    #[test]
+    fn depth_must_be_in_range() {
+        for bad in ["0", "10001", "-1", "twenty", "2.5"] {
+            let r = RawConfig { launch_template_version_depth: Some(bad.into()), ..raw() };
+            let e = r.validate().unwrap_err();
+            assert_eq!(e.var, "LAUNCH_TEMPLATE_VERSION_DEPTH", "{bad}");
+            assert!(e.to_string().contains("from 1 to 10000"), "{e}");
+        }
+        let r = RawConfig { launch_template_version_depth: Some("10000".into()), ..raw() };
+        assert_eq!(r.validate().unwrap().launch_template_version_depth, 10000);
+    }
+
+    #[test]
+    fn account_ids_are_twelve_digits_and_at_most_200() {
+        assert_eq!(
+            parse_account_ids("111122223333, 444455556666,111122223333").unwrap(),
+            vec!["111122223333", "444455556666"]
+        );
+        assert!(parse_account_ids("12345").unwrap_err().to_string().contains("12-digit"));
+        assert!(parse_account_ids("11112222333a").is_err());
+        let many: Vec<String> = (0..201).map(|i| format!("{:012}", i)).collect();
+        let e = parse_account_ids(&many.join(",")).unwrap_err();
+        assert!(e.to_string().contains("at most 200"), "{e}");
+        let ok: Vec<String> = (0..200).map(|i| format!("{:012}", i)).collect();
+        assert_eq!(parse_account_ids(&ok.join(",")).unwrap().len(), 200);
+    }
+
+    #[test]
+    fn bucket_prefix_and_topic_are_checked() {
+        let e = RawConfig { archive_bucket: Some("s3://my-bucket".into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "ARCHIVE_BUCKET");
+        let e = RawConfig { archive_prefix: Some("a//b".into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "ARCHIVE_PREFIX");
+        let c = RawConfig { archive_prefix: Some("/x/y/".into()), ..raw() }.validate().unwrap();
+        assert_eq!(c.archive_prefix, "x/y");
+        let e = RawConfig { alert_topic_arn: Some("my-topic".into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "ALERT_TOPIC_ARN");
+        let c = RawConfig { alert_topic_arn: Some("arn:aws:sns:eu-west-1:123456789012:alerts".into()), ..raw() }
+            .validate()
+            .unwrap();
+        assert!(c.alert_topic_arn.is_some());
+    }
+
+    #[test]
+    fn empty_values_mean_unset() {
+        let c = RawConfig {
+            archive_bucket: Some("  ".into()),
+            report_account_ids: Some("".into()),
+            launch_template_version_depth: Some("".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap();
+        assert!(c.archive_bucket.is_none());
+        assert_eq!(c.launch_template_version_depth, 20);
+    }
+
+    #[test]
+    fn negative_or_silly_numbers_are_rejected() {
+        let e = RawConfig { pending_alert_hours: Some("-3".into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "PENDING_ALERT_HOURS");
+        let e = RawConfig { expiry_warning_days: Some("30".into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "EXPIRY_WARNING_DAYS");
+        let e = RawConfig { snapshot_gb_month_usd: Some("-0.1".into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "SNAPSHOT_GB_MONTH_USD");
+        let e = RawConfig { s3_force_path_style: Some("maybe".into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "S3_FORCE_PATH_STYLE");
+    }
+}

@@ -1,0 +1,11 @@
+//! The pure core: plain data in, plain data out, no AWS and no I/O. Everything that
+//! decides something (which AMIs, which reports, what is news, what the archive and
+//! the alert look like) lives here and is unit-tested with literals.
+
+pub mod alert;
+pub mod jsonl;
+pub mod model;
+pub mod news;
+pub mod records;
+pub mod selection;
+pub mod triage;

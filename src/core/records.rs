@@ -1,0 +1,435 @@
+//! The archive's record layout and object keys (a **contract**: users' Athena tables
+//! and queries read these names). Adding a field is backwards compatible; renaming or
+//! retyping one needs a new `schema_version` (see ARCHITECTURE.md).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Ami, RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, ReportState, UsageEntry, UsageReport};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Timestamps are written as ISO 8601 UTC with milliseconds, e.g. `2026-11-22T01:02:03.004Z`.
+pub mod timestamp {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn format(t: &DateTime<Utc>) -> String {
+        t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    }
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| {
+                    DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
+                })
+                .transpose()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryRow {
+    pub schema_version: u32,
+    pub report_id: String,
+    pub image_id: String,
+    pub account_id: String,
+    pub resource_type: String,
+    pub usage_count: i64,
+    #[serde(with = "timestamp")]
+    pub report_creation_time: DateTime<Utc>,
+    pub owner_account_id: String,
+    pub region: String,
+    #[serde(with = "timestamp")]
+    pub collected_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceTypeRow {
+    pub resource_type: String,
+    pub options: Vec<OptionRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionRow {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductCodeRow {
+    pub product_code_id: String,
+    pub product_code_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockDeviceRow {
+    pub device_name: String,
+    pub snapshot_id: Option<String>,
+    pub volume_size_gib: Option<i64>,
+}
+
+/// The AMI as it was described when its report was collected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRow {
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(with = "timestamp::option")]
+    pub creation_date: Option<DateTime<Utc>>,
+    pub state: String,
+    pub architecture: Option<String>,
+    pub platform_details: Option<String>,
+    pub usage_operation: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub billing_products: Vec<String>,
+    pub product_codes: Vec<ProductCodeRow>,
+    pub block_devices: Vec<BlockDeviceRow>,
+    pub snapshot_size_gib_total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    pub schema_version: u32,
+    pub report_id: String,
+    pub image_id: String,
+    pub owner_account_id: String,
+    pub region: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub resource_types: Vec<ResourceTypeRow>,
+    pub account_ids: Vec<String>,
+    #[serde(with = "timestamp")]
+    pub report_creation_time: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub report_expiration_time: DateTime<Utc>,
+    pub tags: BTreeMap<String, String>,
+    /// `None` when the AMI no longer exists at collection time.
+    pub image: Option<ImageRow>,
+    pub entry_count: i64,
+    pub account_count: i64,
+    pub total_usage: i64,
+    pub instance_usage: i64,
+    pub launch_template_usage: i64,
+    #[serde(with = "timestamp")]
+    pub collected_at: DateTime<Utc>,
+}
+
+/// Where the run happens and when: stamped on every row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    pub owner_account_id: String,
+    pub region: String,
+    pub collected_at: DateTime<Utc>,
+}
+
+pub fn entry_row(e: &UsageEntry, p: &Provenance) -> EntryRow {
+    EntryRow {
+        schema_version: SCHEMA_VERSION,
+        report_id: e.report_id.clone(),
+        image_id: e.image_id.clone(),
+        account_id: e.account_id.clone(),
+        resource_type: e.resource_type.clone(),
+        usage_count: e.usage_count,
+        report_creation_time: e.report_creation_time,
+        owner_account_id: p.owner_account_id.clone(),
+        region: p.region.clone(),
+        collected_at: p.collected_at,
+    }
+}
+
+pub fn image_row(a: &Ami) -> ImageRow {
+    ImageRow {
+        name: a.name.clone(),
+        description: a.description.clone(),
+        creation_date: a.creation_date,
+        state: a.state.clone(),
+        architecture: a.architecture.clone(),
+        platform_details: a.platform_details.clone(),
+        usage_operation: a.usage_operation.clone(),
+        tags: a.tags.clone(),
+        billing_products: a.billing_products.clone(),
+        product_codes: a
+            .product_codes
+            .iter()
+            .map(|c| ProductCodeRow {
+                product_code_id: c.product_code_id.clone(),
+                product_code_type: c.product_code_type.clone(),
+            })
+            .collect(),
+        block_devices: a
+            .block_devices
+            .iter()
+            .map(|d| BlockDeviceRow {
+                device_name: d.device_name.clone(),
+                snapshot_id: d.snapshot_id.clone(),
+                volume_size_gib: d.volume_size_gib,
+            })
+            .collect(),
+        snapshot_size_gib_total: a.snapshot_size_gib_total(),
+    }
+}
+
+/// Running totals over a report's entries, accumulated while they stream to S3 so
+/// that the entries never need to be held in memory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntryTotals {
+    pub entry_count: i64,
+    pub total_usage: i64,
+    pub instance_usage: i64,
+    pub launch_template_usage: i64,
+    accounts: std::collections::BTreeSet<String>,
+}
+
+impl EntryTotals {
+    pub fn add(&mut self, e: &UsageEntry) {
+        self.entry_count += 1;
+        self.total_usage += e.usage_count;
+        match e.resource_type.as_str() {
+            RESOURCE_TYPE_INSTANCE => self.instance_usage += e.usage_count,
+            RESOURCE_TYPE_LAUNCH_TEMPLATE => self.launch_template_usage += e.usage_count,
+            _ => {}
+        }
+        self.accounts.insert(e.account_id.clone());
+    }
+
+    pub fn account_count(&self) -> i64 {
+        self.accounts.len() as i64
+    }
+}
+
+pub fn report_row(r: &UsageReport, image: Option<&Ami>, totals: &EntryTotals, p: &Provenance) -> ReportRow {
+    ReportRow {
+        schema_version: SCHEMA_VERSION,
+        report_id: r.report_id.clone(),
+        image_id: r.image_id.clone(),
+        owner_account_id: p.owner_account_id.clone(),
+        region: p.region.clone(),
+        state: r.state.as_str().to_string(),
+        state_reason: r.state_reason.clone(),
+        resource_types: r
+            .resource_types
+            .iter()
+            .map(|t| ResourceTypeRow {
+                resource_type: t.resource_type.clone(),
+                options: t
+                    .options
+                    .iter()
+                    .map(|o| OptionRow { name: o.name.clone(), values: o.values.clone() })
+                    .collect(),
+            })
+            .collect(),
+        account_ids: r.account_ids.clone(),
+        report_creation_time: r.creation_time,
+        report_expiration_time: r.expiration_time,
+        tags: r.tags.clone(),
+        image: image.map(image_row),
+        entry_count: totals.entry_count,
+        account_count: totals.account_count(),
+        total_usage: totals.total_usage,
+        instance_usage: totals.instance_usage,
+        launch_template_usage: totals.launch_template_usage,
+        collected_at: p.collected_at,
+    }
+}
+
+/// The archive's object keys. `report_date` is the UTC date the report was created,
+/// so a report's keys never change between runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveKeys {
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dataset {
+    Entries,
+    Reports,
+}
+
+impl Dataset {
+    fn dir(self) -> &'static str {
+        match self {
+            Dataset::Entries => "entries",
+            Dataset::Reports => "reports",
+        }
+    }
+}
+
+impl ArchiveKeys {
+    pub fn partition(&self, dataset: Dataset, region: &str, report_date: NaiveDate) -> String {
+        format!("{}/{}/region={}/report_date={}/", self.prefix, dataset.dir(), region, report_date.format("%Y-%m-%d"))
+    }
+
+    pub fn object(&self, dataset: Dataset, region: &str, report_date: NaiveDate, report_id: &str) -> String {
+        format!("{}{}.json.gz", self.partition(dataset, region, report_date), report_id)
+    }
+
+    /// The report id of an object key in a partition listing, if the key is one of ours.
+    pub fn report_id_of(key: &str) -> Option<&str> {
+        key.rsplit('/').next()?.strip_suffix(".json.gz")
+    }
+
+    pub fn state_object(&self) -> String {
+        format!("{}/state/collect-state.json", self.prefix)
+    }
+}
+
+/// True for reports whose archiving is final: `available` ones get entries and a report
+/// row; `error` ones get a report row only, so the failure stays on record.
+pub fn is_archivable(state: &ReportState) -> bool {
+    matches!(state, ReportState::Available | ReportState::Error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{BlockDevice, ProductCode, ResourceTypeOption, ResourceTypeSpec};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn prov() -> Provenance {
+        Provenance {
+            owner_account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            collected_at: t("2026-11-22T10:00:00Z"),
+        }
+    }
+
+    fn entry(account: &str, rt: &str, n: i64) -> UsageEntry {
+        UsageEntry {
+            report_id: "amiur-1".into(),
+            image_id: "ami-1".into(),
+            account_id: account.into(),
+            resource_type: rt.into(),
+            usage_count: n,
+            report_creation_time: t("2026-11-22T01:02:03.004Z"),
+        }
+    }
+
+    #[test]
+    fn entry_row_json_has_contract_keys_and_timestamp_format() {
+        let row = entry_row(&entry("111122223333", RESOURCE_TYPE_INSTANCE, 3), &prov());
+        let v = serde_json::to_value(&row).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected = vec![
+            "schema_version",
+            "report_id",
+            "image_id",
+            "account_id",
+            "resource_type",
+            "usage_count",
+            "report_creation_time",
+            "owner_account_id",
+            "region",
+            "collected_at",
+        ];
+        expected.sort();
+        let mut keys = keys;
+        keys.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(v["report_creation_time"], "2026-11-22T01:02:03.004Z");
+        assert_eq!(v["collected_at"], "2026-11-22T10:00:00.000Z");
+        let back: EntryRow = serde_json::from_value(v).unwrap();
+        assert_eq!(back, row);
+    }
+
+    #[test]
+    fn totals_split_by_resource_type_and_count_accounts() {
+        let mut tot = EntryTotals::default();
+        tot.add(&entry("111122223333", RESOURCE_TYPE_INSTANCE, 3));
+        tot.add(&entry("111122223333", RESOURCE_TYPE_LAUNCH_TEMPLATE, 1));
+        tot.add(&entry("444455556666", RESOURCE_TYPE_INSTANCE, 2));
+        assert_eq!(tot.entry_count, 3);
+        assert_eq!(tot.total_usage, 6);
+        assert_eq!(tot.instance_usage, 5);
+        assert_eq!(tot.launch_template_usage, 1);
+        assert_eq!(tot.account_count(), 2);
+    }
+
+    #[test]
+    fn report_row_carries_report_image_and_totals() {
+        let report = UsageReport {
+            report_id: "amiur-1".into(),
+            image_id: "ami-1".into(),
+            state: ReportState::Available,
+            state_reason: None,
+            resource_types: vec![ResourceTypeSpec {
+                resource_type: RESOURCE_TYPE_LAUNCH_TEMPLATE.into(),
+                options: vec![ResourceTypeOption { name: "version-depth".into(), values: vec!["20".into()] }],
+            }],
+            account_ids: vec![],
+            creation_time: t("2026-11-22T01:02:03.004Z"),
+            expiration_time: t("2026-12-22T01:02:03.004Z"),
+            tags: [(crate::core::selection::PERIOD_TAG.to_string(), "2026-11-22".to_string())].into(),
+        };
+        let ami = Ami {
+            image_id: "ami-1".into(),
+            name: "golden-1".into(),
+            state: "available".into(),
+            billing_products: vec!["bp-1".into()],
+            product_codes: vec![ProductCode { product_code_id: "pc".into(), product_code_type: "marketplace".into() }],
+            block_devices: vec![
+                BlockDevice {
+                    device_name: "/dev/xvda".into(),
+                    snapshot_id: Some("snap-1".into()),
+                    volume_size_gib: Some(8),
+                },
+                BlockDevice {
+                    device_name: "/dev/xvdb".into(),
+                    snapshot_id: Some("snap-2".into()),
+                    volume_size_gib: Some(100),
+                },
+                BlockDevice { device_name: "/dev/xvdc".into(), snapshot_id: None, volume_size_gib: Some(50) },
+            ],
+            ..Default::default()
+        };
+        let row = report_row(&report, Some(&ami), &EntryTotals::default(), &prov());
+        let v = serde_json::to_value(&row).unwrap();
+        assert_eq!(v["image"]["snapshot_size_gib_total"], 108);
+        assert_eq!(v["image"]["creation_date"], serde_json::Value::Null);
+        assert_eq!(v["resource_types"][0]["options"][0]["values"][0], "20");
+        assert_eq!(v["tags"]["ami-usage-reporter:period"], "2026-11-22");
+        assert_eq!(v["report_expiration_time"], "2026-12-22T01:02:03.004Z");
+        assert_eq!(v["entry_count"], 0);
+        let gone = report_row(&report, None, &EntryTotals::default(), &prov());
+        assert!(serde_json::to_value(&gone).unwrap()["image"].is_null());
+    }
+
+    #[test]
+    fn keys_follow_the_hive_layout() {
+        let k = ArchiveKeys { prefix: "ami-usage".into() };
+        let d = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+        assert_eq!(
+            k.object(Dataset::Entries, "eu-west-1", d, "amiur-1"),
+            "ami-usage/entries/region=eu-west-1/report_date=2026-11-02/amiur-1.json.gz"
+        );
+        assert_eq!(
+            k.partition(Dataset::Reports, "eu-west-1", d),
+            "ami-usage/reports/region=eu-west-1/report_date=2026-11-02/"
+        );
+        assert_eq!(ArchiveKeys::report_id_of("p/reports/region=x/report_date=y/amiur-9.json.gz"), Some("amiur-9"));
+        assert_eq!(ArchiveKeys::report_id_of("p/reports/region=x/report_date=y/notes.txt"), None);
+    }
+}

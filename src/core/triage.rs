@@ -1,0 +1,109 @@
+//! Sorting this tool's reports into what collect must do with each of them.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::model::{ReportState, UsageReport};
+use super::records::is_archivable;
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Triage {
+    /// `available` or `error` and not archived yet, oldest first (closest to expiry).
+    pub to_archive: Vec<UsageReport>,
+    pub already_archived: usize,
+    /// Still `pending`, within the allowed time.
+    pub pending: Vec<UsageReport>,
+    /// Still `pending` for longer than the alert threshold.
+    pub pending_too_long: Vec<UsageReport>,
+    /// A state this version does not know; surfaced, never archived as if understood.
+    pub unknown_state: Vec<UsageReport>,
+}
+
+pub fn triage(
+    reports: &[UsageReport],
+    archived: &BTreeSet<String>,
+    now: DateTime<Utc>,
+    pending_alert: Duration,
+) -> Triage {
+    let mut t = Triage::default();
+    for r in reports {
+        if archived.contains(&r.report_id) {
+            t.already_archived += 1;
+            continue;
+        }
+        match &r.state {
+            s if is_archivable(s) => t.to_archive.push(r.clone()),
+            ReportState::Pending if now - r.creation_time > pending_alert => t.pending_too_long.push(r.clone()),
+            ReportState::Pending => t.pending.push(r.clone()),
+            _ => t.unknown_state.push(r.clone()),
+        }
+    }
+    t.to_archive.sort_by(|a, b| (a.expiration_time, &a.report_id).cmp(&(b.expiration_time, &b.report_id)));
+    t
+}
+
+/// Reports that are still not archived and that EC2 deletes within `warning`.
+pub fn expiring_unarchived<'a>(
+    reports: &'a [UsageReport],
+    archived: &BTreeSet<String>,
+    now: DateTime<Utc>,
+    warning: Duration,
+) -> Vec<&'a UsageReport> {
+    reports.iter().filter(|r| !archived.contains(&r.report_id) && r.expiration_time - now <= warning).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(id: &str, state: &str, created: &str) -> UsageReport {
+        let creation_time: DateTime<Utc> = created.parse().unwrap();
+        UsageReport {
+            report_id: id.into(),
+            image_id: format!("ami-{id}"),
+            state: ReportState::parse(state),
+            state_reason: None,
+            resource_types: vec![],
+            account_ids: vec![],
+            creation_time,
+            expiration_time: creation_time + Duration::days(30),
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn sorts_reports_by_what_collect_must_do() {
+        let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
+        let reports = vec![
+            report("a", "available", "2026-11-22T00:00:00Z"),
+            report("b", "available", "2026-11-01T00:00:00Z"),
+            report("c", "error", "2026-11-22T00:00:00Z"),
+            report("d", "pending", "2026-11-22T06:00:00Z"),
+            report("e", "pending", "2026-11-20T06:00:00Z"),
+            report("f", "available", "2026-11-21T00:00:00Z"),
+            report("g", "exploded", "2026-11-21T00:00:00Z"),
+        ];
+        let archived: BTreeSet<String> = ["f".to_string()].into();
+        let t = triage(&reports, &archived, now, Duration::hours(24));
+        let ids = |v: &[UsageReport]| v.iter().map(|r| r.report_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&t.to_archive), vec!["b", "a", "c"]);
+        assert_eq!(t.already_archived, 1);
+        assert_eq!(ids(&t.pending), vec!["d"]);
+        assert_eq!(ids(&t.pending_too_long), vec!["e"]);
+        assert_eq!(ids(&t.unknown_state), vec!["g"]);
+    }
+
+    #[test]
+    fn expiring_means_unarchived_and_inside_the_warning_window() {
+        let now: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
+        let reports = vec![
+            report("old", "pending", "2026-10-28T00:00:00Z"),
+            report("archived", "available", "2026-10-28T00:00:00Z"),
+            report("young", "pending", "2026-11-20T00:00:00Z"),
+        ];
+        let archived: BTreeSet<String> = ["archived".to_string()].into();
+        let e = expiring_unarchived(&reports, &archived, now, Duration::days(7));
+        assert_eq!(e.iter().map(|r| r.report_id.as_str()).collect::<Vec<_>>(), vec!["old"]);
+    }
+}

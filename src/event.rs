@@ -1,0 +1,132 @@
+//! The Lambda input contract: `{"phase": "create"}` / `{"phase": "collect"}` (what
+//! EventBridge Scheduler delivers), or an EventBridge scheduled-rule envelope whose
+//! `detail.phase` or rule name says the phase. Anything else is rejected with a message
+//! that says what was expected.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Create,
+    Collect,
+}
+
+impl Phase {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "create" => Some(Self::Create),
+            "collect" => Some(Self::Collect),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EventError {
+    #[error("unknown phase {0:?}: the event must be {{\"phase\": \"create\"}} or {{\"phase\": \"collect\"}}")]
+    UnknownPhase(String),
+    #[error("\"phase\" must be a string (\"create\" or \"collect\"), got {0}")]
+    PhaseNotAString(String),
+    #[error(
+        "scheduled event from {0:?} does not say which phase to run: set the rule's input to {{\"phase\": \"create\"}} or {{\"phase\": \"collect\"}}, or name the rule …-create / …-collect"
+    )]
+    AmbiguousSchedule(String),
+    #[error(
+        "unrecognised event (keys: {0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}} or an EventBridge scheduled event"
+    )]
+    Unrecognised(String),
+}
+
+pub fn phase_of(event: &Value) -> Result<Phase, EventError> {
+    let Some(obj) = event.as_object() else {
+        return Err(EventError::Unrecognised(format!("not an object but {}", type_name(event))));
+    };
+    if let Some(p) = obj.get("phase") {
+        return phase_value(p);
+    }
+    let is_schedule = obj.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+        && obj.get("source").and_then(Value::as_str) == Some("aws.events");
+    if is_schedule {
+        if let Some(p) = obj.get("detail").and_then(|d| d.get("phase")) {
+            return phase_value(p);
+        }
+        let rule = obj
+            .get("resources")
+            .and_then(Value::as_array)
+            .and_then(|r| r.first())
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let name = rule.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
+        return match (name.contains("create"), name.contains("collect")) {
+            (true, false) => Ok(Phase::Create),
+            (false, true) => Ok(Phase::Collect),
+            _ => Err(EventError::AmbiguousSchedule(rule.to_string())),
+        };
+    }
+    let keys: Vec<&str> = obj.keys().map(String::as_str).take(10).collect();
+    Err(EventError::Unrecognised(if keys.is_empty() { "none".into() } else { keys.join(", ") }))
+}
+
+fn phase_value(p: &Value) -> Result<Phase, EventError> {
+    match p.as_str() {
+        Some(s) => Phase::parse(s).ok_or_else(|| EventError::UnknownPhase(s.chars().take(64).collect())),
+        None => Err(EventError::PhaseNotAString(type_name(p).into())),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scheduled(rule: &str, detail: Value) -> Value {
+        json!({
+            "version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
+            "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-22T00:00:00Z", "region": "us-east-1",
+            "resources": [format!("arn:aws:events:us-east-1:123456789012:rule/{rule}")],
+            "detail": detail
+        })
+    }
+
+    #[test]
+    fn accepts_phase_inputs_and_schedules() {
+        assert_eq!(phase_of(&json!({"phase": "create"})), Ok(Phase::Create));
+        assert_eq!(phase_of(&json!({"phase": "collect", "extra": 1})), Ok(Phase::Collect));
+        assert_eq!(phase_of(&scheduled("aur-collect", json!({}))), Ok(Phase::Collect));
+        assert_eq!(phase_of(&scheduled("AUR-Create-daily", json!({}))), Ok(Phase::Create));
+        assert_eq!(phase_of(&scheduled("nightly", json!({"phase": "create"}))), Ok(Phase::Create));
+    }
+
+    #[test]
+    fn rejects_everything_else_with_a_clear_reason() {
+        let cases = [
+            (json!({"phase": "delete"}), "unknown phase \"delete\""),
+            (json!({"phase": "Create"}), "unknown phase"),
+            (json!({"phase": 1}), "must be a string"),
+            (json!({"phase": null}), "must be a string"),
+            (json!({}), "keys: none"),
+            (json!({"action": "create"}), "keys: action"),
+            (json!(["create"]), "not an object but an array"),
+            (json!("create"), "not an object but a string"),
+            (scheduled("nightly", json!({})), "does not say which phase"),
+            (scheduled("create-then-collect", json!({})), "does not say which phase"),
+        ];
+        for (event, needle) in cases {
+            let e = phase_of(&event).unwrap_err().to_string();
+            assert!(e.contains(needle), "{event}: {e}");
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! collect: archive every finished report of ours before EC2 deletes it, then tell
+//! people what is new.
+//!
+//! Order of writes per report: entries object, then report object (its presence means
+//! "completely archived"), both `If-None-Match: *`. Then the state object (news queued
+//! in its outbox), then SNS, then the state again (outbox marked published). A run that
+//! dies anywhere leaves a state the next run completes without writing anything twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use chrono::Duration;
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::{Failure, Run};
+use crate::aws::{ec2, s3, sns};
+use crate::core::alert::{AlertContext, render};
+use crate::core::jsonl::{self, JsonlGzWriter};
+use crate::core::model::{Ami, ReportState, UsageReport};
+use crate::core::news::{CollectState, News};
+use crate::core::records::{
+    ArchiveKeys, Dataset, EntryTotals, Provenance, ReportRow, entry_row, report_row, timestamp,
+};
+use crate::core::triage::{expiring_unarchived, triage};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportRef {
+    pub report_id: String,
+    pub image_id: String,
+    pub state: String,
+    pub detail: Option<String>,
+}
+
+impl ReportRef {
+    fn of(r: &UsageReport, detail: Option<String>) -> Self {
+        Self {
+            report_id: r.report_id.clone(),
+            image_id: r.image_id.clone(),
+            state: r.state.as_str().to_string(),
+            detail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlertSummary {
+    pub subject: String,
+    pub news: usize,
+    pub published: bool,
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CollectSummary {
+    pub phase: &'static str,
+    pub reports_seen: usize,
+    pub archived: usize,
+    pub entries_archived: u64,
+    pub already_archived: usize,
+    pub pending: usize,
+    pub pending_too_long: Vec<ReportRef>,
+    pub errors: Vec<ReportRef>,
+    pub expiring_unarchived: Vec<ReportRef>,
+    pub unknown_state: Vec<ReportRef>,
+    pub new_candidates: Vec<String>,
+    pub still_unused: usize,
+    pub alert: Option<AlertSummary>,
+    pub failed: Vec<Failure>,
+    /// Reports left for the next run because the time budget ran out.
+    pub remaining: usize,
+}
+
+struct Archive<'a> {
+    run: &'a Run<'a>,
+    bucket: &'a str,
+    keys: ArchiveKeys,
+    provenance: Provenance,
+}
+
+impl Archive<'_> {
+    fn key(&self, dataset: Dataset, report: &UsageReport) -> String {
+        self.keys.object(dataset, &self.provenance.region, report.creation_time.date_naive(), &report.report_id)
+    }
+
+    /// Archives one report; returns its row and how many entries it had.
+    async fn report(&self, report: &UsageReport, image: Option<&Ami>) -> anyhow::Result<ReportRow> {
+        let clients = self.run.clients;
+        let mut totals = EntryTotals::default();
+        if report.state == ReportState::Available {
+            let mut writer = JsonlGzWriter::new();
+            ec2::for_each_entry_page(&clients.ec2, report, |entries| {
+                for e in &entries {
+                    totals.add(e);
+                    writer.push(&entry_row(e, &self.provenance))?;
+                }
+                Ok(())
+            })
+            .await?;
+            let body = writer.finish()?;
+            s3::put_if_absent(&clients.s3, self.bucket, &self.key(Dataset::Entries, report), body).await?;
+        }
+        let row = report_row(report, image, &totals, &self.provenance);
+        let body = jsonl::encode(std::slice::from_ref(&row))?;
+        s3::put_if_absent(&clients.s3, self.bucket, &self.key(Dataset::Reports, report), body).await?;
+        Ok(row)
+    }
+
+    /// A report row an earlier run archived (recovery of news that run did not record).
+    async fn read_back(&self, report: &UsageReport) -> anyhow::Result<Option<ReportRow>> {
+        let key = self.key(Dataset::Reports, report);
+        let Some(bytes) = s3::get_optional(&self.run.clients.s3, self.bucket, &key).await? else {
+            return Ok(None);
+        };
+        let rows: Vec<ReportRow> =
+            jsonl::decode(&bytes).with_context(|| format!("s3://{}/{key} is unreadable", self.bucket))?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn load_state(&self) -> anyhow::Result<CollectState> {
+        let key = self.keys.state_object();
+        match s3::get_optional(&self.run.clients.s3, self.bucket, &key).await? {
+            None => Ok(CollectState::default()),
+            Some(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "the state object s3://{}/{key} is unreadable; delete it to rebuild it from the archive (recent news may then be sent once more)",
+                    self.bucket
+                )
+            }),
+        }
+    }
+
+    async fn save_state(&self, state: &CollectState) -> anyhow::Result<()> {
+        let body = serde_json::to_vec(state)?;
+        s3::put(&self.run.clients.s3, self.bucket, &self.keys.state_object(), body, "application/json").await
+    }
+}
+
+pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
+    let bucket = r.config.require_bucket()?;
+    let clients = r.clients;
+    let archive = Archive {
+        run: r,
+        bucket,
+        keys: ArchiveKeys { prefix: r.config.archive_prefix.clone() },
+        provenance: Provenance {
+            owner_account_id: clients.account_id().await?,
+            region: clients.region.clone(),
+            collected_at: r.now,
+        },
+    };
+    let region = &archive.provenance.region;
+
+    let reports = ec2::our_reports(&clients.ec2).await?;
+    let dates: BTreeSet<_> = reports.iter().map(|r| r.creation_time.date_naive()).collect();
+    let mut archived = BTreeSet::new();
+    for d in dates {
+        archived
+            .extend(s3::archived_ids(&clients.s3, bucket, &archive.keys.partition(Dataset::Reports, region, d)).await?);
+    }
+    let t = triage(&reports, &archived, r.now, Duration::hours(i64::from(r.config.pending_alert_hours)));
+    let mut summary = CollectSummary {
+        phase: "collect",
+        reports_seen: reports.len(),
+        already_archived: t.already_archived,
+        pending: t.pending.len(),
+        pending_too_long: t.pending_too_long.iter().map(|p| ReportRef::of(p, None)).collect(),
+        unknown_state: t.unknown_state.iter().map(|p| ReportRef::of(p, None)).collect(),
+        ..Default::default()
+    };
+
+    let image_ids: BTreeSet<String> = t.to_archive.iter().map(|r| r.image_id.clone()).collect();
+    let images: BTreeMap<String, Ami> =
+        if image_ids.is_empty() { BTreeMap::new() } else { ec2::images_by_id(&clients.ec2, &image_ids).await? };
+
+    let results: Vec<(&UsageReport, Option<anyhow::Result<ReportRow>>)> = futures::stream::iter(t.to_archive.iter())
+        .map(|report| {
+            let (archive, images) = (&archive, &images);
+            async move {
+                if r.deadline.passed() {
+                    return (report, None);
+                }
+                (report, Some(archive.report(report, images.get(&report.image_id)).await))
+            }
+        })
+        .buffer_unordered(r.config.collect_concurrency)
+        .collect()
+        .await;
+
+    let mut rows = Vec::new();
+    for (report, result) in results {
+        match result {
+            None => summary.remaining += 1,
+            Some(Ok(row)) => {
+                tracing::info!(report_id = %row.report_id, image_id = %row.image_id, state = %row.state, entries = row.entry_count, "archived report");
+                archived.insert(row.report_id.clone());
+                summary.archived += 1;
+                summary.entries_archived += row.entry_count as u64;
+                if report.state == ReportState::Error {
+                    summary.errors.push(ReportRef::of(report, report.state_reason.clone()));
+                }
+                rows.push(row);
+            }
+            Some(Err(e)) => {
+                tracing::warn!(report_id = %report.report_id, error = %format!("{e:#}"), "could not archive report");
+                summary.failed.push(Failure { id: report.report_id.clone(), error: format!("{e:#}") });
+            }
+        }
+    }
+    summary.failed.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let warning = Duration::days(i64::from(r.config.expiry_warning_days));
+    let expiring = expiring_unarchived(&reports, &archived, r.now, warning);
+    summary.expiring_unarchived =
+        expiring.iter().map(|p| ReportRef::of(p, Some(timestamp::format(&p.expiration_time)))).collect();
+
+    let mut state = archive.load_state().await?;
+    let fresh: BTreeSet<String> = rows.iter().map(|row| row.report_id.clone()).collect();
+    for report in &reports {
+        let done_earlier = archived.contains(&report.report_id) && !fresh.contains(&report.report_id);
+        if done_earlier
+            && !state.is_processed(report.creation_time.date_naive(), &report.report_id)
+            && let Some(row) = archive.read_back(report).await?
+        {
+            rows.push(row);
+        }
+    }
+    rows.sort_by(|a, b| (a.report_creation_time, &a.report_id).cmp(&(b.report_creation_time, &b.report_id)));
+
+    let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
+    news.extend(t.pending_too_long.iter().map(|p| News::PendingTooLong {
+        report_id: p.report_id.clone(),
+        image_id: p.image_id.clone(),
+        created: p.creation_time,
+    }));
+    news.extend(expiring.iter().map(|p| News::ExpiringUnarchived {
+        report_id: p.report_id.clone(),
+        image_id: p.image_id.clone(),
+        state: p.state.as_str().to_string(),
+        expires: p.expiration_time,
+    }));
+    state.enqueue(news);
+    state.prune(r.now);
+    archive.save_state(&state).await?;
+
+    summary.new_candidates = state
+        .outbox
+        .iter()
+        .filter_map(|n| match n {
+            News::Candidate { image_id, .. } => Some(image_id.clone()),
+            _ => None,
+        })
+        .collect();
+    summary.still_unused = state.still_unused();
+    if !state.outbox.is_empty() {
+        summary.alert = Some(alert(&archive, &mut state, &mut summary.failed).await?);
+    }
+    Ok(summary)
+}
+
+/// Renders the outbox, publishes it (when a topic is configured) and marks it sent.
+/// A publish failure keeps the outbox for the next run and is reported as a failure.
+async fn alert(
+    archive: &Archive<'_>,
+    state: &mut CollectState,
+    failed: &mut Vec<Failure>,
+) -> anyhow::Result<AlertSummary> {
+    let r = archive.run;
+    let ctx = AlertContext {
+        account_id: archive.provenance.owner_account_id.clone(),
+        region: archive.provenance.region.clone(),
+        now: r.now,
+        snapshot_gb_month_usd: r.config.snapshot_gb_month_usd,
+        athena_database: r.config.athena_database.clone(),
+        athena_workgroup: r.config.athena_workgroup.clone(),
+        archive_location: format!("s3://{}/{}", archive.bucket, archive.keys.prefix),
+    };
+    let rendered = render(&state.outbox, state.still_unused(), &ctx);
+    let mut out = AlertSummary { subject: rendered.subject.clone(), news: state.outbox.len(), ..Default::default() };
+    match &r.config.alert_topic_arn {
+        Some(topic) => match sns::publish(&r.clients.sns, topic, &rendered).await {
+            Ok(id) => {
+                out.published = true;
+                out.message_id = Some(id);
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "alert not published; it stays queued for the next run");
+                failed.push(Failure { id: "alert".into(), error: format!("{e:#}") });
+                return Ok(out);
+            }
+        },
+        None => {
+            tracing::info!(subject = %rendered.subject, email = %rendered.email, "no ALERT_TOPIC_ARN: alert only logged")
+        }
+    }
+    state.mark_published(r.now);
+    archive.save_state(state).await?;
+    Ok(out)
+}

@@ -1,0 +1,95 @@
+//! create: one usage report per selected AMI and period, resumable and idempotent.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::{Failure, Run};
+use crate::aws::ec2::{self, CreateOutcome, CreateRequest};
+use crate::core::selection::{Skip, client_token, period_label, period_of, plan_create};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CreateSummary {
+    pub phase: &'static str,
+    pub period: String,
+    /// AMIs owned by the account that match the tag filters.
+    pub selected: usize,
+    pub created: usize,
+    pub already_reported: usize,
+    pub not_available: usize,
+    pub failed: Vec<Failure>,
+    /// AMIs still without a report in this period (quota or deadline reached): the next
+    /// run in the same period creates them.
+    pub remaining: usize,
+    pub stopped_because: Option<String>,
+}
+
+pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
+    let period = period_of(r.now);
+    let amis = ec2::owned_images(&r.clients.ec2, &r.config.tag_filters).await?;
+    let reported = ec2::reported_in_period(&r.clients.ec2, period).await?;
+    let plan = plan_create(&amis, &r.config.tag_filters, &reported);
+
+    let mut summary = CreateSummary { phase: "create", period: period_label(period), ..Default::default() };
+    for (_, skip) in &plan.skipped {
+        match skip {
+            Skip::AlreadyReported => summary.already_reported += 1,
+            Skip::NotAvailable(_) => summary.not_available += 1,
+            Skip::TagMismatch => {}
+        }
+    }
+    summary.selected = plan.to_create.len() + summary.already_reported + summary.not_available;
+
+    let stop = AtomicBool::new(false);
+    let stop_reason = std::sync::Mutex::new(None::<String>);
+    let outcomes: Vec<(String, Option<CreateOutcome>)> = futures::stream::iter(plan.to_create.iter())
+        .map(|image_id| {
+            let (stop, stop_reason) = (&stop, &stop_reason);
+            async move {
+                if stop.load(Ordering::SeqCst) {
+                    return (image_id.clone(), None);
+                }
+                if r.deadline.passed() {
+                    stop.store(true, Ordering::SeqCst);
+                    stop_reason.lock().unwrap().get_or_insert("time budget reached".into());
+                    return (image_id.clone(), None);
+                }
+                let token = client_token(image_id, period);
+                let req = CreateRequest {
+                    image_id,
+                    client_token: &token,
+                    period,
+                    version_depth: r.config.launch_template_version_depth,
+                    account_ids: &r.config.report_account_ids,
+                };
+                let outcome = ec2::create_report(&r.clients.ec2, &req).await;
+                if let CreateOutcome::QuotaReached(why) = &outcome {
+                    stop.store(true, Ordering::SeqCst);
+                    stop_reason.lock().unwrap().get_or_insert(why.clone());
+                }
+                (image_id.clone(), Some(outcome))
+            }
+        })
+        .buffer_unordered(r.config.create_concurrency)
+        .collect()
+        .await;
+
+    for (image_id, outcome) in outcomes {
+        match outcome {
+            Some(CreateOutcome::Created(report_id)) => {
+                tracing::info!(image_id, report_id, "created usage report");
+                summary.created += 1;
+            }
+            Some(CreateOutcome::AlreadyExists) => summary.already_reported += 1,
+            Some(CreateOutcome::Failed(error)) => {
+                tracing::warn!(image_id, error, "could not create usage report");
+                summary.failed.push(Failure { id: image_id, error });
+            }
+            Some(CreateOutcome::QuotaReached(_)) | None => summary.remaining += 1,
+        }
+    }
+    summary.failed.sort_by(|a, b| a.id.cmp(&b.id));
+    summary.stopped_because = stop_reason.into_inner().unwrap();
+    Ok(summary)
+}

@@ -1,0 +1,101 @@
+//! The Lambda front door: parse the event, reuse the clients built at cold start,
+//! call the same `run_phase` as the CLI, return the summary.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::Utc;
+use clap::Parser;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+
+use crate::aws::Clients;
+use crate::config::{Config, ConfigError, RawConfig};
+use crate::event::{EventError, Phase, phase_of};
+use crate::jobs::{Deadline, Run};
+
+/// Time kept back from Lambda's deadline to finish in-flight calls and return.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("bad event: {0}")]
+    Event(#[from] EventError),
+    #[error("bad configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Setup(String),
+    #[error("run failed: {0:#}")]
+    Run(anyhow::Error),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let error_type = match &e {
+            HandlerError::Event(_) => "BadEvent",
+            HandlerError::Config(_) => "BadConfiguration",
+            HandlerError::Setup(_) => "SetupFailed",
+            HandlerError::Run(_) => "RunFailed",
+        };
+        Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
+    }
+}
+
+/// Environment-only parse of the same settings the CLI reads.
+#[derive(Parser)]
+struct EnvConfig {
+    #[command(flatten)]
+    config: RawConfig,
+}
+
+/// What a cold start prepares. A bad configuration does not crash the init: every
+/// invocation then answers with the configuration error, which is where people look.
+struct Shared {
+    setup: Result<(Config, Clients), HandlerError>,
+}
+
+async fn cold_start() -> Shared {
+    let setup = async {
+        let raw = EnvConfig::try_parse_from(["ami-usage-reporter"]).map_err(|e| HandlerError::Setup(e.to_string()))?;
+        let config = raw.config.validate()?;
+        let clients = Clients::from_env(&config).await.map_err(|e| HandlerError::Setup(format!("{e:#}")))?;
+        Ok((config, clients))
+    }
+    .await;
+    Shared { setup }
+}
+
+async fn handle(shared: &Shared, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    let phase = phase_of(&event.payload)?;
+    let (config, clients) = match &shared.setup {
+        Ok(s) => (&s.0, &s.1),
+        Err(HandlerError::Config(e)) => return Err(HandlerError::Config(e.clone())),
+        Err(e) => return Err(HandlerError::Setup(e.to_string())),
+    };
+    if phase == Phase::Collect {
+        config.require_bucket()?;
+    }
+    let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+    let run =
+        Run { clients, config, now: Utc::now(), deadline: Deadline::at(Instant::now() + remaining, DEADLINE_MARGIN) };
+    let summary = crate::run_phase(phase, &run).await.map_err(HandlerError::Run)?;
+    tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "run summary");
+    Ok(serde_json::to_value(summary).expect("summary serialises"))
+}
+
+pub async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let shared = cold_start().await;
+    if let Err(e) = &shared.setup {
+        tracing::error!(error = %e, "cold start failed; every invocation will report it");
+    }
+    let shared = &shared;
+    lambda_runtime::run(service_fn(move |event| handle(shared, event))).await
+}
+
+/// CLI logs: human-readable on stderr, `RUST_LOG` to tune (default `info` for this
+/// crate, `warn` for the SDK).
+pub fn init_cli_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,ami_usage_reporter=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -1,0 +1,21 @@
+//! ami-usage-reporter: archives EC2 AMI usage reports to S3 and alerts on unused AMIs.
+//! See ARCHITECTURE.md for the map of modules and the invariants they keep.
+
+pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod event;
+pub mod jobs;
+pub mod lambda;
+
+use event::Phase;
+use jobs::{Run, Summary};
+
+/// Runs one phase: the single entry both front doors call.
+pub async fn run_phase(phase: Phase, run: &Run<'_>) -> anyhow::Result<Summary> {
+    Ok(match phase {
+        Phase::Create => Summary::Create(jobs::create::run(run).await?),
+        Phase::Collect => Summary::Collect(jobs::collect::run(run).await?),
+    })
+}

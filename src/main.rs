@@ -1,0 +1,18 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// One binary, two front doors: the Lambda runtime sets `AWS_LAMBDA_RUNTIME_API`.
+#[tokio::main]
+async fn main() -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return match ami_usage_reporter::lambda::main().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lambda runtime failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    ami_usage_reporter::cli::main(ami_usage_reporter::cli::Cli::parse()).await
+}
