@@ -1,0 +1,203 @@
+"""WSGI wrapper around moto's server, and the ``python -m ami_usage_emulator`` entry point.
+
+Request path:  control API (``/_emulator/...``)  |  otherwise identify the
+AWS call -> count it and maybe answer with an injected fault -> hand it to
+moto's own ``DomainDispatcherApplication`` (with the four report actions
+grafted onto moto's EC2 response class) -> log accepted SNS publishes.
+
+moto is not written to be thread-safe, so calls into it are serialised by one
+lock; the exception is SQS ReceiveMessage, whose long polls would otherwise
+block the SNS publish they are waiting for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from . import moto_fixes
+from .aws_request import AwsCall, identify, sns_message_attributes
+from .control import ControlApi
+from .faults import Fault
+from .state import STATE
+
+WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam")
+
+
+def _xml_response(start_response: Any, status: int, body: str,
+                  extra: list[tuple[str, str]] | None = None) -> list[bytes]:
+    data = body.encode()
+    headers = [("Content-Type", "text/xml;charset=UTF-8"), ("Content-Length", str(len(data))),
+               ("x-amzn-RequestId", str(uuid.uuid4()))] + (extra or [])
+    reasons = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+    start_response(f"{status} {reasons.get(status, 'Error')}", headers)
+    return [data]
+
+
+def ec2_error_xml(code: str, message: str) -> str:
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{code}</Code><Message>{_esc(message)}</Message></Error></Errors>"
+            f"<RequestID>{uuid.uuid4()}</RequestID></Response>")
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fault_response(call: AwsCall, fault: Fault, start_response: Any) -> list[bytes]:
+    if call.service == "s3":
+        rid = uuid.uuid4().hex[:16].upper()
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error>'
+                f"<Code>{fault.code}</Code><Message>{_esc(fault.message)}</Message>"
+                f"<RequestId>{rid}</RequestId><HostId>emulator</HostId></Error>")
+        return _xml_response(start_response, fault.status, body, [("x-amz-request-id", rid)])
+    if call.service == "sns":
+        kind = "Sender" if fault.status < 500 else "Receiver"
+        body = ('<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+                f"<Type>{kind}</Type><Code>{fault.code}</Code><Message>{_esc(fault.message)}"
+                f"</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+        return _xml_response(start_response, fault.status, body)
+    return _xml_response(start_response, fault.status, ec2_error_xml(fault.code, fault.message))
+
+
+class EmulatorApp:
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        from . import report_actions
+
+        moto_fixes.install()
+        report_actions.install()
+        self._create_backend_app = create_backend_app
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.moto_lock = threading.RLock()
+        self.control = ControlApi(self.reset_moto)
+
+    def reset_moto(self) -> None:
+        from moto.moto_api._internal import moto_api_backend
+
+        with self.moto_lock:
+            moto_api_backend.reset()
+
+    def warm_up(self) -> None:
+        """Build moto's per-service Flask apps ahead of the first real request."""
+        for service in WARM_SERVICES:
+            with self.moto.lock:
+                if service not in self.moto.app_instances:
+                    self.moto.app_instances[service] = self._create_backend_app(service)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith("/_emulator/"):
+            return self.control(environ, start_response)
+        call = identify(environ)
+        fault = self._fault_for(call)
+        if fault is not None:
+            return fault_response(call, fault, start_response)
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        long_poll = call.service == "sqs" and call.action == "ReceiveMessage"
+        lock = _NullLock() if long_poll else self.moto_lock
+        with lock:
+            result = self.moto(environ, capture)
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+            status = captured["status"]
+            if call.service == "sns" and status.startswith("2"):
+                self._log_sns(call, body)  # under the lock: the log keeps publish order
+        if call.service == "ec2":
+            body = moto_fixes.polish_ec2_body(body)
+            captured["headers"] = [(k, str(len(body)) if k.lower() == "content-length" else v)
+                                   for k, v in captured["headers"]]
+        start_response(status, captured["headers"])
+        return [body]
+
+    def _fault_for(self, call: AwsCall) -> Fault | None:
+        if call.service == "ec2" and call.action:
+            return STATE.faults.ec2_call(call.account, call.region, call.action)
+        if call.is_s3_put_object():
+            return STATE.faults.s3_put_object()
+        if call.service == "sns" and call.action == "Publish":
+            return STATE.faults.sns_publish()
+        return None
+
+    def _log_sns(self, call: AwsCall, body: bytes) -> None:
+        text = body.decode("utf-8", "replace")
+        base = {"account": call.account, "region": call.region, "timestamp": STATE.now_rfc3339()}
+        p = call.params
+        if call.action == "Publish":
+            match = re.search(r"<MessageId>([^<]+)</MessageId>", text)
+            STATE.sns_log.add({
+                **base, "MessageId": match.group(1) if match else None,
+                "TopicArn": p.get("TopicArn"), "TargetArn": p.get("TargetArn"),
+                "PhoneNumber": p.get("PhoneNumber"), "Subject": p.get("Subject"),
+                "Message": p.get("Message"), "MessageStructure": p.get("MessageStructure"),
+                "MessageAttributes": sns_message_attributes(p, "MessageAttributes"),
+                "MessageGroupId": p.get("MessageGroupId"),
+                "MessageDeduplicationId": p.get("MessageDeduplicationId")})
+        elif call.action == "PublishBatch":
+            ok = dict(re.findall(r"<member>\s*<Id>([^<]+)</Id>\s*<MessageId>([^<]+)</MessageId>", text))
+            n = 1
+            while f"PublishBatchRequestEntries.member.{n}.Id" in p:
+                pre = f"PublishBatchRequestEntries.member.{n}"
+                entry_id = p[f"{pre}.Id"]
+                if entry_id in ok:
+                    STATE.sns_log.add({
+                        **base, "MessageId": ok[entry_id], "TopicArn": p.get("TopicArn"),
+                        "TargetArn": None, "PhoneNumber": None, "Subject": p.get(f"{pre}.Subject"),
+                        "Message": p.get(f"{pre}.Message"),
+                        "MessageStructure": p.get(f"{pre}.MessageStructure"),
+                        "MessageAttributes": sns_message_attributes(p, f"{pre}.MessageAttributes"),
+                        "MessageGroupId": p.get(f"{pre}.MessageGroupId"),
+                        "MessageDeduplicationId": p.get(f"{pre}.MessageDeduplicationId")})
+                n += 1
+
+
+class _NullLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ami_usage_emulator", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("EMULATOR_PORT", "5000")))
+    parser.add_argument("--quiet", action="store_true", help="no per-request access log")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs from it
+    started = time.monotonic()
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    app = EmulatorApp()
+    server = make_server("127.0.0.1", args.port, app, threaded=True,
+                         request_handler=MotoRequestHandler)
+    if args.quiet:
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
+    print(f"ami-usage emulator listening on http://127.0.0.1:{args.port} "
+          f"(ready in {time.monotonic() - started:.2f}s)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,131 @@
+"""The JSON control API under ``/_emulator/`` (health, clock, config, faults, reset, logs).
+
+Tests and the README demo steer the emulator through it instead of reaching
+into the process: everything a test needs to arrange (time passing, report
+readiness, failures) or to observe (fault counters, SNS messages) is here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .clock import rfc3339
+from .config import ConfigError
+from .state import STATE
+
+Handler = Callable[[Any], tuple[int, Any]]
+
+
+def _health(_: Any) -> tuple[int, Any]:
+    return 200, {"ok": True}
+
+
+def _get_clock(_: Any) -> tuple[int, Any]:
+    return 200, {"now": STATE.now_rfc3339(), "offset_seconds": STATE.clock.offset_seconds}
+
+
+def _post_clock(body: Any) -> tuple[int, Any]:
+    if not isinstance(body, dict) or set(body) != {"advance_seconds"}:
+        raise ConfigError('clock takes {"advance_seconds": N}')
+    seconds = body["advance_seconds"]
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ConfigError("advance_seconds must be a number")
+    try:
+        now = STATE.clock.advance(seconds)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return 200, {"now": rfc3339(now), "offset_seconds": STATE.clock.offset_seconds}
+
+
+def _get_config(_: Any) -> tuple[int, Any]:
+    return 200, STATE.config.snapshot()
+
+
+def _post_config(body: Any) -> tuple[int, Any]:
+    return 200, STATE.config.update(body)
+
+
+def _get_faults(_: Any) -> tuple[int, Any]:
+    return 200, STATE.faults.snapshot()
+
+
+def _post_faults(body: Any) -> tuple[int, Any]:
+    return 200, STATE.faults.configure(body)
+
+
+def _sns_published(_: Any) -> tuple[int, Any]:
+    return 200, {"messages": STATE.sns_log.all()}
+
+
+def _reports(_: Any) -> tuple[int, Any]:
+    """Debug view: every stored report of every account and region."""
+    from moto.ec2.models import ec2_backends
+
+    now = STATE.clock.now()
+    out = []
+    for (owner, region), reports in sorted(STATE.reports.snapshot(now).items()):
+        for r in reports:
+            item = r.to_output(now, dict(ec2_backends[owner][region].tags.get(r.report_id, {})))
+            item.update(CreationTime=rfc3339(r.creation_time),
+                        ExpirationTime=rfc3339(r.expiration_time),
+                        OwnerId=owner, Region=region, Entries=[
+                            {"AccountId": e.account_id, "ResourceType": e.resource_type,
+                             "UsageCount": e.usage_count} for e in r.entries])
+            out.append(item)
+    return 200, {"reports": out}
+
+
+class ControlApi:
+    """Routes ``/_emulator/...`` requests; ``reset_moto`` is supplied by the app."""
+
+    def __init__(self, reset_moto: Callable[[], None]) -> None:
+        def reset(_: Any) -> tuple[int, Any]:
+            reset_moto()
+            STATE.reset()
+            return 200, {"ok": True, "now": STATE.now_rfc3339()}
+
+        self.routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/_emulator/health"): _health,
+            ("GET", "/_emulator/clock"): _get_clock,
+            ("POST", "/_emulator/clock"): _post_clock,
+            ("GET", "/_emulator/config"): _get_config,
+            ("POST", "/_emulator/config"): _post_config,
+            ("GET", "/_emulator/faults"): _get_faults,
+            ("POST", "/_emulator/faults"): _post_faults,
+            ("POST", "/_emulator/reset"): reset,
+            ("GET", "/_emulator/sns/published"): _sns_published,
+            ("GET", "/_emulator/reports"): _reports,
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        handler = self.routes.get((method, path))
+        if handler is None:
+            known = any(p == path for _, p in self.routes)
+            status, payload = (405, {"error": f"{method} not allowed on {path}"}) if known else (
+                404, {"error": f"no control endpoint {path}",
+                      "endpoints": sorted({f"{m} {p}" for m, p in self.routes})})
+        else:
+            try:
+                status, payload = handler(self._json_body(environ) if method == "POST" else None)
+            except ConfigError as err:
+                status, payload = 400, {"error": str(err)}
+        data = json.dumps(payload, indent=None, default=str).encode()
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+        start_response(f"{status} {reason.get(status, '')}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    @staticmethod
+    def _json_body(environ: dict[str, Any]) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError as err:
+            raise ConfigError(f"body is not JSON: {err}") from None

@@ -1,0 +1,241 @@
+"""Injected failures: EC2 token-bucket throttling, random EC2 faults, S3/SNS failures.
+
+Why: the reporter must survive what AWS really does under load.  EC2 throttles
+per account and region with token buckets (a bucket for mutating actions, one
+for the rest) and answers ``RequestLimitExceeded`` (HTTP 503); it also fails
+now and then with ``InternalError``/``Unavailable``.  S3 PutObject and SNS
+Publish can fail too.  The project's benchmarks read the counters kept here,
+so every EC2 call, S3 PutObject and SNS Publish is counted whether or not a
+fault is configured.  ``configure`` replaces the whole fault set and zeroes
+the counters, so a benchmark run starts from a clean slate.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .config import ConfigError
+
+# AWS's documented defaults for EC2 API request throttling (per account/region).
+DEFAULT_BUCKETS = {
+    "mutating": {"capacity": 50, "refill_per_second": 5.0},
+    "non_mutating": {"capacity": 100, "refill_per_second": 20.0},
+}
+NON_MUTATING_PREFIXES = ("Describe", "Get", "List")
+S3_CODES = {500: ("InternalError", "We encountered an internal error. Please try again."),
+            503: ("SlowDown", "Please reduce your request rate.")}
+SNS_CODES = {500: ("InternalError", "Request could not be completed due to an internal error."),
+             503: ("ServiceUnavailable", "Service is unavailable."),
+             400: ("Throttled", "Rate exceeded")}
+KNOWN_KEYS = {"ec2_token_buckets", "throttle_probability", "server_error_probability",
+              "actions", "seed", "s3_put_object", "sns_publish"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the wrapper must answer instead of passing the request to moto."""
+
+    status: int
+    code: str
+    message: str
+
+
+def is_mutating(action: str) -> bool:
+    return not action.startswith(NON_MUTATING_PREFIXES)
+
+
+class TokenBucket:
+    """Classic token bucket on the monotonic clock (not the emulator clock)."""
+
+    def __init__(self, capacity: int, refill_per_second: float) -> None:
+        self.capacity = capacity
+        self.refill = refill_per_second
+        self.tokens = float(capacity)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False  # a throttled call consumes nothing, as on AWS
+
+
+def _probability(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{name} must be a number between 0 and 1")
+    return float(value)
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{name} must be an integer >= 0")
+    return value
+
+
+def _parse_buckets(value: Any) -> dict[str, dict[str, float]] | None:
+    if value in (None, False):
+        return None
+    if value is True:
+        value = {}
+    if not isinstance(value, dict) or set(value) - set(DEFAULT_BUCKETS):
+        raise ConfigError('ec2_token_buckets must be true or {"mutating": {...}, "non_mutating": {...}}')
+    out = {}
+    for kind, default in DEFAULT_BUCKETS.items():
+        given = value.get(kind) or {}
+        if not isinstance(given, dict) or set(given) - {"capacity", "refill_per_second"}:
+            raise ConfigError(f"ec2_token_buckets.{kind} takes capacity and refill_per_second")
+        capacity = given.get("capacity", default["capacity"])
+        refill = given.get("refill_per_second", default["refill_per_second"])
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ConfigError(f"ec2_token_buckets.{kind}.capacity must be an integer >= 1")
+        if isinstance(refill, bool) or not isinstance(refill, (int, float)) or refill < 0:
+            raise ConfigError(f"ec2_token_buckets.{kind}.refill_per_second must be >= 0")
+        out[kind] = {"capacity": capacity, "refill_per_second": float(refill)}
+    return out
+
+
+def _parse_target(name: str, value: Any, codes: dict[int, tuple[str, str]]) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"fail_next", "status", "probability", "code"}:
+        raise ConfigError(f"{name} takes fail_next, probability, status and code")
+    status = value.get("status", 500)
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+        raise ConfigError(f"{name}.status must be an HTTP error status (400-599)")
+    default_code = codes.get(status, ("InternalError", "Injected failure."))[0]
+    code = value.get("code", default_code)
+    if not isinstance(code, str) or not code:
+        raise ConfigError(f"{name}.code must be a non-empty string")
+    return {"fail_next": _count(f"{name}.fail_next", value.get("fail_next", 0)),
+            "probability": _probability(f"{name}.probability", value.get("probability", 0)),
+            "status": status, "code": code}
+
+
+class Faults:
+    """Current fault configuration, bucket state and counters (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.configure({})
+
+    def configure(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ConfigError("faults body must be a JSON object")
+        unknown = set(body) - KNOWN_KEYS
+        if unknown:
+            raise ConfigError(f"unknown fault field(s) {sorted(unknown)} (known: {sorted(KNOWN_KEYS)})")
+        actions = body.get("actions")
+        if actions is not None and (not isinstance(actions, list)
+                                    or not all(isinstance(a, str) for a in actions)):
+            raise ConfigError("actions must be a list of EC2 action names")
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ConfigError("seed must be an integer")
+        settings = {
+            "ec2_token_buckets": _parse_buckets(body.get("ec2_token_buckets")),
+            "throttle_probability": _probability("throttle_probability", body.get("throttle_probability", 0)),
+            "server_error_probability": _probability("server_error_probability",
+                                                     body.get("server_error_probability", 0)),
+            "actions": actions,
+            "seed": seed,
+            "s3_put_object": _parse_target("s3_put_object", body.get("s3_put_object"), S3_CODES),
+            "sns_publish": _parse_target("sns_publish", body.get("sns_publish"), SNS_CODES),
+        }
+        if settings["throttle_probability"] + settings["server_error_probability"] > 1:
+            raise ConfigError("throttle_probability + server_error_probability must be <= 1")
+        with self._lock:
+            self._settings = settings
+            self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
+            # One generator per site so S3/SNS traffic does not shift EC2's sequence.
+            self._rng = {site: random.Random(seed) for site in ("ec2", "s3", "sns")}
+            self._ec2: dict[str, dict[str, int]] = {}
+            self._s3 = {"calls": 0, "failed": 0}
+            self._sns = {"calls": 0, "failed": 0}
+            return self._snapshot_locked()
+
+    def ec2_call(self, account: str, region: str, action: str) -> Fault | None:
+        """Count one EC2 call and decide whether it fails."""
+        with self._lock:
+            counters = self._ec2.setdefault(action, {"calls": 0, "throttled": 0, "server_errors": 0})
+            counters["calls"] += 1
+            s = self._settings
+            if s["ec2_token_buckets"]:
+                kind = "mutating" if is_mutating(action) else "non_mutating"
+                bucket = self._buckets.get((account, region, kind))
+                if bucket is None:
+                    conf = s["ec2_token_buckets"][kind]
+                    bucket = TokenBucket(conf["capacity"], conf["refill_per_second"])
+                    self._buckets[(account, region, kind)] = bucket
+                if not bucket.take():
+                    counters["throttled"] += 1
+                    return Fault(503, "RequestLimitExceeded", "Request limit exceeded.")
+            if s["actions"] is not None and action not in s["actions"]:
+                return None
+            if not (s["throttle_probability"] or s["server_error_probability"]):
+                return None
+            rng = self._rng["ec2"]
+            roll = rng.random()
+            if roll < s["throttle_probability"]:
+                counters["throttled"] += 1
+                return Fault(503, "RequestLimitExceeded", "Request limit exceeded.")
+            if roll < s["throttle_probability"] + s["server_error_probability"]:
+                counters["server_errors"] += 1
+                if rng.random() < 0.5:
+                    return Fault(500, "InternalError", "An internal error has occurred.")
+                return Fault(503, "Unavailable", "The server is overloaded and can't handle the request.")
+            return None
+
+    def _target_call(self, name: str, site: str, counters: dict[str, int],
+                     codes: dict[int, tuple[str, str]]) -> Fault | None:
+        counters["calls"] += 1
+        target = self._settings[name]
+        if not target:
+            return None
+        fail = False
+        if target["fail_next"] > 0:
+            target["fail_next"] -= 1
+            fail = True
+        elif target["probability"] and self._rng[site].random() < target["probability"]:
+            fail = True
+        if not fail:
+            return None
+        counters["failed"] += 1
+        message = codes.get(target["status"], ("", "Injected failure."))[1]
+        return Fault(target["status"], target["code"], message)
+
+    def s3_put_object(self) -> Fault | None:
+        with self._lock:
+            return self._target_call("s3_put_object", "s3", self._s3, S3_CODES)
+
+    def sns_publish(self) -> Fault | None:
+        with self._lock:
+            return self._target_call("sns_publish", "sns", self._sns, SNS_CODES)
+
+    def _snapshot_locked(self) -> dict[str, Any]:
+        import copy
+
+        totals = {"calls": 0, "throttled": 0, "server_errors": 0}
+        for c in self._ec2.values():
+            for k in totals:
+                totals[k] += c[k]
+        buckets = {f"{a}/{r}/{k}": round(b.tokens, 3) for (a, r, k), b in self._buckets.items()}
+        return {
+            "faults": copy.deepcopy(self._settings),
+            "counters": {
+                "ec2": {"by_action": copy.deepcopy(self._ec2), "totals": totals},
+                "s3_put_object": dict(self._s3),
+                "sns_publish": dict(self._sns),
+            },
+            "token_buckets": buckets,
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return self._snapshot_locked()

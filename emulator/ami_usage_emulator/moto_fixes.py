@@ -1,0 +1,140 @@
+"""Small, additive fixes to moto 5.2.5 that the project's tests rely on.
+
+* ``RegisterImage`` in moto ignores ``TagSpecifications``,
+  ``BlockDeviceMappings``, ``RootDeviceName``, ``Architecture``... and shows a
+  made-up 15 GiB root snapshot.  The reporter reads an AMI's tags (to select
+  it) and its block-device mappings (snapshot sizes) from ``DescribeImages``,
+  so we wrap moto's handler: tags are applied, the mappings as registered
+  (sizes defaulting to the snapshot's) replace moto's placeholder, and the
+  snapshots become "in use" by the AMI as on AWS.
+* ``CreateLaunchTemplateVersion`` ignores ``SourceVersion`` in moto: the new
+  version should start from the source version's data (request fields
+  override), so a version that only changes the instance type still
+  references the AMI - which is exactly what usage reports count.
+* ``amiur-`` is registered as an EC2 resource-id prefix so that ``CreateTags``
+  / ``DeleteTags`` / ``DescribeTags`` accept image usage report ids (AWS
+  documents CreateTags as the way to tag a report after creation).
+* EC2 response bodies: moto writes ``requestId`` as the literal
+  ``request-id`` and the namespace without its trailing slash; AWS sends a
+  UUID and ``http://ec2.amazonaws.com/doc/2016-11-15/`` (and no namespace on
+  the ``<Response>`` error envelope).  ``polish_ec2_body`` fixes these for
+  every EC2 response (SDKs ignore them, people reading wire dumps do not).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from moto.ec2.models.amis import Ami
+from moto.ec2.responses import EC2Response
+from moto.ec2.utils import EC2_RESOURCE_TO_PREFIX
+
+REPORT_PREFIX = "amiur"
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    EC2_RESOURCE_TO_PREFIX.setdefault("image-usage-report", REPORT_PREFIX)
+    original = EC2Response.register_image
+
+    def register_image(self: Any) -> Any:
+        """moto's RegisterImage, plus what it ignores (tags, mappings, root device...)."""
+        mappings = [_mapping(self.ec2_backend, m)
+                    for m in self._get_param("BlockDeviceMappings", []) or []]
+        result = original(self)  # raises DryRunOperation before anything is created
+        ami = self.ec2_backend.amis[result.result["ImageId"]]
+        specs = self._get_param("TagSpecifications", []) or []
+        tags = {t["Key"]: t.get("Value", "") for s in specs
+                if s.get("ResourceType") == "image" for t in s.get("Tags") or []}
+        if tags:
+            self.ec2_backend.create_tags([ami.id], tags)
+        for attr, param in (("architecture", "Architecture"), ("boot_mode", "BootMode"),
+                            ("virtualization_type", "VirtualizationType")):
+            if self._get_param(param):
+                setattr(ami, attr, self._get_param(param))
+        if mappings:
+            self.ec2_backend.snapshots.pop(ami.ebs_snapshot.id, None)  # moto's placeholder
+            ami.__class__ = RegisteredAmi
+            ami.registered_mappings = mappings
+            root = self._get_param("RootDeviceName") or mappings[0]["DeviceName"]
+            ami.root_device_name = root
+            ami.root_device_type = "ebs" if any(
+                m["DeviceName"] == root and "Ebs" in m for m in mappings) else "instance-store"
+            for m in mappings:
+                snap_id = m.get("Ebs", {}).get("SnapshotId")
+                if snap_id:
+                    self.ec2_backend.snapshots[snap_id].from_ami = ami.id
+        return result
+
+    register_image.__name__ = "register_image"
+    EC2Response.register_image = register_image
+
+    original_version = EC2Response.create_launch_template_version
+
+    def create_launch_template_version(self: Any) -> Any:
+        """moto's CreateLaunchTemplateVersion, with AWS's SourceVersion inheritance."""
+        source = self._get_param("SourceVersion")
+        if source:
+            try:
+                name, tid = self._get_param("LaunchTemplateName"), self._get_param("LaunchTemplateId")
+                template = (self.ec2_backend.get_launch_template(tid) if tid
+                            else self.ec2_backend.get_launch_template_by_name(name))
+                base = copy.deepcopy(template.get_version(source).data)
+            except Exception:  # let moto's own handler report the bad template/version
+                base = None
+            if base is not None:
+                self.params["LaunchTemplateData"] = {**base, **(self._get_param("LaunchTemplateData") or {})}
+        return original_version(self)
+
+    create_launch_template_version.__name__ = "create_launch_template_version"
+    EC2Response.create_launch_template_version = create_launch_template_version
+
+
+class RegisteredAmi(Ami):
+    """An AMI from RegisterImage: describes the block-device mappings it was registered with."""
+
+    registered_mappings: list[dict[str, Any]]
+
+    @property
+    def block_device_mappings(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        return copy.deepcopy(self.registered_mappings)
+
+
+RegisteredAmi.__name__ = "Ami"  # moto's serializer aliases attributes by class name
+
+
+def _mapping(backend: Any, raw: dict[str, Any]) -> dict[str, Any]:
+    """One BlockDeviceMapping as DescribeImages shows it, with AWS's defaults filled in."""
+    out: dict[str, Any] = {"DeviceName": raw.get("DeviceName")}
+    for key in ("VirtualName", "NoDevice"):
+        if raw.get(key) is not None:
+            out[key] = raw[key]
+    ebs = raw.get("Ebs")
+    if ebs is not None:
+        snapshot = backend.get_snapshot(ebs["SnapshotId"]) if ebs.get("SnapshotId") else None
+        size = ebs.get("VolumeSize") or (snapshot.volume.size if snapshot else None)
+        out["Ebs"] = {k: v for k, v in {
+            "SnapshotId": ebs.get("SnapshotId"), "VolumeSize": int(size) if size else None,
+            "DeleteOnTermination": ebs.get("DeleteOnTermination", True),
+            "VolumeType": ebs.get("VolumeType", "gp2"), "Iops": ebs.get("Iops"),
+            "Throughput": ebs.get("Throughput"), "KmsKeyId": ebs.get("KmsKeyId"),
+            "Encrypted": ebs.get("Encrypted", snapshot.encrypted if snapshot else False),
+        }.items() if v is not None}
+    return out
+
+
+def polish_ec2_body(body: bytes) -> bytes:
+    if b"request-id</" not in body and b'2016-11-15"' not in body:
+        return body
+    rid = str(uuid.uuid4()).encode()
+    return (body.replace(b"<requestId>request-id</requestId>", b"<requestId>" + rid + b"</requestId>")
+                .replace(b"<RequestID>request-id</RequestID>", b"<RequestID>" + rid + b"</RequestID>")
+                .replace(b'<Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15">', b"<Response>")
+                .replace(b'xmlns="http://ec2.amazonaws.com/doc/2016-11-15"',
+                         b'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"'))

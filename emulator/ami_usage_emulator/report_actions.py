@@ -1,0 +1,226 @@
+"""The four EC2 image-usage-report actions, added to moto's EC2 response class.
+
+moto looks up ``camelcase_to_underscores(Action)`` on ``EC2Response`` at
+request time, parses the query string through botocore's EC2 input shape
+(``automated_parameter_parsing``) and serialises an ``ActionResult`` through
+botocore's output shape.  So these methods only validate, call the store and
+return plain dicts keyed by botocore member names: the XML (element names,
+``<item>`` lists, namespace, requestId, EC2 error envelope) is wire-exact by
+construction.  One tweak: moto's EC2 serializer zeroes milliseconds in
+timestamps, and EC2 sends real milliseconds for these actions, so our results
+use a serializer that keeps them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from moto.core.responses import ActionContext, ActionResult
+from moto.core.serialize import EC2Serializer, TimestampSerializer
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.responses import EC2Response
+from moto.ec2.responses._base_response import EC2BaseResponse
+
+from . import report_query as q
+from .state import STATE
+from .usage_reports import LAUNCH_TEMPLATE, VALID_RESOURCE_TYPES, ReportError
+
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+REPORT_ID_RE = re.compile(r"^amiur-[0-9a-f]{17}$")
+
+
+class _MillisTimestamps(TimestampSerializer):
+    def _timestamp_iso8601_millis(self, value: Any) -> str:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class MillisEC2Serializer(EC2Serializer):
+    """moto's EC2 serializer, but timestamps keep their milliseconds."""
+
+    DEFAULT_TIMESTAMP_FORMAT = "iso8601_millis"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._timestamp_serializer = _MillisTimestamps(self.DEFAULT_TIMESTAMP_FORMAT)
+
+
+class MillisResult(ActionResult):
+    def execute_result(self, context: ActionContext) -> Any:
+        if context.serializer_class is EC2Serializer:
+            context.serializer_class = MillisEC2Serializer
+        return super().execute_result(context)
+
+
+def _ec2_error(err: ReportError) -> EC2ClientError:
+    return EC2ClientError(err.code, err.message)
+
+
+def _bad(message: str) -> EC2ClientError:
+    return EC2ClientError("InvalidParameterValue", message)
+
+
+def _normalise_resource_types(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not raw:
+        raise EC2ClientError("MissingParameter",
+                             "The request must contain the parameter ResourceTypes")
+    out, seen = [], set()
+    for item in raw:
+        rtype = item.get("ResourceType")
+        if rtype not in VALID_RESOURCE_TYPES:
+            raise _bad(f"Value ({rtype}) for parameter ResourceType is invalid. Valid values: "
+                       + " | ".join(VALID_RESOURCE_TYPES))
+        if rtype in seen:
+            raise _bad(f"The resource type {rtype} is specified more than once")
+        seen.add(rtype)
+        options = []
+        for opt in item.get("ResourceTypeOptions") or []:
+            if rtype != LAUNCH_TEMPLATE:
+                raise _bad(f"ResourceTypeOptions are valid only for {LAUNCH_TEMPLATE}")
+            if opt.get("OptionName") != "version-depth":
+                raise _bad(f"Value ({opt.get('OptionName')}) for parameter OptionName is invalid. "
+                           "Valid value: version-depth")
+            values = opt.get("OptionValues") or []
+            if len(values) != 1 or not str(values[0]).isdigit() or not 1 <= int(values[0]) <= 10000:
+                raise _bad(f"Value ({','.join(map(str, values))}) for option version-depth is "
+                           "invalid. Specify one integer between 1 and 10000")
+            options.append({"OptionName": "version-depth", "OptionValues": [str(int(values[0]))]})
+        entry: dict[str, Any] = {"ResourceType": rtype}
+        if options:
+            entry["ResourceTypeOptions"] = options
+        out.append(entry)
+    return out
+
+
+def _account_ids(raw: list[str]) -> list[str]:
+    if len(raw) > 200:
+        raise _bad("You can specify at most 200 account IDs")
+    for account in raw:
+        if not ACCOUNT_RE.match(str(account)):
+            raise _bad(f"Value ({account}) for parameter AccountId is invalid. "
+                       "Account IDs must be 12 digits")
+    return list(dict.fromkeys(raw))  # dedupe, keep order
+
+
+def _tags(raw: list[dict[str, Any]]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for spec in raw or []:
+        if spec.get("ResourceType") != "image-usage-report":
+            raise _bad(f"'{spec.get('ResourceType')}' is not a valid taggable resource type "
+                       "for this operation. The ResourceType must be image-usage-report")
+        for tag in spec.get("Tags") or []:
+            tags[tag["Key"]] = tag.get("Value", "")
+    return tags
+
+
+class ImageUsageReportActions(EC2BaseResponse):
+    """Mixin whose methods are grafted onto moto's EC2Response."""
+
+    def create_image_usage_report(self) -> ActionResult:
+        image_id = self._get_param("ImageId")
+        if not image_id:
+            raise EC2ClientError("MissingParameter", "The request must contain the parameter ImageId")
+        resource_types = _normalise_resource_types(self._get_param("ResourceTypes", []))
+        account_ids = _account_ids(self._get_param("AccountIds", []))
+        tags = _tags(self._get_param("TagSpecifications", []))
+        if not image_id.startswith("ami-"):
+            raise EC2ClientError("InvalidAMIID.Malformed",
+                                 f'Invalid id: "{image_id}" (expecting "ami-...")')
+        ami = self.ec2_backend.amis.get(image_id)
+        if ami is None or ami.owner_id != self.current_account:
+            raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
+        self.error_on_dryrun()
+        try:
+            report_id, created = STATE.reports.create(
+                owner=self.current_account, region=self.region, image_id=image_id,
+                resource_types=resource_types, account_ids=account_ids, tags=tags,
+                client_token=self._get_param("ClientToken"), now=STATE.clock.now(),
+                config=STATE.config.snapshot())
+        except ReportError as err:
+            raise _ec2_error(err) from None
+        if created and tags:
+            self.ec2_backend.create_tags([report_id], tags)
+        return MillisResult({"ReportId": report_id})
+
+    def _report_tags(self, report_id: str) -> dict[str, str]:
+        return dict(self.ec2_backend.tags.get(report_id, {}))
+
+    def _selected_reports(self) -> list[Any]:
+        """Live reports of the caller, narrowed by ImageIds / ReportIds."""
+        image_ids = self._get_param("ImageIds", [])
+        report_ids = self._get_param("ReportIds", [])
+        for rid in report_ids:
+            if not REPORT_ID_RE.match(rid):
+                raise EC2ClientError("InvalidImageUsageReportId.Malformed",
+                                     f'Invalid id: "{rid}" (expecting "amiur-...")')
+        reports = STATE.reports.live(self.current_account, self.region, STATE.clock.now())
+        if report_ids:
+            known = {r.report_id for r in reports}
+            missing = [rid for rid in dict.fromkeys(report_ids) if rid not in known]
+            if missing:
+                raise EC2ClientError("InvalidImageUsageReportId.NotFound",
+                                     f"The image usage report ID '{', '.join(missing)}' does not exist")
+            reports = [r for r in reports if r.report_id in report_ids]
+        if image_ids:
+            reports = [r for r in reports if r.image_id in image_ids]
+        return reports
+
+    def describe_image_usage_reports(self) -> ActionResult:
+        try:
+            filters = q.parse_filters(self._get_param("Filters", []), q.REPORT_FILTERS, True)
+            size = q.page_size(self._get_param("MaxResults"), STATE.config.get("max_results_cap"))
+            self.error_on_dryrun()
+            now = STATE.clock.now()
+            reports = [r for r in self._selected_reports()
+                       if q.report_matches(r, filters, r.state(now), self._report_tags(r.report_id))]
+            page, token = q.paginate(reports, lambda r: [r.seq], size,
+                                     self._get_param("NextToken"), "reports")
+        except ReportError as err:
+            raise _ec2_error(err) from None
+        result: dict[str, Any] = {
+            "ImageUsageReports": [r.to_output(now, self._report_tags(r.report_id)) for r in page]}
+        if token:
+            result["NextToken"] = token
+        return MillisResult(result)
+
+    def describe_image_usage_report_entries(self) -> ActionResult:
+        try:
+            filters = q.parse_filters(self._get_param("Filters", []), q.ENTRY_FILTERS, False)
+            size = q.page_size(self._get_param("MaxResults"), STATE.config.get("max_results_cap"))
+            self.error_on_dryrun()
+            now = STATE.clock.now()
+            entries = [(r.seq, e) for r in self._selected_reports() if r.state(now) == "available"
+                       for e in r.entry_outputs() if q.entry_matches(e, filters)]
+            page, token = q.paginate(entries, lambda p: [p[0], p[1]["AccountId"], p[1]["ResourceType"]],
+                                     size, self._get_param("NextToken"), "entries")
+        except ReportError as err:
+            raise _ec2_error(err) from None
+        result: dict[str, Any] = {"ImageUsageReportEntries": [e for _, e in page]}
+        if token:
+            result["NextToken"] = token
+        return MillisResult(result)
+
+    def delete_image_usage_report(self) -> ActionResult:
+        report_id = self._get_param("ReportId")
+        if not report_id:
+            raise EC2ClientError("MissingParameter", "The request must contain the parameter ReportId")
+        if not REPORT_ID_RE.match(report_id):
+            raise EC2ClientError("InvalidImageUsageReportId.Malformed",
+                                 f'Invalid id: "{report_id}" (expecting "amiur-...")')
+        self.error_on_dryrun()
+        try:
+            STATE.reports.delete(self.current_account, self.region, report_id, STATE.clock.now())
+        except ReportError as err:
+            raise _ec2_error(err) from None
+        self.ec2_backend.tags.pop(report_id, None)
+        return MillisResult({"Return": True})
+
+
+ACTIONS = ("create_image_usage_report", "describe_image_usage_reports",
+           "describe_image_usage_report_entries", "delete_image_usage_report")
+
+
+def install() -> None:
+    """Graft the actions (and the helper) onto moto's EC2Response class; idempotent."""
+    for name in ACTIONS + ("_selected_reports", "_report_tags"):
+        setattr(EC2Response, name, ImageUsageReportActions.__dict__[name])

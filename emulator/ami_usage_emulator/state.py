@@ -1,0 +1,58 @@
+"""The emulator's own state, shared by the WSGI wrapper, moto's EC2 actions and the control API.
+
+moto instantiates a fresh response object per request, so the report
+actions reach the emulator's state through this module-level singleton.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .clock import Clock, rfc3339
+from .config import Config
+from .faults import Faults
+from .usage_reports import ReportStore
+
+
+class SnsLog:
+    """Every SNS Publish the emulator accepted, in order (see ``GET /_emulator/sns/published``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[dict[str, Any]] = []
+
+    def add(self, item: dict[str, Any]) -> None:
+        with self._lock:
+            self._items.append(item)
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class EmulatorState:
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.config = Config()
+        self.faults = Faults()
+        self.reports = ReportStore()
+        self.sns_log = SnsLog()
+
+    def now_rfc3339(self) -> str:
+        return rfc3339(self.clock.now())
+
+    def reset(self) -> None:
+        """Forget everything the emulator added on top of moto (moto is reset by the caller)."""
+        self.clock.reset()
+        self.config.reset()
+        self.faults.configure({})
+        self.reports.reset()
+        self.sns_log.clear()
+
+
+STATE = EmulatorState()

@@ -1,0 +1,229 @@
+"""Image usage reports: the model, the store, and how usage is computed.
+
+A report is a snapshot: at creation it counts, from what moto really holds in
+its EC2 backends for the report's region, the instances and launch templates
+of every *other* account that reference the AMI (the owner too when
+``include_owner_account`` is set).  Nothing here is canned: add an instance
+in a consumer account and the next report counts it.
+
+States follow the emulator clock: ``pending`` until ``ready_at``, then
+``available`` (or ``error`` for AMIs listed in ``error_images``); the report
+disappears once the clock passes ``expiration_time`` (creation + 30 days).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import THIRTY_DAYS, as_utc
+
+INSTANCE = "ec2:Instance"
+LAUNCH_TEMPLATE = "ec2:LaunchTemplate"
+# AWS accepts the Image Builder types too; moto has no Image Builder, so they never count.
+VALID_RESOURCE_TYPES = (INSTANCE, LAUNCH_TEMPLATE, "imagebuilder:ImageRecipe",
+                        "imagebuilder:ContainerRecipe")
+DEFAULT_VERSION_DEPTH = 20
+NOT_COUNTED_STATES = ("terminated", "shutting-down")
+
+
+def new_report_id() -> str:
+    return "amiur-" + secrets.token_hex(9)[:17]
+
+
+@dataclass
+class Entry:
+    """One row of a report: how many resources of one type one account has."""
+
+    resource_type: str
+    account_id: str
+    usage_count: int
+
+
+@dataclass
+class Report:
+    report_id: str
+    owner: str
+    region: str
+    image_id: str
+    resource_types: list[dict[str, Any]]  # as in the request, normalised
+    account_ids: list[str]
+    creation_time: datetime
+    ready_at: datetime
+    error_reason: str | None
+    seq: int = 0  # creation order within the store: the stable sort/paging key
+    entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def expiration_time(self) -> datetime:
+        return self.creation_time + THIRTY_DAYS
+
+    def state(self, now: datetime) -> str:
+        if now < self.ready_at:
+            return "pending"
+        return "error" if self.error_reason is not None else "available"
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expiration_time
+
+    def to_output(self, now: datetime, tags: dict[str, str]) -> dict[str, Any]:
+        """Dict keyed by botocore member names, ready for moto's EC2 serializer.
+
+        Tags live in moto's EC2 tag store (so CreateTags/DeleteTags work on
+        reports); the caller passes them in.
+        """
+        state = self.state(now)
+        out: dict[str, Any] = {
+            "ImageId": self.image_id,
+            "ReportId": self.report_id,
+            "ResourceTypes": self.resource_types,
+            "AccountIds": self.account_ids,
+            "State": state,
+            "CreationTime": self.creation_time,
+            "ExpirationTime": self.expiration_time,
+            "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+        }
+        if state == "error":
+            out["StateReason"] = self.error_reason
+        return out
+
+    def entry_outputs(self) -> list[dict[str, Any]]:
+        return [{"ResourceType": e.resource_type, "ReportId": self.report_id,
+                 "UsageCount": e.usage_count, "AccountId": e.account_id,
+                 "ImageId": self.image_id, "ReportCreationTime": self.creation_time}
+                for e in self.entries]
+
+
+def version_depth(resource_types: list[dict[str, Any]]) -> int:
+    for rt in resource_types:
+        if rt["ResourceType"] == LAUNCH_TEMPLATE:
+            for opt in rt.get("ResourceTypeOptions", []):
+                if opt["OptionName"] == "version-depth":
+                    return int(opt["OptionValues"][0])
+    return DEFAULT_VERSION_DEPTH
+
+
+def compute_entries(owner: str, region: str, image_id: str, resource_types: list[dict[str, Any]],
+                    account_ids: list[str], include_owner: bool, lag_seconds: float,
+                    now: datetime) -> list[Entry]:
+    """Count, account by account, what references ``image_id`` in moto right now."""
+    from moto.ec2.models import ec2_backends
+
+    wanted = {rt["ResourceType"] for rt in resource_types}
+    depth = version_depth(resource_types)
+    cutoff = now - timedelta(seconds=lag_seconds)
+    entries: list[Entry] = []
+    for account_id, backend_region, backend in sorted(list(ec2_backends.iter_backends()),
+                                                      key=lambda t: t[0]):
+        if backend_region != region or (account_id == owner and not include_owner):
+            continue
+        if account_ids and account_id not in account_ids:
+            continue
+        if INSTANCE in wanted:
+            count = sum(1 for inst in backend.all_instances()
+                        if inst.image_id == image_id
+                        and inst.state not in NOT_COUNTED_STATES
+                        and (lag_seconds <= 0 or as_utc(inst.launch_time) <= cutoff))
+            if count:
+                entries.append(Entry(INSTANCE, account_id, count))
+        if LAUNCH_TEMPLATE in wanted:
+            count = sum(1 for tpl in list(backend.launch_templates.values())
+                        if any(v.image_id == image_id for v in tpl.versions[-depth:]))
+            if count:
+                entries.append(Entry(LAUNCH_TEMPLATE, account_id, count))
+    return entries
+
+
+class ReportError(Exception):
+    """Raised by the store; turned into an EC2 error by the action layer."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ReportStore:
+    """All reports, per (account, region), plus the ClientToken memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._reports: dict[tuple[str, str], dict[str, Report]] = {}
+            self._tokens: dict[tuple[str, str, str], tuple[str, str]] = {}
+            self._seq = 0
+
+    def live(self, owner: str, region: str, now: datetime) -> list[Report]:
+        """Unexpired reports of one account/region, in creation order."""
+        with self._lock:
+            bucket = self._reports.get((owner, region), {})
+            for rid in [rid for rid, r in bucket.items() if r.expired(now)]:
+                del bucket[rid]
+            return sorted(bucket.values(), key=lambda r: r.seq)
+
+    def snapshot(self, now: datetime) -> dict[tuple[str, str], list[Report]]:
+        with self._lock:
+            return {key: self.live(key[0], key[1], now) for key in list(self._reports)}
+
+    def create(self, *, owner: str, region: str, image_id: str,
+               resource_types: list[dict[str, Any]], account_ids: list[str],
+               tags: dict[str, str], client_token: str | None, now: datetime,
+               config: dict[str, Any]) -> tuple[str, bool]:
+        """Create a report, or replay an earlier ClientToken call: (report id, created?)."""
+        fingerprint = json.dumps([image_id, resource_types, sorted(account_ids), tags],
+                                 sort_keys=True)
+        with self._lock:
+            live = self.live(owner, region, now)
+            if client_token:
+                seen = self._tokens.get((owner, region, client_token))
+                if seen is not None:
+                    if seen[0] != fingerprint:
+                        raise ReportError("IdempotentParameterMismatch",
+                                          f"The client token '{client_token}' was already used "
+                                          "with different parameters. Use a different client token.")
+                    return seen[1], False  # replay, even if the report is gone since
+            pending = [r for r in live if r.state(now) == "pending"]
+            for report in pending:
+                if report.image_id == image_id:
+                    raise ReportError("IncorrectState",
+                                      f"A usage report for image {image_id} is already pending "
+                                      f"({report.report_id}). Wait until it is available, or "
+                                      "delete it, before creating another.")
+            limit = config["max_pending_reports_per_account"]
+            if len(pending) >= limit:
+                raise ReportError("ResourceLimitExceeded",
+                                  f"You have reached the limit of {limit} pending image usage "
+                                  "reports for this account in this Region.")
+            error_reason = config["error_images"].get(image_id)
+            report = Report(
+                report_id=new_report_id(), owner=owner, region=region, image_id=image_id,
+                resource_types=resource_types, account_ids=list(account_ids),
+                creation_time=now,
+                ready_at=now + timedelta(seconds=config["report_ready_after_seconds"]),
+                error_reason=error_reason, seq=self._seq + 1)
+            self._seq += 1
+            if error_reason is None:
+                report.entries = compute_entries(
+                    owner, region, image_id, resource_types, account_ids,
+                    config["include_owner_account"], config["instance_activity_lag_seconds"], now)
+            self._reports.setdefault((owner, region), {})[report.report_id] = report
+            if client_token:
+                self._tokens[(owner, region, client_token)] = (fingerprint, report.report_id)
+            return report.report_id, True
+
+    def delete(self, owner: str, region: str, report_id: str, now: datetime) -> None:
+        """Forget a report (the caller drops its tags from moto's tag store)."""
+        with self._lock:
+            self.live(owner, region, now)  # purge expired ones first
+            bucket = self._reports.get((owner, region), {})
+            if report_id not in bucket:
+                raise ReportError("InvalidImageUsageReportId.NotFound",
+                                  f"The image usage report ID '{report_id}' does not exist")
+            del bucket[report_id]
