@@ -1,0 +1,131 @@
+"""Query a downloaded archive with DuckDB, as Athena queries it in S3.
+
+``open_archive(local_dir)`` takes a directory laid out like the bucket under the archive
+prefix (``entries/region=<r>/report_date=<d>/<report_id>.json.gz`` and
+``reports/region=<r>/report_date=<d>/<report_id>.json.gz``; anything else, such as
+``state/``, is ignored) and returns a DuckDB connection with two views, ``entries`` and
+``reports``, whose columns have the same names and types as the Glue tables of
+template.yaml (read from it: one source of truth) plus the partition columns ``region``
+and ``report_date`` (varchar, taken from the path as Athena does; the ``region`` key
+inside the rows is not read, exactly like the OpenX SerDe which ignores undeclared keys).
+
+``run_query(con, sql_text)`` runs one query of queries/*.sql after the mechanical
+rewrites documented in queries/README.md (two function renames) and returns the rows
+as dicts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .glue_schema import glue_columns, glue_partition_keys, parse_hive_type
+
+__all__ = ["open_archive", "run_query", "rewrite_for_duckdb", "duckdb_type", "DEFAULT_TEMPLATE"]
+
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+_PRIMITIVES = {
+    "string": "VARCHAR",
+    "tinyint": "TINYINT",
+    "smallint": "SMALLINT",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "boolean": "BOOLEAN",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "binary": "BLOB",
+}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duck(t: tuple) -> str:
+    kind = t[0]
+    if kind == "primitive":
+        return _PRIMITIVES[t[1]]
+    if kind == "decimal":
+        return "DOUBLE"
+    if kind == "array":
+        return f"{_duck(t[1])}[]"
+    if kind == "map":
+        return f"MAP({_duck(t[1])}, {_duck(t[2])})"
+    return "STRUCT(" + ", ".join(f"{_quote(n)} {_duck(ft)}" for n, ft in t[1]) + ")"
+
+
+def duckdb_type(hive_type: str) -> str:
+    """DuckDB type of a Hive type string (struct field names are quoted)."""
+    return _duck(parse_hive_type(hive_type))
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _struct_literal(mapping: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in mapping.items()) + "}"
+
+
+def open_archive(local_dir: str | Path, template_path: str | Path = DEFAULT_TEMPLATE):
+    """DuckDB connection exposing ``local_dir`` (the archive prefix) as entries/reports."""
+    root = Path(local_dir)
+    con = duckdb.connect()
+    # Athena evaluates current_date in UTC; so must DuckDB (needs the bundled ICU).
+    con.execute("SET TimeZone = 'UTC'")
+    columns = glue_columns(template_path)
+    partitions = glue_partition_keys(template_path)
+    for table, cols in columns.items():
+        part_keys = partitions.get(table, {})
+        duck_cols = {name: duckdb_type(t) for name, t in cols.items()}
+        depth = "/".join(f"{k}=*" for k in part_keys)
+        pattern = (root / table).as_posix() + (f"/{depth}" if depth else "") + "/*.json.gz"
+        has_files = any((root / table).glob("/".join(["*"] * len(part_keys) + ["*.json.gz"])))
+        if has_files:
+            select = (
+                "SELECT * FROM read_json("
+                f"{_sql_str(pattern)}, format = 'newline_delimited', compression = 'gzip', "
+                f"columns = {_struct_literal(duck_cols)}, "
+                f"hive_partitioning = true, hive_types = "
+                f"{_struct_literal({k: duckdb_type(v) for k, v in part_keys.items()})})"
+            )
+        else:
+            typed = [f"CAST(NULL AS {t}) AS {_quote(n)}" for n, t in duck_cols.items()]
+            typed += [f"CAST(NULL AS {duckdb_type(t)}) AS {_quote(k)}" for k, t in part_keys.items()]
+            select = f"SELECT {', '.join(typed)} WHERE false"
+        con.execute(f"CREATE OR REPLACE VIEW {_quote(table)} AS {select}")
+    return con
+
+
+# The two mechanical Athena -> DuckDB rewrites (documented in queries/README.md); both
+# rename a function token, nothing else:
+# 1. element_at(map, key): NULL for a missing key in Athena (map[key] FAILS there), but
+#    a list in DuckDB, whose NULL-on-missing equivalent is map_extract_value(map, key).
+#    queries/ use element_at on maps only.
+# 2. cardinality(array): DuckDB 1.5's cardinality accepts maps only; len(list) is the
+#    same count. queries/ use cardinality on arrays only.
+_REWRITES = (
+    (re.compile(r"\belement_at\s*\(", re.IGNORECASE), "map_extract_value("),
+    (re.compile(r"\bcardinality\s*\(", re.IGNORECASE), "len("),
+)
+
+
+def rewrite_for_duckdb(sql_text: str) -> str:
+    """Apply the documented rewrites: element_at( -> map_extract_value(, cardinality( -> len(."""
+    for pattern, replacement in _REWRITES:
+        sql_text = pattern.sub(replacement, sql_text)
+    return sql_text
+
+
+def run_query(con, sql_text: str) -> list[dict[str, Any]]:
+    """Run one Athena query (queries/*.sql) on the archive; rows as dicts, in order."""
+    cur = con.execute(rewrite_for_duckdb(sql_text))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
