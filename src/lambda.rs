@@ -13,7 +13,8 @@ use crate::config::{Config, ConfigError, RawConfig};
 use crate::event::{EventError, Phase, phase_of};
 use crate::jobs::{Deadline, Run};
 
-/// Time kept back from Lambda's deadline to finish in-flight calls and return.
+/// Time kept back from Lambda's deadline to finish in-flight calls and return: a
+/// minute, or a quarter of the invocation for short timeouts.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,22 @@ async fn cold_start() -> Shared {
     Shared { setup }
 }
 
+/// Lambda's deadline as a time budget. A deadline already past at the start of an
+/// invocation is no deadline at all (some local runtime emulators send a relative
+/// value): the run then goes without a budget rather than doing nothing.
+fn deadline_of(context: &lambda_runtime::Context) -> Deadline {
+    match context.deadline().duration_since(SystemTime::now()) {
+        Ok(remaining) => Deadline::at(Instant::now() + remaining, DEADLINE_MARGIN.min(remaining / 4)),
+        Err(_) => {
+            tracing::warn!(
+                deadline_ms = context.deadline,
+                "invocation deadline is in the past; running without a time budget"
+            );
+            Deadline::NONE
+        }
+    }
+}
+
 async fn handle(shared: &Shared, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
     let phase = phase_of(&event.payload)?;
     let (config, clients) = match &shared.setup {
@@ -74,9 +91,7 @@ async fn handle(shared: &Shared, event: LambdaEvent<Value>) -> Result<Value, Han
     if phase == Phase::Collect {
         config.require_bucket()?;
     }
-    let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
-    let run =
-        Run { clients, config, now: Utc::now(), deadline: Deadline::at(Instant::now() + remaining, DEADLINE_MARGIN) };
+    let run = Run { clients, config, now: Utc::now(), deadline: deadline_of(&event.context) };
     let summary = crate::run_phase(phase, &run).await.map_err(HandlerError::Run)?;
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "run summary");
     Ok(serde_json::to_value(summary).expect("summary serialises"))

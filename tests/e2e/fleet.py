@@ -1,0 +1,127 @@
+"""A declarative fleet: AMIs in the owner account, instances and launch templates in
+consumer accounts. `seed` creates it in the emulator; `expected_entries` computes from
+the same spec what a usage report must say, so tests never hard-code results."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from harness import OWNER, Emulator
+
+CONSUMER_1 = "111111111111"
+CONSUMER_2 = "222222222222"
+
+
+@dataclass
+class AmiSpec:
+    key: str
+    name: str
+    tags: dict[str, str]
+    volume_gib: int = 8
+    image_id: str = ""
+
+
+@dataclass
+class TemplateSpec:
+    account: str
+    name: str
+    versions: list[str]  # AMI keys, oldest first
+
+
+@dataclass
+class Fleet:
+    amis: list[AmiSpec]
+    instances: list[tuple[str, str, int]] = field(default_factory=list)  # (account, ami key, count)
+    templates: list[TemplateSpec] = field(default_factory=list)
+
+    def id(self, key: str) -> str:
+        return next(a.image_id for a in self.amis if a.key == key)
+
+    def selected(self, tag_key: str = "Golden", tag_value: str = "true") -> list[AmiSpec]:
+        return [a for a in self.amis if a.tags.get(tag_key) == tag_value]
+
+    def expected_entries(self, key: str, depth: int = 20) -> Counter:
+        """(account_id, resource_type) -> usage_count for one AMI, other accounts only."""
+        usage: Counter = Counter()
+        for account, ami, count in self.instances:
+            if ami == key and account != OWNER:
+                usage[(account, "ec2:Instance")] += count
+        for t in self.templates:
+            if t.account != OWNER and key in t.versions[-depth:]:
+                usage[(t.account, "ec2:LaunchTemplate")] += 1
+        return usage
+
+
+def demo_fleet() -> Fleet:
+    return Fleet(
+        amis=[
+            AmiSpec("a", "golden-al2023-a", {"Golden": "true", "Family": "al2023"}, volume_gib=8),
+            AmiSpec("b", "golden-al2023-b", {"Golden": "true", "Family": "al2023"}, volume_gib=30),
+            AmiSpec("c", "golden-unused-c", {"Golden": "true", "Family": "legacy"}, volume_gib=100),
+            AmiSpec("d", "scratch-d", {"Golden": "false"}),
+            AmiSpec("e", "golden-old-e", {"Golden": "true", "Family": "al2023"}, volume_gib=8),
+        ],
+        instances=[(CONSUMER_1, "a", 2), (CONSUMER_2, "b", 1), (CONSUMER_1, "d", 1)],
+        templates=[
+            TemplateSpec(CONSUMER_2, "web", ["a"]),
+            TemplateSpec(CONSUMER_1, "batch", ["e", "a"]),
+        ],
+    )
+
+
+def seed(emu: Emulator, fleet: Fleet) -> None:
+    owner = emu.client("ec2")
+    consumers = {a for a, _, _ in fleet.instances} | {t.account for t in fleet.templates}
+    for spec in fleet.amis:
+        vol = owner.create_volume(AvailabilityZone="us-east-1a", Size=spec.volume_gib)
+        snap = owner.create_snapshot(VolumeId=vol["VolumeId"])
+        image = owner.register_image(
+            Name=spec.name,
+            Architecture="x86_64",
+            RootDeviceName="/dev/xvda",
+            VirtualizationType="hvm",
+            BlockDeviceMappings=[
+                {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"], "VolumeSize": spec.volume_gib}}
+            ],
+            TagSpecifications=[
+                {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in spec.tags.items()]}
+            ],
+        )
+        spec.image_id = image["ImageId"]
+        owner.modify_image_attribute(
+            ImageId=spec.image_id,
+            LaunchPermission={"Add": [{"UserId": a} for a in sorted(consumers)]},
+        )
+    for account, key, count in fleet.instances:
+        emu.client("ec2", account).run_instances(
+            ImageId=fleet.id(key), MinCount=count, MaxCount=count, InstanceType="t3.micro"
+        )
+    for t in fleet.templates:
+        ec2 = emu.client("ec2", t.account)
+        first, *rest = t.versions
+        ec2.create_launch_template(
+            LaunchTemplateName=t.name, LaunchTemplateData={"ImageId": fleet.id(first), "InstanceType": "t3.micro"}
+        )
+        for key in rest:
+            ec2.create_launch_template_version(
+                LaunchTemplateName=t.name, LaunchTemplateData={"ImageId": fleet.id(key), "InstanceType": "t3.micro"}
+            )
+
+
+@dataclass
+class Alerting:
+    bucket: str
+    topic_arn: str
+    queue_url: str
+
+
+def archive_and_alerting(emu: Emulator, bucket: str = "ami-usage-archive") -> Alerting:
+    emu.client("s3").create_bucket(Bucket=bucket)
+    sns = emu.client("sns")
+    sqs = emu.client("sqs")
+    topic = sns.create_topic(Name="ami-usage-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="alert-subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return Alerting(bucket, topic, queue_url)

@@ -1,0 +1,118 @@
+"""The Lambda front door, through cargo lambda's Runtime API emulator (`cargo lambda
+watch`) and `cargo lambda invoke` with the sample events in events/."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from archive import drain, objects, rows
+from fleet import archive_and_alerting, demo_fleet, seed
+from harness import ROOT, base_env, free_port
+
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def cargo_lambda_env(env: dict) -> dict:
+    env = dict(env)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+@pytest.fixture
+def lambda_watch(emu):
+    """Starts `cargo lambda watch` with the function's environment; yields an invoker."""
+    fleet = demo_fleet()
+    seed(emu, fleet)
+    alerting = archive_and_alerting(emu)
+    env = cargo_lambda_env(
+        base_env(
+            emu,
+            ARCHIVE_BUCKET=alerting.bucket,
+            ALERT_TOPIC_ARN=alerting.topic_arn,
+            AMI_TAG_FILTERS="Golden=true",
+        )
+    )
+    assert shutil.which("cargo-lambda", path=env["PATH"]), "cargo-lambda missing: run scripts/python-env"
+    port = free_port()
+    log = open(ROOT / "target" / f"cargo-lambda-watch-{port}.log", "w")
+    proc = subprocess.Popen(
+        ["cargo", "lambda", "watch", "--ignore-changes", "-q", "-A", "127.0.0.1", "-P", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"cargo lambda watch did not start; see {log.name}")
+            time.sleep(0.3)
+
+    def invoke(*data_args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["cargo", "lambda", "invoke", "ami-usage-reporter", "-A", "127.0.0.1", "-P", str(port), *data_args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    yield emu, fleet, alerting, invoke
+    os.killpg(proc.pid, 15)
+    proc.wait(20)
+
+
+def test_lambda_runs_create_and_collect_from_the_sample_events(lambda_watch):
+    emu, fleet, alerting, invoke = lambda_watch
+    created = invoke("--data-file", "events/create.json")
+    assert created.returncode == 0, created.stderr + created.stdout
+    summary = json.loads(created.stdout)
+    assert summary["phase"] == "create" and summary["created"] == len(fleet.selected()), summary
+
+    collected = invoke("--data-file", "events/collect.json")
+    assert collected.returncode == 0, collected.stderr + collected.stdout
+    summary = json.loads(collected.stdout)
+    assert summary["archived"] == len(fleet.selected())
+    archive = objects(emu.client("s3"), alerting.bucket, "ami-usage/")
+    assert len(rows(archive, "reports")) == len(fleet.selected())
+    assert len(drain(emu.client("sqs"), alerting.queue_url)) == 1
+
+    # A scheduled-rule envelope whose rule is named …-collect runs collect: nothing new.
+    scheduled = invoke("--data-file", "events/scheduled-rule.json")
+    assert scheduled.returncode == 0, scheduled.stderr + scheduled.stdout
+    summary = json.loads(scheduled.stdout)
+    assert summary["phase"] == "collect" and summary["archived"] == 0 and summary["alert"] is None
+
+
+@pytest.mark.parametrize(
+    "event, error_type, needle",
+    [
+        ('{"phase": "delete"}', "BadEvent", 'unknown phase "delete"'),
+        ('{"phase": 7}', "BadEvent", "must be a string"),
+        ('{"detail-type": "Scheduled Event", "source": "aws.events", "resources": ["arn:aws:events:us-east-1:123456789012:rule/nightly"], "detail": {}}', "BadEvent", "does not say which phase"),
+        ("[1, 2]", "BadEvent", "not an object"),
+    ],
+)
+def test_bad_events_fail_with_a_named_error_and_write_nothing(lambda_watch, event, error_type, needle):
+    emu, _, alerting, invoke = lambda_watch
+    result = invoke("--data-ascii", event)
+    assert result.returncode != 0
+    # cargo lambda wraps long messages in a box: undo the wrapping before matching.
+    out = re.sub(r"\s*│\s*|\s+", " ", result.stdout + result.stderr)
+    assert error_type in out and needle in out, out
+    assert emu.client("ec2").describe_image_usage_reports()["ImageUsageReports"] == []
+    assert objects(emu.client("s3"), alerting.bucket, "") == {}

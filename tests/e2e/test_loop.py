@@ -1,0 +1,127 @@
+"""The whole loop with the real binary against the emulator: create → collect →
+archive → alert, checked row by row against the fleet the test created, then run
+again in the same period to prove nothing changes."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from archive import drain, objects, rows
+from fleet import archive_and_alerting, demo_fleet, seed
+from harness import OWNER, REGION, base_env, run_binary
+
+PREFIX = "ami-usage"
+
+
+def setup(emu):
+    fleet = demo_fleet()
+    seed(emu, fleet)
+    alerting = archive_and_alerting(emu)
+    env = base_env(
+        emu,
+        ARCHIVE_BUCKET=alerting.bucket,
+        ARCHIVE_PREFIX=PREFIX,
+        ALERT_TOPIC_ARN=alerting.topic_arn,
+        AMI_TAG_FILTERS="Golden=true",
+    )
+    return fleet, alerting, env
+
+
+def test_create_collect_archive_alert_and_rerun_changes_nothing(emu):
+    fleet, alerting, env = setup(emu)
+    emu.control("config", {"report_ready_after_seconds": 600})
+    selected = {a.image_id for a in fleet.selected()}
+
+    created = run_binary(emu, ["create", "--now", emu.now()], env)
+    assert created.code == 0, created.stderr
+    assert created.summary["created"] == len(selected) == 4
+    assert created.summary["failed"] == []
+    reports = emu.client("ec2").describe_image_usage_reports()["ImageUsageReports"]
+    assert {r["ImageId"] for r in reports} == selected
+    period = created.summary["period"]
+    for r in reports:
+        assert {"Key": "ami-usage-reporter:period", "Value": period} in r["Tags"]
+        types = {t["ResourceType"]: t.get("ResourceTypeOptions", []) for t in r["ResourceTypes"]}
+        assert set(types) == {"ec2:Instance", "ec2:LaunchTemplate"}
+        assert types["ec2:LaunchTemplate"] == [{"OptionName": "version-depth", "OptionValues": ["20"]}]
+
+    # Reports are still pending: nothing may be archived yet.
+    early = run_binary(emu, ["collect", "--now", emu.now()], env)
+    assert early.code == 0, early.stderr
+    assert early.summary["pending"] == 4 and early.summary["archived"] == 0
+    s3 = emu.client("s3")
+    assert rows(objects(s3, alerting.bucket, f"{PREFIX}/entries/"), "entries") == []
+
+    now = emu.advance(3600)
+    collected = run_binary(emu, ["collect", "--now", now], env)
+    assert collected.code == 0, collected.stderr
+    assert collected.summary["archived"] == 4
+    assert collected.summary["failed"] == []
+
+    archive = objects(s3, alerting.bucket, f"{PREFIX}/")
+    entry_rows = rows(archive, "entries")
+    report_rows = rows(archive, "reports")
+    by_report = {r["ReportId"]: r for r in reports}
+    assert {r["report_id"] for r in report_rows} == set(by_report)
+
+    for spec in fleet.selected():
+        expected = fleet.expected_entries(spec.key)
+        got = Counter()
+        for row in entry_rows:
+            if row["image_id"] == spec.image_id:
+                got[(row["account_id"], row["resource_type"])] += row["usage_count"]
+        assert got == expected, spec.name
+        [report] = [r for r in report_rows if r["image_id"] == spec.image_id]
+        assert report["state"] == "available"
+        assert report["entry_count"] == len(expected)
+        assert report["total_usage"] == sum(expected.values())
+        assert report["account_count"] == len({a for a, _ in expected})
+        assert report["image"]["name"] == spec.name
+        assert report["image"]["tags"] == spec.tags
+        assert report["image"]["snapshot_size_gib_total"] == spec.volume_gib
+        assert report["owner_account_id"] == OWNER and report["region"] == REGION
+        assert report["tags"]["ami-usage-reporter:period"] == period
+
+    for row in entry_rows:
+        report = by_report[row["report_id"]]
+        day = report["CreationTime"].strftime("%Y-%m-%d")
+        key = f"{PREFIX}/entries/region={REGION}/report_date={day}/{row['report_id']}.json.gz"
+        assert key in archive, key
+        assert row["owner_account_id"] == OWNER and row["region"] == REGION
+        assert row["schema_version"] == 1
+
+    # The alert, as an SQS subscriber of the topic received it (the `default` rendering).
+    [notification] = drain(emu.client("sqs"), alerting.queue_url)
+    chat = json.loads(notification["Message"])
+    unused = fleet.id("c")
+    assert chat["version"] == "1.0" and chat["source"] == "custom"
+    assert chat["content"]["textType"] == "client-markdown"
+    assert unused in chat["content"]["description"]
+    for used in ("a", "b", "e"):
+        assert fleet.id(used) not in chat["content"]["description"]
+    assert notification["Subject"] == "AMI usage us-east-1: 1 deregistration candidate"
+    assert collected.summary["new_candidates"] == [unused]
+
+    # The e-mail rendering, from the raw publish the emulator recorded.
+    [published] = emu.control("sns/published")["messages"]
+    assert published["MessageStructure"] == "json"
+    email = json.loads(published["Message"])["email"]
+    assert f"- {unused}  golden-unused-c" in email
+    assert "snapshots 100 GiB = at most $5.00/month (upper bound" in email
+
+    # Same period again: no new report, no rewritten object, no second alert.
+    again = run_binary(emu, ["create", "--now", emu.now()], env)
+    assert again.code == 0, again.stderr
+    assert again.summary["created"] == 0 and again.summary["already_reported"] == 4
+    assert len(emu.client("ec2").describe_image_usage_reports()["ImageUsageReports"]) == 4
+    again = run_binary(emu, ["collect", "--now", emu.now()], env)
+    assert again.code == 0, again.stderr
+    assert again.summary["archived"] == 0 and again.summary["already_archived"] == 4
+    assert again.summary["alert"] is None
+    after = objects(s3, alerting.bucket, f"{PREFIX}/")
+    assert {k: (v["etag"], v["last_modified"]) for k, v in after.items() if "/state/" not in k} == {
+        k: (v["etag"], v["last_modified"]) for k, v in archive.items() if "/state/" not in k
+    }
+    assert drain(emu.client("sqs"), alerting.queue_url) == []
+    assert len(emu.control("sns/published")["messages"]) == 1
