@@ -7,6 +7,13 @@
   so we wrap moto's handler: tags are applied, the mappings as registered
   (sizes defaulting to the snapshot's) replace moto's placeholder, and the
   snapshots become "in use" by the AMI as on AWS.
+* ``RegisterImage`` also ignores ``BillingProducts``, and moto's AMIs have no
+  ``PlatformDetails`` / ``UsageOperation`` at all.  A registered AMI now shows
+  the pair AWS shows for its billing products (``Linux/UNIX`` /
+  ``RunInstances`` without any), from ``BILLING_PLATFORMS``; a code or a
+  combination not in that table is refused with ``InvalidParameterValue``
+  before anything is created (AWS refuses codes the account is not authorised
+  for; the emulator authorises exactly the known ones).
 * ``CreateLaunchTemplateVersion`` ignores ``SourceVersion`` in moto: the new
   version should start from the source version's data (request fields
   override), so a version that only changes the instance type still
@@ -27,11 +34,23 @@ import copy
 import uuid
 from typing import Any
 
+from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import EC2_RESOURCE_TO_PREFIX
 
 REPORT_PREFIX = "amiur"
+
+# Billing product codes of RegisterImage -> (PlatformDetails, UsageOperation) that
+# DescribeImages then shows. The pairs are AWS's ("AMI billing information fields",
+# EC2 User Guide); AWS does not publish a bp- code table, these are Red Hat's public
+# ones (on-demand RHEL, its High Availability add-on, Cloud Access BYOL).
+BILLING_PLATFORMS: dict[frozenset[str], tuple[str, str]] = {
+    frozenset(): ("Linux/UNIX", "RunInstances"),
+    frozenset({"bp-6fa54006"}): ("Red Hat Enterprise Linux", "RunInstances:0010"),
+    frozenset({"bp-6fa54006", "bp-79a54010"}): ("Red Hat Enterprise Linux with HA", "RunInstances:1010"),
+    frozenset({"bp-63a5400a"}): ("Red Hat BYOL Linux", "RunInstances:00g0"),
+}
 _installed = False
 
 
@@ -47,8 +66,10 @@ def install() -> None:
         """moto's RegisterImage, plus what it ignores (tags, mappings, root device...)."""
         mappings = [_mapping(self.ec2_backend, m)
                     for m in self._get_param("BlockDeviceMappings", []) or []]
+        billing = _billing_platform(self._get_param("BillingProducts", []) or [])
         result = original(self)  # raises DryRunOperation before anything is created
         ami = self.ec2_backend.amis[result.result["ImageId"]]
+        ami.platform_details, ami.usage_operation = billing
         specs = self._get_param("TagSpecifications", []) or []
         tags = {t["Key"]: t.get("Value", "") for s in specs
                 if s.get("ResourceType") == "image" for t in s.get("Tags") or []}
@@ -107,6 +128,17 @@ class RegisteredAmi(Ami):
 
 
 RegisteredAmi.__name__ = "Ami"  # moto's serializer aliases attributes by class name
+
+
+def _billing_platform(codes: list[str]) -> tuple[str, str]:
+    """(PlatformDetails, UsageOperation) of an AMI registered with these billing products."""
+    known = BILLING_PLATFORMS.get(frozenset(codes))
+    if known is None:
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Billing products {sorted(set(codes))} are not authorized for this account "
+            f"(the emulator knows {sorted({c for k in BILLING_PLATFORMS for c in k})}).")
+    return known
 
 
 def _mapping(backend: Any, raw: dict[str, Any]) -> dict[str, Any]:
