@@ -94,6 +94,9 @@ async fn handle(shared: &Shared, event: LambdaEvent<Value>) -> Result<Value, Han
     let run = Run { clients, config, now: Utc::now(), deadline: deadline_of(&event.context) };
     let summary = crate::run_phase(phase, &run).await.map_err(HandlerError::Run)?;
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "run summary");
+    // Raw stdout, not a tracing event: CloudWatch extracts EMF metrics only from a log
+    // event whose top-level object carries `_aws`.
+    println!("{}", crate::metrics::emf(&summary, &event.context.env_config.function_name, Utc::now()));
     Ok(serde_json::to_value(summary).expect("summary serialises"))
 }
 

@@ -8,6 +8,7 @@ pub mod core;
 pub mod event;
 pub mod jobs;
 pub mod lambda;
+pub mod metrics;
 
 use event::Phase;
 use jobs::{Run, Summary};

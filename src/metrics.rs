@@ -1,0 +1,204 @@
+//! CloudWatch metrics of a run, as one CloudWatch **embedded metric format** (EMF) log
+//! line. Lambda ships stdout to CloudWatch Logs, which extracts the metrics from the
+//! line: no `cloudwatch:PutMetricData` permission, no extra API call, no latency.
+//!
+//! Pure: the caller supplies the summary, the function name and the time; the result is
+//! the JSON object to print. Spec:
+//! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::jobs::Summary;
+
+/// Namespace of every metric; template.yaml's alarms name it too.
+pub const NAMESPACE: &str = "AmiUsageReporter";
+/// The one dimension set: per function (one per stack, account and Region) and phase,
+/// so that alarms can target one deployment's collect runs.
+pub const DIMENSIONS: [&str; 2] = ["FunctionName", "Phase"];
+
+/// One metric value: name (the alarm contract), value, CloudWatch unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub value: u64,
+}
+
+fn count(name: &'static str, value: usize) -> Metric {
+    Metric { name, value: value as u64 }
+}
+
+/// The metrics a summary yields. Every metric of a phase is always present (zero
+/// included), so an alarm sees a data point per run rather than missing data.
+pub fn metrics_of(summary: &Summary) -> Vec<Metric> {
+    match summary {
+        Summary::Create(s) => vec![
+            count("AmisSelected", s.selected),
+            count("ReportsCreated", s.created),
+            count("AlreadyReported", s.already_reported),
+            count("AmisNotAvailable", s.not_available),
+            count("Failures", s.failed.len()),
+            count("Remaining", s.remaining),
+        ],
+        Summary::Collect(s) => vec![
+            count("ReportsSeen", s.reports_seen),
+            count("ReportsArchived", s.archived),
+            Metric { name: "EntriesArchived", value: s.entries_archived },
+            count("ReportsPending", s.pending),
+            count("PendingTooLong", s.pending_too_long.len()),
+            count("ReportErrors", s.errors.len()),
+            count("ExpiringUnarchived", s.expiring_unarchived.len()),
+            count("NewCandidates", s.new_candidates.len()),
+            count("StillUnused", s.still_unused),
+            count("Failures", s.failed.len()),
+            count("Remaining", s.remaining),
+        ],
+    }
+}
+
+fn phase_of(summary: &Summary) -> &'static str {
+    match summary {
+        Summary::Create(_) => "create",
+        Summary::Collect(_) => "collect",
+    }
+}
+
+/// The EMF object for one run: `_aws` metadata (timestamp in epoch milliseconds, one
+/// metric directive), the dimension values and one member per metric value.
+pub fn emf(summary: &Summary, function_name: &str, at: DateTime<Utc>) -> Value {
+    let metrics = metrics_of(summary);
+    let definitions: Vec<Value> = metrics.iter().map(|m| json!({"Name": m.name, "Unit": "Count"})).collect();
+    let mut line = Map::new();
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": at.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [DIMENSIONS],
+                "Metrics": definitions,
+            }],
+        }),
+    );
+    line.insert("FunctionName".into(), Value::from(function_name));
+    line.insert("Phase".into(), Value::from(phase_of(summary)));
+    for m in metrics {
+        line.insert(m.name.into(), Value::from(m.value));
+    }
+    Value::Object(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::Failure;
+    use crate::jobs::collect::{CollectSummary, ReportRef};
+    use crate::jobs::create::CreateSummary;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-22T06:00:00.123Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn report_ref(id: &str) -> ReportRef {
+        ReportRef { report_id: id.into(), image_id: "ami-1".into(), state: "pending".into(), detail: None }
+    }
+
+    fn collect() -> Summary {
+        Summary::Collect(CollectSummary {
+            phase: "collect",
+            reports_seen: 9,
+            archived: 4,
+            entries_archived: 1234,
+            pending: 2,
+            pending_too_long: vec![report_ref("amiur-a")],
+            errors: vec![report_ref("amiur-b"), report_ref("amiur-c")],
+            expiring_unarchived: vec![report_ref("amiur-d")],
+            new_candidates: vec!["ami-1".into()],
+            still_unused: 3,
+            failed: vec![Failure { id: "amiur-e".into(), error: "boom".into() }],
+            remaining: 5,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn collect_line_follows_the_emf_specification() {
+        let line = emf(&collect(), "stack-ami-usage-reporter", at());
+        let aws = &line["_aws"];
+        assert_eq!(aws["Timestamp"], json!(1_795_327_200_123_i64));
+        let directives = aws["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives.len(), 1);
+        let d = &directives[0];
+        assert_eq!(d["Namespace"], json!("AmiUsageReporter"));
+        assert_eq!(d["Dimensions"], json!([["FunctionName", "Phase"]]));
+        // Every dimension and every metric named in the directive is a top-level member
+        // (CloudWatch rejects the directive otherwise) and each metric value is a number.
+        for dim in d["Dimensions"][0].as_array().unwrap() {
+            assert!(line[dim.as_str().unwrap()].is_string(), "{dim}");
+        }
+        let names: Vec<&str> = d["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
+        for m in d["Metrics"].as_array().unwrap() {
+            assert_eq!(m["Unit"], json!("Count"));
+            assert!(line[m["Name"].as_str().unwrap()].is_u64(), "{m}");
+        }
+        assert!(names.len() <= 100, "EMF allows at most 100 metrics per directive");
+        assert_eq!(line["FunctionName"], json!("stack-ami-usage-reporter"));
+        assert_eq!(line["Phase"], json!("collect"));
+        let expected = [
+            ("ReportsSeen", 9),
+            ("ReportsArchived", 4),
+            ("EntriesArchived", 1234),
+            ("ReportsPending", 2),
+            ("PendingTooLong", 1),
+            ("ReportErrors", 2),
+            ("ExpiringUnarchived", 1),
+            ("NewCandidates", 1),
+            ("StillUnused", 3),
+            ("Failures", 1),
+            ("Remaining", 5),
+        ];
+        assert_eq!(names, expected.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+        for (name, value) in expected {
+            assert_eq!(line[name], json!(value), "{name}");
+        }
+        // One line: what Lambda ships to CloudWatch Logs as one log event.
+        assert!(!line.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn create_line_has_the_create_metrics_even_when_zero() {
+        let s = Summary::Create(CreateSummary {
+            phase: "create",
+            selected: 10,
+            created: 7,
+            already_reported: 2,
+            not_available: 1,
+            ..Default::default()
+        });
+        let line = emf(&s, "f", at());
+        assert_eq!(line["Phase"], json!("create"));
+        for (name, value) in [
+            ("AmisSelected", 10),
+            ("ReportsCreated", 7),
+            ("AlreadyReported", 2),
+            ("AmisNotAvailable", 1),
+            ("Failures", 0),
+            ("Remaining", 0),
+        ] {
+            assert_eq!(line[name], json!(value), "{name}");
+        }
+        assert!(line.get("ReportsArchived").is_none());
+    }
+
+    #[test]
+    fn metric_names_never_collide_with_the_reserved_members() {
+        for s in [collect(), Summary::Create(CreateSummary::default())] {
+            let names: Vec<&str> = metrics_of(&s).iter().map(|m| m.name).collect();
+            let unique: std::collections::BTreeSet<&&str> = names.iter().collect();
+            assert_eq!(unique.len(), names.len());
+            for reserved in ["_aws", "FunctionName", "Phase"] {
+                assert!(!names.contains(&reserved));
+            }
+        }
+    }
+}
