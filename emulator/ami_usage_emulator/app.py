@@ -109,6 +109,7 @@ class EmulatorApp:
         long_poll = call.service == "sqs" and call.action == "ReceiveMessage"
         lock = _NullLock() if long_poll else self.moto_lock
         with lock:
+            STATE.oddities.before_call(call)
             result = self.moto(environ, capture)
             try:
                 body = b"".join(result)
@@ -116,6 +117,7 @@ class EmulatorApp:
                 if hasattr(result, "close"):
                     result.close()
             status = captured["status"]
+            STATE.oddities.after_call(call, status.startswith("2"))
             if call.service == "sns" and status.startswith("2"):
                 self._log_sns(call, body)  # under the lock: the log keeps publish order
         if call.service == "ec2":

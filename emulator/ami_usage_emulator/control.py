@@ -55,6 +55,14 @@ def _post_faults(body: Any) -> tuple[int, Any]:
     return 200, STATE.faults.configure(body)
 
 
+def _get_oddities(_: Any) -> tuple[int, Any]:
+    return 200, STATE.oddities.snapshot()
+
+
+def _post_oddities(body: Any) -> tuple[int, Any]:
+    return 200, STATE.oddities.configure(body)
+
+
 def _sns_published(_: Any) -> tuple[int, Any]:
     return 200, {"messages": STATE.sns_log.all()}
 
@@ -94,6 +102,8 @@ class ControlApi:
             ("POST", "/_emulator/config"): _post_config,
             ("GET", "/_emulator/faults"): _get_faults,
             ("POST", "/_emulator/faults"): _post_faults,
+            ("GET", "/_emulator/oddities"): _get_oddities,
+            ("POST", "/_emulator/oddities"): _post_oddities,
             ("POST", "/_emulator/reset"): reset,
             ("GET", "/_emulator/sns/published"): _sns_published,
             ("GET", "/_emulator/reports"): _reports,

@@ -178,7 +178,8 @@ class ImageUsageReportActions(EC2BaseResponse):
         except ReportError as err:
             raise _ec2_error(err) from None
         result: dict[str, Any] = {
-            "ImageUsageReports": [r.to_output(now, self._report_tags(r.report_id)) for r in page]}
+            "ImageUsageReports": [STATE.oddities.report_output(r.to_output(now, self._report_tags(r.report_id)))
+                                  for r in page]}
         if token:
             result["NextToken"] = token
         return MillisResult(result)
@@ -190,8 +191,10 @@ class ImageUsageReportActions(EC2BaseResponse):
             self.error_on_dryrun()
             now = STATE.clock.now()
             entries = [(r.seq, e) for r in self._selected_reports() if r.state(now) == "available"
-                       for e in r.entry_outputs() if q.entry_matches(e, filters)]
-            page, token = q.paginate(entries, lambda p: [p[0], p[1]["AccountId"], p[1]["ResourceType"]],
+                       for e in STATE.oddities.entry_outputs(r, r.entry_outputs())
+                       if q.entry_matches(e, filters)]
+            page, token = q.paginate(entries, lambda p: [p[0], p[1].get("AccountId", ""),
+                                                         p[1].get("ResourceType", "")],
                                      size, self._get_param("NextToken"), "entries")
         except ReportError as err:
             raise _ec2_error(err) from None

@@ -12,6 +12,7 @@ from typing import Any
 from .clock import Clock, rfc3339
 from .config import Config
 from .faults import Faults
+from .oddities import Oddities
 from .usage_reports import ReportStore
 
 
@@ -40,6 +41,7 @@ class EmulatorState:
         self.clock = Clock()
         self.config = Config()
         self.faults = Faults()
+        self.oddities = Oddities()
         self.reports = ReportStore()
         self.sns_log = SnsLog()
 
@@ -51,6 +53,7 @@ class EmulatorState:
         self.clock.reset()
         self.config.reset()
         self.faults.configure({})
+        self.oddities.configure({})
         self.reports.reset()
         self.sns_log.clear()
 
