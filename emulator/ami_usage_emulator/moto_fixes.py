@@ -13,7 +13,9 @@
   ``RunInstances`` without any), from ``BILLING_PLATFORMS``; a code or a
   combination not in that table is refused with ``InvalidParameterValue``
   before anything is created (AWS refuses codes the account is not authorised
-  for; the emulator authorises exactly the known ones).
+  for; the emulator authorises exactly the known ones).  Its ``CreationDate``
+  is the emulator clock (moto uses real time), so an AMI registered after
+  ``POST /_emulator/clock`` is as young as the reports around it.
 * ``CreateLaunchTemplateVersion`` ignores ``SourceVersion`` in moto: the new
   version should start from the source version's data (request fields
   override), so a version that only changes the instance type still
@@ -38,6 +40,8 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import EC2_RESOURCE_TO_PREFIX
+
+from .state import STATE
 
 REPORT_PREFIX = "amiur"
 
@@ -70,6 +74,7 @@ def install() -> None:
         result = original(self)  # raises DryRunOperation before anything is created
         ami = self.ec2_backend.amis[result.result["ImageId"]]
         ami.platform_details, ami.usage_operation = billing
+        ami.creation_date = STATE.clock.now().replace(tzinfo=None)  # moto keeps naive UTC
         specs = self._get_param("TagSpecifications", []) or []
         tags = {t["Key"]: t.get("Value", "") for s in specs
                 if s.get("ResourceType") == "image" for t in s.get("Tags") or []}

@@ -1,7 +1,10 @@
-"""RegisterImage's BillingProducts show up as DescribeImages' PlatformDetails and
-UsageOperation, as on AWS; unknown billing products are refused."""
+"""RegisterImage fidelity: BillingProducts show up as DescribeImages' PlatformDetails
+and UsageOperation, as on AWS (unknown billing products are refused), and the AMI's
+CreationDate follows the emulator clock."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 from botocore.exceptions import ClientError
@@ -48,3 +51,15 @@ def test_unknown_billing_product_is_refused_and_nothing_is_registered(aws):
     assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert "bp-00000000" in err.value.response["Error"]["Message"]
     assert ec2.describe_images(Owners=["self"])["Images"] == []
+
+
+def test_creation_date_follows_the_emulator_clock(aws, control):
+    ec2 = aws("ec2")
+    before = register_ami(ec2, "before")
+    now = control.post("/clock", {"advance_seconds": 3 * 86400})["now"]
+    after = register_ami(ec2, "after")
+    created = {i["ImageId"]: dt.datetime.fromisoformat(i["CreationDate"].replace("Z", "+00:00"))
+               for i in ec2.describe_images(Owners=["self"])["Images"]}
+    clock = dt.datetime.fromisoformat(now.replace("Z", "+00:00"))
+    assert abs((created[after] - clock).total_seconds()) < 5
+    assert 3 * 86400 - 5 < (created[after] - created[before]).total_seconds() < 3 * 86400 + 5
