@@ -6,6 +6,9 @@
 -- Columns: region, image_id, image_name, platform_details, usage_operation,
 --   billing_products, product_codes (as archived), billing_product_count,
 --   product_code_count, latest_report_date, latest_report_state, latest_total_usage.
+--   DescribeImages never returns RegisterImage's billing product codes (bp-...), so
+--   billing_products holds their visible trace: the AMI's usage operation when it is
+--   not plain 'RunInstances' (e.g. 'RunInstances:0010' = Red Hat Enterprise Linux).
 -- Uses each AMI's latest report in the window; an AMI that no longer exists at its
 --   latest collection (image is null) is left out.
 -- Parameters (literal defaults; edit in place):
