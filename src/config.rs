@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use crate::core::selection::{TagFilter, TagFilters};
+use crate::core::verdict::{TagMatch, VerdictSettings};
 
 /// Raw, unvalidated settings. Field names mirror the environment variables.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -39,6 +40,27 @@ pub struct RawConfig {
     /// Snapshot storage price used for the (upper-bound) cost estimate.
     #[arg(long, global = true, env = "SNAPSHOT_GB_MONTH_USD")]
     pub snapshot_gb_month_usd: Option<String>,
+    /// Days of zero-usage reports needed before an AMI is a candidate (1–365).
+    #[arg(long, global = true, env = "UNUSED_MIN_DAYS")]
+    pub unused_min_days: Option<String>,
+    /// Zero-usage reports that must span that window (1–365).
+    #[arg(long, global = true, env = "MIN_REPORTS")]
+    pub min_reports: Option<String>,
+    /// AMIs younger than this many days are never candidates (0–3650).
+    #[arg(long, global = true, env = "MIN_AGE_DAYS")]
+    pub min_age_days: Option<String>,
+    /// `Key` or `Key=Value`: AMIs carrying it are never candidates.
+    #[arg(long, global = true, env = "EXCLUDE_TAG")]
+    pub exclude_tag: Option<String>,
+    /// Tag key grouping AMIs into families for KEEP_NEWEST; unset = no groups.
+    #[arg(long, global = true, env = "GROUP_TAG")]
+    pub group_tag: Option<String>,
+    /// The newest AMIs of each group that are never candidates (0–100).
+    #[arg(long, global = true, env = "KEEP_NEWEST")]
+    pub keep_newest: Option<String>,
+    /// Above this share of the selected AMIs, candidates are withheld (1–100).
+    #[arg(long, global = true, env = "MAX_CANDIDATE_PERCENT")]
+    pub max_candidate_percent: Option<String>,
     /// How many EC2 create calls run at once.
     #[arg(long, global = true, env = "CREATE_CONCURRENCY")]
     pub create_concurrency: Option<String>,
@@ -67,6 +89,7 @@ pub struct Config {
     pub pending_alert_hours: u32,
     pub expiry_warning_days: u32,
     pub snapshot_gb_month_usd: f64,
+    pub verdict: VerdictSettings,
     pub create_concurrency: usize,
     pub collect_concurrency: usize,
     pub s3_force_path_style: bool,
@@ -101,6 +124,13 @@ fn flag_of(var: &'static str) -> &'static str {
         "PENDING_ALERT_HOURS" => "pending-alert-hours",
         "EXPIRY_WARNING_DAYS" => "expiry-warning-days",
         "SNAPSHOT_GB_MONTH_USD" => "snapshot-gb-month-usd",
+        "UNUSED_MIN_DAYS" => "unused-min-days",
+        "MIN_REPORTS" => "min-reports",
+        "MIN_AGE_DAYS" => "min-age-days",
+        "EXCLUDE_TAG" => "exclude-tag",
+        "GROUP_TAG" => "group-tag",
+        "KEEP_NEWEST" => "keep-newest",
+        "MAX_CANDIDATE_PERCENT" => "max-candidate-percent",
         "CREATE_CONCURRENCY" => "create-concurrency",
         "COLLECT_CONCURRENCY" => "collect-concurrency",
         "S3_FORCE_PATH_STYLE" => "s3-force-path-style",
@@ -197,11 +227,60 @@ impl RawConfig {
             pending_alert_hours: integer("PENDING_ALERT_HOURS", &self.pending_alert_hours, 24, 1, 24 * 30)?,
             expiry_warning_days: integer("EXPIRY_WARNING_DAYS", &self.expiry_warning_days, 7, 1, 29)?,
             snapshot_gb_month_usd,
+            verdict: self.verdict_settings()?,
             create_concurrency: integer("CREATE_CONCURRENCY", &self.create_concurrency, 8, 1, 64)?,
             collect_concurrency: integer("COLLECT_CONCURRENCY", &self.collect_concurrency, 4, 1, 64)?,
             s3_force_path_style,
             athena_database: present(&self.athena_database).unwrap_or("ami_usage").to_string(),
             athena_workgroup: present(&self.athena_workgroup).unwrap_or("primary").to_string(),
+        })
+    }
+}
+
+impl RawConfig {
+    /// The verdict rules (see `core::verdict`); defaults are `VerdictSettings::default()`.
+    fn verdict_settings(&self) -> Result<VerdictSettings, ConfigError> {
+        let d = VerdictSettings::default();
+        let unused_min_days = integer("UNUSED_MIN_DAYS", &self.unused_min_days, d.unused_min_days, 1, 365)?;
+        let min_reports = integer("MIN_REPORTS", &self.min_reports, d.min_reports, 1, 365)?;
+        if min_reports > unused_min_days {
+            return Err(err(
+                "MIN_REPORTS",
+                format!("{min_reports} reports cannot fit in UNUSED_MIN_DAYS={unused_min_days} days of daily reports"),
+                "Set it to at most UNUSED_MIN_DAYS (create makes one report per AMI per day).",
+            ));
+        }
+        let exclude_tag = match present(&self.exclude_tag) {
+            None => d.exclude_tag,
+            Some(s) => {
+                let (key, value) = match s.split_once('=') {
+                    Some((k, v)) => (k.trim(), Some(v.trim().to_string())),
+                    None => (s, None),
+                };
+                if key.is_empty() || key.chars().count() > 128 {
+                    return Err(err(
+                        "EXCLUDE_TAG",
+                        format!("{s:?} has no usable tag key"),
+                        "Write Key or Key=Value, e.g. DoNotDeregister or Retain=true.",
+                    ));
+                }
+                TagMatch { key: key.to_string(), value }
+            }
+        };
+        Ok(VerdictSettings {
+            unused_min_days,
+            min_reports,
+            min_age_days: integer("MIN_AGE_DAYS", &self.min_age_days, d.min_age_days, 0, 3650)?,
+            exclude_tag,
+            group_tag: present(&self.group_tag).map(str::to_string),
+            keep_newest: integer("KEEP_NEWEST", &self.keep_newest, d.keep_newest, 0, 100)?,
+            max_candidate_percent: integer(
+                "MAX_CANDIDATE_PERCENT",
+                &self.max_candidate_percent,
+                d.max_candidate_percent,
+                1,
+                100,
+            )?,
         })
     }
 }
@@ -337,6 +416,51 @@ mod tests {
         assert_eq!(c.expiry_warning_days, 7);
         assert!(c.archive_bucket.is_none());
         assert_eq!(c.require_bucket().unwrap_err().var, "ARCHIVE_BUCKET");
+    }
+
+    #[test]
+    fn verdict_settings_default_and_parse() {
+        let v = raw().validate().unwrap().verdict;
+        assert_eq!(v, VerdictSettings::default());
+        assert_eq!((v.unused_min_days, v.min_reports, v.min_age_days, v.keep_newest), (30, 3, 30, 1));
+        assert_eq!(v.max_candidate_percent, 50);
+        assert_eq!(v.exclude_tag, TagMatch { key: "ami-usage-reporter:keep".into(), value: None });
+        assert_eq!(v.group_tag, None);
+        let v = RawConfig {
+            unused_min_days: Some("14".into()),
+            min_reports: Some("2".into()),
+            min_age_days: Some("0".into()),
+            exclude_tag: Some("Retain = yes".into()),
+            group_tag: Some("Family".into()),
+            keep_newest: Some("3".into()),
+            max_candidate_percent: Some("100".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap()
+        .verdict;
+        assert_eq!(v.exclude_tag, TagMatch { key: "Retain".into(), value: Some("yes".into()) });
+        assert_eq!((v.unused_min_days, v.min_reports, v.min_age_days, v.keep_newest), (14, 2, 0, 3));
+        assert_eq!((v.group_tag.as_deref(), v.max_candidate_percent), (Some("Family"), 100));
+    }
+
+    #[test]
+    fn bad_verdict_settings_name_the_variable_and_flag() {
+        let cases: [(RawConfig, &str); 8] = [
+            (RawConfig { unused_min_days: Some("0".into()), ..raw() }, "UNUSED_MIN_DAYS"),
+            (RawConfig { unused_min_days: Some("a month".into()), ..raw() }, "UNUSED_MIN_DAYS"),
+            (RawConfig { min_reports: Some("0".into()), ..raw() }, "MIN_REPORTS"),
+            (RawConfig { min_reports: Some("31".into()), ..raw() }, "MIN_REPORTS"),
+            (RawConfig { min_age_days: Some("-1".into()), ..raw() }, "MIN_AGE_DAYS"),
+            (RawConfig { exclude_tag: Some("=yes".into()), ..raw() }, "EXCLUDE_TAG"),
+            (RawConfig { keep_newest: Some("101".into()), ..raw() }, "KEEP_NEWEST"),
+            (RawConfig { max_candidate_percent: Some("0".into()), ..raw() }, "MAX_CANDIDATE_PERCENT"),
+        ];
+        for (r, var) in cases {
+            let e = r.validate().unwrap_err();
+            assert_eq!(e.var, var);
+            assert!(e.to_string().contains(&format!("--{}", flag_of(var))), "{e}");
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@ struct Sections<'a> {
     errors: Vec<&'a News>,
     pending: Vec<&'a News>,
     expiring: Vec<&'a News>,
+    withheld: Vec<&'a News>,
 }
 
 fn sections(news: &[News]) -> Sections<'_> {
@@ -62,6 +63,7 @@ fn sections(news: &[News]) -> Sections<'_> {
             News::ReportError { .. } => s.errors.push(n),
             News::PendingTooLong { .. } => s.pending.push(n),
             News::ExpiringUnarchived { .. } => s.expiring.push(n),
+            News::CandidatesWithheld { .. } => s.withheld.push(n),
         }
     }
     s
@@ -83,6 +85,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 pub fn subject(news: &[News], ctx: &AlertContext) -> String {
     let s = sections(news);
     let mut parts = Vec::new();
+    if let Some(News::CandidatesWithheld { withheld, .. }) = s.withheld.first() {
+        parts.push(format!("{withheld} candidates withheld"));
+    }
     if !s.candidates.is_empty() {
         parts.push(plural(s.candidates.len(), "deregistration candidate", "deregistration candidates"));
     }
@@ -108,7 +113,8 @@ fn monthly_cost(gib: i64, ctx: &AlertContext) -> f64 {
 }
 
 fn candidate_lines(n: &News, ctx: &AlertContext) -> Vec<String> {
-    let News::Candidate { image_id, name, image_created, unused_since, snapshot_size_gib, has_billing_codes } = n
+    let News::Candidate { image_id, name, image_created, unused_since, snapshot_size_gib, has_billing_codes, reasons } =
+        n
     else {
         return Vec::new();
     };
@@ -123,6 +129,9 @@ fn candidate_lines(n: &News, ctx: &AlertContext) -> Vec<String> {
             monthly_cost(*snapshot_size_gib, ctx)
         ),
     ];
+    if !reasons.is_empty() {
+        lines.push(format!("    reasons: {}", clean(&reasons.join(", "))));
+    }
     if *has_billing_codes {
         lines.push(
             "    ! carries billing products / product codes: an AMI re-registered from its snapshot loses them".into(),
@@ -133,9 +142,11 @@ fn candidate_lines(n: &News, ctx: &AlertContext) -> Vec<String> {
 
 fn other_line(n: &News) -> String {
     match n {
-        News::UsedAgain { image_id, name, total_usage } => {
-            format!("- {image_id}  {}: {total_usage} uses in other accounts in the latest report", clean(name))
-        }
+        News::UsedAgain { image_id, name, total_usage, reasons } => format!(
+            "- {image_id}  {}: {} ({total_usage} uses in other accounts in the latest report)",
+            clean(name),
+            clean(&reasons.join(", "))
+        ),
         News::ReportError { report_id, image_id, reason } => {
             format!("- {report_id} ({image_id}): {}", clean(reason.as_deref().unwrap_or("no reason given")))
         }
@@ -145,20 +156,30 @@ fn other_line(n: &News) -> String {
         News::ExpiringUnarchived { report_id, image_id, state, expires } => {
             format!("- {report_id} ({image_id}): {state}, EC2 deletes it at {}", timestamp::format(expires))
         }
+        News::CandidatesWithheld { withheld, selected, limit_percent, .. } => format!(
+            "- {withheld} of {selected} selected AMIs look unused, more than MAX_CANDIDATE_PERCENT={limit_percent}%: something is off (a report that is wrong, an AMI_TAG_FILTERS that selects too much?). No candidate is recommended until that is understood."
+        ),
         News::Candidate { image_id, .. } => format!("- {image_id}"),
     }
 }
 
 fn athena_hint(ctx: &AlertContext) -> String {
     format!(
-        "Athena: workgroup {}, database {}, saved query \"unused_amis\" (or: SELECT * FROM {}.reports WHERE total_usage = 0 ORDER BY report_creation_time DESC)",
-        ctx.athena_workgroup, ctx.athena_database, ctx.athena_database
+        "Athena: workgroup {}, database {}, saved query \"deregistration_candidates\" (or: SELECT * FROM {}.verdicts WHERE report_date = '{}' AND verdict = 'candidate')",
+        ctx.athena_workgroup,
+        ctx.athena_database,
+        ctx.athena_database,
+        ctx.now.format("%Y-%m-%d")
     )
 }
 
 fn counts_line(s: &Sections, still_unused: usize) -> String {
+    let withheld = match s.withheld.first() {
+        Some(News::CandidatesWithheld { withheld, .. }) => format!("{withheld} candidates withheld, "),
+        _ => String::new(),
+    };
     format!(
-        "{} new deregistration candidates, {} still unused, {} used again, {} reports in error, {} pending too long, {} expiring unarchived",
+        "{withheld}{} new deregistration candidates, {} still unused, {} used again, {} reports in error, {} pending too long, {} expiring unarchived",
         s.candidates.len(),
         still_unused,
         s.used_again.len(),
@@ -180,9 +201,16 @@ fn email(news: &[News], still_unused: usize, ctx: &AlertContext, max_candidates:
         String::new(),
         counts_line(&s, still_unused),
     ];
+    if !s.withheld.is_empty() {
+        out.push(String::new());
+        out.push("CANDIDATE LIST WITHHELD (circuit breaker)".into());
+        out.extend(s.withheld.iter().map(|n| other_line(n)));
+    }
     if !s.candidates.is_empty() {
         out.push(String::new());
-        out.push("NEW DEREGISTRATION CANDIDATES (no usage in any other account in the latest report)".into());
+        out.push(
+            "NEW DEREGISTRATION CANDIDATES (no usage in any account or resource type for the whole window, none in this account)".into(),
+        );
         for n in s.candidates.iter().take(max_candidates) {
             out.extend(candidate_lines(n, ctx));
         }
@@ -193,7 +221,7 @@ fn email(news: &[News], still_unused: usize, ctx: &AlertContext, max_candidates:
             ));
         }
         out.push(
-            "Before deregistering, check use inside this account (instances, launch templates, SSM parameters): usage reports cover other accounts only and may miss the last 24 h.".into(),
+            "Reports may miss the last 24 h of instance launches: deregister with a grace period (EC2 can restore a deregistered AMI from the Recycle Bin if a retention rule exists).".into(),
         );
     }
     let titled: [(&str, &Vec<&News>); 4] = [
@@ -246,6 +274,7 @@ fn chat(news: &[News], still_unused: usize, ctx: &AlertContext, subject: &str) -
         ),
         other => other_line(other),
     };
+    push_section("Candidate list withheld (circuit breaker)", &s.withheld, &|n| other_line(n).replacen('-', "•", 1));
     push_section("New deregistration candidates", &s.candidates, &cand);
     push_section("Used again (do not deregister)", &s.used_again, &|n| other_line(n).replacen('-', "•", 1));
     push_section("Reports in error", &s.errors, &|n| other_line(n).replacen('-', "•", 1));
@@ -273,7 +302,7 @@ fn chat(news: &[News], still_unused: usize, ctx: &AlertContext, subject: &str) -
             "description": description,
             "nextSteps": [
                 athena_hint(ctx),
-                "Check use inside the owner account before deregistering: usage reports cover other accounts only.",
+                "Reports may miss the last 24 h of launches: deregister with a grace period.",
             ],
             "keywords": ["ami-usage-reporter", ctx.region, ctx.account_id],
         },
@@ -330,13 +359,19 @@ mod tests {
             unused_since: t("2026-11-12T00:00:00Z"),
             snapshot_size_gib: 30,
             has_billing_codes: i % 2 == 1,
+            reasons: vec!["unused_for_window".into(), "no_owner_account_use".into(), "older_than_min_age".into()],
         }
     }
 
     fn golden_news() -> Vec<News> {
         vec![
             candidate(1),
-            News::UsedAgain { image_id: "ami-2".into(), name: "golden-old".into(), total_usage: 4 },
+            News::UsedAgain {
+                image_id: "ami-2".into(),
+                name: "golden-old".into(),
+                total_usage: 4,
+                reasons: vec!["used_in_other_accounts".into()],
+            },
             News::ReportError {
                 report_id: "amiur-3".into(),
                 image_id: "ami-3".into(),
@@ -353,6 +388,12 @@ mod tests {
                 state: "pending".into(),
                 expires: t("2026-11-25T00:00:00Z"),
             },
+            News::CandidatesWithheld {
+                withheld: 12,
+                selected: 20,
+                limit_percent: 50,
+                day: t("2026-11-22T00:00:00Z").date_naive(),
+            },
         ]
     }
 
@@ -362,16 +403,20 @@ mod tests {
         let expected = "\
 AMI usage alert for account 123456789012 in eu-west-1 at 2026-11-22 10:00 UTC
 
-1 new deregistration candidates, 2 still unused, 1 used again, 1 reports in error, 1 pending too long, 1 expiring unarchived
+12 candidates withheld, 1 new deregistration candidates, 2 still unused, 1 used again, 1 reports in error, 1 pending too long, 1 expiring unarchived
 
-NEW DEREGISTRATION CANDIDATES (no usage in any other account in the latest report)
+CANDIDATE LIST WITHHELD (circuit breaker)
+- 12 of 20 selected AMIs look unused, more than MAX_CANDIDATE_PERCENT=50%: something is off (a report that is wrong, an AMI_TAG_FILTERS that selects too much?). No candidate is recommended until that is understood.
+
+NEW DEREGISTRATION CANDIDATES (no usage in any account or resource type for the whole window, none in this account)
 - ami-00000000000000001  golden-al2023-1
     age 82 days, no usage since 2026-11-12 (10 days), snapshots 30 GiB = at most $1.50/month (upper bound: snapshots are billed incrementally)
+    reasons: unused_for_window, no_owner_account_use, older_than_min_age
     ! carries billing products / product codes: an AMI re-registered from its snapshot loses them
-Before deregistering, check use inside this account (instances, launch templates, SSM parameters): usage reports cover other accounts only and may miss the last 24 h.
+Reports may miss the last 24 h of instance launches: deregister with a grace period (EC2 can restore a deregistered AMI from the Recycle Bin if a retention rule exists).
 
 USED AGAIN (do not deregister)
-- ami-2  golden-old: 4 uses in other accounts in the latest report
+- ami-2  golden-old: used_in_other_accounts (4 uses in other accounts in the latest report)
 
 REPORTS IN ERROR
 - amiur-3 (ami-3): Internalerror
@@ -382,13 +427,13 @@ REPORTS PENDING TOO LONG
 REPORTS EXPIRING BEFORE THEY WERE ARCHIVED
 - amiur-5 (ami-5): pending, EC2 deletes it at 2026-11-25T00:00:00.000Z
 
-Athena: workgroup ami-usage, database ami_usage, saved query \"unused_amis\" (or: SELECT * FROM ami_usage.reports WHERE total_usage = 0 ORDER BY report_creation_time DESC)
+Athena: workgroup ami-usage, database ami_usage, saved query \"deregistration_candidates\" (or: SELECT * FROM ami_usage.verdicts WHERE report_date = '2026-11-22' AND verdict = 'candidate')
 Archive: s3://bucket/ami-usage
 ";
         assert_eq!(a.email, expected);
         assert_eq!(
             a.subject,
-            "AMI usage eu-west-1: 1 deregistration candidate, 1 used again, 1 report error, 1 pending too long, 1 expiring unarchived"
+            "AMI usage eu-west-1: 12 candidates withheld, 1 deregistration candidate, 1 used again, 1 report error, 1 pending too long"
                 .chars()
                 .take(96)
                 .collect::<String>()
@@ -405,11 +450,13 @@ Archive: s3://bucket/ami-usage
         assert_eq!(v["content"]["textType"], "client-markdown");
         assert_eq!(v["content"]["title"], format!(":mag: {}", a.subject));
         let expected_description = "\
-*1 new deregistration candidates, 2 still unused, 1 used again, 1 reports in error, 1 pending too long, 1 expiring unarchived*
+*12 candidates withheld, 1 new deregistration candidates, 2 still unused, 1 used again, 1 reports in error, 1 pending too long, 1 expiring unarchived*
+*Candidate list withheld (circuit breaker)*
+• 12 of 20 selected AMIs look unused, more than MAX_CANDIDATE_PERCENT=50%: something is off (a report that is wrong, an AMI_TAG_FILTERS that selects too much?). No candidate is recommended until that is understood.
 *New deregistration candidates*
 • `ami-00000000000000001` golden-al2023-1 — unused 10 days, ≤ $1.50/month — :warning: billing codes
 *Used again (do not deregister)*
-• ami-2  golden-old: 4 uses in other accounts in the latest report
+• ami-2  golden-old: used_in_other_accounts (4 uses in other accounts in the latest report)
 *Reports in error*
 • amiur-3 (ami-3): Internalerror
 *Pending too long*
@@ -441,7 +488,7 @@ Archive: s3://bucket/ami-usage
         let msg = a.sns_message();
         assert!(msg.len() <= 256 * 1024, "{} bytes", msg.len());
         assert!(a.email.contains("... and "), "the list must be cut");
-        assert!(a.email.contains("saved query \"unused_amis\""));
+        assert!(a.email.contains("saved query \"deregistration_candidates\""));
         let listed = a.email.lines().filter(|l| l.starts_with("- ami-")).count();
         let more: usize =
             a.email.lines().find_map(|l| l.strip_prefix("... and ")?.split(' ').next()?.parse().ok()).unwrap();

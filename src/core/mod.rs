@@ -9,3 +9,5 @@ pub mod news;
 pub mod records;
 pub mod selection;
 pub mod triage;
+pub mod verdict;
+pub mod verdict_row;

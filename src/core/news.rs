@@ -12,14 +12,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::model::Ami;
 use super::records::{ReportRow, timestamp};
+use super::verdict::{Kind, Observation, ObservedState, Verdicts};
 
 pub const STATE_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum News {
-    /// The AMI's latest report shows no usage in any other account.
+    /// The AMI's verdict became `candidate` (see [`super::verdict`]).
     Candidate {
         image_id: String,
         name: String,
@@ -29,12 +31,24 @@ pub enum News {
         unused_since: DateTime<Utc>,
         snapshot_size_gib: i64,
         has_billing_codes: bool,
+        #[serde(default)]
+        reasons: Vec<String>,
     },
     /// A former candidate is used again: whoever planned to deregister it must stop.
     UsedAgain {
         image_id: String,
         name: String,
         total_usage: i64,
+        #[serde(default)]
+        reasons: Vec<String>,
+    },
+    /// The circuit breaker held back the candidate list (too many at once).
+    CandidatesWithheld {
+        withheld: usize,
+        selected: usize,
+        limit_percent: u32,
+        /// The UTC day: while the condition lasts it is announced once a day.
+        day: NaiveDate,
     },
     ReportError {
         report_id: String,
@@ -64,6 +78,7 @@ impl News {
                 format!("candidate:{image_id}:{}", timestamp::format(unused_since))
             }
             News::UsedAgain { image_id, .. } => format!("used-again:{image_id}"),
+            News::CandidatesWithheld { day, .. } => format!("withheld:{day}"),
             News::ReportError { report_id, .. } => format!("error:{report_id}"),
             News::PendingTooLong { report_id, .. } => format!("pending-too-long:{report_id}"),
             News::ExpiringUnarchived { report_id, .. } => format!("expiring:{report_id}"),
@@ -71,15 +86,27 @@ impl News {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the state remembers of one AMI: a bounded report history (derived data: a
+/// lost state is rebuilt from the reports EC2 still lists, and verdicts stay `unknown`
+/// until the history spans the window again — the safe direction).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AmiState {
-    pub latest_report_id: String,
-    #[serde(with = "timestamp")]
-    pub latest_report_time: DateTime<Utc>,
-    pub latest_total_usage: i64,
+    /// The newest `available` report.
+    #[serde(default)]
+    pub latest_report_id: Option<String>,
+    #[serde(with = "timestamp::option", default)]
+    pub latest_report_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub latest_total_usage: Option<i64>,
     /// Creation time of the first zero-usage report of the current unused streak.
     #[serde(with = "timestamp::option", default)]
     pub unused_since: Option<DateTime<Utc>>,
+    /// Archived reports, oldest first, pruned to the history horizon.
+    #[serde(default)]
+    pub history: Vec<Observation>,
+    /// Since when the AMI is a candidate: a later `in_use` verdict is news.
+    #[serde(with = "timestamp::option", default)]
+    pub candidate_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +123,9 @@ pub struct CollectState {
     pub notified: BTreeMap<String, String>,
     #[serde(default)]
     pub outbox: Vec<News>,
+    /// Day and digest of the last verdicts object written (see `jobs::verdicts`).
+    #[serde(default)]
+    pub verdicts_written: Option<String>,
 }
 
 impl Default for CollectState {
@@ -106,6 +136,7 @@ impl Default for CollectState {
             processed: BTreeMap::new(),
             notified: BTreeMap::new(),
             outbox: Vec::new(),
+            verdicts_written: None,
         }
     }
 }
@@ -115,63 +146,98 @@ impl CollectState {
         self.processed.get(&report_date).is_some_and(|s| s.contains(report_id))
     }
 
-    /// Folds one archived report row into the per-AMI history and returns its news.
-    /// Rows are expected in creation order; an older row than the AMI's latest only
-    /// marks itself processed.
+    /// Folds one archived report row into the AMI's history; returns its news (a
+    /// report in error). Rows may come in any order: the history stays sorted, and
+    /// only a row newer than the latest one moves the unused streak.
     pub fn absorb(&mut self, row: &ReportRow) -> Vec<News> {
         let date = row.report_creation_time.date_naive();
         if !self.processed.entry(date).or_default().insert(row.report_id.clone()) {
             return Vec::new();
         }
         let mut news = Vec::new();
-        if row.state == "error" {
-            news.push(News::ReportError {
-                report_id: row.report_id.clone(),
-                image_id: row.image_id.clone(),
-                reason: row.state_reason.clone(),
-            });
-            return news;
-        }
-        if row.state != "available" {
-            return news;
-        }
-        let Some(image) = &row.image else {
+        let observed = match row.state.as_str() {
+            "available" => ObservedState::Available,
+            "error" => {
+                news.push(News::ReportError {
+                    report_id: row.report_id.clone(),
+                    image_id: row.image_id.clone(),
+                    reason: row.state_reason.clone(),
+                });
+                ObservedState::Error
+            }
+            _ => return news,
+        };
+        if row.image.is_none() {
             // Deregistered since: nothing to recommend, and no history worth keeping.
             self.amis.remove(&row.image_id);
             return news;
-        };
-        let previous = self.amis.get(&row.image_id);
-        if previous.is_some_and(|p| p.latest_report_time > row.report_creation_time) {
-            return news;
         }
-        let was_unused_since = previous.and_then(|p| p.unused_since);
-        let unused_since =
-            if row.total_usage == 0 { Some(was_unused_since.unwrap_or(row.report_creation_time)) } else { None };
-        match (was_unused_since, unused_since) {
-            (_, Some(since)) => news.push(News::Candidate {
-                image_id: row.image_id.clone(),
-                name: image.name.clone(),
-                image_created: image.creation_date,
-                unused_since: since,
-                snapshot_size_gib: image.snapshot_size_gib_total,
-                has_billing_codes: !image.billing_products.is_empty() || !image.product_codes.is_empty(),
-            }),
-            (Some(_), None) => news.push(News::UsedAgain {
-                image_id: row.image_id.clone(),
-                name: image.name.clone(),
-                total_usage: row.total_usage,
-            }),
-            (None, None) => {}
+        let ami = self.amis.entry(row.image_id.clone()).or_default();
+        let obs = Observation::new(row.report_creation_time, observed, row.total_usage);
+        let at = ami.history.partition_point(|o| o.0 <= obs.0);
+        if at == 0 || ami.history[at - 1] != obs {
+            ami.history.insert(at, obs);
         }
-        self.amis.insert(
-            row.image_id.clone(),
-            AmiState {
-                latest_report_id: row.report_id.clone(),
-                latest_report_time: row.report_creation_time,
-                latest_total_usage: row.total_usage,
-                unused_since,
-            },
-        );
+        let t = row.report_creation_time;
+        if observed == ObservedState::Available && ami.latest_report_time.is_none_or(|latest| latest <= t) {
+            ami.unused_since = if row.total_usage == 0 { Some(ami.unused_since.unwrap_or(t)) } else { None };
+            ami.latest_report_id = Some(row.report_id.clone());
+            ami.latest_report_time = Some(t);
+            ami.latest_total_usage = Some(row.total_usage);
+        }
+        news
+    }
+
+    /// Turns this run's verdicts into news: new candidates, former candidates in use
+    /// again, and the circuit breaker's warning.
+    pub fn record_verdicts(&mut self, verdicts: &Verdicts, amis: &[Ami], now: DateTime<Utc>) -> Vec<News> {
+        let by_id: BTreeMap<&str, &Ami> = amis.iter().map(|a| (a.image_id.as_str(), a)).collect();
+        let mut news = Vec::new();
+        for v in &verdicts.verdicts {
+            let Some(ami) = by_id.get(v.image_id.as_str()) else { continue };
+            let codes = v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>();
+            match v.kind {
+                Kind::Candidate => {
+                    let state = self.amis.entry(v.image_id.clone()).or_default();
+                    state.candidate_since.get_or_insert(now);
+                    news.push(News::Candidate {
+                        image_id: v.image_id.clone(),
+                        name: ami.name.clone(),
+                        image_created: ami.creation_date,
+                        unused_since: v.unused_since.unwrap_or(now),
+                        snapshot_size_gib: ami.snapshot_size_gib_total(),
+                        has_billing_codes: !ami.billing_products.is_empty() || !ami.product_codes.is_empty(),
+                        reasons: codes,
+                    });
+                }
+                Kind::InUse => {
+                    if let Some(state) = self.amis.get_mut(&v.image_id)
+                        && state.candidate_since.take().is_some()
+                    {
+                        news.push(News::UsedAgain {
+                            image_id: v.image_id.clone(),
+                            name: ami.name.clone(),
+                            total_usage: state.latest_total_usage.unwrap_or(0),
+                            reasons: codes,
+                        });
+                    }
+                }
+                Kind::Excluded => {
+                    if let Some(state) = self.amis.get_mut(&v.image_id) {
+                        state.candidate_since = None;
+                    }
+                }
+                Kind::Unknown => {}
+            }
+        }
+        if let Some(b) = &verdicts.breaker {
+            news.push(News::CandidatesWithheld {
+                withheld: b.withheld,
+                selected: b.selected,
+                limit_percent: b.limit_percent,
+                day: now.date_naive(),
+            });
+        }
         news
     }
 
@@ -204,161 +270,21 @@ impl CollectState {
         }
     }
 
-    /// AMIs whose latest report shows no usage, excluding those announced in `outbox`.
-    pub fn still_unused(&self) -> usize {
-        let fresh: BTreeSet<&str> = self
-            .outbox
-            .iter()
-            .filter_map(|n| match n {
-                News::Candidate { image_id, .. } => Some(image_id.as_str()),
-                _ => None,
-            })
-            .collect();
-        self.amis.iter().filter(|(id, a)| a.unused_since.is_some() && !fresh.contains(id.as_str())).count()
-    }
-
-    pub fn prune(&mut self, now: DateTime<Utc>) {
+    /// Forgets processing marks after 40 days, non-candidate notices after 60 days and
+    /// report history older than `history_days`.
+    pub fn prune(&mut self, now: DateTime<Utc>, history_days: u32) {
         let oldest_date = (now - Duration::days(40)).date_naive();
         self.processed.retain(|d, _| *d >= oldest_date);
         let oldest_notice = timestamp::format(&(now - Duration::days(60)));
         self.notified.retain(|k, at| k.starts_with("candidate:") || *at >= oldest_notice);
+        let horizon = (now - Duration::days(i64::from(history_days))).timestamp();
+        self.amis.retain(|_, a| {
+            a.history.retain(|o| o.0 >= horizon);
+            !a.history.is_empty() || a.candidate_since.is_some()
+        });
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::records::{ImageRow, SCHEMA_VERSION};
-
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn row(report_id: &str, image_id: &str, created: &str, total_usage: i64) -> ReportRow {
-        ReportRow {
-            schema_version: SCHEMA_VERSION,
-            report_id: report_id.into(),
-            image_id: image_id.into(),
-            owner_account_id: "123456789012".into(),
-            region: "us-east-1".into(),
-            state: "available".into(),
-            state_reason: None,
-            resource_types: vec![],
-            account_ids: vec![],
-            report_creation_time: t(created),
-            report_expiration_time: t(created) + Duration::days(30),
-            tags: Default::default(),
-            image: Some(ImageRow {
-                name: format!("name-{image_id}"),
-                description: None,
-                creation_date: Some(t("2026-01-01T00:00:00Z")),
-                state: "available".into(),
-                architecture: None,
-                platform_details: None,
-                usage_operation: None,
-                tags: Default::default(),
-                billing_products: vec![],
-                product_codes: vec![],
-                block_devices: vec![],
-                snapshot_size_gib_total: 8,
-            }),
-            entry_count: if total_usage > 0 { 1 } else { 0 },
-            account_count: if total_usage > 0 { 1 } else { 0 },
-            total_usage,
-            instance_usage: total_usage,
-            launch_template_usage: 0,
-            collected_at: t(created),
-        }
-    }
-
-    #[test]
-    fn zero_usage_makes_a_candidate_once_per_streak() {
-        let mut s = CollectState::default();
-        let n1 = s.absorb(&row("r1", "ami-1", "2026-11-01T00:00:00Z", 0));
-        assert!(
-            matches!(&n1[..], [News::Candidate { unused_since, .. }] if *unused_since == t("2026-11-01T00:00:00Z"))
-        );
-        assert_eq!(s.enqueue(n1), 1);
-        s.mark_published(t("2026-11-01T01:00:00Z"));
-        let n2 = s.absorb(&row("r2", "ami-1", "2026-11-02T00:00:00Z", 0));
-        assert_eq!(n2[0].key(), "candidate:ami-1:2026-11-01T00:00:00.000Z");
-        assert_eq!(s.enqueue(n2), 0, "same streak is not news again");
-        assert_eq!(s.still_unused(), 1);
-    }
-
-    #[test]
-    fn usage_after_candidacy_is_news_and_resets_the_streak() {
-        let mut s = CollectState::default();
-        let n = s.absorb(&row("r1", "ami-1", "2026-11-01T00:00:00Z", 0));
-        s.enqueue(n);
-        s.mark_published(t("2026-11-01T01:00:00Z"));
-        let n = s.absorb(&row("r2", "ami-1", "2026-11-02T00:00:00Z", 5));
-        assert!(matches!(&n[..], [News::UsedAgain { total_usage: 5, .. }]));
-        assert_eq!(s.enqueue(n), 1);
-        s.mark_published(t("2026-11-02T01:00:00Z"));
-        let n = s.absorb(&row("r3", "ami-1", "2026-11-03T00:00:00Z", 0));
-        assert_eq!(s.enqueue(n), 1, "a new streak is news again");
-    }
-
-    #[test]
-    fn used_ami_is_not_news_and_reprocessing_is_a_no_op() {
-        let mut s = CollectState::default();
-        assert!(s.absorb(&row("r1", "ami-1", "2026-11-01T00:00:00Z", 3)).is_empty());
-        assert!(s.absorb(&row("r0", "ami-0", "2026-11-01T00:00:00Z", 0)).len() == 1);
-        assert!(s.absorb(&row("r0", "ami-0", "2026-11-01T00:00:00Z", 0)).is_empty());
-        assert!(s.is_processed(t("2026-11-01T00:00:00Z").date_naive(), "r0"));
-    }
-
-    #[test]
-    fn older_row_does_not_override_newer_history() {
-        let mut s = CollectState::default();
-        s.absorb(&row("r2", "ami-1", "2026-11-02T00:00:00Z", 4));
-        assert!(s.absorb(&row("r1", "ami-1", "2026-11-01T00:00:00Z", 0)).is_empty());
-        assert_eq!(s.amis["ami-1"].latest_report_id, "r2");
-    }
-
-    #[test]
-    fn error_rows_are_news_and_deregistered_amis_are_forgotten() {
-        let mut s = CollectState::default();
-        let mut e = row("r1", "ami-1", "2026-11-01T00:00:00Z", 0);
-        e.state = "error".into();
-        e.state_reason = Some("boom".into());
-        assert!(matches!(&s.absorb(&e)[..], [News::ReportError { reason: Some(r), .. }] if r == "boom"));
-        s.absorb(&row("r2", "ami-2", "2026-11-01T00:00:00Z", 0));
-        let mut gone = row("r3", "ami-2", "2026-11-02T00:00:00Z", 0);
-        gone.image = None;
-        assert!(s.absorb(&gone).is_empty());
-        assert!(!s.amis.contains_key("ami-2"));
-    }
-
-    #[test]
-    fn outbox_survives_until_published_and_state_round_trips() {
-        let mut s = CollectState::default();
-        let n = s.absorb(&row("r1", "ami-1", "2026-11-01T00:00:00Z", 0));
-        s.enqueue(n);
-        let json = serde_json::to_string(&s).unwrap();
-        let mut back: CollectState = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, s);
-        assert_eq!(back.outbox.len(), 1);
-        back.mark_published(t("2026-11-01T02:00:00Z"));
-        assert!(back.outbox.is_empty());
-        assert!(back.notified.contains_key("candidate:ami-1:2026-11-01T00:00:00.000Z"));
-    }
-
-    #[test]
-    fn prune_forgets_old_processing_but_keeps_candidate_keys() {
-        let mut s = CollectState::default();
-        s.absorb(&row("r1", "ami-1", "2026-09-01T00:00:00Z", 0));
-        let mut e = row("r2", "ami-2", "2026-09-01T00:00:00Z", 0);
-        e.state = "error".into();
-        let n = s.absorb(&e);
-        s.enqueue(n);
-        let n = s.absorb(&row("r3", "ami-3", "2026-09-01T00:00:00Z", 0));
-        s.enqueue(n);
-        s.mark_published(t("2026-09-01T01:00:00Z"));
-        s.prune(t("2026-11-22T00:00:00Z"));
-        assert!(s.processed.is_empty());
-        assert!(!s.notified.contains_key("error:r2"));
-        assert!(s.notified.keys().any(|k| k.starts_with("candidate:ami-3")));
-    }
-}
+#[path = "news_tests.rs"]
+mod tests;

@@ -1,10 +1,11 @@
-//! collect: archive every finished report of ours before EC2 deletes it, then tell
-//! people what is new.
+//! collect: archive every finished report of ours before EC2 deletes it, decide the
+//! verdicts from the archived history, then tell people what is new.
 //!
 //! Order of writes per report: entries object, then report object (its presence means
-//! "completely archived"), both `If-None-Match: *`. Then the state object (news queued
-//! in its outbox), then SNS, then the state again (outbox marked published). A run that
-//! dies anywhere leaves a state the next run completes without writing anything twice.
+//! "completely archived"), both `If-None-Match: *`. Then the verdicts object (only when
+//! the verdicts changed), the state object (news queued in its outbox), SNS, and the
+//! state again (outbox marked published). A run that dies anywhere leaves a state the
+//! next run completes without writing anything twice.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +14,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::archive::Archive;
+use super::verdicts::{self, VerdictCounts};
 use super::{Failure, Run};
 use crate::aws::{ec2, s3, sns};
 use crate::core::alert::{AlertContext, render};
@@ -20,6 +22,11 @@ use crate::core::model::{Ami, ReportState, UsageReport};
 use crate::core::news::{CollectState, News};
 use crate::core::records::{ArchiveKeys, Dataset, Provenance, ReportRow, timestamp};
 use crate::core::triage::{expiring_unarchived, triage};
+use crate::core::verdict::Kind;
+
+/// History kept beyond the verdict window, so a window that moves between runs (or a
+/// run that is late) still sees every report it needs.
+const HISTORY_MARGIN_DAYS: u32 = 7;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportRef {
@@ -61,7 +68,9 @@ pub struct CollectSummary {
     pub expiring_unarchived: Vec<ReportRef>,
     pub unknown_state: Vec<ReportRef>,
     pub new_candidates: Vec<String>,
+    /// Candidates already announced by an earlier run.
     pub still_unused: usize,
+    pub verdicts: Option<Box<VerdictCounts>>,
     pub alert: Option<AlertSummary>,
     pub failed: Vec<Failure>,
     /// Reports left for the next run because the time budget ran out.
@@ -160,6 +169,25 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
     rows.sort_by(|a, b| (a.report_creation_time, &a.report_id).cmp(&(b.report_creation_time, &b.report_id)));
 
     let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
+    let mut candidates = BTreeSet::new();
+    match verdicts::decide(&archive, &state, &reports, &archived).await {
+        Ok(decided) => {
+            news.extend(state.record_verdicts(&decided.verdicts, &decided.amis, r.now));
+            candidates.extend(
+                decided.verdicts.verdicts.iter().filter(|v| v.kind == Kind::Candidate).map(|v| v.image_id.clone()),
+            );
+            let mut counts = decided.counts.clone();
+            match verdicts::write(&archive, &decided, &mut state).await {
+                Ok(key) => counts.object = key,
+                Err(e) => summary.failed.push(Failure { id: "verdicts".into(), error: format!("{e:#}") }),
+            }
+            summary.verdicts = Some(Box::new(counts));
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "no verdicts this run");
+            summary.failed.push(Failure { id: "verdicts".into(), error: format!("{e:#}") });
+        }
+    }
     news.extend(t.pending_too_long.iter().map(|p| News::PendingTooLong {
         report_id: p.report_id.clone(),
         image_id: p.image_id.clone(),
@@ -172,7 +200,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
         expires: p.expiration_time,
     }));
     state.enqueue(news);
-    state.prune(r.now);
+    state.prune(r.now, r.config.verdict.unused_min_days + HISTORY_MARGIN_DAYS);
     archive.save_state(&state).await?;
 
     summary.new_candidates = state
@@ -183,9 +211,9 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
             _ => None,
         })
         .collect();
-    summary.still_unused = state.still_unused();
+    summary.still_unused = candidates.iter().filter(|c| !summary.new_candidates.contains(c)).count();
     if !state.outbox.is_empty() {
-        summary.alert = Some(alert(&archive, &mut state, &mut summary.failed).await?);
+        summary.alert = Some(alert(&archive, &mut state, summary.still_unused, &mut summary.failed).await?);
     }
     Ok(summary)
 }
@@ -195,6 +223,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
 async fn alert(
     archive: &Archive<'_>,
     state: &mut CollectState,
+    still_unused: usize,
     failed: &mut Vec<Failure>,
 ) -> anyhow::Result<AlertSummary> {
     let r = archive.run;
@@ -207,7 +236,7 @@ async fn alert(
         athena_workgroup: r.config.athena_workgroup.clone(),
         archive_location: format!("s3://{}/{}", archive.bucket, archive.keys.prefix),
     };
-    let rendered = render(&state.outbox, state.still_unused(), &ctx);
+    let rendered = render(&state.outbox, still_unused, &ctx);
     let mut out = AlertSummary { subject: rendered.subject.clone(), news: state.outbox.len(), ..Default::default() };
     match &r.config.alert_topic_arn {
         Some(topic) => match sns::publish(&r.clients.sns, topic, &rendered).await {

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod collect;
 pub mod create;
+pub mod verdicts;
 
 use std::time::{Duration, Instant};
 

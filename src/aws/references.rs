@@ -1,0 +1,124 @@
+//! Use of AMIs inside the owner account, which usage reports leave out:
+//! DescribeImageReferences (instances, launch templates to the configured version
+//! depth, SSM parameters, Image Builder recipes) and the AMI's `lastLaunchedTime`.
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    ImageAttributeName, ImageReferenceOptionName, ImageReferenceResourceType, ResourceTypeOption, ResourceTypeRequest,
+};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use super::error_text;
+use crate::core::verdict::{OwnerCheck, OwnerFacts, OwnerReference};
+
+/// DescribeImageReferences accepts at most this many image ids per call.
+const IMAGE_ID_BATCH: usize = 10;
+
+/// Instance states that count as use: a stopped instance starts again from its AMI; a
+/// terminated or terminating one never does.
+const LIVE_INSTANCE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
+
+fn resource_types(version_depth: u32) -> Vec<ResourceTypeRequest> {
+    let option = |name: ImageReferenceOptionName, values: &[&str]| {
+        values.iter().fold(ResourceTypeOption::builder().option_name(name), |b, v| b.option_values(*v)).build()
+    };
+    let plain = |t: ImageReferenceResourceType| ResourceTypeRequest::builder().resource_type(t).build();
+    vec![
+        ResourceTypeRequest::builder()
+            .resource_type(ImageReferenceResourceType::Ec2Instance)
+            .resource_type_options(option(ImageReferenceOptionName::StateName, &LIVE_INSTANCE_STATES))
+            .build(),
+        ResourceTypeRequest::builder()
+            .resource_type(ImageReferenceResourceType::Ec2LaunchTemplate)
+            .resource_type_options(option(ImageReferenceOptionName::VersionDepth, &[&version_depth.to_string()]))
+            .build(),
+        plain(ImageReferenceResourceType::SsmParameter),
+        plain(ImageReferenceResourceType::ImageBuilderImageRecipe),
+        plain(ImageReferenceResourceType::ImageBuilderContainerRecipe),
+    ]
+}
+
+type ReferencesById = BTreeMap<String, Vec<OwnerReference>>;
+
+/// The owner account's resources referencing each image (at most 10 ids per call).
+async fn references(ec2: &Client, image_ids: &[String], version_depth: u32) -> anyhow::Result<ReferencesById> {
+    let mut pages = ec2
+        .describe_image_references()
+        .set_image_ids(Some(image_ids.to_vec()))
+        .set_resource_types(Some(resource_types(version_depth)))
+        .into_paginator()
+        .send();
+    let mut found: BTreeMap<String, Vec<OwnerReference>> = BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("ec2:DescribeImageReferences failed: {}", error_text(&e)))?;
+        for r in page.image_references() {
+            let (Some(image_id), Some(arn)) = (r.image_id(), r.arn()) else {
+                anyhow::bail!("ec2:DescribeImageReferences returned a reference without ImageId or Arn");
+            };
+            found.entry(image_id.to_string()).or_default().push(OwnerReference {
+                resource_type: r.resource_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                arn: arn.to_string(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// When the AMI last launched an instance (AWS reports it with up to 24 h delay).
+async fn last_launched(ec2: &Client, image_id: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let out = ec2
+        .describe_image_attribute()
+        .image_id(image_id)
+        .attribute(ImageAttributeName::LastLaunchedTime)
+        .send()
+        .await
+        .map_err(|e| anyhow!("ec2:DescribeImageAttribute lastLaunchedTime failed: {}", error_text(&e)))?;
+    match out.last_launched_time().and_then(|v| v.value()).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => DateTime::parse_from_rfc3339(v)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| anyhow!("lastLaunchedTime {v:?} of {image_id} is not a timestamp: {e}")),
+    }
+}
+
+/// The owner-account check of each image. A failure makes that image's check
+/// `Failed` (its verdict `unknown`) instead of failing the run.
+pub async fn owner_checks(
+    ec2: &Client,
+    image_ids: &[String],
+    version_depth: u32,
+    concurrency: usize,
+) -> BTreeMap<String, OwnerCheck> {
+    let batches: Vec<(&[String], anyhow::Result<ReferencesById>)> =
+        futures::stream::iter(image_ids.chunks(IMAGE_ID_BATCH))
+            .map(|chunk| async move { (chunk, references(ec2, chunk, version_depth).await) })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+    let launched: BTreeMap<&String, anyhow::Result<Option<DateTime<Utc>>>> = futures::stream::iter(image_ids)
+        .map(|id| async move { (id, last_launched(ec2, id).await) })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut checks = BTreeMap::new();
+    for (chunk, refs) in batches {
+        for id in chunk {
+            let check = match (&refs, &launched[id]) {
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(image_id = %id, error = %format!("{e:#}"), "owner-account check failed");
+                    OwnerCheck::Failed(format!("{e:#}"))
+                }
+                (Ok(refs), Ok(last)) => OwnerCheck::Checked(OwnerFacts {
+                    references: refs.get(id).cloned().unwrap_or_default(),
+                    last_launched: *last,
+                }),
+            };
+            checks.insert(id.clone(), check);
+        }
+    }
+    checks
+}

@@ -1,0 +1,253 @@
+use super::*;
+use crate::core::records::{ImageRow, SCHEMA_VERSION};
+use crate::core::verdict::{Breaker, Reason, Verdict};
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn row(report_id: &str, image_id: &str, created: &str, total_usage: i64) -> ReportRow {
+    ReportRow {
+        schema_version: SCHEMA_VERSION,
+        report_id: report_id.into(),
+        image_id: image_id.into(),
+        owner_account_id: "123456789012".into(),
+        region: "us-east-1".into(),
+        state: "available".into(),
+        state_reason: None,
+        resource_types: vec![],
+        account_ids: vec![],
+        report_creation_time: t(created),
+        report_expiration_time: t(created) + Duration::days(30),
+        tags: Default::default(),
+        image: Some(ImageRow {
+            name: format!("name-{image_id}"),
+            description: None,
+            creation_date: Some(t("2026-01-01T00:00:00Z")),
+            state: "available".into(),
+            architecture: None,
+            platform_details: None,
+            usage_operation: None,
+            tags: Default::default(),
+            billing_products: vec![],
+            product_codes: vec![],
+            block_devices: vec![],
+            snapshot_size_gib_total: 8,
+        }),
+        entry_count: if total_usage > 0 { 1 } else { 0 },
+        account_count: if total_usage > 0 { 1 } else { 0 },
+        total_usage,
+        instance_usage: total_usage,
+        launch_template_usage: 0,
+        collected_at: t(created),
+    }
+}
+
+fn ami(id: &str) -> Ami {
+    Ami {
+        image_id: id.into(),
+        name: format!("name-{id}"),
+        creation_date: Some(t("2026-01-01T00:00:00Z")),
+        billing_products: vec!["bp-1".into()],
+        ..Default::default()
+    }
+}
+
+fn verdict(id: &str, kind: Kind, unused_since: Option<&str>, reasons: &[Reason]) -> Verdict {
+    Verdict {
+        image_id: id.into(),
+        kind,
+        reasons: reasons.to_vec(),
+        age_days: Some(300),
+        unused_since: unused_since.map(t),
+        reports_in_window: 3,
+        zero_usage_reports: 3,
+        owner_references: vec![],
+        last_launched: None,
+        group: None,
+    }
+}
+
+fn verdicts(v: Vec<Verdict>) -> Verdicts {
+    Verdicts { verdicts: v, breaker: None }
+}
+
+const CANDIDATE: &[Reason] = &[Reason::UnusedForWindow, Reason::NoOwnerAccountUse, Reason::OlderThanMinAge];
+
+#[test]
+fn absorb_builds_a_sorted_history_and_the_unused_streak() {
+    let mut s = CollectState::default();
+    assert!(s.absorb(&row("r2", "ami-1", "2026-11-02T00:00:00Z", 0)).is_empty());
+    s.absorb(&row("r1", "ami-1", "2026-11-01T00:00:00Z", 4));
+    s.absorb(&row("r3", "ami-1", "2026-11-03T00:00:00Z", 0));
+    assert!(s.absorb(&row("r3", "ami-1", "2026-11-03T00:00:00Z", 0)).is_empty(), "reprocessing is a no-op");
+    let a = &s.amis["ami-1"];
+    let times: Vec<i64> = a.history.iter().map(|o| o.0).collect();
+    assert_eq!(times.len(), 3);
+    assert!(times.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(a.history[0], Observation::new(t("2026-11-01T00:00:00Z"), ObservedState::Available, 4));
+    // The older, used row arrived late: it does not break the newer streak.
+    assert_eq!(a.unused_since, Some(t("2026-11-02T00:00:00Z")));
+    assert_eq!(a.latest_report_id.as_deref(), Some("r3"));
+    assert!(s.is_processed(t("2026-11-01T00:00:00Z").date_naive(), "r1"));
+    s.absorb(&row("r4", "ami-1", "2026-11-04T00:00:00Z", 2));
+    assert_eq!(s.amis["ami-1"].unused_since, None);
+    assert_eq!(s.amis["ami-1"].latest_total_usage, Some(2));
+}
+
+#[test]
+fn error_rows_are_news_and_history_and_deregistered_amis_are_forgotten() {
+    let mut s = CollectState::default();
+    let mut e = row("r1", "ami-1", "2026-11-01T00:00:00Z", 0);
+    e.state = "error".into();
+    e.state_reason = Some("boom".into());
+    assert!(matches!(&s.absorb(&e)[..], [News::ReportError { reason: Some(r), .. }] if r == "boom"));
+    assert_eq!(s.amis["ami-1"].history[0].1, ObservedState::Error);
+    assert_eq!(s.amis["ami-1"].latest_report_id, None);
+    s.absorb(&row("r2", "ami-2", "2026-11-01T00:00:00Z", 0));
+    let mut gone = row("r3", "ami-2", "2026-11-02T00:00:00Z", 0);
+    gone.image = None;
+    assert!(s.absorb(&gone).is_empty());
+    assert!(!s.amis.contains_key("ami-2"));
+}
+
+#[test]
+fn a_candidate_is_news_once_per_streak() {
+    let mut s = CollectState::default();
+    let amis = [ami("ami-1")];
+    let v = verdicts(vec![verdict("ami-1", Kind::Candidate, Some("2026-11-01T00:00:00Z"), CANDIDATE)]);
+    let n = s.record_verdicts(&v, &amis, t("2026-12-01T00:00:00Z"));
+    match &n[..] {
+        [News::Candidate { unused_since, reasons, has_billing_codes: true, .. }] => {
+            assert_eq!(*unused_since, t("2026-11-01T00:00:00Z"));
+            assert_eq!(reasons, &["unused_for_window", "no_owner_account_use", "older_than_min_age"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.enqueue(n), 1);
+    s.mark_published(t("2026-12-01T01:00:00Z"));
+    let n = s.record_verdicts(&v, &amis, t("2026-12-02T00:00:00Z"));
+    assert_eq!(n[0].key(), "candidate:ami-1:2026-11-01T00:00:00.000Z");
+    assert_eq!(s.enqueue(n), 0, "same streak is not news again");
+    // A day of `unknown` (a pending report) is not news either way.
+    let unknown = verdicts(vec![verdict("ami-1", Kind::Unknown, None, &[Reason::ReportPending])]);
+    assert!(s.record_verdicts(&unknown, &amis, t("2026-12-03T00:00:00Z")).is_empty());
+    assert_eq!(
+        {
+            let n = s.record_verdicts(&v, &amis, t("2026-12-03T01:00:00Z"));
+            s.enqueue(n)
+        },
+        0
+    );
+}
+
+#[test]
+fn a_former_candidate_in_use_again_is_news_and_a_new_streak_is_news_again() {
+    let mut s = CollectState::default();
+    let amis = [ami("ami-1")];
+    s.absorb(&row("r1", "ami-1", "2026-11-01T00:00:00Z", 0));
+    let cand = verdicts(vec![verdict("ami-1", Kind::Candidate, Some("2026-11-01T00:00:00Z"), CANDIDATE)]);
+    let n = s.record_verdicts(&cand, &amis, t("2026-12-01T00:00:00Z"));
+    s.enqueue(n);
+    s.mark_published(t("2026-12-01T01:00:00Z"));
+    s.absorb(&row("r2", "ami-1", "2026-12-02T00:00:00Z", 5));
+    let used = verdicts(vec![verdict("ami-1", Kind::InUse, None, &[Reason::UsedInOtherAccounts])]);
+    let n = s.record_verdicts(&used, &amis, t("2026-12-02T01:00:00Z"));
+    assert!(
+        matches!(&n[..], [News::UsedAgain { total_usage: 5, reasons, .. }] if reasons == &["used_in_other_accounts"])
+    );
+    assert_eq!(s.enqueue(n), 1);
+    s.mark_published(t("2026-12-02T02:00:00Z"));
+    assert!(s.record_verdicts(&used, &amis, t("2026-12-03T00:00:00Z")).is_empty(), "in use is not news twice");
+    let again = verdicts(vec![verdict("ami-1", Kind::Candidate, Some("2026-12-10T00:00:00Z"), CANDIDATE)]);
+    let n = s.record_verdicts(&again, &amis, t("2027-01-10T00:00:00Z"));
+    assert_eq!(s.enqueue(n), 1, "a new streak is news again");
+}
+
+#[test]
+fn an_excluded_candidate_is_dropped_silently_and_never_checked_amis_are_ignored() {
+    let mut s = CollectState::default();
+    let amis = [ami("ami-1")];
+    let cand = verdicts(vec![verdict("ami-1", Kind::Candidate, Some("2026-11-01T00:00:00Z"), CANDIDATE)]);
+    s.record_verdicts(&cand, &amis, t("2026-12-01T00:00:00Z"));
+    let kept = verdicts(vec![verdict("ami-1", Kind::Excluded, None, &[Reason::ExcludedByTag])]);
+    assert!(s.record_verdicts(&kept, &amis, t("2026-12-02T00:00:00Z")).is_empty());
+    let used = verdicts(vec![verdict("ami-1", Kind::InUse, None, &[Reason::UsedInOwnerAccount])]);
+    assert!(s.record_verdicts(&used, &amis, t("2026-12-03T00:00:00Z")).is_empty());
+    let stranger = verdicts(vec![verdict("ami-9", Kind::Candidate, Some("2026-11-01T00:00:00Z"), CANDIDATE)]);
+    assert!(s.record_verdicts(&stranger, &amis, t("2026-12-03T00:00:00Z")).is_empty());
+}
+
+#[test]
+fn the_circuit_breaker_is_news_once_a_day() {
+    let mut s = CollectState::default();
+    let v = Verdicts { verdicts: vec![], breaker: Some(Breaker { withheld: 9, selected: 10, limit_percent: 50 }) };
+    let n = s.record_verdicts(&v, &[], t("2026-12-01T00:00:00Z"));
+    assert_eq!(n[0].key(), "withheld:2026-12-01");
+    assert_eq!(s.enqueue(n), 1);
+    s.mark_published(t("2026-12-01T00:10:00Z"));
+    assert_eq!(
+        {
+            let n = s.record_verdicts(&v, &[], t("2026-12-01T05:00:00Z"));
+            s.enqueue(n)
+        },
+        0
+    );
+    assert_eq!(
+        {
+            let n = s.record_verdicts(&v, &[], t("2026-12-02T05:00:00Z"));
+            s.enqueue(n)
+        },
+        1
+    );
+}
+
+#[test]
+fn outbox_survives_until_published_and_state_round_trips() {
+    let mut s = CollectState::default();
+    s.absorb(&row("r1", "ami-1", "2026-11-01T00:00:00Z", 0));
+    let cand = verdicts(vec![verdict("ami-1", Kind::Candidate, Some("2026-11-01T00:00:00Z"), CANDIDATE)]);
+    let n = s.record_verdicts(&cand, &[ami("ami-1")], t("2026-12-01T00:00:00Z"));
+    s.enqueue(n);
+    let json = serde_json::to_string(&s).unwrap();
+    assert!(json.contains("\"history\":[[1793491200,\"a\",0]]"), "{json}");
+    let mut back: CollectState = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, s);
+    assert_eq!(back.outbox.len(), 1);
+    back.mark_published(t("2026-11-01T02:00:00Z"));
+    assert!(back.outbox.is_empty());
+    assert!(back.notified.contains_key("candidate:ami-1:2026-11-01T00:00:00.000Z"));
+}
+
+#[test]
+fn a_state_written_by_the_first_version_still_loads() {
+    let old = r#"{"schema_version":1,"amis":{"ami-1":{"latest_report_id":"r1","latest_report_time":"2026-11-01T00:00:00.000Z","latest_total_usage":0,"unused_since":"2026-11-01T00:00:00.000Z"}},
+        "processed":{},"notified":{},"outbox":[{"kind":"candidate","image_id":"ami-1","name":"n","image_created":null,"unused_since":"2026-11-01T00:00:00.000Z","snapshot_size_gib":8,"has_billing_codes":false}]}"#;
+    let s: CollectState = serde_json::from_str(old).unwrap();
+    assert_eq!(s.amis["ami-1"].latest_report_id.as_deref(), Some("r1"));
+    assert!(s.amis["ami-1"].history.is_empty());
+    assert!(matches!(&s.outbox[0], News::Candidate { reasons, .. } if reasons.is_empty()));
+}
+
+#[test]
+fn prune_bounds_history_and_forgets_old_processing_but_keeps_candidate_keys() {
+    let mut s = CollectState::default();
+    s.absorb(&row("r1", "ami-1", "2026-09-01T00:00:00Z", 0));
+    s.absorb(&row("r1b", "ami-1", "2026-11-20T00:00:00Z", 0));
+    s.absorb(&row("r0", "ami-0", "2026-09-01T00:00:00Z", 0));
+    let mut e = row("r2", "ami-2", "2026-09-01T00:00:00Z", 0);
+    e.state = "error".into();
+    let n = s.absorb(&e);
+    s.enqueue(n);
+    let cand = verdicts(vec![verdict("ami-3", Kind::Candidate, Some("2026-09-01T00:00:00Z"), CANDIDATE)]);
+    let n = s.record_verdicts(&cand, &[ami("ami-3")], t("2026-09-01T00:00:00Z"));
+    s.enqueue(n);
+    s.mark_published(t("2026-09-01T01:00:00Z"));
+    s.prune(t("2026-11-22T00:00:00Z"), 45);
+    assert_eq!(s.processed.keys().map(|d| d.to_string()).collect::<Vec<_>>(), vec!["2026-11-20"]);
+    assert!(!s.notified.contains_key("error:r2"));
+    assert!(s.notified.keys().any(|k| k.starts_with("candidate:ami-3")));
+    assert_eq!(s.amis["ami-1"].history.len(), 1);
+    assert!(!s.amis.contains_key("ami-0") && !s.amis.contains_key("ami-2"));
+    assert!(s.amis.contains_key("ami-3"), "a candidate is remembered for its used-again news");
+}
