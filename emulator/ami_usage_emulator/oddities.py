@@ -47,10 +47,10 @@ def _fields(name: str, value: Any, allowed: set[str]) -> list[str]:
 def _extra_entry(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or set(value) - ENTRY_FIELDS:
         raise ConfigError(f"{name} entries take {sorted(ENTRY_FIELDS)}")
-    count = value.get("UsageCount", 1)
+    count = value.get("UsageCount", 0)
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ConfigError(f"{name}.UsageCount must be an integer >= 0")
-    return {**value, "UsageCount": count}
+    return dict(value)  # members left out stay out: that is the point of some oddities
 
 
 def _image_list(name: str, value: Any) -> list[str]:
@@ -129,8 +129,8 @@ class Oddities:
         base = {"ReportId": report.report_id, "ImageId": report.image_id,
                 "ReportCreationTime": report.creation_time}
         out = entries + [{**base, **e} for e in extra]
-        if extra:  # keep the order paging relies on (account, then resource type)
-            out.sort(key=lambda e: (e.get("AccountId", ""), e.get("ResourceType", "")))
+        if extra:  # keep the order paging relies on; an entry without account goes last
+            out.sort(key=lambda e: (e.get("AccountId", "~"), e.get("ResourceType", "~")))
         return [{k: v for k, v in e.items() if k not in drop} for e in out]
 
     # ---------------------------------------------------------------- around a call
