@@ -71,10 +71,11 @@ class EmulatorApp:
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import report_actions
+        from . import owner_usage, report_actions
 
         moto_fixes.install()
         report_actions.install()
+        owner_usage.install()
         self._create_backend_app = create_backend_app
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.moto_lock = threading.RLock()

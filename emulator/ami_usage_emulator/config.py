@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "include_owner_account": False,
     # {"ami-...": "StateReason text"}: reports for these AMIs end in `error`.
     "error_images": {},
+    # ["ami-...", ...]: reports for these AMIs stay `pending` while listed (owner_usage.py).
+    "pending_images": [],
     # pending reports allowed per (account, region) at once.
     "max_pending_reports_per_account": 2000,
     # instances launched less than this before report creation are not counted.
@@ -56,6 +58,10 @@ def _validate(name: str, value: Any) -> Any:
         ):
             raise ConfigError('error_images must be {"ami-...": "reason", ...}')
         return dict(value)
+    if name == "pending_images":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError('pending_images must be ["ami-...", ...]')
+        return list(value)
     if name == "max_pending_reports_per_account":
         return _positive_int(name, value, 0)
     if name == "max_results_cap":

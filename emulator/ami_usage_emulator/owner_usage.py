@@ -1,0 +1,207 @@
+"""Use of AMIs inside the caller's own account: ``DescribeImageReferences`` and
+``DescribeImageAttribute`` ``lastLaunchedTime``, computed from what moto holds.
+
+Same fidelity rule as the usage-report actions: the methods are grafted onto moto's
+``EC2Response``, so botocore's own EC2 model parses the request and serialises the
+result (element names, ``<item>`` lists, ``nextToken``) — the wire format is AWS's
+by construction, which boto3 and the AWS CLI check in the tests.
+
+* ``DescribeImageReferences`` lists the *caller's* resources referencing the images:
+  instances (option ``state-name``, default all states), launch templates whose
+  newest ``version-depth`` versions (default 10) use the image, and SSM parameters
+  whose current value is the image id.  moto has no Image Builder, so
+  ``imagebuilder:*`` recipes are accepted and never found (as for usage reports).
+* ``lastLaunchedTime`` is the latest launch of the image by any account in the
+  Region, as moto's instances record it.  AWS publishes it with up to 24 h delay;
+  the emulator publishes it at once (instance *reports* have their own lag knob,
+  ``instance_activity_lag_seconds``).
+* moto stamps instance launches and image creation with the host's clock; here they
+  follow the emulator clock, so a test that moves the clock 30 days forward and then
+  launches or registers sees the times a real account would.
+* ``pending_images`` (control config): reports of these AMIs stay ``pending`` while
+  they are listed — a report stuck in EC2, for the verdict tests.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.responses import EC2Response
+from moto.ec2.responses._base_response import EC2BaseResponse
+
+from . import report_query as q
+from .clock import as_utc
+from .report_actions import MillisResult
+from .state import STATE
+from .usage_reports import Report, ReportError
+
+INSTANCE = "ec2:Instance"
+LAUNCH_TEMPLATE = "ec2:LaunchTemplate"
+SSM_PARAMETER = "ssm:Parameter"
+RESOURCE_TYPES = (INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER, "imagebuilder:ImageRecipe",
+                  "imagebuilder:ContainerRecipe")
+INSTANCE_STATES = ("pending", "running", "shutting-down", "terminated", "stopping", "stopped")
+DEFAULT_VERSION_DEPTH = 10
+MAX_IMAGE_IDS = 10
+AMI_ID_RE = re.compile(r"^ami-[0-9a-f]{8,17}$")
+
+
+def _bad(message: str) -> EC2ClientError:
+    return EC2ClientError("InvalidParameterValue", message)
+
+
+def _scope(include_all: bool, raw: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Resource type -> options, AWS's defaults filled in."""
+    defaults = {INSTANCE: {"state-name": list(INSTANCE_STATES)},
+                LAUNCH_TEMPLATE: {"version-depth": DEFAULT_VERSION_DEPTH}}
+    scope: dict[str, dict[str, Any]] = (
+        {t: dict(defaults.get(t, {})) for t in RESOURCE_TYPES} if include_all else {})
+    for item in raw:
+        rtype = item.get("ResourceType")
+        if rtype not in RESOURCE_TYPES:
+            raise _bad(f"Value ({rtype}) for parameter ResourceType is invalid. Valid values: "
+                       + " | ".join(RESOURCE_TYPES))
+        options = scope.setdefault(rtype, dict(defaults.get(rtype, {})))
+        for opt in item.get("ResourceTypeOptions") or []:
+            name, values = opt.get("OptionName"), [str(v) for v in opt.get("OptionValues") or []]
+            if rtype == INSTANCE and name == "state-name":
+                bad = [v for v in values if v not in INSTANCE_STATES]
+                if bad or not values:
+                    raise _bad(f"Value ({','.join(bad)}) for option state-name is invalid. Valid "
+                               "values: " + " | ".join(INSTANCE_STATES))
+                options["state-name"] = values
+            elif rtype == LAUNCH_TEMPLATE and name == "version-depth":
+                if len(values) != 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= 10000:
+                    raise _bad(f"Value ({','.join(values)}) for option version-depth is invalid. "
+                               "Specify one integer between 1 and 10000")
+                options["version-depth"] = int(values[0])
+            else:
+                raise _bad(f"Option {name} is not valid for resource type {rtype}")
+    return scope
+
+
+def _ssm_parameters(account: str, region: str) -> list[tuple[str, str]]:
+    """(name, current value) of the account's SSM parameters in the Region."""
+    from moto.ssm.models import ssm_backends
+
+    try:
+        params = ssm_backends[account][region]._parameters
+    except KeyError:
+        return []
+    return [(name, versions[-1].value) for name, versions in list(params.items()) if versions]
+
+
+def references(backend: Any, account: str, region: str, image_ids: list[str],
+               scope: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """The caller's resources referencing the images, image by image, ARNs sorted."""
+    out: list[dict[str, str]] = []
+    ssm = _ssm_parameters(account, region) if SSM_PARAMETER in scope else []
+    for image_id in dict.fromkeys(image_ids):
+        found: list[tuple[str, str]] = []
+        if INSTANCE in scope:
+            states = set(scope[INSTANCE]["state-name"])
+            found += [(INSTANCE, f"arn:aws:ec2:{region}:{account}:instance/{i.id}")
+                      for i in backend.all_instances() if i.image_id == image_id and i.state in states]
+        if LAUNCH_TEMPLATE in scope:
+            depth = scope[LAUNCH_TEMPLATE]["version-depth"]
+            found += [(LAUNCH_TEMPLATE, f"arn:aws:ec2:{region}:{account}:launch-template/{t.id}")
+                      for t in list(backend.launch_templates.values())
+                      if any(v.image_id == image_id for v in t.versions[-depth:])]
+        found += [(SSM_PARAMETER, f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}")
+                  for name, value in ssm if value == image_id]
+        out += [{"ImageId": image_id, "ResourceType": t, "Arn": arn} for t, arn in sorted(found)]
+    return out
+
+
+def last_launched(region: str, image_id: str) -> Any:
+    """Latest launch time of any instance of the image, any account, in the Region."""
+    from moto.ec2.models import ec2_backends
+
+    times = [as_utc(i.launch_time) for _, r, b in list(ec2_backends.iter_backends()) if r == region
+             for i in b.all_instances() if i.image_id == image_id]
+    return max(times) if times else None
+
+
+class OwnerUsageActions(EC2BaseResponse):
+    """Mixin whose methods are grafted onto moto's EC2Response."""
+
+    def describe_image_references(self) -> MillisResult:
+        image_ids = self._get_param("ImageIds", [])
+        if not image_ids:
+            raise EC2ClientError("MissingParameter", "The request must contain the parameter ImageId")
+        if len(image_ids) > MAX_IMAGE_IDS:
+            raise _bad(f"You can specify at most {MAX_IMAGE_IDS} image IDs")
+        for image_id in image_ids:
+            if not AMI_ID_RE.match(image_id):
+                raise EC2ClientError("InvalidAMIID.Malformed", f'Invalid id: "{image_id}" (expecting "ami-...")')
+        include_all = bool(self._get_param("IncludeAllResourceTypes"))
+        raw = self._get_param("ResourceTypes", [])
+        if not include_all and not raw:
+            raise EC2ClientError("MissingParameter",
+                                 "Either IncludeAllResourceTypes or ResourceTypes must be specified")
+        scope = _scope(include_all, raw)
+        max_results = self._get_param("MaxResults")
+        if max_results is not None and not 5 <= int(max_results) <= 1000:
+            raise _bad(f"Value ({max_results}) for parameter MaxResults is invalid. "
+                       "Expecting a value between 5 and 1000.")
+        self.error_on_dryrun()
+        refs = references(self.ec2_backend, self.current_account, self.region, image_ids, scope)
+        try:
+            page, token = q.paginate(refs, lambda r: [image_ids.index(r["ImageId"]), r["ResourceType"], r["Arn"]],
+                                     int(max_results or 1000), self._get_param("NextToken"), "references")
+        except ReportError as err:
+            raise EC2ClientError(err.code, err.message) from None
+        result: dict[str, Any] = {"ImageReferences": page}
+        if token:
+            result["NextToken"] = token
+        return MillisResult(result)
+
+
+def _describe_image_attribute(original: Any) -> Any:
+    def describe_image_attribute(self: Any) -> Any:
+        """moto's DescribeImageAttribute, plus ``lastLaunchedTime`` (moto has none)."""
+        if self._get_param("Attribute") != "lastLaunchedTime":
+            return original(self)
+        image_id = self._get_param("ImageId")
+        if not self.ec2_backend.amis.get(image_id):
+            raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
+        self.error_on_dryrun()
+        when = last_launched(self.region, image_id)
+        value = {"Value": when.strftime("%Y-%m-%dT%H:%M:%SZ")} if when else {}
+        return MillisResult({"ImageId": image_id, "LastLaunchedTime": value})
+
+    describe_image_attribute.__name__ = "describe_image_attribute"
+    return describe_image_attribute
+
+
+def _naive_emulator_now() -> Any:
+    return STATE.clock.now().replace(tzinfo=None)  # moto stores naive UTC datetimes
+
+
+def _report_state(original: Any) -> Any:
+    def state(self: Report, now: Any) -> str:
+        if self.image_id in STATE.config.get("pending_images"):
+            return "pending"
+        return original(self, now)
+
+    return state
+
+
+_installed = False
+
+
+def install() -> None:
+    """Graft the actions onto moto, and moto's clock onto the emulator's; idempotent."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    from moto.ec2.models import amis, instances
+
+    EC2Response.describe_image_references = OwnerUsageActions.__dict__["describe_image_references"]
+    EC2Response.describe_image_attribute = _describe_image_attribute(EC2Response.describe_image_attribute)
+    instances.utcnow = _naive_emulator_now
+    amis.utcnow = _naive_emulator_now
+    Report.state = _report_state(Report.state)
