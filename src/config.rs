@@ -76,6 +76,18 @@ pub struct RawConfig {
     /// Athena workgroup named in the alert's Athena hint.
     #[arg(long, global = true, env = "ATHENA_WORKGROUP")]
     pub athena_workgroup: Option<String>,
+    /// Refill rate (tokens/s) of the account's EC2 bucket for mutating calls (Create*).
+    #[arg(long, global = true, env = "EC2_MUTATING_RATE")]
+    pub ec2_mutating_rate: Option<String>,
+    /// Capacity of the account's EC2 bucket for mutating calls.
+    #[arg(long, global = true, env = "EC2_MUTATING_BURST")]
+    pub ec2_mutating_burst: Option<String>,
+    /// Refill rate (tokens/s) of the account's EC2 bucket for Describe* calls.
+    #[arg(long, global = true, env = "EC2_DESCRIBE_RATE")]
+    pub ec2_describe_rate: Option<String>,
+    /// Capacity of the account's EC2 bucket for Describe* calls.
+    #[arg(long, global = true, env = "EC2_DESCRIBE_BURST")]
+    pub ec2_describe_burst: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +107,29 @@ pub struct Config {
     pub s3_force_path_style: bool,
     pub athena_database: String,
     pub athena_workgroup: String,
+    pub ec2_rates: Ec2Rates,
+}
+
+/// One EC2 token bucket: refill rate and capacity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// The account's two EC2 request buckets, which the client paces itself to (see
+/// `aws::rate`). Defaults are AWS's documented values; accounts with raised limits set
+/// their own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ec2Rates {
+    pub mutating: Rate,
+    pub non_mutating: Rate,
+}
+
+impl Default for Ec2Rates {
+    fn default() -> Self {
+        Self { mutating: Rate { per_second: 5.0, burst: 50 }, non_mutating: Rate { per_second: 20.0, burst: 100 } }
+    }
 }
 
 pub const DEFAULT_PREFIX: &str = "ami-usage";
@@ -136,6 +171,10 @@ fn flag_of(var: &'static str) -> &'static str {
         "S3_FORCE_PATH_STYLE" => "s3-force-path-style",
         "ATHENA_DATABASE" => "athena-database",
         "ATHENA_WORKGROUP" => "athena-workgroup",
+        "EC2_MUTATING_RATE" => "ec2-mutating-rate",
+        "EC2_MUTATING_BURST" => "ec2-mutating-burst",
+        "EC2_DESCRIBE_RATE" => "ec2-describe-rate",
+        "EC2_DESCRIBE_BURST" => "ec2-describe-burst",
         _ => "",
     }
 }
@@ -159,6 +198,23 @@ where
             var,
             format!("{s:?} is not a whole number from {min} to {max}"),
             format!("Set it to a value from {min} to {max}, or unset it for the default {default}."),
+        )),
+    }
+}
+
+/// A token refill rate: a positive number of calls per second (fractions allowed).
+fn rate(var: &'static str, raw: &Option<String>, default: f64) -> Result<f64, ConfigError> {
+    let Some(s) = present(raw) else {
+        return Ok(default);
+    };
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.01..=100_000.0).contains(&v) => Ok(v),
+        _ => Err(err(
+            var,
+            format!("{s:?} is not a rate in calls per second from 0.01 to 100000"),
+            format!(
+                "Set it to the refill rate of the account's EC2 token bucket, or unset it for AWS's default {default}."
+            ),
         )),
     }
 }
@@ -233,6 +289,21 @@ impl RawConfig {
             s3_force_path_style,
             athena_database: present(&self.athena_database).unwrap_or("ami_usage").to_string(),
             athena_workgroup: present(&self.athena_workgroup).unwrap_or("primary").to_string(),
+            ec2_rates: self.ec2_rates()?,
+        })
+    }
+
+    fn ec2_rates(&self) -> Result<Ec2Rates, ConfigError> {
+        let d = Ec2Rates::default();
+        Ok(Ec2Rates {
+            mutating: Rate {
+                per_second: rate("EC2_MUTATING_RATE", &self.ec2_mutating_rate, d.mutating.per_second)?,
+                burst: integer("EC2_MUTATING_BURST", &self.ec2_mutating_burst, d.mutating.burst, 1, 100_000)?,
+            },
+            non_mutating: Rate {
+                per_second: rate("EC2_DESCRIBE_RATE", &self.ec2_describe_rate, d.non_mutating.per_second)?,
+                burst: integer("EC2_DESCRIBE_BURST", &self.ec2_describe_burst, d.non_mutating.burst, 1, 100_000)?,
+            },
         })
     }
 }
@@ -558,5 +629,41 @@ mod tests {
         assert_eq!(e.var, "SNAPSHOT_GB_MONTH_USD");
         let e = RawConfig { s3_force_path_style: Some("maybe".into()), ..raw() }.validate().unwrap_err();
         assert_eq!(e.var, "S3_FORCE_PATH_STYLE");
+    }
+
+    #[test]
+    fn ec2_rates_default_to_aws_buckets_and_accept_raised_limits() {
+        let c = raw().validate().unwrap();
+        assert_eq!(c.ec2_rates.mutating, Rate { per_second: 5.0, burst: 50 });
+        assert_eq!(c.ec2_rates.non_mutating, Rate { per_second: 20.0, burst: 100 });
+        let c = RawConfig {
+            ec2_mutating_rate: Some("12.5".into()),
+            ec2_mutating_burst: Some("200".into()),
+            ec2_describe_rate: Some("0.5".into()),
+            ec2_describe_burst: Some("1".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(c.ec2_rates.mutating, Rate { per_second: 12.5, burst: 200 });
+        assert_eq!(c.ec2_rates.non_mutating, Rate { per_second: 0.5, burst: 1 });
+    }
+
+    #[test]
+    fn bad_ec2_rates_name_the_variable_and_flag() {
+        for bad in ["0", "-5", "fast", "NaN", "inf", "1e9"] {
+            let e = RawConfig { ec2_mutating_rate: Some(bad.into()), ..raw() }.validate().unwrap_err();
+            assert_eq!(e.var, "EC2_MUTATING_RATE", "{bad}");
+            assert!(e.to_string().contains("--ec2-mutating-rate"), "{e}");
+            assert!(e.to_string().contains("calls per second"), "{e}");
+        }
+        let e = RawConfig { ec2_describe_rate: Some("0".into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "EC2_DESCRIBE_RATE");
+        for bad in ["0", "2.5", "-1"] {
+            let e = RawConfig { ec2_mutating_burst: Some(bad.into()), ..raw() }.validate().unwrap_err();
+            assert_eq!(e.var, "EC2_MUTATING_BURST", "{bad}");
+            let e = RawConfig { ec2_describe_burst: Some(bad.into()), ..raw() }.validate().unwrap_err();
+            assert_eq!(e.var, "EC2_DESCRIBE_BURST", "{bad}");
+        }
     }
 }

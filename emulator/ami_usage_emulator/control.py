@@ -63,6 +63,16 @@ def _post_oddities(body: Any) -> tuple[int, Any]:
     return 200, STATE.oddities.configure(body)
 
 
+def _post_synthetic(body: Any) -> tuple[int, Any]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    return 200, STATE.synthetic.seed(body, DEFAULT_ACCOUNT_ID)
+
+
+def _get_synthetic(_: Any) -> tuple[int, Any]:
+    return 200, STATE.synthetic.snapshot()
+
+
 def _sns_published(_: Any) -> tuple[int, Any]:
     return 200, {"messages": STATE.sns_log.all()}
 
@@ -106,6 +116,8 @@ class ControlApi:
             ("POST", "/_emulator/oddities"): _post_oddities,
             ("POST", "/_emulator/reset"): reset,
             ("GET", "/_emulator/sns/published"): _sns_published,
+            ("POST", "/_emulator/synthetic"): _post_synthetic,
+            ("GET", "/_emulator/synthetic"): _get_synthetic,
             ("GET", "/_emulator/reports"): _reports,
         }
 

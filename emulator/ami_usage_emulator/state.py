@@ -13,6 +13,7 @@ from .clock import Clock, rfc3339
 from .config import Config
 from .faults import Faults
 from .oddities import Oddities
+from .synthetic import SyntheticFleet
 from .usage_reports import ReportStore
 
 
@@ -42,7 +43,8 @@ class EmulatorState:
         self.config = Config()
         self.faults = Faults()
         self.oddities = Oddities()
-        self.reports = ReportStore()
+        self.synthetic = SyntheticFleet()
+        self.reports = ReportStore(entry_source=self.synthetic.entries_for)
         self.sns_log = SnsLog()
 
     def now_rfc3339(self) -> str:
@@ -55,6 +57,7 @@ class EmulatorState:
         self.faults.configure({})
         self.oddities.configure({})
         self.reports.reset()
+        self.synthetic.reset()
         self.sns_log.clear()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -150,8 +151,10 @@ class ReportError(Exception):
 class ReportStore:
     """All reports, per (account, region), plus the ClientToken memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, entry_source: Callable[[str, str, str], Sequence[Entry] | None] | None = None) -> None:
         self._lock = threading.RLock()
+        # Synthetic seeding (synthetic.py): generated entries instead of computed ones.
+        self.entry_source = entry_source
         self.reset()
 
     def reset(self) -> None:
@@ -209,7 +212,10 @@ class ReportStore:
                 ready_at=now + timedelta(seconds=config["report_ready_after_seconds"]),
                 error_reason=error_reason, seq=self._seq + 1)
             self._seq += 1
-            if error_reason is None:
+            synthetic = self.entry_source and self.entry_source(owner, region, image_id)
+            if error_reason is None and synthetic is not None:
+                report.entries = synthetic  # type: ignore[assignment]
+            elif error_reason is None:
                 report.entries = compute_entries(
                     owner, region, image_id, resource_types, account_ids,
                     config["include_owner_account"], config["instance_activity_lag_seconds"], now)

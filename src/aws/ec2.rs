@@ -8,6 +8,8 @@ use aws_sdk_ec2::types::{
     Filter, ImageUsageResourceTypeOptionRequest, ImageUsageResourceTypeRequest, ResourceType, Tag, TagSpecification,
 };
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 
 use super::{error_code, error_text};
 use crate::core::model::{
@@ -245,26 +247,24 @@ fn entry_of(e: &aws_sdk_ec2::types::ImageUsageReportEntry, report: &UsageReport)
     })
 }
 
-/// Pages through a report's entries, handing each page to `sink` as it arrives so
-/// memory stays flat whatever the report's size.
-pub async fn for_each_entry_page<F>(ec2: &Client, report: &UsageReport, mut sink: F) -> anyhow::Result<()>
-where
-    F: FnMut(Vec<UsageEntry>) -> anyhow::Result<()>,
-{
-    let mut pages = ec2.describe_image_usage_report_entries().report_ids(&report.report_id).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
+/// A report's entries, one page at a time as EC2 returns them, so that the caller can
+/// stream them on (to a gzip encoder and S3) with memory flat in the report's size.
+pub fn entry_pages<'a>(ec2: &Client, report: &'a UsageReport) -> BoxStream<'a, anyhow::Result<Vec<UsageEntry>>> {
+    let pages = ec2.describe_image_usage_report_entries().report_ids(&report.report_id).into_paginator().send();
+    futures::stream::unfold(pages, move |mut pages| async move {
+        let page = pages.next().await?.map_err(|e| {
             anyhow!("ec2:DescribeImageUsageReportEntries for {} failed: {}", report.report_id, error_text(&e))
-        })?;
-        let entries = page
-            .image_usage_report_entries()
-            .iter()
-            .map(|e| entry_of(e, report))
-            .collect::<anyhow::Result<Vec<_>>>()
-            .with_context(|| {
-                format!("ec2:DescribeImageUsageReportEntries returned an unusable entry for {}", report.report_id)
-            })?;
-        sink(entries)?;
-    }
-    Ok(())
+        });
+        let entries = page.and_then(|page| {
+            page.image_usage_report_entries()
+                .iter()
+                .map(|e| entry_of(e, report))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .with_context(|| {
+                    format!("ec2:DescribeImageUsageReportEntries returned an unusable entry for {}", report.report_id)
+                })
+        });
+        Some((entries, pages))
+    })
+    .boxed()
 }

@@ -2,12 +2,16 @@
 //! the core's plain data. No decisions are made here.
 
 pub mod ec2;
+pub mod rate;
 pub mod references;
 pub mod s3;
 pub mod sns;
 
+use std::sync::Arc;
+
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_smithy_http_client::tls;
 
 use crate::config::Config;
 
@@ -22,8 +26,19 @@ pub struct Clients {
 }
 
 /// Adaptive retry: the SDK slows its own request rate when EC2 answers
-/// `RequestLimitExceeded`, which is what EC2's token buckets ask clients to do.
+/// `RequestLimitExceeded`, which is what EC2's token buckets ask clients to do. It
+/// complements the pacing of `rate`, which keeps this process under the buckets' rates
+/// but cannot see other callers in the account.
 const MAX_ATTEMPTS: u32 = 8;
+
+/// The SDK's default HTTPS client (hyper 1 + rustls/aws-lc), wrapped so that every EC2
+/// request attempt first takes a token from the account's matching bucket.
+fn paced_ec2_http_client(config: &Config) -> rate::PacedHttpClient {
+    let inner = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .build_https();
+    rate::PacedHttpClient::new(inner, Arc::new(rate::Pacer::new(config.ec2_rates)))
+}
 
 impl Clients {
     pub async fn from_env(config: &Config) -> anyhow::Result<Self> {
@@ -37,7 +52,9 @@ impl Clients {
             .ok_or_else(|| anyhow::anyhow!("no AWS Region configured: set AWS_REGION (or a profile's region)"))?;
         let s3_config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.s3_force_path_style).build();
         Ok(Self {
-            ec2: aws_sdk_ec2::Client::new(&shared),
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(&shared).http_client(paced_ec2_http_client(config)).build(),
+            ),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sns: aws_sdk_sns::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),

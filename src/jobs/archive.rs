@@ -1,7 +1,9 @@
 //! The archive writer: one report at a time, entries object first and report object
-//! last, both immutable (`If-None-Match: *`); plus the collect-state object.
+//! last, both immutable (`If-None-Match: *`); plus the collect-state object. Entries
+//! stream from EC2's pages through the gzip encoder to S3 (multipart past one part).
 
 use anyhow::Context;
+use futures::StreamExt;
 
 use super::Run;
 use crate::aws::{ec2, s3};
@@ -27,22 +29,46 @@ impl Archive<'_> {
         let clients = self.run.clients;
         let mut totals = EntryTotals::default();
         if report.state == ReportState::Available {
-            let mut writer = JsonlGzWriter::new();
-            ec2::for_each_entry_page(&clients.ec2, report, |entries| {
-                for e in &entries {
-                    totals.add(e);
-                    writer.push(&entry_row(e, &self.provenance))?;
+            let key = self.key(Dataset::Entries, report);
+            let mut object = s3::StreamedObject::new(&clients.s3, self.bucket, &key);
+            let streamed = self.stream_entries(report, &mut object, &mut totals).await;
+            match streamed {
+                Ok(last) => {
+                    object.finish(last).await?;
                 }
-                Ok(())
-            })
-            .await?;
-            let body = writer.finish()?;
-            s3::put_if_absent(&clients.s3, self.bucket, &self.key(Dataset::Entries, report), body).await?;
+                Err(e) => {
+                    object.abort().await;
+                    return Err(e);
+                }
+            }
         }
         let row = report_row(report, image, &totals, &self.provenance);
         let body = jsonl::encode(std::slice::from_ref(&row))?;
         s3::put_if_absent(&clients.s3, self.bucket, &self.key(Dataset::Reports, report), body).await?;
         Ok(row)
+    }
+
+    /// Pages through the entries into the gzip encoder, shipping a part whenever one
+    /// fills: memory holds about one part and one page per report, whatever its size.
+    /// Returns the compressed bytes not yet shipped.
+    async fn stream_entries(
+        &self,
+        report: &UsageReport,
+        object: &mut s3::StreamedObject<'_>,
+        totals: &mut EntryTotals,
+    ) -> anyhow::Result<Vec<u8>> {
+        let mut writer = JsonlGzWriter::new();
+        let mut pages = ec2::entry_pages(&self.run.clients.ec2, report);
+        while let Some(page) = pages.next().await {
+            for e in &page? {
+                totals.add(e);
+                writer.push(&entry_row(e, &self.provenance))?;
+            }
+            if writer.compressed_len() >= s3::PART_SIZE {
+                object.part(writer.take_compressed()).await?;
+            }
+        }
+        Ok(writer.finish()?)
     }
 
     /// A report row an earlier run archived (recovery of news that run did not record).

@@ -1,0 +1,216 @@
+//! Client-side pacing of EC2 calls at the account's token-bucket rates.
+//!
+//! EC2 throttles per account and Region with two token buckets: mutating actions
+//! (Create*/Delete*…, AWS default: bucket 50, refill 5/s) and non-mutating ones
+//! (Describe*/Get*/List*, bucket 100, refill 20/s). A client that sends faster than the
+//! refill rate only earns `RequestLimitExceeded` answers and retry back-off ("throttling
+//! storms"). So the EC2 client's transport waits for a token of the matching bucket
+//! before every attempt (retries included, since AWS counts those too), with a small
+//! headroom below the configured refill so that latency jitter between client and
+//! server clocks does not turn into throttled calls. The SDK's adaptive retry stays on
+//! for what pacing cannot see (other callers sharing the account's buckets).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use crate::config::{Ec2Rates, Rate};
+
+/// Fraction of the configured refill rate the client actually uses: 5 % below the
+/// bucket absorbs up to a second of accumulated jitter per 20 s of sustained sending.
+pub const HEADROOM: f64 = 0.95;
+
+/// Which of EC2's two buckets a call draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Mutating,
+    NonMutating,
+}
+
+/// AWS's rule: `Describe*`, `Get*` and `List*` actions are non-mutating, all others
+/// mutating. The action is read from the EC2 Query protocol's form body; a request
+/// whose action cannot be read is treated as mutating (the stricter bucket).
+pub fn call_kind(body: Option<&[u8]>) -> CallKind {
+    let action = body.and_then(|b| b.split(|&c| c == b'&').find_map(|pair| pair.strip_prefix(b"Action=".as_slice())));
+    match action {
+        Some(a) if [b"Describe".as_slice(), b"Get", b"List"].iter().any(|p| a.starts_with(p)) => CallKind::NonMutating,
+        _ => CallKind::Mutating,
+    }
+}
+
+/// The governor quota pacing one bucket: one token every `1 / (rate × HEADROOM)`
+/// seconds, at most `burst` at once (the bucket's capacity).
+pub fn quota(rate: Rate) -> Quota {
+    let per_token = Duration::from_secs_f64(1.0 / (rate.per_second * HEADROOM));
+    let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(per_token.max(Duration::from_nanos(1))).expect("period is non-zero").allow_burst(burst)
+}
+
+/// The two buckets of one account and Region, shared by every request of the process.
+#[derive(Debug)]
+pub struct Pacer {
+    mutating: DefaultDirectRateLimiter,
+    non_mutating: DefaultDirectRateLimiter,
+}
+
+impl Pacer {
+    pub fn new(rates: Ec2Rates) -> Self {
+        Self {
+            mutating: RateLimiter::direct(quota(rates.mutating)),
+            non_mutating: RateLimiter::direct(quota(rates.non_mutating)),
+        }
+    }
+
+    /// Waits until the bucket of `kind` has a token, and takes it.
+    pub async fn wait(&self, kind: CallKind) {
+        match kind {
+            CallKind::Mutating => self.mutating.until_ready().await,
+            CallKind::NonMutating => self.non_mutating.until_ready().await,
+        }
+    }
+}
+
+/// An HTTP client that paces every request through a [`Pacer`] before handing it to
+/// the wrapped client (which keeps its connection pool and timeouts).
+#[derive(Debug, Clone)]
+pub struct PacedHttpClient {
+    inner: SharedHttpClient,
+    pacer: Arc<Pacer>,
+}
+
+impl PacedHttpClient {
+    pub fn new(inner: SharedHttpClient, pacer: Arc<Pacer>) -> Self {
+        Self { inner, pacer }
+    }
+}
+
+impl HttpClient for PacedHttpClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(PacedConnector {
+            inner: self.inner.http_connector(settings, components),
+            pacer: self.pacer.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PacedConnector {
+    inner: SharedHttpConnector,
+    pacer: Arc<Pacer>,
+}
+
+impl HttpConnector for PacedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let kind = call_kind(request.body().bytes());
+        let (inner, pacer) = (self.inner.clone(), self.pacer.clone());
+        HttpConnectorFuture::new(async move {
+            pacer.wait(kind).await;
+            inner.call(request).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    #[test]
+    fn describe_get_and_list_are_non_mutating() {
+        for body in
+            ["Action=DescribeImageUsageReports&Version=2016-11-15", "Version=2016-11-15&Action=GetConsoleOutput"]
+        {
+            assert_eq!(call_kind(Some(body.as_bytes())), CallKind::NonMutating, "{body}");
+        }
+        assert_eq!(call_kind(Some(b"Action=ListImagesInRecycleBin")), CallKind::NonMutating);
+    }
+
+    #[test]
+    fn everything_else_is_mutating() {
+        for body in ["Action=CreateImageUsageReport&ImageId=ami-1", "Action=DeleteImageUsageReport", "Version=1", ""] {
+            assert_eq!(call_kind(Some(body.as_bytes())), CallKind::Mutating, "{body}");
+        }
+        assert_eq!(call_kind(None), CallKind::Mutating);
+        // A parameter value that merely contains "Describe" does not make a call read-only.
+        assert_eq!(call_kind(Some(b"Action=CreateTags&Tag.1.Value=Action%3DDescribe")), CallKind::Mutating);
+    }
+
+    #[test]
+    fn quota_paces_below_the_refill_rate_with_the_bucket_as_burst() {
+        let q = quota(Rate { per_second: 5.0, burst: 50 });
+        assert_eq!(q.burst_size().get(), 50);
+        let expected = Duration::from_secs_f64(1.0 / 4.75);
+        assert!(q.replenish_interval().abs_diff(expected) < Duration::from_micros(1), "{q:?}");
+    }
+
+    #[tokio::test]
+    async fn pacer_lets_a_burst_through_then_holds_the_rate() {
+        let pacer = Pacer::new(Ec2Rates {
+            mutating: Rate { per_second: 100.0, burst: 5 },
+            non_mutating: Rate { per_second: 10_000.0, burst: 1000 },
+        });
+        let start = Instant::now();
+        for _ in 0..5 {
+            pacer.wait(CallKind::Mutating).await;
+        }
+        assert!(start.elapsed() < Duration::from_millis(20), "the burst waits: {:?}", start.elapsed());
+        for _ in 0..20 {
+            pacer.wait(CallKind::Mutating).await;
+        }
+        // 20 tokens past the burst at 95 tokens/s take at least 0.21 s.
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(200), "{took:?}");
+        assert!(took < Duration::from_millis(600), "{took:?}");
+        // The other bucket is independent and still full.
+        let other = Instant::now();
+        for _ in 0..100 {
+            pacer.wait(CallKind::NonMutating).await;
+        }
+        assert!(other.elapsed() < Duration::from_millis(20));
+    }
+
+    #[derive(Debug, Default, Clone)]
+    struct Recorder(Arc<Mutex<Vec<Instant>>>);
+
+    impl HttpConnector for Recorder {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            self.0.lock().unwrap().push(Instant::now());
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(200.try_into().unwrap(), SdkBody::empty())))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_connector_waits_for_a_token_before_each_request() {
+        let recorder = Recorder::default();
+        let pacer = Arc::new(Pacer::new(Ec2Rates {
+            mutating: Rate { per_second: 50.0, burst: 2 },
+            non_mutating: Rate { per_second: 10_000.0, burst: 1000 },
+        }));
+        let connector = PacedConnector { inner: SharedHttpConnector::new(recorder.clone()), pacer };
+        let request = || {
+            let mut r = HttpRequest::new(SdkBody::from("Action=CreateImageUsageReport&Version=2016-11-15"));
+            r.set_uri("https://ec2.us-east-1.amazonaws.com/").unwrap();
+            r
+        };
+        for _ in 0..7 {
+            connector.call(request()).await.unwrap();
+        }
+        let sent = recorder.0.lock().unwrap().clone();
+        assert_eq!(sent.len(), 7);
+        // Two pass at once (the burst); the five after them are spaced ≥ 1/47.5 s apart.
+        let spread = sent[6] - sent[1];
+        assert!(spread >= Duration::from_millis(100), "{spread:?}");
+    }
+}
