@@ -224,15 +224,22 @@ def _policy_statements(tpl: dict):
             assert "Policies" not in props, "use the explicit FunctionRole"
         for doc in docs:
             for st in _as_list(doc["Statement"]):
-                yield logical_id, st
+                if "Fn::If" in st:  # a conditional statement: check every real branch
+                    for branch in st["Fn::If"][1:]:
+                        if branch != {"Ref": "AWS::NoValue"}:
+                            yield logical_id, branch
+                else:
+                    yield logical_id, st
 
 
 def _assert_no_wildcard_grant(where: str, st: dict):
     assert "NotAction" not in st and "NotResource" not in st, where
     actions = _as_list(st["Action"])
     if st["Effect"] == "Deny":
-        # The only Deny is the bucket's TLS-only guard, which must cover every action.
-        assert st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, where
+        # A Deny of every action is only ever the TLS-only guard; other Denies (wrong
+        # encryption) name their action.
+        if any("*" in a for a in actions):
+            assert st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, where
         return
     for action in actions:
         assert "*" not in action, f"{where}: wildcard action {action!r} granted"
@@ -271,7 +278,7 @@ def test_function_role_is_least_privilege(template):
         "ec2:DescribeImages", "ec2:DescribeImageUsageReports",
         "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences",
         "ec2:DescribeImageAttribute", "ec2:CreateImageUsageReport", "ec2:CreateTags",
-        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "sns:Publish",
+        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "sns:Publish", "sqs:SendMessage",
     }
     sub = lambda st: [r["Fn::Sub"] if isinstance(r, dict) else r for r in _as_list(st["Resource"])]  # noqa: E731
     # Only the describe actions without resource-level support get "*".
@@ -284,6 +291,7 @@ def test_function_role_is_least_privilege(template):
     assert sts["s3:ListBucket"]["Condition"] == {
         "StringLike": {"s3:prefix": [{"Fn::Sub": "${ArchivePrefix}/*"}]}}
     assert sub(sts["sns:Publish"]) == ["${AlertTopic}"]
+    assert sub(sts["sqs:SendMessage"]) == ["${FailedInvocationsQueue.Arn}"]
     assert sts["ec2:CreateTags"]["Condition"] == {
         "StringEquals": {"ec2:CreateAction": "CreateImageUsageReport"}}
     assert sub(sts["ec2:CreateTags"]) == [
@@ -305,6 +313,7 @@ _PLACEHOLDERS = {
     "${AWS::AccountId}": "${AccountId}",
     "${FunctionLogGroup}": "${LogGroupName}",
     "${AlertTopic}": "${AlertTopicArn}",
+    "${FailedInvocationsQueue.Arn}": "${FailedInvocationsQueueArn}",
 }
 
 
@@ -331,7 +340,7 @@ def test_deploy_readme_documents_every_placeholder_and_parameter(template):
     readme = DEPLOY_README.read_text()
     placeholders = set(re.findall(r"\$\{(\w+)\}", IAM_POLICY.read_text()))
     assert placeholders == {"Partition", "Region", "AccountId", "LogGroupName", "ArchiveBucket",
-                            "ArchivePrefix", "AlertTopicArn"}
+                            "ArchivePrefix", "AlertTopicArn", "FailedInvocationsQueueArn"}
     for name in placeholders:
         assert "${" + name + "}" in readme, f"deploy/README.md does not document ${{{name}}}"
     for sid in (st["Sid"] for st in json.loads(IAM_POLICY.read_text())["Statement"]):
@@ -345,12 +354,17 @@ def test_deploy_readme_documents_every_placeholder_and_parameter(template):
 
 def test_bucket_is_private_versioned_encrypted_and_tls_only(template):
     b = template["Resources"]["ArchiveBucket"]["Properties"]
-    assert b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-        "ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    (sse,) = b["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    cond, kms, default = sse["Fn::If"]
+    assert cond == "HasArchiveKmsKey"
+    assert default == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert kms["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "ArchiveKmsKeyArn"}}
+    assert kms["BucketKeyEnabled"] is True
     assert b["VersioningConfiguration"] == {"Status": "Enabled"}
     assert all(b["PublicAccessBlockConfiguration"].values())
     assert len(b["PublicAccessBlockConfiguration"]) == 4
-    (st,) = template["Resources"]["ArchiveBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    st = template["Resources"]["ArchiveBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
