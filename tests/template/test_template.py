@@ -447,13 +447,27 @@ REPORTS_COLUMNS = {
 }
 
 
+# src/core/verdict_row.rs (region is the partition key).
+VERDICTS_COLUMNS = {
+    "schema_version": "int", "evaluated_at": "timestamp", "owner_account_id": "string",
+    "image_id": "string", "name": "string", "verdict": "string", "reasons": "array<string>",
+    "image_creation_date": "timestamp", "age_days": "bigint", "unused_since": "timestamp",
+    "days_unused": "bigint", "reports_in_window": "bigint", "zero_usage_reports": "bigint",
+    "latest_report_id": "string", "latest_total_usage": "bigint", "owner_references": "array<string>",
+    "last_launched_time": "timestamp", "group_value": "string", "snapshot_size_gib_total": "bigint",
+    "estimated_snapshot_usd_month": "double", "has_billing_codes": "boolean",
+    "unused_min_days": "bigint", "min_reports": "bigint",
+}
+
+
 def test_glue_columns_are_the_archive_contract():
-    assert glue_columns(TEMPLATE) == {"entries": ENTRIES_COLUMNS, "reports": REPORTS_COLUMNS}
+    assert glue_columns(TEMPLATE) == {
+        "entries": ENTRIES_COLUMNS, "reports": REPORTS_COLUMNS, "verdicts": VERDICTS_COLUMNS}
     assert glue_partition_keys(TEMPLATE) == {
-        t: {"region": "string", "report_date": "string"} for t in ("entries", "reports")}
+        t: {"region": "string", "report_date": "string"} for t in ("entries", "reports", "verdicts")}
 
 
-@pytest.mark.parametrize("table", ["entries", "reports"])
+@pytest.mark.parametrize("table", ["entries", "reports", "verdicts"])
 def test_tables_use_openx_json_and_partition_projection(table):
     ti = glue_tables(TEMPLATE)[table]
     assert ti["TableType"] == "EXTERNAL_TABLE"
