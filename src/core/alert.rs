@@ -165,7 +165,7 @@ fn other_line(n: &News) -> String {
 
 fn athena_hint(ctx: &AlertContext) -> String {
     format!(
-        "Athena: workgroup {}, database {}, saved query \"deregistration_candidates\" (or: SELECT * FROM {}.verdicts WHERE report_date = '{}' AND verdict = 'candidate')",
+        "Athena (workgroup {}, database {}), every candidate with its reasons: SELECT * FROM {}.verdicts WHERE report_date = '{}' AND verdict = 'candidate' ORDER BY evaluated_at DESC",
         ctx.athena_workgroup,
         ctx.athena_database,
         ctx.athena_database,
@@ -427,7 +427,7 @@ REPORTS PENDING TOO LONG
 REPORTS EXPIRING BEFORE THEY WERE ARCHIVED
 - amiur-5 (ami-5): pending, EC2 deletes it at 2026-11-25T00:00:00.000Z
 
-Athena: workgroup ami-usage, database ami_usage, saved query \"deregistration_candidates\" (or: SELECT * FROM ami_usage.verdicts WHERE report_date = '2026-11-22' AND verdict = 'candidate')
+Athena (workgroup ami-usage, database ami_usage), every candidate with its reasons: SELECT * FROM ami_usage.verdicts WHERE report_date = '2026-11-22' AND verdict = 'candidate' ORDER BY evaluated_at DESC
 Archive: s3://bucket/ami-usage
 ";
         assert_eq!(a.email, expected);
@@ -488,7 +488,7 @@ Archive: s3://bucket/ami-usage
         let msg = a.sns_message();
         assert!(msg.len() <= 256 * 1024, "{} bytes", msg.len());
         assert!(a.email.contains("... and "), "the list must be cut");
-        assert!(a.email.contains("saved query \"deregistration_candidates\""));
+        assert!(a.email.contains("FROM ami_usage.verdicts WHERE report_date = '2026-11-22' AND verdict = 'candidate'"));
         let listed = a.email.lines().filter(|l| l.starts_with("- ami-")).count();
         let more: usize =
             a.email.lines().find_map(|l| l.strip_prefix("... and ")?.split(' ').next()?.parse().ok()).unwrap();

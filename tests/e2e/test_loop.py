@@ -24,6 +24,11 @@ def setup(emu):
         ARCHIVE_PREFIX=PREFIX,
         ALERT_TOPIC_ARN=alerting.topic_arn,
         AMI_TAG_FILTERS="Golden=true",
+        # One day, one report, any age: this test proves the loop, not the verdict rules
+        # (tests/e2e/test_verdicts.py does, with the defaults, over 40 days).
+        UNUSED_MIN_DAYS="1",
+        MIN_REPORTS="1",
+        MIN_AGE_DAYS="0",
     )
     return fleet, alerting, env
 
