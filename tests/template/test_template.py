@@ -160,7 +160,10 @@ def test_function_environment_is_the_contract(template):
         "EXPIRY_WARNING_DAYS", "SNAPSHOT_GB_MONTH_USD", "CREATE_CONCURRENCY",
         "ATHENA_DATABASE", "ATHENA_WORKGROUP",
     }
-    assert env["ARCHIVE_BUCKET"] == {"Ref": "ArchiveBucket"}
+    assert env["ARCHIVE_BUCKET"] == {
+        "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]}
+    assert env["ARCHIVE_PREFIX"] == {"Fn::If": [
+        "UseCentralArchive", {"Fn::Sub": "${ArchivePrefix}/account=${AWS::AccountId}"}, {"Ref": "ArchivePrefix"}]}
     assert env["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
     params = template["Parameters"]
     assert params["ArchivePrefix"]["Default"] == "ami-usage"
@@ -280,16 +283,27 @@ def test_function_role_is_least_privilege(template):
         "ec2:DescribeImageAttribute", "ec2:CreateImageUsageReport", "ec2:CreateTags",
         "s3:GetObject", "s3:PutObject", "s3:ListBucket", "sns:Publish", "sqs:SendMessage",
     }
-    sub = lambda st: [r["Fn::Sub"] if isinstance(r, dict) else r for r in _as_list(st["Resource"])]  # noqa: E731
+    def text(r):  # the template text of a Sub, in both of its forms
+        return r if isinstance(r, str) else r["Fn::Sub"] if isinstance(r["Fn::Sub"], str) else r["Fn::Sub"][0]
+    sub = lambda st: [text(r) for r in _as_list(st["Resource"])]  # noqa: E731
     # Only the describe actions without resource-level support get "*".
     star = {a for a, st in sts.items() if st["Resource"] == "*"}
     assert star == {"ec2:DescribeImages", "ec2:DescribeImageUsageReports",
                     "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences"}
-    assert sub(sts["s3:GetObject"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucket}/${ArchivePrefix}/*"]
+    assert sub(sts["s3:GetObject"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}/${ArchiveKeyPrefix}/*"]
     assert sts["s3:PutObject"] is sts["s3:GetObject"]
-    assert sub(sts["s3:ListBucket"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucket}"]
-    assert sts["s3:ListBucket"]["Condition"] == {
-        "StringLike": {"s3:prefix": [{"Fn::Sub": "${ArchivePrefix}/*"}]}}
+    assert sub(sts["s3:ListBucket"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}"]
+    (prefix,) = sts["s3:ListBucket"]["Condition"]["StringLike"]["s3:prefix"]
+    assert text(prefix) == "${ArchiveKeyPrefix}/*"
+    # Own bucket: the archive prefix; organisation mode: the central bucket, own account's prefix.
+    variables = sts["s3:GetObject"]["Resource"]["Fn::Sub"][1]
+    assert variables == {
+        "ArchiveBucketName": {"Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"},
+                                         {"Ref": "ArchiveBucket"}]},
+        "ArchiveKeyPrefix": {"Fn::If": ["UseCentralArchive",
+                                        {"Fn::Sub": "${ArchivePrefix}/account=${AWS::AccountId}"},
+                                        {"Ref": "ArchivePrefix"}]}}
+    assert prefix["Fn::Sub"][1] == {"ArchiveKeyPrefix": variables["ArchiveKeyPrefix"]}
     assert sub(sts["sns:Publish"]) == ["${AlertTopic}"]
     assert sub(sts["sqs:SendMessage"]) == ["${FailedInvocationsQueue.Arn}"]
     assert sts["ec2:CreateTags"]["Condition"] == {
@@ -314,12 +328,14 @@ _PLACEHOLDERS = {
     "${FunctionLogGroup}": "${LogGroupName}",
     "${AlertTopic}": "${AlertTopicArn}",
     "${FailedInvocationsQueue.Arn}": "${FailedInvocationsQueueArn}",
+    "${ArchiveBucketName}": "${ArchiveBucket}",
+    "${ArchiveKeyPrefix}": "${ArchivePrefix}",
 }
 
 
 def _to_placeholders(value):
     if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
-        text = value["Fn::Sub"]
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
         for cfn, placeholder in _PLACEHOLDERS.items():
             text = text.replace(cfn, placeholder)
         return text
