@@ -1,0 +1,98 @@
+"""Runs that stop part-way are finished by the next run: the CLI killed with SIGKILL at
+seeded random points of collect, and runs that reach their --time-budget."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import time
+
+from harness import BINARY, run_binary
+from scale import assert_archived_exactly_once, assert_each_error_alerted_once, synthetic_fleet
+
+SEED = 20261122
+
+
+def s3_puts(emu) -> int:
+    return emu.control("faults")["counters"]["s3_put_object"]["calls"]
+
+
+def collect_killed_after(emu, env, now, puts: int) -> bool:
+    """Starts collect and SIGKILLs it once the emulator has seen `puts` more S3
+    PutObject calls from it. False when the run finished before reaching that point."""
+    start = s3_puts(emu)
+    proc = subprocess.Popen([str(BINARY), "collect", "--now", now], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if s3_puts(emu) - start >= puts:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    return False
+
+
+def test_collect_killed_at_random_points_then_rerun_archives_everything_once(emu):
+    fleet = synthetic_fleet(emu, amis=16, entries=600, errors=3, COLLECT_CONCURRENCY="2")
+    emu.control("config", {"max_results_cap": 200})  # several pages per report
+    now = emu.now()
+    assert run_binary(emu, ["create", "--now", now], fleet.env).code == 0
+
+    # Kill points inside the archive phase: after the k-th object write of a run (the
+    # fleet needs 29: 13 entries and 16 report objects), where a report may be half
+    # written (entries object without its report object).
+    rng = random.Random(SEED)
+    kills = 0
+    for _ in range(5):
+        kills += collect_killed_after(emu, fleet.env, now, rng.randint(1, 8))
+    assert kills >= 3, "the runs finished before they could be killed: the test proves nothing"
+
+    final = run_binary(emu, ["collect", "--now", now], fleet.env)
+    assert final.code == 0, final.stderr
+    assert final.summary["failed"] == [] and final.summary["expiring_unarchived"] == []
+    assert final.summary["archived"] + final.summary["already_archived"] == 16
+    again = run_binary(emu, ["collect", "--now", emu.now()], fleet.env)
+    assert again.code == 0 and again.summary["archived"] == 0 and again.summary["alert"] is None
+    reports = assert_archived_exactly_once(emu, fleet)
+    assert_each_error_alerted_once(emu, reports, fleet)
+
+
+def test_create_stops_at_its_time_budget_and_the_next_run_finishes(emu):
+    # 30 AMIs at 10 creates/s after a burst of 2 need about 3 s: a 1 s budget stops early.
+    fleet = synthetic_fleet(emu, amis=30, entries=10, errors=0, EC2_MUTATING_RATE="10", EC2_MUTATING_BURST="2")
+    emu.control("config", {"report_ready_after_seconds": 3600})
+    now = emu.now()
+    first = run_binary(emu, ["create", "--now", now, "--time-budget", "1"], fleet.env)
+    assert first.code == 0, first.stderr
+    s = first.summary
+    assert s["stopped_because"] == "time budget reached"
+    assert 0 < s["created"] < 30 and s["created"] + s["remaining"] == 30
+
+    second = run_binary(emu, ["create", "--now", now], fleet.env)
+    assert second.code == 0, second.stderr
+    assert second.summary["created"] == s["remaining"] and second.summary["already_reported"] == s["created"]
+    assert second.summary["remaining"] == 0
+    reports = emu.client("ec2").describe_image_usage_reports()["ImageUsageReports"]
+    assert sorted(r["ImageId"] for r in reports) == sorted(fleet.image_ids)  # one each, none twice
+
+
+def test_collect_stops_at_its_time_budget_and_the_next_run_finishes(emu):
+    # One report at a time, each report's single page paced to 5/s: 20 reports need ~4 s.
+    fleet = synthetic_fleet(emu, amis=20, entries=40, errors=2, COLLECT_CONCURRENCY="1",
+                            EC2_DESCRIBE_RATE="5", EC2_DESCRIBE_BURST="3")
+    now = emu.now()
+    assert run_binary(emu, ["create", "--now", now], fleet.env).code == 0
+    first = run_binary(emu, ["collect", "--now", now, "--time-budget", "1"], fleet.env)
+    assert first.code == 0, first.stderr
+    assert 0 < first.summary["archived"] < 20
+    assert first.summary["archived"] + first.summary["remaining"] == 20
+
+    second = run_binary(emu, ["collect", "--now", now], fleet.env)
+    assert second.code == 0, second.stderr
+    assert second.summary["archived"] == first.summary["remaining"] and second.summary["remaining"] == 0
+    reports = assert_archived_exactly_once(emu, fleet)
+    assert_each_error_alerted_once(emu, reports, fleet)
