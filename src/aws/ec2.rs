@@ -264,7 +264,60 @@ pub fn entry_pages<'a>(ec2: &Client, report: &'a UsageReport) -> BoxStream<'a, a
                     format!("ec2:DescribeImageUsageReportEntries returned an unusable entry for {}", report.report_id)
                 })
         });
+        if let Ok(entries) = &entries {
+            let unknown = unknown_resource_types(entries);
+            if !unknown.is_empty() {
+                tracing::warn!(
+                    report_id = %report.report_id,
+                    resource_types = ?unknown,
+                    "entries of an unknown resource type: archived as EC2 returned them and counted in total_usage"
+                );
+            }
+        }
         Some((entries, pages))
     })
     .boxed()
+}
+
+/// Resource types this version did not ask for. Their entries are still archived (the
+/// archive is a faithful copy of the report) and count as usage, so an AMI used only
+/// through a resource type added to EC2 later is never taken for unused.
+fn unknown_resource_types(entries: &[UsageEntry]) -> BTreeSet<&str> {
+    entries
+        .iter()
+        .map(|e| e.resource_type.as_str())
+        .filter(|t| *t != RESOURCE_TYPE_INSTANCE && *t != RESOURCE_TYPE_LAUNCH_TEMPLATE)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(resource_type: &str) -> UsageEntry {
+        UsageEntry {
+            report_id: "amiur-1".into(),
+            image_id: "ami-1".into(),
+            account_id: "111122223333".into(),
+            resource_type: resource_type.into(),
+            usage_count: 1,
+            report_creation_time: DateTime::from_timestamp(0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn only_resource_types_not_requested_are_unknown() {
+        let entries = [
+            entry(RESOURCE_TYPE_INSTANCE),
+            entry(RESOURCE_TYPE_LAUNCH_TEMPLATE),
+            entry("imagebuilder:ImageRecipe"),
+            entry("imagebuilder:ImageRecipe"),
+            entry("ec2:SomethingNew"),
+        ];
+        assert_eq!(
+            unknown_resource_types(&entries).into_iter().collect::<Vec<_>>(),
+            vec!["ec2:SomethingNew", "imagebuilder:ImageRecipe"]
+        );
+        assert!(unknown_resource_types(&entries[..2]).is_empty());
+    }
 }

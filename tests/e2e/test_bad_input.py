@@ -311,6 +311,7 @@ def test_entries_of_an_unknown_resource_type_are_archived_verbatim_and_count_as_
         {"ResourceType": "imagebuilder:ImageRecipe", "AccountId": CONSUMER_3, "UsageCount": 5}]}})
     result = run_binary(emu, ["collect", "--now", emu.now()], env)
     assert result.code == 0 and result.summary["failed"] == [], result.stderr
+    assert "imagebuilder:ImageRecipe" in result.stderr and "unknown resource type" in result.stderr
     objs = _archived(emu)
     entries = [r for r in rows(objs, "entries") if r["report_id"] == report_of[x]]
     assert {(e["account_id"], e["resource_type"], e["usage_count"]) for e in entries} == {
