@@ -1,7 +1,9 @@
 //! The `verdicts` archive dataset (a **contract**: the Glue table `verdicts` and users'
 //! queries read it). One immutable object per collect run that has verdicts to record:
 //!
-//!     <prefix>/verdicts/region=<region>/report_date=<YYYY-MM-DD>/run-<evaluated_at>.json.gz
+//! ```text
+//! <prefix>/verdicts/region=<region>/report_date=<YYYY-MM-DD>/run-<evaluated_at>.json.gz
+//! ```
 //!
 //! `report_date` is the run's UTC date. Collect runs hourly and objects are written
 //! once (`If-None-Match: *`), so each run gets its own object named by its clock; the
