@@ -38,6 +38,11 @@ def lambda_watch(emu):
             ARCHIVE_BUCKET=alerting.bucket,
             ALERT_TOPIC_ARN=alerting.topic_arn,
             AMI_TAG_FILTERS="Golden=true",
+            # One report suffices here (the verdict rules have their own proof in
+            # test_verdicts.py): the unused AMI is a candidate, so collect alerts.
+            UNUSED_MIN_DAYS="1",
+            MIN_REPORTS="1",
+            MIN_AGE_DAYS="0",
         )
     )
     assert shutil.which("cargo-lambda", path=env["PATH"]), "cargo-lambda missing: run scripts/python-env"
