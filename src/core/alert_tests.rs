@@ -1,0 +1,164 @@
+
+use super::*;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn ctx() -> AlertContext {
+    AlertContext {
+        account_id: "123456789012".into(),
+        region: "eu-west-1".into(),
+        now: t("2026-11-22T10:00:00Z"),
+        snapshot_gb_month_usd: 0.05,
+        athena_database: "ami_usage".into(),
+        athena_workgroup: "ami-usage".into(),
+        archive_location: "s3://bucket/ami-usage".into(),
+    }
+}
+
+fn candidate(i: usize) -> News {
+    News::Candidate {
+        image_id: format!("ami-{i:017x}"),
+        name: format!("golden-al2023-{i}"),
+        image_created: Some(t("2026-09-01T00:00:00Z")),
+        unused_since: t("2026-11-12T00:00:00Z"),
+        snapshot_size_gib: 30,
+        has_billing_codes: i % 2 == 1,
+        reasons: vec!["unused_for_window".into(), "no_owner_account_use".into(), "older_than_min_age".into()],
+    }
+}
+
+fn golden_news() -> Vec<News> {
+    vec![
+        candidate(1),
+        News::UsedAgain {
+            image_id: "ami-2".into(),
+            name: "golden-old".into(),
+            total_usage: 4,
+            reasons: vec!["used_in_other_accounts".into()],
+        },
+        News::ReportError {
+            report_id: "amiur-3".into(),
+            image_id: "ami-3".into(),
+            reason: Some("Internal\u{7}error".into()),
+        },
+        News::PendingTooLong {
+            report_id: "amiur-4".into(),
+            image_id: "ami-4".into(),
+            created: t("2026-11-20T00:00:00Z"),
+        },
+        News::ExpiringUnarchived {
+            report_id: "amiur-5".into(),
+            image_id: "ami-5".into(),
+            state: "pending".into(),
+            expires: t("2026-11-25T00:00:00Z"),
+        },
+        News::CandidatesWithheld {
+            withheld: 12,
+            selected: 20,
+            limit_percent: 50,
+            day: t("2026-11-22T00:00:00Z").date_naive(),
+        },
+    ]
+}
+
+#[test]
+fn email_golden() {
+    let a = render(&golden_news(), 2, &ctx());
+    let expected = "\
+AMI usage alert for account 123456789012 in eu-west-1 at 2026-11-22 10:00 UTC
+
+12 candidates withheld, 1 new deregistration candidates, 2 still unused, 1 used again, 1 reports in error, 1 pending too long, 1 expiring unarchived
+
+CANDIDATE LIST WITHHELD (circuit breaker)
+- 12 of 20 selected AMIs look unused, more than MAX_CANDIDATE_PERCENT=50%: something is off (a report that is wrong, an AMI_TAG_FILTERS that selects too much?). No candidate is recommended until that is understood.
+
+NEW DEREGISTRATION CANDIDATES (no usage in any account or resource type for the whole window, none in this account)
+- ami-00000000000000001  golden-al2023-1
+    age 82 days, no usage since 2026-11-12 (10 days), snapshots 30 GiB = at most $1.50/month (upper bound: snapshots are billed incrementally)
+    reasons: unused_for_window, no_owner_account_use, older_than_min_age
+    ! carries billing products / product codes: an AMI re-registered from its snapshot loses them
+Reports may miss the last 24 h of instance launches: deregister with a grace period (EC2 can restore a deregistered AMI from the Recycle Bin if a retention rule exists).
+
+USED AGAIN (do not deregister)
+- ami-2  golden-old: used_in_other_accounts (4 uses in other accounts in the latest report)
+
+REPORTS IN ERROR
+- amiur-3 (ami-3): Internalerror
+
+REPORTS PENDING TOO LONG
+- amiur-4 (ami-4): pending since 2026-11-20T00:00:00.000Z
+
+REPORTS EXPIRING BEFORE THEY WERE ARCHIVED
+- amiur-5 (ami-5): pending, EC2 deletes it at 2026-11-25T00:00:00.000Z
+
+Athena (workgroup ami-usage, database ami_usage), every candidate with its reasons: SELECT * FROM ami_usage.verdicts WHERE report_date = '2026-11-22' AND verdict = 'candidate' ORDER BY evaluated_at DESC
+Archive: s3://bucket/ami-usage
+";
+    assert_eq!(a.email, expected);
+    assert_eq!(
+            a.subject,
+            "AMI usage eu-west-1: 12 candidates withheld, 1 deregistration candidate, 1 used again, 1 report error, 1 pending too long"
+                .chars()
+                .take(96)
+                .collect::<String>()
+                + "..."
+        );
+}
+
+#[test]
+fn chat_golden_is_a_chatbot_custom_notification() {
+    let a = render(&golden_news(), 2, &ctx());
+    let v: serde_json::Value = serde_json::from_str(&a.chat).unwrap();
+    assert_eq!(v["version"], "1.0");
+    assert_eq!(v["source"], "custom");
+    assert_eq!(v["content"]["textType"], "client-markdown");
+    assert_eq!(v["content"]["title"], format!(":mag: {}", a.subject));
+    let expected_description = "\
+*12 candidates withheld, 1 new deregistration candidates, 2 still unused, 1 used again, 1 reports in error, 1 pending too long, 1 expiring unarchived*
+*Candidate list withheld (circuit breaker)*
+• 12 of 20 selected AMIs look unused, more than MAX_CANDIDATE_PERCENT=50%: something is off (a report that is wrong, an AMI_TAG_FILTERS that selects too much?). No candidate is recommended until that is understood.
+*New deregistration candidates*
+• `ami-00000000000000001` golden-al2023-1 — unused 10 days, ≤ $1.50/month — :warning: billing codes
+*Used again (do not deregister)*
+• ami-2  golden-old: used_in_other_accounts (4 uses in other accounts in the latest report)
+*Reports in error*
+• amiur-3 (ami-3): Internalerror
+*Pending too long*
+• amiur-4 (ami-4): pending since 2026-11-20T00:00:00.000Z
+*Expiring unarchived*
+• amiur-5 (ami-5): pending, EC2 deletes it at 2026-11-25T00:00:00.000Z";
+    assert_eq!(v["content"]["description"], expected_description);
+    assert_eq!(v["metadata"]["relatedResources"], json!(["ami-00000000000000001", "ami-2"]));
+    let msg: serde_json::Value = serde_json::from_str(&a.sns_message()).unwrap();
+    assert_eq!(msg["default"], a.chat);
+    assert_eq!(msg["email"], a.email);
+}
+
+#[test]
+fn subject_is_short_ascii_without_control_characters() {
+    let news = vec![candidate(1)];
+    let mut c = ctx();
+    c.region = "eu-west-1\n".into();
+    let s = subject(&news, &c);
+    assert!(s.len() < 100);
+    assert!(s.chars().all(|ch| ch.is_ascii() && !ch.is_ascii_control()), "{s:?}");
+    assert_eq!(s, "AMI usage eu-west-1: 1 deregistration candidate");
+}
+
+#[test]
+fn five_thousand_candidates_fit_in_one_sns_message() {
+    let news: Vec<News> = (0..5000).map(candidate).collect();
+    let a = render(&news, 0, &ctx());
+    let msg = a.sns_message();
+    assert!(msg.len() <= 256 * 1024, "{} bytes", msg.len());
+    assert!(a.email.contains("... and "), "the list must be cut");
+    assert!(a.email.contains("FROM ami_usage.verdicts WHERE report_date = '2026-11-22' AND verdict = 'candidate'"));
+    let listed = a.email.lines().filter(|l| l.starts_with("- ami-")).count();
+    let more: usize =
+        a.email.lines().find_map(|l| l.strip_prefix("... and ")?.split(' ').next()?.parse().ok()).unwrap();
+    assert_eq!(listed + more, 5000);
+    let chat: serde_json::Value = serde_json::from_str(&a.chat).unwrap();
+    assert!(chat["content"]["description"].as_str().unwrap().contains("… and 4990 more"));
+}
