@@ -16,8 +16,9 @@ from archive import drain, objects  # noqa: E402
 from fleet import CONSUMER_1, CONSUMER_2, archive_and_alerting, demo_fleet, seed  # noqa: E402
 from harness import OWNER, Emulator, base_env, run_binary  # noqa: E402
 
-# The demo compresses a month into seconds; these settings keep the verdict rules'
-# meaning while letting a short simulated history produce a verdict.
+# The default verdict rules apply: an AMI becomes a deregistration candidate after 30
+# days of zero-usage reports (at least 3) once it is 30 days old, so the demo simulates
+# a little over a month, one create and one collect a day.
 DEMO_SETTINGS = {"AMI_TAG_FILTERS": "Golden=true", "ARCHIVE_PREFIX": "ami-usage"}
 
 
@@ -27,7 +28,8 @@ def say(text: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--days", type=int, default=3, help="simulated days of create + collect")
+    parser.add_argument("--days", type=int, default=32, help="simulated days of create + collect")
+    parser.add_argument("--verbose", action="store_true", help="print every run's full JSON summary")
     args = parser.parse_args()
 
     emu = Emulator().start()
@@ -41,28 +43,44 @@ def main() -> int:
         env = base_env(emu, ARCHIVE_BUCKET=alerting.bucket, ALERT_TOPIC_ARN=alerting.topic_arn, **DEMO_SETTINGS)
         emu.control("config", {"report_ready_after_seconds": 900})
 
+        say(f"{args.days} simulated days: create, an hour later collect (reports are ready after 15 minutes)")
         for day in range(1, args.days + 1):
-            say(f"day {day}: ami-usage-reporter create")
             created = run_binary(emu, ["create", "--now", emu.now()], env)
-            print(created.stdout or created.stderr)
             emu.advance(3600)
-            say(f"day {day}: ami-usage-reporter collect (an hour later: reports are available)")
             collected = run_binary(emu, ["collect", "--now", emu.now()], env)
-            print(collected.stdout or collected.stderr)
-            if collected.code not in (0, 3) or created.code not in (0, 3):
-                return 1
+            for r in (created, collected):
+                if r.code not in (0, 3):
+                    print(r.stderr)
+                    return 1
+                if args.verbose:
+                    print(r.stdout)
+            c, v = collected.summary, collected.summary.get("verdicts") or {}
+            alert = c["alert"]["subject"] if c.get("alert") else "-"
+            print(
+                f"  day {day:>2} {created.summary['period']}: created {created.summary['created']}, "
+                f"archived {c['archived']} ({c['entries_archived']} entries); verdicts "
+                f"candidate {v.get('candidate', 0)}, in use {v.get('in_use', 0)}, unknown {v.get('unknown', 0)}, "
+                f"excluded {v.get('excluded', 0)}; alert: {alert}",
+                flush=True,
+            )
             emu.advance(23 * 3600)
 
-        say(f"archive: s3://{alerting.bucket}/ami-usage/")
-        for key, obj in sorted(objects(emu.client("s3"), alerting.bucket, "ami-usage/").items()):
-            rows = f"{len(obj['rows'])} rows" if key.endswith(".json.gz") else ""
-            print(f"  {key}  {rows}")
+        say(f"archive: s3://{alerting.bucket}/ami-usage/ (the last day's objects, and a count per dataset)")
+        archive = objects(emu.client("s3"), alerting.bucket, "ami-usage/")
+        last_day = max(k.split("report_date=")[1][:10] for k in archive if "report_date=" in k)
+        for key, obj in sorted(archive.items()):
+            if f"report_date={last_day}" in key or "/state/" in key:
+                rows = f"{len(obj['rows'])} rows" if key.endswith(".json.gz") else ""
+                print(f"  {key}  {rows}")
+        for dataset in ("entries", "reports", "verdicts"):
+            keys = [k for k in archive if f"/{dataset}/" in k]
+            print(f"  {dataset}: {len(keys)} objects, {sum(len(archive[k]['rows']) for k in keys)} rows")
 
-        say("alert as the SQS subscriber of the topic received it (Slack / AWS Chatbot rendering)")
+        say("alerts as the SQS subscriber of the topic received them (Slack / AWS Chatbot rendering)")
         for n in drain(emu.client("sqs"), alerting.queue_url):
             print(f"Subject: {n.get('Subject')}")
             print(json.dumps(json.loads(n["Message"]), indent=2))
-        say("the same alert's e-mail rendering")
+        say("the same alerts' e-mail rendering")
         for m in emu.control("sns/published")["messages"]:
             print(f"Subject: {m['Subject']}\n")
             print(json.loads(m["Message"])["email"])
