@@ -124,3 +124,56 @@ def run_binary(emulator: Emulator, args: list[str], env: dict, timeout: int = 30
     if p.returncode in (0, 3) and p.stdout.strip():
         summary = json.loads(p.stdout)
     return Result(p.returncode, p.stdout, p.stderr, summary)
+
+
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+class LambdaWatch:
+    """`cargo lambda watch` (cargo lambda's Lambda Runtime API emulator) serving the
+    function with `env` as its environment, and `cargo lambda invoke` against it."""
+
+    def __init__(self, env: dict) -> None:
+        self.env = dict(env)
+        self.env["PATH"] = f"{VENV_BIN}{os.pathsep}{self.env.get('PATH', '')}"
+        self.port = free_port()
+        self.log_path = ROOT / "target" / f"cargo-lambda-watch-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "LambdaWatch":
+        import shutil
+        import socket as _socket
+
+        assert shutil.which("cargo-lambda", path=self.env["PATH"]), "cargo-lambda missing: run scripts/python-env"
+        self.proc = subprocess.Popen(
+            ["cargo", "lambda", "watch", "--ignore-changes", "-q", "-A", "127.0.0.1", "-P", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(self.log_path, "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.time() + 120
+        while True:
+            try:
+                _socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"cargo lambda watch did not start; see {self.log_path}")
+                time.sleep(0.3)
+
+    def invoke(self, *data_args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["cargo", "lambda", "invoke", "ami-usage-reporter", "-A", "127.0.0.1", "-P", str(self.port), *data_args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            self.proc.wait(20)

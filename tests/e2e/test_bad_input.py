@@ -13,20 +13,15 @@ After every case the S3 contents are checked: nothing partial is ever written.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import socket
 import subprocess
-import time
 
 import pytest
 
 from archive import objects, rows
 from fleet import CONSUMER_1, CONSUMER_2, AmiSpec, Fleet, TemplateSpec, archive_and_alerting, seed
-from harness import ROOT, base_env, free_port, run_binary
+from harness import LambdaWatch, base_env, run_binary
 
-VENV_BIN = ROOT / ".venv" / "bin"
 BUCKET = "bad-input-archive"
 SCHEDULED = {"version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41", "detail-type": "Scheduled Event",
              "source": "aws.events", "account": "123456789012", "time": "2026-11-22T00:00:00Z",
@@ -54,38 +49,16 @@ def lambda_function(emulator_server, binary, tmp_path_factory):
     emu.control("reset", {})
     emu.client("s3").create_bucket(Bucket=BUCKET)
     env = base_env(emu, ARCHIVE_BUCKET=BUCKET, AMI_TAG_FILTERS="Golden=true")
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    assert shutil.which("cargo-lambda", path=env["PATH"]), "cargo-lambda missing: run scripts/python-env"
-    port = free_port()
-    log_path = ROOT / "target" / f"cargo-lambda-watch-{port}.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        ["cargo", "lambda", "watch", "--ignore-changes", "-q", "-A", "127.0.0.1", "-P", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    deadline = time.time() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"cargo lambda watch did not start; see {log_path}")
-            time.sleep(0.3)
+    watch = LambdaWatch(env).start()
     data_dir = tmp_path_factory.mktemp("events")
 
     def invoke(event) -> subprocess.CompletedProcess:
         path = data_dir / "event.json"
         path.write_text(event if isinstance(event, str) else json.dumps(event))
-        return subprocess.run(
-            ["cargo", "lambda", "invoke", "ami-usage-reporter", "-A", "127.0.0.1", "-P", str(port),
-             "--data-file", str(path)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-        )
+        return watch.invoke("--data-file", str(path))
 
-    yield emu, invoke, log_path
-    os.killpg(proc.pid, 15)
-    proc.wait(20)
+    yield emu, invoke, watch.log_path
+    watch.stop()
 
 
 def _unboxed(result: subprocess.CompletedProcess) -> str:

@@ -4,26 +4,13 @@ watch`) and `cargo lambda invoke` with the sample events in events/."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 
 from archive import drain, objects, rows
 from fleet import archive_and_alerting, demo_fleet, seed
-from harness import ROOT, base_env, free_port
-
-VENV_BIN = ROOT / ".venv" / "bin"
-
-
-def cargo_lambda_env(env: dict) -> dict:
-    env = dict(env)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    return env
+from harness import LambdaWatch, base_env
 
 
 @pytest.fixture
@@ -32,7 +19,7 @@ def lambda_watch(emu):
     fleet = demo_fleet()
     seed(emu, fleet)
     alerting = archive_and_alerting(emu)
-    env = cargo_lambda_env(
+    watch = LambdaWatch(
         base_env(
             emu,
             ARCHIVE_BUCKET=alerting.bucket,
@@ -44,41 +31,9 @@ def lambda_watch(emu):
             MIN_REPORTS="1",
             MIN_AGE_DAYS="0",
         )
-    )
-    assert shutil.which("cargo-lambda", path=env["PATH"]), "cargo-lambda missing: run scripts/python-env"
-    port = free_port()
-    log = open(ROOT / "target" / f"cargo-lambda-watch-{port}.log", "w")
-    proc = subprocess.Popen(
-        ["cargo", "lambda", "watch", "--ignore-changes", "-q", "-A", "127.0.0.1", "-P", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.time() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"cargo lambda watch did not start; see {log.name}")
-            time.sleep(0.3)
-
-    def invoke(*data_args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["cargo", "lambda", "invoke", "ami-usage-reporter", "-A", "127.0.0.1", "-P", str(port), *data_args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    yield emu, fleet, alerting, invoke
-    os.killpg(proc.pid, 15)
-    proc.wait(20)
+    ).start()
+    yield emu, fleet, alerting, watch.invoke
+    watch.stop()
 
 
 def test_lambda_runs_create_and_collect_from_the_sample_events(lambda_watch):
