@@ -1,0 +1,196 @@
+use super::*;
+
+fn raw() -> RawConfig {
+    RawConfig::default()
+}
+
+#[test]
+fn defaults_are_documented_values() {
+    let c = raw().validate().unwrap();
+    assert_eq!(c.archive_prefix, "ami-usage");
+    assert_eq!(c.launch_template_version_depth, 20);
+    assert!(c.report_account_ids.is_empty());
+    assert!(c.tag_filters.0.is_empty());
+    assert_eq!(c.pending_alert_hours, 24);
+    assert_eq!(c.expiry_warning_days, 7);
+    assert!(c.archive_bucket.is_none());
+    assert_eq!(c.require_bucket().unwrap_err().var, "ARCHIVE_BUCKET");
+}
+
+#[test]
+fn verdict_settings_default_and_parse() {
+    let v = raw().validate().unwrap().verdict;
+    assert_eq!(v, VerdictSettings::default());
+    assert_eq!((v.unused_min_days, v.min_reports, v.min_age_days, v.keep_newest), (30, 3, 30, 1));
+    assert_eq!(v.max_candidate_percent, 50);
+    assert_eq!(v.exclude_tag, TagMatch { key: "ami-usage-reporter:keep".into(), value: None });
+    assert_eq!(v.group_tag, None);
+    let v = RawConfig {
+        unused_min_days: Some("14".into()),
+        min_reports: Some("2".into()),
+        min_age_days: Some("0".into()),
+        exclude_tag: Some("Retain = yes".into()),
+        group_tag: Some("Family".into()),
+        keep_newest: Some("3".into()),
+        max_candidate_percent: Some("100".into()),
+        ..raw()
+    }
+    .validate()
+    .unwrap()
+    .verdict;
+    assert_eq!(v.exclude_tag, TagMatch { key: "Retain".into(), value: Some("yes".into()) });
+    assert_eq!((v.unused_min_days, v.min_reports, v.min_age_days, v.keep_newest), (14, 2, 0, 3));
+    assert_eq!((v.group_tag.as_deref(), v.max_candidate_percent), (Some("Family"), 100));
+}
+
+#[test]
+fn bad_verdict_settings_name_the_variable_and_flag() {
+    let cases: [(RawConfig, &str); 8] = [
+        (RawConfig { unused_min_days: Some("0".into()), ..raw() }, "UNUSED_MIN_DAYS"),
+        (RawConfig { unused_min_days: Some("a month".into()), ..raw() }, "UNUSED_MIN_DAYS"),
+        (RawConfig { min_reports: Some("0".into()), ..raw() }, "MIN_REPORTS"),
+        (RawConfig { min_reports: Some("31".into()), ..raw() }, "MIN_REPORTS"),
+        (RawConfig { min_age_days: Some("-1".into()), ..raw() }, "MIN_AGE_DAYS"),
+        (RawConfig { exclude_tag: Some("=yes".into()), ..raw() }, "EXCLUDE_TAG"),
+        (RawConfig { keep_newest: Some("101".into()), ..raw() }, "KEEP_NEWEST"),
+        (RawConfig { max_candidate_percent: Some("0".into()), ..raw() }, "MAX_CANDIDATE_PERCENT"),
+    ];
+    for (r, var) in cases {
+        let e = r.validate().unwrap_err();
+        assert_eq!(e.var, var);
+        assert!(e.to_string().contains(&format!("--{}", flag_of(var))), "{e}");
+    }
+}
+
+#[test]
+fn tag_filters_parse_keys_and_alternatives() {
+    let f = parse_tag_filters("Team=platform, Golden=true|yes").unwrap();
+    assert_eq!(
+        f.0,
+        vec![
+            TagFilter { key: "Team".into(), values: vec!["platform".into()] },
+            TagFilter { key: "Golden".into(), values: vec!["true".into(), "yes".into()] },
+        ]
+    );
+}
+
+#[test]
+fn bad_tag_filters_name_the_problem() {
+    for (input, needle) in [
+        ("Team", "has no '='"),
+        ("=x", "empty tag key"),
+        ("Team=", "empty value"),
+        ("Team=a||b", "empty value"),
+        ("Team=a,Team=b", "appears twice"),
+    ] {
+        let e = parse_tag_filters(input).unwrap_err();
+        assert_eq!(e.var, "AMI_TAG_FILTERS");
+        assert!(e.to_string().contains(needle), "{input}: {e}");
+        assert!(e.to_string().contains("--ami-tag-filters"), "{e}");
+    }
+}
+
+#[test]
+fn depth_must_be_in_range() {
+    for bad in ["0", "10001", "-1", "twenty", "2.5"] {
+        let r = RawConfig { launch_template_version_depth: Some(bad.into()), ..raw() };
+        let e = r.validate().unwrap_err();
+        assert_eq!(e.var, "LAUNCH_TEMPLATE_VERSION_DEPTH", "{bad}");
+        assert!(e.to_string().contains("from 1 to 10000"), "{e}");
+    }
+    let r = RawConfig { launch_template_version_depth: Some("10000".into()), ..raw() };
+    assert_eq!(r.validate().unwrap().launch_template_version_depth, 10000);
+}
+
+#[test]
+fn account_ids_are_twelve_digits_and_at_most_200() {
+    assert_eq!(
+        parse_account_ids("111122223333, 444455556666,111122223333").unwrap(),
+        vec!["111122223333", "444455556666"]
+    );
+    assert!(parse_account_ids("12345").unwrap_err().to_string().contains("12-digit"));
+    assert!(parse_account_ids("11112222333a").is_err());
+    let many: Vec<String> = (0..201).map(|i| format!("{:012}", i)).collect();
+    let e = parse_account_ids(&many.join(",")).unwrap_err();
+    assert!(e.to_string().contains("at most 200"), "{e}");
+    let ok: Vec<String> = (0..200).map(|i| format!("{:012}", i)).collect();
+    assert_eq!(parse_account_ids(&ok.join(",")).unwrap().len(), 200);
+}
+
+#[test]
+fn bucket_prefix_and_topic_are_checked() {
+    let e = RawConfig { archive_bucket: Some("s3://my-bucket".into()), ..raw() }.validate().unwrap_err();
+    assert_eq!(e.var, "ARCHIVE_BUCKET");
+    let e = RawConfig { archive_prefix: Some("a//b".into()), ..raw() }.validate().unwrap_err();
+    assert_eq!(e.var, "ARCHIVE_PREFIX");
+    let c = RawConfig { archive_prefix: Some("/x/y/".into()), ..raw() }.validate().unwrap();
+    assert_eq!(c.archive_prefix, "x/y");
+    let e = RawConfig { alert_topic_arn: Some("my-topic".into()), ..raw() }.validate().unwrap_err();
+    assert_eq!(e.var, "ALERT_TOPIC_ARN");
+    let c = RawConfig { alert_topic_arn: Some("arn:aws:sns:eu-west-1:123456789012:alerts".into()), ..raw() }
+        .validate()
+        .unwrap();
+    assert!(c.alert_topic_arn.is_some());
+}
+
+#[test]
+fn empty_values_mean_unset() {
+    let c = RawConfig {
+        archive_bucket: Some("  ".into()),
+        report_account_ids: Some("".into()),
+        launch_template_version_depth: Some("".into()),
+        ..raw()
+    }
+    .validate()
+    .unwrap();
+    assert!(c.archive_bucket.is_none());
+    assert_eq!(c.launch_template_version_depth, 20);
+}
+
+#[test]
+fn negative_or_silly_numbers_are_rejected() {
+    let e = RawConfig { pending_alert_hours: Some("-3".into()), ..raw() }.validate().unwrap_err();
+    assert_eq!(e.var, "PENDING_ALERT_HOURS");
+    let e = RawConfig { expiry_warning_days: Some("30".into()), ..raw() }.validate().unwrap_err();
+    assert_eq!(e.var, "EXPIRY_WARNING_DAYS");
+    let e = RawConfig { snapshot_gb_month_usd: Some("-0.1".into()), ..raw() }.validate().unwrap_err();
+    assert_eq!(e.var, "SNAPSHOT_GB_MONTH_USD");
+    let e = RawConfig { s3_force_path_style: Some("maybe".into()), ..raw() }.validate().unwrap_err();
+    assert_eq!(e.var, "S3_FORCE_PATH_STYLE");
+}
+
+#[test]
+fn ec2_rates_default_to_aws_buckets_and_accept_raised_limits() {
+    let c = raw().validate().unwrap();
+    assert_eq!(c.ec2_rates.mutating, Rate { per_second: 5.0, burst: 50 });
+    assert_eq!(c.ec2_rates.non_mutating, Rate { per_second: 20.0, burst: 100 });
+    let c = RawConfig {
+        ec2_mutating_rate: Some("12.5".into()),
+        ec2_mutating_burst: Some("200".into()),
+        ec2_describe_rate: Some("0.5".into()),
+        ec2_describe_burst: Some("1".into()),
+        ..raw()
+    }
+    .validate()
+    .unwrap();
+    assert_eq!(c.ec2_rates.mutating, Rate { per_second: 12.5, burst: 200 });
+    assert_eq!(c.ec2_rates.non_mutating, Rate { per_second: 0.5, burst: 1 });
+}
+
+#[test]
+fn bad_ec2_rates_name_the_variable_and_flag() {
+    for bad in ["0", "-5", "fast", "NaN", "inf", "1e9"] {
+        let e = RawConfig { ec2_mutating_rate: Some(bad.into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "EC2_MUTATING_RATE", "{bad}");
+        assert!(e.to_string().contains("--ec2-mutating-rate"), "{e}");
+        assert!(e.to_string().contains("calls per second"), "{e}");
+    }
+    let e = RawConfig { ec2_describe_rate: Some("0".into()), ..raw() }.validate().unwrap_err();
+    assert_eq!(e.var, "EC2_DESCRIBE_RATE");
+    for bad in ["0", "2.5", "-1"] {
+        let e = RawConfig { ec2_mutating_burst: Some(bad.into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "EC2_MUTATING_BURST", "{bad}");
+        let e = RawConfig { ec2_describe_burst: Some(bad.into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "EC2_DESCRIBE_BURST", "{bad}");
+    }
+}
