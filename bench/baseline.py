@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from datetime import datetime, timezone
 
 import boto3
@@ -22,8 +23,9 @@ PERIOD_TAG = "ami-usage-reporter:period"
 
 
 def clients():
+    # A generous read timeout: the emulator needs minutes to list 10,000 AMIs at once.
     config = Config(retries={"mode": "standard", "max_attempts": 8}, s3={"addressing_style": "path"},
-                    max_pool_connections=16)
+                    max_pool_connections=16, read_timeout=900)
     return boto3.client("ec2", config=config), boto3.client("s3", config=config)
 
 
@@ -40,6 +42,7 @@ def create() -> dict:
     reported = {r["ImageId"] for page in ec2.get_paginator("describe_image_usage_reports").paginate(
         Filters=[{"Name": f"tag:{PERIOD_TAG}", "Values": [period]}]) for r in page["ImageUsageReports"]}
     created = failed = 0
+    creating = time.monotonic()
     for image in images:
         if image["ImageId"] in reported or image.get("State") != "available":
             continue
@@ -55,7 +58,8 @@ def create() -> dict:
             created += 1
         except ec2.exceptions.ClientError:
             failed += 1
-    return {"selected": len(images), "created": created, "failed": failed}
+    return {"selected": len(images), "created": created, "failed": failed,
+            "creating_seconds": time.monotonic() - creating}
 
 
 def collect() -> dict:

@@ -50,7 +50,7 @@ def env_for(emu: Emulator, scale: float, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ARCHIVE_", "AMI_", "EC2_"))}
     env.update(AWS_ENDPOINT_URL=emu.url, AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID="testing",
                AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true", S3_FORCE_PATH_STYLE="true",
-               ARCHIVE_BUCKET=BUCKET, AMI_TAG_FILTERS="Synthetic=true", RUST_LOG="warn",
+               ARCHIVE_BUCKET=BUCKET, RUST_LOG="warn",
                EC2_MUTATING_BURST=str(int(AWS_BUCKETS["mutating"][0] * scale)),
                EC2_MUTATING_RATE=str(AWS_BUCKETS["mutating"][1] * scale),
                EC2_DESCRIBE_BURST=str(int(AWS_BUCKETS["non_mutating"][0] * scale)),
@@ -83,6 +83,7 @@ def create_row(emu: Emulator, amis: int, scale: float) -> dict:
         m["throttled_pct"] = 100 * creates["throttled"] / max(1, creates["calls"])
         m["calls_per_ami"] = ec2["totals"]["calls"] / amis
         m["created"] = m["summary"].get("created")
+        m["creating"] = m["summary"]["creating_seconds"]
         row[who] = m
     return row
 
@@ -161,10 +162,11 @@ def table(rows: list[dict], cold: dict | None, size: dict | None) -> str:
     for r in rows:
         rust, py = r["rust"], r["boto3"]
         if "throttled_pct" in rust:
-            detail = (f"rust {rust['created']} created, {100 * r['ideal'] / rust['wall'] if r['ideal'] else 100:.0f}% of "
-                      f"bucket rate, {rust['throttled_pct']:.2f}% throttled, {rust['calls_per_ami']:.2f} calls/AMI; "
-                      f"boto3 {py['created']} created, {py['throttled_pct']:.2f}% throttled, "
-                      f"{py['calls_per_ami']:.2f} calls/AMI")
+            detail = "; ".join(
+                f"{who} {m['created']} created, create calls {m['creating']:.1f} s = "
+                f"{100 * r['ideal'] / m['creating'] if r['ideal'] else 100:.0f}% of the bucket rate, "
+                f"{m['throttled_pct']:.2f}% throttled, {m['calls_per_ami']:.2f} calls/AMI"
+                for who, m in (("rust", rust), ("boto3", py)))
         else:
             detail = (f"rust {rust['entries_per_cpu_s']:,.0f} entries/CPU-s; boto3 {py['entries_per_cpu_s']:,.0f} "
                       "entries/CPU-s")
@@ -172,10 +174,10 @@ def table(rows: list[dict], cold: dict | None, size: dict | None) -> str:
         lines.append(f"| {r['workload']} | {ideal} | {rust['wall']:.1f} | {py['wall']:.1f} | {rust['cpu']:.2f} | "
                      f"{py['cpu']:.2f} | {ratio(rust['cpu'], py['cpu'])} | {rust['rss_mib']:.1f} | "
                      f"{py['rss_mib']:.1f} | {ratio(rust['rss_mib'], py['rss_mib'])} | {detail} |")
-    if cold:
+    if cold is not None:
         lines.append(f"\ncold start (exec → first Runtime API GET /next), {cold['runs']} runs: median "
                      f"{cold['median_ms']:.1f} ms, p90 {cold['p90_ms']:.1f} ms")
-    if size:
+    if size is not None:
         lines.append(f"deployment zip ({size['target']} release binary as bootstrap): {size['zip_mib']:.2f} MiB "
                      f"(binary {size['binary_mib']:.2f} MiB)")
     return "\n".join(lines)
@@ -200,10 +202,10 @@ def main() -> None:
         for n in [int(x) for x in args.create.split(",") if x]:
             scale = 10.0 if args.scale_above and n > args.scale_above else 1.0
             rows.append(create_row(emu, n, scale))
-            print(f"done: {rows[-1]['workload']}", file=sys.stderr, flush=True)
+            print(table(rows[-1:], None, None).splitlines()[-1], flush=True)
         for n in [int(x) for x in args.collect.split(",") if x]:
             rows.append(collect_row(emu, n))
-            print(f"done: {rows[-1]['workload']}", file=sys.stderr, flush=True)
+            print(table(rows[-1:], None, None).splitlines()[-1], flush=True)
     finally:
         emu.stop()
     cold = cold_start(args.cold_runs) if args.cold_runs else None

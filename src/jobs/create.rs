@@ -23,6 +23,9 @@ pub struct CreateSummary {
     /// run in the same period creates them.
     pub remaining: usize,
     pub stopped_because: Option<String>,
+    /// Wall time of the create calls alone (after listing AMIs and reports): what the
+    /// account's mutating token bucket bounds, so the figure to compare with it.
+    pub creating_seconds: f64,
 }
 
 pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
@@ -41,6 +44,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
     }
     summary.selected = plan.to_create.len() + summary.already_reported + summary.not_available;
 
+    let creating = std::time::Instant::now();
     let stop = AtomicBool::new(false);
     let stop_reason = std::sync::Mutex::new(None::<String>);
     let outcomes: Vec<(String, Option<CreateOutcome>)> = futures::stream::iter(plan.to_create.iter())
@@ -74,6 +78,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
         .buffer_unordered(r.config.create_concurrency)
         .collect()
         .await;
+    summary.creating_seconds = creating.elapsed().as_secs_f64();
 
     for (image_id, outcome) in outcomes {
         match outcome {
