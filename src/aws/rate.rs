@@ -7,8 +7,8 @@
 //! storms"). So the EC2 client's transport waits for a token of the matching bucket
 //! before every attempt (retries included, since AWS counts those too), with a small
 //! headroom below the configured refill so that latency jitter between client and
-//! server clocks does not turn into throttled calls. The SDK's adaptive retry stays on
-//! for what pacing cannot see (other callers sharing the account's buckets).
+//! server clocks does not turn into throttled calls. The SDK's standard retry (see
+//! `aws::mod`) handles what pacing cannot see (other callers sharing the buckets).
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
