@@ -131,6 +131,9 @@ pub enum CreateOutcome {
     AlreadyExists,
     /// An account-wide limit (pending reports) is reached: stop creating for this run.
     QuotaReached(String),
+    /// EC2 allows one pending report per AMI and the previous period's is still pending
+    /// (`IncorrectState`): nothing is wrong, the next run in this period creates it.
+    PreviousPending(String),
     Failed(String),
 }
 
@@ -166,6 +169,7 @@ pub async fn create_report(ec2: &Client, r: &CreateRequest<'_>) -> CreateOutcome
         },
         Err(e) => match error_code(&e) {
             Some("IdempotentParameterMismatch") => CreateOutcome::AlreadyExists,
+            Some("IncorrectState") => CreateOutcome::PreviousPending(error_text(&e)),
             Some(code) if code.contains("LimitExceeded") && code != "RequestLimitExceeded" => {
                 CreateOutcome::QuotaReached(error_text(&e))
             }

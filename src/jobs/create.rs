@@ -19,8 +19,11 @@ pub struct CreateSummary {
     pub already_reported: usize,
     pub not_available: usize,
     pub failed: Vec<Failure>,
-    /// AMIs still without a report in this period (quota or deadline reached): the next
-    /// run in the same period creates them.
+    /// AMIs whose report of an earlier period is still pending (EC2 allows one pending
+    /// report per AMI); they are also counted in `remaining`.
+    pub previous_still_pending: usize,
+    /// AMIs still without a report in this period (quota or deadline reached, or an
+    /// earlier report still pending): the next run in the same period creates them.
     pub remaining: usize,
     pub stopped_because: Option<String>,
     /// Wall time of the create calls alone (after listing AMIs and reports): what the
@@ -90,6 +93,11 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
             Some(CreateOutcome::Failed(error)) => {
                 tracing::warn!(image_id, error, "could not create usage report");
                 summary.failed.push(Failure { id: image_id, error });
+            }
+            Some(CreateOutcome::PreviousPending(why)) => {
+                tracing::info!(image_id, why, "previous usage report still pending; creating it next run");
+                summary.previous_still_pending += 1;
+                summary.remaining += 1;
             }
             Some(CreateOutcome::QuotaReached(_)) | None => summary.remaining += 1,
         }

@@ -130,3 +130,26 @@ def test_create_collect_archive_alert_and_rerun_changes_nothing(emu):
     }
     assert drain(emu.client("sqs"), alerting.queue_url) == []
     assert len(emu.control("sns/published")["messages"]) == 1
+
+
+def test_a_report_still_pending_from_yesterday_defers_the_ami_without_failing_the_run(emu):
+    fleet, _, env = setup(emu)
+    selected = {a.image_id for a in fleet.selected()}
+    emu.control("config", {"report_ready_after_seconds": 2 * 86400})
+    first = run_binary(emu, ["create", "--now", emu.now()], env)
+    assert first.code == 0 and first.summary["created"] == len(selected), first.stderr
+
+    # The next UTC day: every AMI's previous report is still pending, and EC2 allows one
+    # pending report per AMI (IncorrectState). Deferred, counted, exit 0.
+    tomorrow = emu.advance(86400)
+    blocked = run_binary(emu, ["create", "--now", tomorrow], env)
+    assert blocked.code == 0, blocked.stderr
+    assert blocked.summary["failed"] == [] and blocked.summary["created"] == 0
+    assert blocked.summary["previous_still_pending"] == blocked.summary["remaining"] == len(selected)
+
+    # Once those reports are available (the emulator's clock is past their readiness),
+    # the next run of the same period creates the reports.
+    emu.advance(86400 + 60)
+    unblocked = run_binary(emu, ["create", "--now", tomorrow], env)
+    assert unblocked.code == 0, unblocked.stderr
+    assert unblocked.summary["created"] == len(selected) and unblocked.summary["previous_still_pending"] == 0
