@@ -19,7 +19,9 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Mutex;
 
 use crate::config::{Ec2Rates, Rate};
 
@@ -56,23 +58,44 @@ pub fn quota(rate: Rate) -> Quota {
 /// The two buckets of one account and Region, shared by every request of the process.
 #[derive(Debug)]
 pub struct Pacer {
-    mutating: DefaultDirectRateLimiter,
-    non_mutating: DefaultDirectRateLimiter,
+    mutating: Bucket,
+    non_mutating: Bucket,
 }
 
 impl Pacer {
     pub fn new(rates: Ec2Rates) -> Self {
-        Self {
-            mutating: RateLimiter::direct(quota(rates.mutating)),
-            non_mutating: RateLimiter::direct(quota(rates.non_mutating)),
-        }
+        Self { mutating: Bucket::new(rates.mutating), non_mutating: Bucket::new(rates.non_mutating) }
     }
 
     /// Waits until the bucket of `kind` has a token, and takes it.
     pub async fn wait(&self, kind: CallKind) {
         match kind {
-            CallKind::Mutating => self.mutating.until_ready().await,
-            CallKind::NonMutating => self.non_mutating.until_ready().await,
+            CallKind::Mutating => self.mutating.take().await,
+            CallKind::NonMutating => self.non_mutating.take().await,
+        }
+    }
+}
+
+/// One token bucket with a queue in front of it. Only the task at the head of the
+/// queue sleeps for the next token; the others wait their turn on a fair (FIFO) lock.
+/// Without the queue, every waiting request would wake at each refill, one would win
+/// and the rest go back to sleep: with 8 requests in flight at 5 tokens/s that herd of
+/// wake-ups cost more CPU than the calls themselves.
+#[derive(Debug)]
+struct Bucket {
+    limiter: DefaultDirectRateLimiter,
+    queue: Mutex<()>,
+}
+
+impl Bucket {
+    fn new(rate: Rate) -> Self {
+        Self { limiter: RateLimiter::direct(quota(rate)), queue: Mutex::new(()) }
+    }
+
+    async fn take(&self) {
+        let _turn = self.queue.lock().await;
+        while let Err(not_until) = self.limiter.check() {
+            tokio::time::sleep(not_until.wait_time_from(DefaultClock::default().now())).await;
         }
     }
 }
@@ -119,7 +142,6 @@ impl HttpConnector for PacedConnector {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
     use std::time::Instant;
 
     use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -181,8 +203,35 @@ mod tests {
         assert!(other.elapsed() < Duration::from_millis(20));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_waiters_queue_for_tokens_in_arrival_order() {
+        let pacer = Arc::new(Pacer::new(Ec2Rates {
+            mutating: Rate { per_second: 200.0, burst: 1 },
+            non_mutating: Rate { per_second: 10_000.0, burst: 1000 },
+        }));
+        pacer.wait(CallKind::Mutating).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (pacer, order) = (pacer.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                pacer.wait(CallKind::Mutating).await;
+                order.lock().await.push(i);
+            }));
+            // Each task reaches the queue before the next one starts.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Eight tokens past an empty bucket at 190 tokens/s: one token each, none shared.
+        assert!(start.elapsed() >= Duration::from_millis(40), "{:?}", start.elapsed());
+        assert_eq!(*order.lock().await, (0..8).collect::<Vec<_>>());
+    }
+
     #[derive(Debug, Default, Clone)]
-    struct Recorder(Arc<Mutex<Vec<Instant>>>);
+    struct Recorder(Arc<std::sync::Mutex<Vec<Instant>>>);
 
     impl HttpConnector for Recorder {
         fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
