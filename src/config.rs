@@ -5,9 +5,13 @@
 //! valid value looks like, because the person reading it is usually looking at a
 //! Lambda console, not at this code.
 
-use std::collections::BTreeSet;
+#[path = "config_values.rs"]
+mod values;
 
-use crate::core::selection::{TagFilter, TagFilters};
+pub use values::{parse_account_ids, parse_tag_filters};
+use values::{validate_bucket, validate_prefix, validate_region, validate_topic_arn};
+
+use crate::core::selection::TagFilters;
 use crate::core::verdict::{TagMatch, VerdictSettings};
 
 /// Raw, unvalidated settings. Field names mirror the environment variables.
@@ -16,6 +20,9 @@ pub struct RawConfig {
     /// S3 bucket of the archive (required by collect).
     #[arg(long, global = true, env = "ARCHIVE_BUCKET")]
     pub archive_bucket: Option<String>,
+    /// Region of the archive bucket; unset = the function's own Region.
+    #[arg(long, global = true, env = "ARCHIVE_BUCKET_REGION")]
+    pub archive_bucket_region: Option<String>,
     /// Key prefix of the archive inside the bucket.
     #[arg(long, global = true, env = "ARCHIVE_PREFIX")]
     pub archive_prefix: Option<String>,
@@ -93,6 +100,8 @@ pub struct RawConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub archive_bucket: Option<String>,
+    /// `None` = the function's own Region (the S3 client then shares EC2's Region).
+    pub archive_bucket_region: Option<String>,
     pub archive_prefix: String,
     pub alert_topic_arn: Option<String>,
     pub tag_filters: TagFilters,
@@ -151,6 +160,7 @@ fn err(var: &'static str, problem: impl Into<String>, fix: impl Into<String>) ->
 fn flag_of(var: &'static str) -> &'static str {
     match var {
         "ARCHIVE_BUCKET" => "archive-bucket",
+        "ARCHIVE_BUCKET_REGION" => "archive-bucket-region",
         "ARCHIVE_PREFIX" => "archive-prefix",
         "ALERT_TOPIC_ARN" => "alert-topic-arn",
         "AMI_TAG_FILTERS" => "ami-tag-filters",
@@ -225,6 +235,7 @@ impl RawConfig {
         if let Some(b) = &archive_bucket {
             validate_bucket(b)?;
         }
+        let archive_bucket_region = present(&self.archive_bucket_region).map(validate_region).transpose()?;
         let archive_prefix = match present(&self.archive_prefix) {
             None => DEFAULT_PREFIX.to_string(),
             Some(p) => validate_prefix(p)?,
@@ -266,6 +277,7 @@ impl RawConfig {
         };
         Ok(Config {
             archive_bucket,
+            archive_bucket_region,
             archive_prefix,
             alert_topic_arn,
             tag_filters,
@@ -367,105 +379,6 @@ impl Config {
             )
         })
     }
-}
-
-fn validate_bucket(b: &str) -> Result<(), ConfigError> {
-    let ok = (3..=63).contains(&b.len())
-        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && b.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(err(
-            "ARCHIVE_BUCKET",
-            format!("{b:?} is not a valid S3 bucket name"),
-            "Use the bucket's name only (3–63 lowercase letters, digits, '-' or '.'), not an ARN or s3:// URL.",
-        ))
-    }
-}
-
-fn validate_prefix(p: &str) -> Result<String, ConfigError> {
-    let trimmed = p.trim_matches('/');
-    if trimmed.is_empty() || trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-        return Err(err(
-            "ARCHIVE_PREFIX",
-            format!("{p:?} is not a usable key prefix"),
-            "Use path segments without empty, '.' or '..' parts, e.g. ami-usage or archive/ami-usage.",
-        ));
-    }
-    Ok(trimmed.to_string())
-}
-
-fn validate_topic_arn(arn: &str) -> Result<(), ConfigError> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() == 6 && parts[0] == "arn" && parts[2] == "sns" && !parts[5].is_empty() {
-        Ok(())
-    } else {
-        Err(err(
-            "ALERT_TOPIC_ARN",
-            format!("{arn:?} is not an SNS topic ARN"),
-            "Use arn:aws:sns:<region>:<account>:<topic>, or unset it to only print alerts.",
-        ))
-    }
-}
-
-/// Parses `Key=Value[,Key=Value…]` where a value may be `v1|v2`.
-pub fn parse_tag_filters(s: &str) -> Result<TagFilters, ConfigError> {
-    let fix = "Write Key=Value pairs separated by commas, e.g. Team=platform,Golden=true|yes.";
-    let mut filters = Vec::new();
-    let mut seen = BTreeSet::new();
-    for pair in s.split(',') {
-        let pair = pair.trim();
-        let Some((key, values)) = pair.split_once('=') else {
-            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has no '='"), fix));
-        };
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has an empty tag key"), fix));
-        }
-        if key.chars().count() > 128 {
-            return Err(err("AMI_TAG_FILTERS", format!("tag key {key:?} is longer than 128 characters"), fix));
-        }
-        if !seen.insert(key.to_string()) {
-            return Err(err(
-                "AMI_TAG_FILTERS",
-                format!("tag key {key:?} appears twice"),
-                "Name each key once; list alternative values as Key=v1|v2.",
-            ));
-        }
-        let values: Vec<String> = values.split('|').map(|v| v.trim().to_string()).collect();
-        if values.iter().any(|v| v.is_empty()) {
-            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has an empty value"), fix));
-        }
-        filters.push(TagFilter { key: key.to_string(), values });
-    }
-    Ok(TagFilters(filters))
-}
-
-pub fn parse_account_ids(s: &str) -> Result<Vec<String>, ConfigError> {
-    let mut ids = Vec::new();
-    let mut seen = BTreeSet::new();
-    for id in s.split(',').map(str::trim).filter(|id| !id.is_empty()) {
-        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err(
-                "REPORT_ACCOUNT_IDS",
-                format!("{id:?} is not a 12-digit AWS account id"),
-                "List 12-digit account ids separated by commas, or unset it to report on all accounts.",
-            ));
-        }
-        if seen.insert(id.to_string()) {
-            ids.push(id.to_string());
-        }
-    }
-    if ids.len() > MAX_REPORT_ACCOUNTS {
-        return Err(err(
-            "REPORT_ACCOUNT_IDS",
-            format!("lists {} accounts, EC2 accepts at most {MAX_REPORT_ACCOUNTS} per report", ids.len()),
-            "Unset it to report on all accounts, or list at most 200.",
-        ));
-    }
-    Ok(ids)
 }
 
 #[cfg(test)]

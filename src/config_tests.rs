@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::selection::TagFilter;
 
 fn raw() -> RawConfig {
     RawConfig::default()
@@ -192,5 +193,42 @@ fn bad_ec2_rates_name_the_variable_and_flag() {
         assert_eq!(e.var, "EC2_MUTATING_BURST", "{bad}");
         let e = RawConfig { ec2_describe_burst: Some(bad.into()), ..raw() }.validate().unwrap_err();
         assert_eq!(e.var, "EC2_DESCRIBE_BURST", "{bad}");
+    }
+}
+
+#[test]
+fn archive_bucket_region_defaults_to_the_functions_region_and_accepts_every_partition() {
+    assert_eq!(raw().validate().unwrap().archive_bucket_region, None);
+    let c = RawConfig { archive_bucket_region: Some("  ".into()), ..raw() }.validate().unwrap();
+    assert_eq!(c.archive_bucket_region, None);
+    for ok in
+        ["eu-west-1", "us-east-1", "us-gov-west-1", "cn-north-1", "ap-southeast-7", "eu-central-2", "il-central-1"]
+    {
+        let c = RawConfig { archive_bucket_region: Some(format!(" {ok} ")), ..raw() }.validate().unwrap();
+        assert_eq!(c.archive_bucket_region.as_deref(), Some(ok));
+    }
+}
+
+#[test]
+fn bad_archive_bucket_region_names_the_variable_flag_and_fix() {
+    for bad in [
+        "eu-west",
+        "EU-WEST-1",
+        "euwest1",
+        "eu-west-0",
+        "eu-west-01",
+        "eu--west-1",
+        "europe-west-1",
+        "s3.eu-west-1.amazonaws.com",
+        "arn:aws:s3:::bucket",
+        "eu-west-1a",
+        "eu-west-+1",
+        "-1",
+    ] {
+        let e = RawConfig { archive_bucket_region: Some(bad.into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "ARCHIVE_BUCKET_REGION", "{bad}");
+        let text = e.to_string();
+        assert!(text.contains("--archive-bucket-region"), "{text}");
+        assert!(text.contains("not an AWS Region code") && text.contains("e.g. eu-west-1"), "{text}");
     }
 }

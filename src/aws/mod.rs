@@ -22,7 +22,11 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The function's Region: where EC2's reports are, and where SNS and STS are called.
     pub region: String,
+    /// The archive bucket's Region (`ARCHIVE_BUCKET_REGION`, else `region`). S3 answers a
+    /// request signed for another Region with a redirect the SDK does not follow.
+    pub s3_region: String,
 }
 
 /// Standard retry (exponential back-off with jitter, up to 8 attempts) on top of the
@@ -52,7 +56,13 @@ impl Clients {
             .region()
             .map(|r| r.to_string())
             .ok_or_else(|| anyhow::anyhow!("no AWS Region configured: set AWS_REGION (or a profile's region)"))?;
-        let s3_config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.s3_force_path_style).build();
+        let s3_region = config.archive_bucket_region.clone().unwrap_or_else(|| region.clone());
+        // Only the Region changes: AWS_ENDPOINT_URL (an emulator) still applies, and the
+        // requests are signed for the bucket's Region as S3 requires.
+        let s3_config = aws_sdk_s3::config::Builder::from(&shared)
+            .region(aws_sdk_s3::config::Region::new(s3_region.clone()))
+            .force_path_style(config.s3_force_path_style)
+            .build();
         Ok(Self {
             ec2: aws_sdk_ec2::Client::from_conf(
                 aws_sdk_ec2::config::Builder::from(&shared).http_client(paced_ec2_http_client(config)).build(),
@@ -61,6 +71,7 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             region,
+            s3_region,
         })
     }
 
@@ -90,6 +101,27 @@ where
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_string(),
         _ => aws_sdk_ec2::error::DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// `error_text` of an S3 call, plus the fix when S3 refused it because the bucket is in
+/// another Region than the client signs for (see `core::bucket_region`).
+pub fn s3_error_text<E>(
+    s3: &aws_sdk_s3::Client,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> String
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let text = error_text(e);
+    let (Some(signed_for), Some(response)) = (s3.config().region(), e.raw_response()) else {
+        return text;
+    };
+    let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+    let header = response.headers().get("x-amz-bucket-region");
+    match crate::core::bucket_region::wrong_region_hint(signed_for.as_ref(), header, &body) {
+        Some(hint) => format!("{hint} (S3 answered {text})"),
+        None => text,
     }
 }
 

@@ -3,6 +3,7 @@
 //! the alert look like) lives here and is unit-tested with literals.
 
 pub mod alert;
+pub mod bucket_region;
 pub mod jsonl;
 pub mod model;
 pub mod news;

@@ -1,0 +1,130 @@
+//! The shapes of configuration values (bucket, Region, prefix, topic, tag filters,
+//! account ids): each check names its variable and the fix, as `super::err` does.
+
+use std::collections::BTreeSet;
+
+use super::{ConfigError, MAX_REPORT_ACCOUNTS, err};
+use crate::core::selection::{TagFilter, TagFilters};
+
+pub(super) fn validate_bucket(b: &str) -> Result<(), ConfigError> {
+    let ok = (3..=63).contains(&b.len())
+        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            "ARCHIVE_BUCKET",
+            format!("{b:?} is not a valid S3 bucket name"),
+            "Use the bucket's name only (3–63 lowercase letters, digits, '-' or '.'), not an ARN or s3:// URL.",
+        ))
+    }
+}
+
+/// The shape of a Region code (`eu-west-1`, `us-gov-west-1`, `cn-north-1`,
+/// `ap-southeast-7`): a mistyped Region would otherwise surface only at the first S3
+/// call, as a DNS failure or a redirect, long after the configuration was checked.
+pub(super) fn validate_region(r: &str) -> Result<String, ConfigError> {
+    let parts: Vec<&str> = r.split('-').collect();
+    let (words, number) = parts.split_at(parts.len() - 1);
+    let ok = words.len() >= 2
+        && words[0].len() == 2
+        && words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && (1..=2).contains(&number[0].len())
+        && number[0].bytes().all(|b| b.is_ascii_digit())
+        && !number[0].starts_with('0');
+    if ok {
+        Ok(r.to_string())
+    } else {
+        Err(err(
+            "ARCHIVE_BUCKET_REGION",
+            format!("{r:?} is not an AWS Region code"),
+            "Set it to the Region of the archive bucket, e.g. eu-west-1 \
+             (aws s3api get-bucket-location --bucket <bucket>), or unset it when the bucket is in the function's Region.",
+        ))
+    }
+}
+
+pub(super) fn validate_prefix(p: &str) -> Result<String, ConfigError> {
+    let trimmed = p.trim_matches('/');
+    if trimmed.is_empty() || trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return Err(err(
+            "ARCHIVE_PREFIX",
+            format!("{p:?} is not a usable key prefix"),
+            "Use path segments without empty, '.' or '..' parts, e.g. ami-usage or archive/ami-usage.",
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+pub(super) fn validate_topic_arn(arn: &str) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() == 6 && parts[0] == "arn" && parts[2] == "sns" && !parts[5].is_empty() {
+        Ok(())
+    } else {
+        Err(err(
+            "ALERT_TOPIC_ARN",
+            format!("{arn:?} is not an SNS topic ARN"),
+            "Use arn:aws:sns:<region>:<account>:<topic>, or unset it to only print alerts.",
+        ))
+    }
+}
+
+/// Parses `Key=Value[,Key=Value…]` where a value may be `v1|v2`.
+pub fn parse_tag_filters(s: &str) -> Result<TagFilters, ConfigError> {
+    let fix = "Write Key=Value pairs separated by commas, e.g. Team=platform,Golden=true|yes.";
+    let mut filters = Vec::new();
+    let mut seen = BTreeSet::new();
+    for pair in s.split(',') {
+        let pair = pair.trim();
+        let Some((key, values)) = pair.split_once('=') else {
+            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has no '='"), fix));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has an empty tag key"), fix));
+        }
+        if key.chars().count() > 128 {
+            return Err(err("AMI_TAG_FILTERS", format!("tag key {key:?} is longer than 128 characters"), fix));
+        }
+        if !seen.insert(key.to_string()) {
+            return Err(err(
+                "AMI_TAG_FILTERS",
+                format!("tag key {key:?} appears twice"),
+                "Name each key once; list alternative values as Key=v1|v2.",
+            ));
+        }
+        let values: Vec<String> = values.split('|').map(|v| v.trim().to_string()).collect();
+        if values.iter().any(|v| v.is_empty()) {
+            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has an empty value"), fix));
+        }
+        filters.push(TagFilter { key: key.to_string(), values });
+    }
+    Ok(TagFilters(filters))
+}
+
+pub fn parse_account_ids(s: &str) -> Result<Vec<String>, ConfigError> {
+    let mut ids = Vec::new();
+    let mut seen = BTreeSet::new();
+    for id in s.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(
+                "REPORT_ACCOUNT_IDS",
+                format!("{id:?} is not a 12-digit AWS account id"),
+                "List 12-digit account ids separated by commas, or unset it to report on all accounts.",
+            ));
+        }
+        if seen.insert(id.to_string()) {
+            ids.push(id.to_string());
+        }
+    }
+    if ids.len() > MAX_REPORT_ACCOUNTS {
+        return Err(err(
+            "REPORT_ACCOUNT_IDS",
+            format!("lists {} accounts, EC2 accepts at most {MAX_REPORT_ACCOUNTS} per report", ids.len()),
+            "Unset it to report on all accounts, or list at most 200.",
+        ));
+    }
+    Ok(ids)
+}
