@@ -126,6 +126,10 @@ pub struct CollectState {
     /// Day and digest of the last verdicts object written (see `jobs::verdicts`).
     #[serde(default)]
     pub verdicts_written: Option<String>,
+    /// The Region whose collect owns this state; absent in states written before the
+    /// state was per Region (`ArchiveKeys::state_object`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 impl Default for CollectState {
@@ -137,11 +141,20 @@ impl Default for CollectState {
             notified: BTreeMap::new(),
             outbox: Vec::new(),
             verdicts_written: None,
+            region: None,
         }
     }
 }
 
 impl CollectState {
+    /// Whether `region`'s collect may take over a state found at the legacy key: one
+    /// written before states were per Region (it had exactly one writer, the Region that
+    /// upgrades first), or one this Region already claimed. Another Region's claimed
+    /// state would bring that Region's outbox and history along, so it starts afresh.
+    pub fn adoptable_by(&self, region: &str) -> bool {
+        self.region.as_deref().is_none_or(|r| r == region)
+    }
+
     pub fn is_processed(&self, report_date: NaiveDate, report_id: &str) -> bool {
         self.processed.get(&report_date).is_some_and(|s| s.contains(report_id))
     }

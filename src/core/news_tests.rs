@@ -251,3 +251,17 @@ fn prune_bounds_history_and_forgets_old_processing_but_keeps_candidate_keys() {
     assert!(!s.amis.contains_key("ami-0") && !s.amis.contains_key("ami-2"));
     assert!(s.amis.contains_key("ami-3"), "a candidate is remembered for its used-again news");
 }
+
+#[test]
+fn a_legacy_state_is_adopted_by_its_region_only_until_another_region_claimed_it() {
+    let old: CollectState = serde_json::from_str(r#"{"schema_version":1,"notified":{"error:r1":"x"}}"#).unwrap();
+    assert_eq!(old.region, None);
+    assert!(old.adoptable_by("us-east-1") && old.adoptable_by("eu-west-1"));
+    let claimed = CollectState { region: Some("us-east-1".into()), ..old };
+    assert!(claimed.adoptable_by("us-east-1"));
+    assert!(!claimed.adoptable_by("eu-west-1"));
+    let json = serde_json::to_value(&claimed).unwrap();
+    assert_eq!(json["region"], "us-east-1");
+    assert_eq!(serde_json::from_value::<CollectState>(json).unwrap(), claimed);
+    assert!(serde_json::to_value(CollectState::default()).unwrap().get("region").is_none());
+}

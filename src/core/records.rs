@@ -289,7 +289,18 @@ impl ArchiveKeys {
         key.rsplit('/').next()?.strip_suffix(".json.gz")
     }
 
-    pub fn state_object(&self) -> String {
+    /// The collect state of the Region whose reports are collected (the function's
+    /// Region, never the bucket's). Several Regions of one account share a prefix in
+    /// organisation mode; one shared object would let each Region's run overwrite the
+    /// other's history, outbox and announced news.
+    pub fn state_object(&self, region: &str) -> String {
+        format!("{}/state/region={region}/collect-state.json", self.prefix)
+    }
+
+    /// Where the state lived before it was per Region. Read only while the Region's own
+    /// object does not exist yet, so an upgraded deployment keeps its outbox and what it
+    /// already announced (see `CollectState::adoptable_by`).
+    pub fn legacy_state_object(&self) -> String {
         format!("{}/state/collect-state.json", self.prefix)
     }
 }
@@ -301,135 +312,5 @@ pub fn is_archivable(state: &ReportState) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::model::{BlockDevice, ProductCode, ResourceTypeOption, ResourceTypeSpec};
-
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn prov() -> Provenance {
-        Provenance {
-            owner_account_id: "123456789012".into(),
-            region: "eu-west-1".into(),
-            collected_at: t("2026-11-22T10:00:00Z"),
-        }
-    }
-
-    fn entry(account: &str, rt: &str, n: i64) -> UsageEntry {
-        UsageEntry {
-            report_id: "amiur-1".into(),
-            image_id: "ami-1".into(),
-            account_id: account.into(),
-            resource_type: rt.into(),
-            usage_count: n,
-            report_creation_time: t("2026-11-22T01:02:03.004Z"),
-        }
-    }
-
-    #[test]
-    fn entry_row_json_has_contract_keys_and_timestamp_format() {
-        let row = entry_row(&entry("111122223333", RESOURCE_TYPE_INSTANCE, 3), &prov());
-        let v = serde_json::to_value(&row).unwrap();
-        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut expected = vec![
-            "schema_version",
-            "report_id",
-            "image_id",
-            "account_id",
-            "resource_type",
-            "usage_count",
-            "report_creation_time",
-            "owner_account_id",
-            "region",
-            "collected_at",
-        ];
-        expected.sort();
-        let mut keys = keys;
-        keys.sort();
-        assert_eq!(keys, expected);
-        assert_eq!(v["report_creation_time"], "2026-11-22T01:02:03.004Z");
-        assert_eq!(v["collected_at"], "2026-11-22T10:00:00.000Z");
-        let back: EntryRow = serde_json::from_value(v).unwrap();
-        assert_eq!(back, row);
-    }
-
-    #[test]
-    fn totals_split_by_resource_type_and_count_accounts() {
-        let mut tot = EntryTotals::default();
-        tot.add(&entry("111122223333", RESOURCE_TYPE_INSTANCE, 3));
-        tot.add(&entry("111122223333", RESOURCE_TYPE_LAUNCH_TEMPLATE, 1));
-        tot.add(&entry("444455556666", RESOURCE_TYPE_INSTANCE, 2));
-        assert_eq!(tot.entry_count, 3);
-        assert_eq!(tot.total_usage, 6);
-        assert_eq!(tot.instance_usage, 5);
-        assert_eq!(tot.launch_template_usage, 1);
-        assert_eq!(tot.account_count(), 2);
-    }
-
-    #[test]
-    fn report_row_carries_report_image_and_totals() {
-        let report = UsageReport {
-            report_id: "amiur-1".into(),
-            image_id: "ami-1".into(),
-            state: ReportState::Available,
-            state_reason: None,
-            resource_types: vec![ResourceTypeSpec {
-                resource_type: RESOURCE_TYPE_LAUNCH_TEMPLATE.into(),
-                options: vec![ResourceTypeOption { name: "version-depth".into(), values: vec!["20".into()] }],
-            }],
-            account_ids: vec![],
-            creation_time: t("2026-11-22T01:02:03.004Z"),
-            expiration_time: t("2026-12-22T01:02:03.004Z"),
-            tags: [(crate::core::selection::PERIOD_TAG.to_string(), "2026-11-22".to_string())].into(),
-        };
-        let ami = Ami {
-            image_id: "ami-1".into(),
-            name: "golden-1".into(),
-            state: "available".into(),
-            billing_products: vec!["bp-1".into()],
-            product_codes: vec![ProductCode { product_code_id: "pc".into(), product_code_type: "marketplace".into() }],
-            block_devices: vec![
-                BlockDevice {
-                    device_name: "/dev/xvda".into(),
-                    snapshot_id: Some("snap-1".into()),
-                    volume_size_gib: Some(8),
-                },
-                BlockDevice {
-                    device_name: "/dev/xvdb".into(),
-                    snapshot_id: Some("snap-2".into()),
-                    volume_size_gib: Some(100),
-                },
-                BlockDevice { device_name: "/dev/xvdc".into(), snapshot_id: None, volume_size_gib: Some(50) },
-            ],
-            ..Default::default()
-        };
-        let row = report_row(&report, Some(&ami), &EntryTotals::default(), &prov());
-        let v = serde_json::to_value(&row).unwrap();
-        assert_eq!(v["image"]["snapshot_size_gib_total"], 108);
-        assert_eq!(v["image"]["creation_date"], serde_json::Value::Null);
-        assert_eq!(v["resource_types"][0]["options"][0]["values"][0], "20");
-        assert_eq!(v["tags"]["ami-usage-reporter:period"], "2026-11-22");
-        assert_eq!(v["report_expiration_time"], "2026-12-22T01:02:03.004Z");
-        assert_eq!(v["entry_count"], 0);
-        let gone = report_row(&report, None, &EntryTotals::default(), &prov());
-        assert!(serde_json::to_value(&gone).unwrap()["image"].is_null());
-    }
-
-    #[test]
-    fn keys_follow_the_hive_layout() {
-        let k = ArchiveKeys { prefix: "ami-usage".into() };
-        let d = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
-        assert_eq!(
-            k.object(Dataset::Entries, "eu-west-1", d, "amiur-1"),
-            "ami-usage/entries/region=eu-west-1/report_date=2026-11-02/amiur-1.json.gz"
-        );
-        assert_eq!(
-            k.partition(Dataset::Reports, "eu-west-1", d),
-            "ami-usage/reports/region=eu-west-1/report_date=2026-11-02/"
-        );
-        assert_eq!(ArchiveKeys::report_id_of("p/reports/region=x/report_date=y/amiur-9.json.gz"), Some("amiur-9"));
-        assert_eq!(ArchiveKeys::report_id_of("p/reports/region=x/report_date=y/notes.txt"), None);
-    }
-}
+#[path = "records_tests.rs"]
+mod tests;

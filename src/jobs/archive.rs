@@ -1,6 +1,9 @@
 //! The archive writer: one report at a time, entries object first and report object
-//! last, both immutable (`If-None-Match: *`); plus the collect-state object. Entries
+//! last, both immutable (`If-None-Match: *`); plus the collect-state object of the
+//! collected Region (migrated once from the single-Region key). Entries
 //! stream from EC2's pages through the gzip encoder to S3 (multipart past one part).
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use futures::StreamExt;
@@ -17,6 +20,8 @@ pub struct Archive<'a> {
     pub bucket: &'a str,
     pub keys: ArchiveKeys,
     pub provenance: Provenance,
+    /// Set when the state came from the legacy key and that key is not yet claimed.
+    pub claim_legacy: AtomicBool,
 }
 
 impl Archive<'_> {
@@ -82,21 +87,52 @@ impl Archive<'_> {
         Ok(rows.into_iter().next())
     }
 
+    /// This Region's state; on the first run after the upgrade to per-Region states,
+    /// the legacy one (see `CollectState::adoptable_by`), so no news is announced twice.
     pub async fn load_state(&self) -> anyhow::Result<CollectState> {
-        let key = self.keys.state_object();
-        match s3::get_optional(&self.run.clients.s3, self.bucket, &key).await? {
-            None => Ok(CollectState::default()),
-            Some(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!(
-                    "the state object s3://{}/{key} is unreadable; delete it to rebuild it from the archive (recent news may then be sent once more)",
-                    self.bucket
-                )
-            }),
+        let region = &self.provenance.region;
+        if let Some(state) = self.read_state(&self.keys.state_object(region)).await? {
+            return Ok(CollectState { region: Some(region.clone()), ..state });
         }
+        let legacy = self.keys.legacy_state_object();
+        let state = match self.read_state(&legacy).await? {
+            Some(state) if state.adoptable_by(region) => {
+                tracing::info!(key = %legacy, "adopting the state of the single-Region layout");
+                self.claim_legacy.store(true, Ordering::SeqCst);
+                state
+            }
+            Some(state) => {
+                tracing::info!(key = %legacy, owner = ?state.region, "the legacy state belongs to another Region; starting afresh");
+                CollectState::default()
+            }
+            None => CollectState::default(),
+        };
+        Ok(CollectState { region: Some(region.clone()), ..state })
+    }
+
+    async fn read_state(&self, key: &str) -> anyhow::Result<Option<CollectState>> {
+        let Some(bytes) = s3::get_optional(&self.run.clients.s3, self.bucket, key).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).with_context(|| {
+            format!(
+                "the state object s3://{}/{key} is unreadable; delete it to rebuild it from the archive (recent news may then be sent once more)",
+                self.bucket
+            )
+        })
     }
 
     pub async fn save_state(&self, state: &CollectState) -> anyhow::Result<()> {
         let body = serde_json::to_vec(state)?;
-        s3::put(&self.run.clients.s3, self.bucket, &self.keys.state_object(), body, "application/json").await
+        if self.claim_legacy.load(Ordering::SeqCst) {
+            // The legacy object is claimed for this Region before this Region's own
+            // object exists: a run dying in between adopts it again next time, and no
+            // other Region sharing the prefix takes it over.
+            let legacy = self.keys.legacy_state_object();
+            s3::put(&self.run.clients.s3, self.bucket, &legacy, body.clone(), "application/json").await?;
+            self.claim_legacy.store(false, Ordering::SeqCst);
+        }
+        let key = self.keys.state_object(&self.provenance.region);
+        s3::put(&self.run.clients.s3, self.bucket, &key, body, "application/json").await
     }
 }

@@ -8,6 +8,7 @@
 //! next run completes without writing anything twice.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
 
 use chrono::Duration;
 use futures::StreamExt;
@@ -89,6 +90,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
             region: clients.region.clone(),
             collected_at: r.now,
         },
+        claim_legacy: AtomicBool::new(false),
     };
     let region = &archive.provenance.region;
 
