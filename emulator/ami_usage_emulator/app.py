@@ -1,7 +1,8 @@
 """WSGI wrapper around moto's server, and the ``python -m ami_usage_emulator`` entry point.
 
 Request path:  control API (``/_emulator/...``)  |  otherwise identify the
-AWS call -> count it and maybe answer with an injected fault -> hand it to
+AWS call -> answer an S3 request signed for another Region than its bucket's
+as S3 does (``bucket_region.py``) -> count it and maybe answer with an injected fault -> hand it to
 moto's own ``DomainDispatcherApplication`` (with the four report actions
 grafted onto moto's EC2 response class) -> log accepted SNS publishes.
 
@@ -22,7 +23,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from . import moto_fixes
+from . import bucket_region, moto_fixes
 from .aws_request import AwsCall, identify, sns_message_attributes
 from .control import ControlApi
 from .faults import Fault
@@ -98,6 +99,11 @@ class EmulatorApp:
         if environ.get("PATH_INFO", "").startswith("/_emulator/"):
             return self.control(environ, start_response)
         call = identify(environ)
+        if call.service == "s3":
+            with self.moto_lock:  # reads moto's bucket table
+                wrong = bucket_region.wrong_region_answer(call, STATE.config.get("s3_wrong_region"))
+            if wrong is not None:
+                return bucket_region.respond(wrong, start_response)
         fault = self._fault_for(call)
         if fault is not None:
             return fault_response(call, fault, start_response)

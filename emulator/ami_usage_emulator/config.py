@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "instance_activity_lag_seconds": 0.0,
     # page size of the Describe* actions when the request has no MaxResults.
     "max_results_cap": 1000,
+    # S3's answer to a request signed for another Region than the bucket's (bucket_region.py).
+    "s3_wrong_region": "redirect",
 }
 
 
@@ -66,6 +68,11 @@ def _validate(name: str, value: Any) -> Any:
         return _positive_int(name, value, 0)
     if name == "max_results_cap":
         return _positive_int(name, value, 1)
+    if name == "s3_wrong_region":
+        modes = ("redirect", "authorization_header_malformed", "ignore")
+        if value not in modes:
+            raise ConfigError(f"s3_wrong_region must be one of {', '.join(modes)}")
+        return value
     raise ConfigError(f"unknown config field {name!r} (known: {', '.join(DEFAULTS)})")
 
 
