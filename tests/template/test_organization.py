@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from support.cfn_conditions import deployed, references, substitute
 from support.glue_schema import glue_columns, glue_partition_keys, glue_tables, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +84,7 @@ def test_central_bucket_is_private_versioned_encrypted_and_owner_enforced(centra
     assert _statements(central)["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-@pytest.mark.parametrize("table", ["entries", "reports"])
+@pytest.mark.parametrize("table", ["entries", "reports", "verdicts"])
 def test_org_tables_read_every_account_and_region_with_the_archive_columns(table):
     single = glue_columns(TEMPLATE)[table]
     assert glue_columns(CENTRAL)[table] == single  # the same rows, nothing rewritten
@@ -110,3 +111,96 @@ def test_member_mode_writes_under_its_own_account_prefix():
     central_params = load_template(CENTRAL)["Parameters"]
     assert central_params["ArchivePrefix"]["Default"] == tpl["Parameters"]["ArchivePrefix"]["Default"]
     assert central_params["ArchivePrefix"]["AllowedPattern"] == tpl["Parameters"]["ArchivePrefix"]["AllowedPattern"]
+
+
+# Resources of the stack's own archive: organisation mode must create none of them.
+LOCAL_ARCHIVE = {"ArchiveBucket", "ArchiveBucketPolicy", "AthenaDatabase", "EntriesTable", "ReportsTable",
+                 "VerdictsTable", "AthenaWorkGroup", "UnusedAmisQuery", "UsageByAccountQuery",
+                 "FamilyAdoptionQuery", "ReportProblemsQuery", "BillingProductsQuery"}
+MEMBER = {"CentralArchiveBucket": "org-archive", "ArchiveBucketRegion": "eu-west-1",
+          "AthenaDatabaseName": "ami_usage_org", "CentralAthenaWorkGroup": "ami-usage-central-ami-usage-org"}
+
+
+def _archive_settings(resources: dict, params: dict) -> tuple[dict, dict]:
+    """The function's archive/Athena variables and its S3 statements, as deployed."""
+    env = resources["ReporterFunction"]["Properties"]["Environment"]["Variables"]
+    settings = {k: substitute(v, params) for k, v in env.items() if k.startswith(("ARCHIVE_", "ATHENA_"))}
+    statements = resources["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    s3 = {}
+    for st in statements:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if all(a.startswith("s3:") for a in actions):
+            prefix = st.get("Condition", {}).get("StringLike", {}).get("s3:prefix", [])
+            s3[st["Sid"]] = (st["Action"], substitute(st["Resource"], params), [substitute(p, params) for p in prefix])
+    return settings, s3
+
+
+def _assert_nothing_dangles(resources: dict, outputs: dict, params: dict) -> None:
+    names = set(resources) | set(params)
+    for where, item in [*resources.items(), *outputs.items()]:
+        assert references(item) <= names, f"{where} refers to {sorted(references(item) - names)}"
+
+
+def test_member_mode_creates_no_local_archive_and_writes_only_its_central_prefix():
+    tpl = load_template(TEMPLATE)
+    single, single_outputs, _ = deployed(tpl)
+    resources, outputs, params = deployed(tpl, **MEMBER)
+    assert set(single) - set(resources) == LOCAL_ARCHIVE and set(resources) <= set(single)
+    assert set(single_outputs) - set(outputs) == {"AthenaDatabaseName", "AthenaWorkGroupName"}
+    _assert_nothing_dangles(resources, outputs, params)
+    settings, s3 = _archive_settings(resources, params)
+    assert settings == {
+        "ARCHIVE_BUCKET": "org-archive",
+        "ARCHIVE_BUCKET_REGION": "eu-west-1",
+        "ARCHIVE_PREFIX": "ami-usage/account=${AWS::AccountId}",
+        "ATHENA_DATABASE": "ami_usage_org",
+        "ATHENA_WORKGROUP": "ami-usage-central-ami-usage-org",
+    }
+    assert s3 == {
+        "ReadWriteArchiveObjects": (["s3:GetObject", "s3:PutObject"],
+                                    "arn:${AWS::Partition}:s3:::org-archive/ami-usage/account=${AWS::AccountId}/*", []),
+        "ListArchivePrefixOnly": ("s3:ListBucket", "arn:${AWS::Partition}:s3:::org-archive",
+                                  ["ami-usage/account=${AWS::AccountId}/*"]),
+    }
+    assert outputs["ArchiveBucketName"]["Value"] == {"Ref": "CentralArchiveBucket"}
+    assert substitute(outputs["ArchiveLocation"]["Value"], params) == "s3://org-archive/ami-usage/account=${AWS::AccountId}/"
+
+
+def test_single_account_mode_keeps_its_own_archive_and_ignores_the_bucket_region():
+    tpl = load_template(TEMPLATE)
+    resources, outputs, params = deployed(tpl, ArchiveBucketRegion="eu-west-1")
+    assert LOCAL_ARCHIVE <= set(resources)
+    assert {"AthenaDatabaseName", "AthenaWorkGroupName", "ArchiveBucketName"} <= set(outputs)
+    _assert_nothing_dangles(resources, outputs, params)
+    settings, s3 = _archive_settings(resources, params)
+    assert settings == {
+        "ARCHIVE_BUCKET": "${ArchiveBucket}",
+        "ARCHIVE_BUCKET_REGION": "${AWS::Region}",
+        "ARCHIVE_PREFIX": "ami-usage",
+        "ATHENA_DATABASE": "${AthenaDatabase}",
+        "ATHENA_WORKGROUP": "${AthenaWorkGroup}",
+    }
+    assert s3 == {
+        "ReadWriteArchiveObjects": (["s3:GetObject", "s3:PutObject"],
+                                    "arn:${AWS::Partition}:s3:::${ArchiveBucket}/ami-usage/*", []),
+        "ListArchivePrefixOnly": ("s3:ListBucket", "arn:${AWS::Partition}:s3:::${ArchiveBucket}", ["ami-usage/*"]),
+    }
+
+
+@pytest.mark.parametrize("value, ok", [("", True), ("eu-west-1", True), ("us-gov-west-1", True),
+                                       ("cn-north-1", True), ("eu-west", False), ("EU-WEST-1", False),
+                                       ("eu-west-0", False), ("s3.eu-west-1.amazonaws.com", False)])
+def test_archive_bucket_region_parameter_accepts_region_codes_only(value, ok):
+    import re
+
+    pattern = load_template(TEMPLATE)["Parameters"]["ArchiveBucketRegion"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) == ok
+
+
+def test_central_stack_outputs_what_members_need():
+    outputs = load_template(CENTRAL)["Outputs"]
+    member_params = load_template(TEMPLATE)["Parameters"]
+    assert outputs["ArchiveBucketRegion"]["Value"] == {"Ref": "AWS::Region"}
+    for output, param in [("CentralArchiveBucket", "CentralArchiveBucket"), ("ArchiveBucketRegion", "ArchiveBucketRegion"),
+                          ("AthenaDatabaseName", "AthenaDatabaseName"), ("AthenaWorkGroupName", "CentralAthenaWorkGroup")]:
+        assert param in member_params and param in outputs[output]["Description"], output

@@ -158,10 +158,17 @@ def test_function_environment_is_the_contract(template):
         "ARCHIVE_BUCKET", "ARCHIVE_PREFIX", "ALERT_TOPIC_ARN", "AMI_TAG_FILTERS",
         "LAUNCH_TEMPLATE_VERSION_DEPTH", "REPORT_ACCOUNT_IDS", "PENDING_ALERT_HOURS",
         "EXPIRY_WARNING_DAYS", "SNAPSHOT_GB_MONTH_USD", "CREATE_CONCURRENCY",
-        "ATHENA_DATABASE", "ATHENA_WORKGROUP",
+        "ATHENA_DATABASE", "ATHENA_WORKGROUP", "ARCHIVE_BUCKET_REGION",
     }
     assert env["ARCHIVE_BUCKET"] == {
         "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]}
+    # The stack's own bucket is in the stack's Region; a central one wherever it was made.
+    assert env["ARCHIVE_BUCKET_REGION"] == {
+        "Fn::If": ["UseCentralArchive", {"Ref": "ArchiveBucketRegion"}, {"Ref": "AWS::Region"}]}
+    assert env["ATHENA_DATABASE"] == {
+        "Fn::If": ["UseCentralArchive", {"Ref": "AthenaDatabaseName"}, {"Ref": "AthenaDatabase"}]}
+    assert env["ATHENA_WORKGROUP"] == {
+        "Fn::If": ["UseCentralArchive", {"Ref": "CentralAthenaWorkGroup"}, {"Ref": "AthenaWorkGroup"}]}
     assert env["ARCHIVE_PREFIX"] == {"Fn::If": [
         "UseCentralArchive", {"Fn::Sub": "${ArchivePrefix}/account=${AWS::AccountId}"}, {"Ref": "ArchivePrefix"}]}
     assert env["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
@@ -518,9 +525,14 @@ def test_workgroup_results_live_outside_the_archive(template):
 
 
 def test_outputs(template):
-    values = {json.dumps(o["Value"], sort_keys=True) for o in template["Outputs"].values()}
-    for ref in ("ArchiveBucket", "AlertTopic", "ReporterFunction", "AthenaDatabase", "AthenaWorkGroup"):
+    outputs = template["Outputs"]
+    values = {json.dumps(o["Value"], sort_keys=True) for o in outputs.values()}
+    for ref in ("AlertTopic", "ReporterFunction", "AthenaDatabase", "AthenaWorkGroup"):
         assert json.dumps({"Ref": ref}) in values, f"no output for {ref}"
+    assert outputs["ArchiveBucketName"]["Value"] == {
+        "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]}
+    # Organisation mode creates no database or workgroup: the central stack outputs them.
+    assert outputs["AthenaDatabaseName"]["Condition"] == outputs["AthenaWorkGroupName"]["Condition"] == "UseLocalArchive"
 
 
 # --------------------------------------------------------------------------- queries
