@@ -78,10 +78,10 @@ class Emulator:
         self.control("clock", {"advance_seconds": seconds})
         return self.now()
 
-    def client(self, service: str, account: str = OWNER):
+    def client(self, service: str, account: str = OWNER, region: str = REGION):
         c = boto3.client(
             service,
-            region_name=REGION,
+            region_name=region,
             endpoint_url=self.url,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
