@@ -23,10 +23,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
     /// The function's Region: where EC2's reports are, and where SNS and STS are called.
+    /// The S3 client alone is in the archive bucket's Region (`ARCHIVE_BUCKET_REGION`).
     pub region: String,
-    /// The archive bucket's Region (`ARCHIVE_BUCKET_REGION`, else `region`). S3 answers a
-    /// request signed for another Region with a redirect the SDK does not follow.
-    pub s3_region: String,
 }
 
 /// Standard retry (exponential back-off with jitter, up to 8 attempts) on top of the
@@ -56,11 +54,12 @@ impl Clients {
             .region()
             .map(|r| r.to_string())
             .ok_or_else(|| anyhow::anyhow!("no AWS Region configured: set AWS_REGION (or a profile's region)"))?;
+        // S3 answers a request signed for another Region than the bucket's with a redirect
+        // the SDK does not follow. Only the Region changes: AWS_ENDPOINT_URL (an emulator)
+        // still applies.
         let s3_region = config.archive_bucket_region.clone().unwrap_or_else(|| region.clone());
-        // Only the Region changes: AWS_ENDPOINT_URL (an emulator) still applies, and the
-        // requests are signed for the bucket's Region as S3 requires.
         let s3_config = aws_sdk_s3::config::Builder::from(&shared)
-            .region(aws_sdk_s3::config::Region::new(s3_region.clone()))
+            .region(aws_sdk_s3::config::Region::new(s3_region))
             .force_path_style(config.s3_force_path_style)
             .build();
         Ok(Self {
@@ -71,7 +70,6 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             region,
-            s3_region,
         })
     }
 
