@@ -148,20 +148,20 @@ class ImageUsageReportActions(EC2BaseResponse):
 
     def _selected_reports(self) -> list[Any]:
         """Live reports of the caller, narrowed by ImageIds / ReportIds."""
-        image_ids = self._get_param("ImageIds", [])
+        image_ids = set(self._get_param("ImageIds", []))
         report_ids = self._get_param("ReportIds", [])
         for rid in report_ids:
             if not REPORT_ID_RE.match(rid):
                 raise EC2ClientError("InvalidImageUsageReportId.Malformed",
                                      f'Invalid id: "{rid}" (expecting "amiur-...")')
-        reports = STATE.reports.live(self.current_account, self.region, STATE.clock.now())
-        if report_ids:
-            known = {r.report_id for r in reports}
-            missing = [rid for rid in dict.fromkeys(report_ids) if rid not in known]
+        now = STATE.clock.now()
+        if report_ids:  # looked up by id: the entries of one report cost the same among 10 or 10,000
+            reports, missing = STATE.reports.find(self.current_account, self.region, report_ids, now)
             if missing:
                 raise EC2ClientError("InvalidImageUsageReportId.NotFound",
                                      f"The image usage report ID '{', '.join(missing)}' does not exist")
-            reports = [r for r in reports if r.report_id in report_ids]
+        else:
+            reports = STATE.reports.live(self.current_account, self.region, now)
         if image_ids:
             reports = [r for r in reports if r.image_id in image_ids]
         return reports
@@ -172,10 +172,13 @@ class ImageUsageReportActions(EC2BaseResponse):
             size = q.page_size(self._get_param("MaxResults"), STATE.config.get("max_results_cap"))
             self.error_on_dryrun()
             now = STATE.clock.now()
-            reports = [r for r in self._selected_reports()
-                       if q.report_matches(r, filters, r.state(now), self._report_tags(r.report_id))]
-            page, token = q.paginate(reports, lambda r: [r.seq], size,
-                                     self._get_param("NextToken"), "reports")
+            reports = self._selected_reports()
+            # Filters are evaluated only from the token on, and only until the page
+            # and one more match are found: a page costs its own size, not the
+            # whole listing's (paging 10,000 reports was quadratic).
+            page, token = q.paginate_lazily(
+                reports, lambda r: [r.seq], size, self._get_param("NextToken"), "reports",
+                lambda r: q.report_matches(r, filters, r.state(now), self._report_tags(r.report_id)))
         except ReportError as err:
             raise _ec2_error(err) from None
         result: dict[str, Any] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -84,24 +85,56 @@ def page_size(max_results: Any, cap: int) -> int:
     return n
 
 
+def _start(items: list[Any], key: Callable[[Any], list[Any]], token: str | None, kind: str,
+           by_bisection: bool = False) -> int:
+    """Index of the first item after the token's key.
+
+    Entries with oddities (extra rows, dropped fields) need not be sorted by
+    ``key``, so the general rule is a scan up to the first later key; callers
+    whose items are sorted ask for bisection.
+    """
+    if not token:
+        return 0
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+        if decoded.get("kind") != kind:
+            raise ValueError(kind)
+        after = decoded["after"]
+        if by_bisection:
+            return bisect.bisect_right(items, after, key=key)
+        start = 0
+        while start < len(items) and key(items[start]) <= after:
+            start += 1
+        return start
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error,
+            UnicodeDecodeError):
+        raise ReportError("InvalidPaginationToken",
+                          "The specified pagination token is not valid or is expired.") from None
+
+
+def _token(kind: str, after: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"kind": kind, "after": after}).encode()).decode()
+
+
 def paginate(items: list[Any], key: Callable[[Any], list[Any]], size: int,
              token: str | None, kind: str) -> tuple[list[Any], str | None]:
     """Items after the token's key, at most ``size`` of them, and the next token."""
-    start = 0
-    if token:
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
-            if decoded.get("kind") != kind:
-                raise ValueError(kind)
-            after = decoded["after"]
-            while start < len(items) and key(items[start]) <= after:
-                start += 1
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error,
-                UnicodeDecodeError):
-            raise ReportError("InvalidPaginationToken",
-                              "The specified pagination token is not valid or is expired.")
+    start = _start(items, key, token, kind)
     page = items[start:start + size]
     if start + size >= len(items) or not page:
         return page, None
-    raw = json.dumps({"kind": kind, "after": key(page[-1])}).encode()
-    return page, base64.urlsafe_b64encode(raw).decode()
+    return page, _token(kind, key(page[-1]))
+
+
+def paginate_lazily(items: list[Any], key: Callable[[Any], list[Any]], size: int,
+                    token: str | None, kind: str,
+                    keep: Callable[[Any], bool]) -> tuple[list[Any], str | None]:
+    """``paginate`` over the items (sorted by ``key``) that ``keep`` accepts, calling it
+    only as far as needed."""
+    page: list[Any] = []
+    for i in range(_start(items, key, token, kind, by_bisection=True), len(items)):
+        if keep(items[i]):
+            if len(page) == size:  # one more match exists: there is a next page
+                return page, _token(kind, key(page[-1]))
+            page.append(items[i])
+    return page, None
