@@ -304,7 +304,7 @@ def install() -> None:
     original = EC2Response.call_action
 
     def call_action(self: Any) -> Any:
-        action = self._get_action()
+        action = self._get_action() or ""
         if not action.startswith(("Describe", "Get", "List")) and action not in _IMAGE_NEUTRAL:
             GENERATION.bump()
         return original(self)
