@@ -52,6 +52,32 @@ fn entry_row_json_has_contract_keys_and_timestamp_format() {
 }
 
 #[test]
+fn borrowed_entry_rows_serialise_exactly_as_owned_ones() {
+    let p = prov();
+    let mut rows = EntryRows::new(&p);
+    let mut later = entry("444455556666", RESOURCE_TYPE_LAUNCH_TEMPLATE, 7);
+    later.report_creation_time = t("2026-11-23T00:00:00Z");
+    for e in [entry("111122223333", RESOURCE_TYPE_INSTANCE, 3), entry("111122223333", RESOURCE_TYPE_INSTANCE, 4), later]
+    {
+        let borrowed = serde_json::to_string(&rows.row(&e)).unwrap();
+        assert_eq!(borrowed, serde_json::to_string(&entry_row(&e, &p)).unwrap());
+    }
+}
+
+#[test]
+fn totals_count_distinct_accounts_whatever_their_shape() {
+    let mut tot = EntryTotals::default();
+    for account in
+        ["111122223333", "011122223333", "111122223333", "11112222333", "not-an-id", "not-an-id", "+11122223333"]
+    {
+        tot.add(&entry(account, RESOURCE_TYPE_INSTANCE, 1));
+    }
+    // Twelve-digit ids (a leading zero included) are numbers; short, signed or odd ones count as text.
+    assert_eq!(tot.account_count(), 5);
+    assert_eq!(tot.entry_count, 7);
+}
+
+#[test]
 fn totals_split_by_resource_type_and_count_accounts() {
     let mut tot = EntryTotals::default();
     tot.add(&entry("111122223333", RESOURCE_TYPE_INSTANCE, 3));

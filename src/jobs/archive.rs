@@ -13,7 +13,7 @@ use crate::aws::{ec2, s3};
 use crate::core::jsonl::{self, JsonlGzWriter};
 use crate::core::model::{Ami, ReportState, UsageReport};
 use crate::core::news::CollectState;
-use crate::core::records::{ArchiveKeys, Dataset, EntryTotals, Provenance, ReportRow, entry_row, report_row};
+use crate::core::records::{ArchiveKeys, Dataset, EntryRows, EntryTotals, Provenance, ReportRow, report_row};
 
 pub struct Archive<'a> {
     pub run: &'a Run<'a>,
@@ -63,11 +63,12 @@ impl Archive<'_> {
         totals: &mut EntryTotals,
     ) -> anyhow::Result<Vec<u8>> {
         let mut writer = JsonlGzWriter::new();
+        let mut rows = EntryRows::new(&self.provenance);
         let mut pages = ec2::entry_pages(&self.run.clients.ec2, report);
         while let Some(page) = pages.next().await {
             for e in &page? {
                 totals.add(e);
-                writer.push(&entry_row(e, &self.provenance))?;
+                writer.push(&rows.row(e))?;
             }
             if writer.compressed_len() >= s3::PART_SIZE {
                 object.part(writer.take_compressed()).await?;
