@@ -231,21 +231,23 @@ pub async fn reported_in_period(ec2: &Client, period: NaiveDate) -> anyhow::Resu
     Ok(reports.into_iter().map(|r| r.image_id).collect())
 }
 
-fn entry_of(e: &aws_sdk_ec2::types::ImageUsageReportEntry, report: &UsageReport) -> anyhow::Result<UsageEntry> {
-    let account_id = e.account_id().context("an entry without AccountId")?.to_string();
-    let resource_type = e.resource_type().context("an entry without ResourceType")?.to_string();
-    let report_id = e.report_id().unwrap_or(&report.report_id);
+/// Moves the SDK's strings into the entry rather than copying them: collect converts
+/// every entry of every report.
+fn entry_of(e: aws_sdk_ec2::types::ImageUsageReportEntry, report: &UsageReport) -> anyhow::Result<UsageEntry> {
+    let account_id = e.account_id.context("an entry without AccountId")?;
+    let resource_type = e.resource_type.context("an entry without ResourceType")?;
+    let report_id = e.report_id.unwrap_or_else(|| report.report_id.clone());
     if report_id != report.report_id {
         anyhow::bail!("an entry of report {report_id} in the answer for report {}", report.report_id);
     }
     Ok(UsageEntry {
-        report_id: report.report_id.clone(),
-        image_id: e.image_id().unwrap_or(&report.image_id).to_string(),
+        report_id,
+        image_id: e.image_id.unwrap_or_else(|| report.image_id.clone()),
         account_id,
         resource_type,
-        usage_count: e.usage_count().context("an entry without UsageCount")?,
-        report_creation_time: match e.report_creation_time() {
-            Some(t) => to_chrono(t)?,
+        usage_count: e.usage_count.context("an entry without UsageCount")?,
+        report_creation_time: match e.report_creation_time {
+            Some(t) => to_chrono(&t)?,
             None => report.creation_time,
         },
     })
@@ -260,8 +262,9 @@ pub fn entry_pages<'a>(ec2: &Client, report: &'a UsageReport) -> BoxStream<'a, a
             anyhow!("ec2:DescribeImageUsageReportEntries for {} failed: {}", report.report_id, error_text(&e))
         });
         let entries = page.and_then(|page| {
-            page.image_usage_report_entries()
-                .iter()
+            page.image_usage_report_entries
+                .unwrap_or_default()
+                .into_iter()
                 .map(|e| entry_of(e, report))
                 .collect::<anyhow::Result<Vec<_>>>()
                 .with_context(|| {
