@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,11 +32,12 @@ BUCKET = "bench-archive"
 AWS_BUCKETS = {"mutating": (50, 5.0), "non_mutating": (100, 20.0)}  # capacity, refill per second
 
 
-def measured(cmd: list[str], env: dict) -> dict:
+def measured(cmd: list[str], env: dict, tag: str = "run") -> dict:
     """Runs one measured process under /usr/bin/time: wall seconds, CPU seconds (user +
     system), peak RSS (MiB) and its JSON summary. (Python's own rusage of a child would
     count the forked copy of this interpreter, ~55 MiB, before the exec.)"""
-    stats, out_path, err_path = Path("/tmp/bench-time.txt"), Path("/tmp/bench-stdout.json"), Path("/tmp/bench-stderr.log")
+    stats, out_path, err_path = (Path(f"/tmp/bench-{os.getpid()}-{tag}-{name}")
+                                 for name in ("time.txt", "stdout.json", "stderr.log"))
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         code = subprocess.call(["/usr/bin/time", "-o", str(stats), "-f", "%e %U %S %M", *cmd], env=env,
                                stdout=out, stderr=err)
@@ -70,21 +72,34 @@ def fresh(emu: Emulator, amis: int, entries: int, buckets_scale: float | None) -
     emu.control("faults", faults)
 
 
-def create_row(emu: Emulator, amis: int, scale: float) -> dict:
+CREATE_CMDS = (("rust", [str(BINARY), "create"]), ("boto3", [sys.executable, str(ROOT / "bench" / "baseline.py"), "create"]))
+
+
+def create_one(emu: Emulator, who: str, cmd: list[str], amis: int, scale: float) -> dict:
+    fresh(emu, amis, 0, scale)
+    m = measured(cmd, env_for(emu, scale), tag=who)
+    ec2 = emu.control("faults")["counters"]["ec2"]
+    creates = ec2["by_action"].get("CreateImageUsageReport", {"calls": 0, "throttled": 0})
+    m["throttled_pct"] = 100 * creates["throttled"] / max(1, creates["calls"])
+    m["calls_per_ami"] = ec2["totals"]["calls"] / amis
+    m["created"] = m["summary"].get("created")
+    m["creating"] = m["summary"]["creating_seconds"]
+    return m
+
+
+def create_row(emus: list[Emulator], amis: int, scale: float) -> dict:
+    """With two emulators, the Rust binary and the baseline run at the same time, each
+    against its own emulator and token buckets (for the ~35-minute unscaled 10,000-AMI
+    run): CPU and RSS are still each process's own; wall times share the machine."""
     capacity, refill = AWS_BUCKETS["mutating"][0] * scale, AWS_BUCKETS["mutating"][1] * scale
-    row = {"workload": f"create {amis:,} AMIs" + (f" (buckets x{scale:g})" if scale != 1 else ""),
-           "ideal": max(0.0, amis - capacity) / refill}
-    for who, cmd in (("rust", [str(BINARY), "create"]), ("boto3", [sys.executable, str(ROOT / "bench" / "baseline.py"),
-                                                                      "create"])):
-        fresh(emu, amis, 0, scale)
-        m = measured(cmd, env_for(emu, scale))
-        ec2 = emu.control("faults")["counters"]["ec2"]
-        creates = ec2["by_action"].get("CreateImageUsageReport", {"calls": 0, "throttled": 0})
-        m["throttled_pct"] = 100 * creates["throttled"] / max(1, creates["calls"])
-        m["calls_per_ami"] = ec2["totals"]["calls"] / amis
-        m["created"] = m["summary"].get("created")
-        m["creating"] = m["summary"]["creating_seconds"]
-        row[who] = m
+    row = {"workload": f"create {amis:,} AMIs" + (f" (buckets x{scale:g})" if scale != 1 else "")
+           + (" (side by side)" if len(emus) > 1 else ""), "ideal": max(0.0, amis - capacity) / refill}
+    if len(emus) > 1:
+        with ThreadPoolExecutor(2) as pool:
+            futures = {who: pool.submit(create_one, emu, who, cmd, amis, scale) for emu, (who, cmd) in zip(emus, CREATE_CMDS)}
+            row.update({who: f.result() for who, f in futures.items()})
+    else:
+        row.update({who: create_one(emus[0], who, cmd, amis, scale) for who, cmd in CREATE_CMDS})
     return row
 
 
@@ -152,6 +167,20 @@ def zip_size() -> dict:
             "target": platform.machine()}
 
 
+ELF_MACHINES = {0x3E: "x86_64", 0xB7: "aarch64"}
+
+
+def lambda_zip(path: Path) -> str:
+    """Size of a deployment zip as built, and the machine its bootstrap is for (ELF e_machine)."""
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("bootstrap")
+        with z.open(info) as f:
+            header = f.read(20)
+    machine = ELF_MACHINES.get(int.from_bytes(header[18:20], "little"), "unknown") if header[:4] == b"\x7fELF" else "not ELF"
+    return (f"lambda zip {path}: {path.stat().st_size / 2**20:.2f} MiB, bootstrap {info.file_size / 2**20:.2f} MiB "
+            f"for {machine}")
+
+
 def ratio(a: float, b: float) -> str:
     return f"{b / a:.1f}x" if a > 0 else "-"
 
@@ -190,26 +219,37 @@ def main() -> None:
     ap.add_argument("--scale-above", type=int, default=1000,
                     help="create workloads above this many AMIs run with both buckets (emulator and client) "
                          "scaled x10, so 10,000 AMIs take ~3.5 min instead of ~33 (0 = never scale)")
+    ap.add_argument("--side-by-side-above", type=int, default=0,
+                    help="create workloads above this many AMIs run the two clients at the same time, each on its "
+                         "own emulator (0 = never)")
     ap.add_argument("--cold-runs", type=int, default=20)
+    ap.add_argument("--lambda-zip", type=Path,
+                    help="also report this deployment zip (e.g. from cargo lambda build --release --arm64 "
+                         "--output-format zip): size and the architecture of its bootstrap")
     args = ap.parse_args()
     if not BINARY.exists():
         sys.exit(f"{BINARY} is missing: build it with cargo build --release")
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}", flush=True)
-    emu = Emulator()
-    emu.start()
+    creates = [int(x) for x in args.create.split(",") if x]
+    side_by_side = bool(args.side_by_side_above) and any(n > args.side_by_side_above for n in creates)
+    emus = [Emulator().start() for _ in range(2 if side_by_side else 1)]
     rows = []
     try:
-        for n in [int(x) for x in args.create.split(",") if x]:
+        for n in creates:
             scale = 10.0 if args.scale_above and n > args.scale_above else 1.0
-            rows.append(create_row(emu, n, scale))
+            both = side_by_side and n > args.side_by_side_above
+            rows.append(create_row(emus if both else emus[:1], n, scale))
             print(table(rows[-1:], None, None).splitlines()[-1], flush=True)
         for n in [int(x) for x in args.collect.split(",") if x]:
-            rows.append(collect_row(emu, n))
+            rows.append(collect_row(emus[0], n))
             print(table(rows[-1:], None, None).splitlines()[-1], flush=True)
     finally:
-        emu.stop()
+        for emu in emus:
+            emu.stop()
     cold = cold_start(args.cold_runs) if args.cold_runs else None
     print(table(rows, cold, zip_size()))
+    if args.lambda_zip:
+        print(lambda_zip(args.lambda_zip))
 
 
 if __name__ == "__main__":
