@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// One binary, two front doors: the Lambda runtime sets `AWS_LAMBDA_RUNTIME_API`.
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return match ami_usage_reporter::lambda::main().await {
