@@ -216,10 +216,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--create", default="100,1000,10000", help="AMI counts for create")
     ap.add_argument("--collect", default="10000,100000,1000000", help="entry counts for collect")
-    ap.add_argument("--scale-above", type=int, default=1000,
+    ap.add_argument("--scale-above", type=int, default=0,
                     help="create workloads above this many AMIs run with both buckets (emulator and client) "
-                         "scaled x10, so 10,000 AMIs take ~3.5 min instead of ~33 (0 = never scale)")
-    ap.add_argument("--side-by-side-above", type=int, default=0,
+                         "scaled x10, so 10,000 AMIs take ~3.5 min instead of ~35 (0 = never scale)")
+    ap.add_argument("--side-by-side-above", type=int, default=1000,
                     help="create workloads above this many AMIs run the two clients at the same time, each on its "
                          "own emulator (0 = never)")
     ap.add_argument("--cold-runs", type=int, default=20)
