@@ -50,22 +50,6 @@ pub mod timestamp {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EntryRow {
-    pub schema_version: u32,
-    pub report_id: String,
-    pub image_id: String,
-    pub account_id: String,
-    pub resource_type: String,
-    pub usage_count: i64,
-    #[serde(with = "timestamp")]
-    pub report_creation_time: DateTime<Utc>,
-    pub owner_account_id: String,
-    pub region: String,
-    #[serde(with = "timestamp")]
-    pub collected_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceTypeRow {
     pub resource_type: String,
     pub options: Vec<OptionRow>,
@@ -143,24 +127,9 @@ pub struct Provenance {
     pub collected_at: DateTime<Utc>,
 }
 
-pub fn entry_row(e: &UsageEntry, p: &Provenance) -> EntryRow {
-    EntryRow {
-        schema_version: SCHEMA_VERSION,
-        report_id: e.report_id.clone(),
-        image_id: e.image_id.clone(),
-        account_id: e.account_id.clone(),
-        resource_type: e.resource_type.clone(),
-        usage_count: e.usage_count,
-        report_creation_time: e.report_creation_time,
-        owner_account_id: p.owner_account_id.clone(),
-        region: p.region.clone(),
-        collected_at: p.collected_at,
-    }
-}
-
-/// [`EntryRow`] as the archive writes it, borrowing instead of copying: collect
-/// serialises one per entry, a million per large report. Same fields, same order, so
-/// the same JSON (a test holds the two byte for byte).
+/// One row of the `entries` dataset (**contract**: the Glue table's columns), borrowing
+/// instead of copying: collect serialises one per entry, a million per large report.
+/// The tests hold it byte for byte to an owned, typed reader's view of the same row.
 #[derive(Debug, Serialize)]
 pub struct EntryRowRef<'a> {
     schema_version: u32,
@@ -264,15 +233,15 @@ struct AccountSet {
 
 impl AccountSet {
     fn insert(&mut self, account_id: &str) {
+        let twelve_digits = account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit());
         match account_id.parse::<u64>() {
-            Ok(n) if account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(n) if twelve_digits => {
                 self.numeric.insert(n);
             }
-            _ => {
-                if !self.other.contains(account_id) {
-                    self.other.insert(account_id.to_string());
-                }
+            _ if !self.other.contains(account_id) => {
+                self.other.insert(account_id.to_string());
             }
+            _ => {}
         }
     }
 

@@ -24,10 +24,44 @@ fn entry(account: &str, rt: &str, n: i64) -> UsageEntry {
     }
 }
 
+/// An entries row as a reader sees it (owned, typed timestamps): the reference the
+/// borrowed writer, [`EntryRows`], is held to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct EntryRow {
+    schema_version: u32,
+    report_id: String,
+    image_id: String,
+    account_id: String,
+    resource_type: String,
+    usage_count: i64,
+    #[serde(with = "timestamp")]
+    report_creation_time: DateTime<Utc>,
+    owner_account_id: String,
+    region: String,
+    #[serde(with = "timestamp")]
+    collected_at: DateTime<Utc>,
+}
+
+fn entry_row(e: &UsageEntry, p: &Provenance) -> EntryRow {
+    EntryRow {
+        schema_version: SCHEMA_VERSION,
+        report_id: e.report_id.clone(),
+        image_id: e.image_id.clone(),
+        account_id: e.account_id.clone(),
+        resource_type: e.resource_type.clone(),
+        usage_count: e.usage_count,
+        report_creation_time: e.report_creation_time,
+        owner_account_id: p.owner_account_id.clone(),
+        region: p.region.clone(),
+        collected_at: p.collected_at,
+    }
+}
+
 #[test]
 fn entry_row_json_has_contract_keys_and_timestamp_format() {
-    let row = entry_row(&entry("111122223333", RESOURCE_TYPE_INSTANCE, 3), &prov());
-    let v = serde_json::to_value(&row).unwrap();
+    let (e, p) = (entry("111122223333", RESOURCE_TYPE_INSTANCE, 3), prov());
+    let row = entry_row(&e, &p);
+    let v = serde_json::to_value(EntryRows::new(&p).row(&e)).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     let mut expected = vec![
         "schema_version",

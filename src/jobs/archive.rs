@@ -92,11 +92,16 @@ impl Archive<'_> {
     /// the legacy one (see `CollectState::adoptable_by`), so no news is announced twice.
     pub async fn load_state(&self) -> anyhow::Result<CollectState> {
         let region = &self.provenance.region;
-        if let Some(state) = self.read_state(&self.keys.state_object(region)).await? {
-            return Ok(CollectState { region: Some(region.clone()), ..state });
-        }
+        let state = match self.read_state(&self.keys.state_object(region)).await? {
+            Some(state) => state,
+            None => self.adopt_legacy_state(region).await?,
+        };
+        Ok(CollectState { region: Some(region.clone()), ..state })
+    }
+
+    async fn adopt_legacy_state(&self, region: &str) -> anyhow::Result<CollectState> {
         let legacy = self.keys.legacy_state_object();
-        let state = match self.read_state(&legacy).await? {
+        Ok(match self.read_state(&legacy).await? {
             Some(state) if state.adoptable_by(region) => {
                 tracing::info!(key = %legacy, "adopting the state of the single-Region layout");
                 self.claim_legacy.store(true, Ordering::SeqCst);
@@ -107,8 +112,7 @@ impl Archive<'_> {
                 CollectState::default()
             }
             None => CollectState::default(),
-        };
-        Ok(CollectState { region: Some(region.clone()), ..state })
+        })
     }
 
     async fn read_state(&self, key: &str) -> anyhow::Result<Option<CollectState>> {
