@@ -71,8 +71,10 @@ def test_token_buckets_refill_and_are_per_account_and_region(aws, control):
 
 
 def test_throttling_reaches_botocore_retry_logic(aws, control):
-    control.post("/faults", {"ec2_token_buckets": {"non_mutating": {"capacity": 1, "refill_per_second": 50}}})
-    ec2 = aws("ec2", retries={"total_max_attempts": 6, "mode": "standard"})
+    # One token every half second: the second call, sent right after the first, finds the bucket
+    # empty even on a loaded machine, and botocore's backoff (0-1 s, 0-2 s, ...) soon finds a token.
+    control.post("/faults", {"ec2_token_buckets": {"non_mutating": {"capacity": 1, "refill_per_second": 2}}})
+    ec2 = aws("ec2", retries={"total_max_attempts": 10, "mode": "standard"})
     ec2.describe_image_usage_reports()
     resp = ec2.describe_image_usage_reports()  # throttled first, retried after a backoff
     assert resp["ResponseMetadata"]["RetryAttempts"] >= 1
