@@ -191,12 +191,13 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs from it
     started = time.monotonic()
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
+
+    from .keep_alive import KeepAliveRequestHandler
 
     app = EmulatorApp()
     server = make_server("127.0.0.1", args.port, app, threaded=True,
-                         request_handler=MotoRequestHandler)
+                         request_handler=KeepAliveRequestHandler)
     if args.quiet:
         import logging
 
