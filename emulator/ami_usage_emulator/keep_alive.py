@@ -40,6 +40,7 @@ class KeepAliveRequestHandler(MotoRequestHandler):
             self.rfile = socket_rfile
             if self._body_length is None:
                 self.close_connection = True
+            self._body_length = None  # http.server's own error answers between requests close
 
     def make_environ(self) -> dict[str, Any]:
         # run_wsgi has answered "Expect: 100-continue" by now, so the body is on its way.

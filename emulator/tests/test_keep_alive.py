@@ -62,3 +62,18 @@ def test_a_chunked_body_or_a_client_close_ends_the_connection(conn):
     conn.connect()
     r = _exchange(conn, "GET", "/_emulator/health", headers={"Connection": "close"})
     assert r.status == 200 and r.getheader("Connection") == "close"
+
+
+def test_an_error_answered_by_http_server_itself_still_closes_the_connection(conn):
+    assert _exchange(conn, "GET", "/_emulator/health").status == 200
+    # A header line past http.server's 64 KiB limit: it answers 431 before werkzeug runs.
+    conn.sock.sendall(b"GET /_emulator/health HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += conn.sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 431") and b"Connection: close" in answer
+    try:
+        while conn.sock.recv(65536):
+            pass  # the rest of the 431 page; an open connection would time out here instead
+    except ConnectionResetError:
+        pass  # closed with our unread bytes still in its buffer: a reset, also closed
