@@ -8,8 +8,9 @@ hands the application a copy, so the socket always stands at a request boundary 
 connection can stay open. Clients then pay for a TCP connection once, not per call, as
 they do against AWS, which matters to the benchmarks of client CPU.
 
-A request with a chunked body (no length to read up front), a malformed length, or
-``Connection: close`` from the client still closes the connection after its answer.
+A request with a chunked body (no length to read up front), a malformed length,
+``Connection: close`` from the client, or an error http.server answers by itself (a
+malformed request line or header) still closes the connection after its answer.
 """
 
 from __future__ import annotations

@@ -227,6 +227,7 @@ mod tests {
         assert_eq!(wake_group(Rate { per_second: 5.0, burst: 0 }), 1);
     }
 
+    /// A pacer whose mutating bucket is under test; the other bucket is all but unlimited.
     fn mutating_only(per_second: f64, burst: u32) -> Pacer {
         Pacer::new(Ec2Rates {
             mutating: Rate { per_second, burst },
@@ -244,6 +245,15 @@ mod tests {
         pacer.wait(CallKind::Mutating).await;
         // One token at 9.5/s is ~105 ms; a group of nine would be ~950 ms.
         assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_is_no_longer_counted_as_waiting() {
+        let pacer = mutating_only(1.0, 1);
+        pacer.wait(CallKind::Mutating).await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(10), pacer.wait(CallKind::Mutating)).await;
+        assert!(gave_up.is_err(), "an empty bucket at 1 token/s answered within 10 ms");
+        assert_eq!(pacer.mutating.waiting.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]
@@ -282,10 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn pacer_lets_a_burst_through_then_holds_the_rate() {
-        let pacer = Pacer::new(Ec2Rates {
-            mutating: Rate { per_second: 100.0, burst: 5 },
-            non_mutating: Rate { per_second: 10_000.0, burst: 1000 },
-        });
+        let pacer = mutating_only(100.0, 5);
         let start = Instant::now();
         for _ in 0..5 {
             pacer.wait(CallKind::Mutating).await;
@@ -308,10 +315,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_waiters_queue_for_tokens_in_arrival_order() {
-        let pacer = Arc::new(Pacer::new(Ec2Rates {
-            mutating: Rate { per_second: 200.0, burst: 1 },
-            non_mutating: Rate { per_second: 10_000.0, burst: 1000 },
-        }));
+        let pacer = Arc::new(mutating_only(200.0, 1));
         pacer.wait(CallKind::Mutating).await;
         let order = Arc::new(Mutex::new(Vec::new()));
         let start = Instant::now();
@@ -346,10 +350,7 @@ mod tests {
     #[tokio::test]
     async fn the_connector_waits_for_a_token_before_each_request() {
         let recorder = Recorder::default();
-        let pacer = Arc::new(Pacer::new(Ec2Rates {
-            mutating: Rate { per_second: 50.0, burst: 2 },
-            non_mutating: Rate { per_second: 10_000.0, burst: 1000 },
-        }));
+        let pacer = Arc::new(mutating_only(50.0, 2));
         let connector = PacedConnector { inner: SharedHttpConnector::new(recorder.clone()), pacer };
         let request = || {
             let mut r = HttpRequest::new(SdkBody::from("Action=CreateImageUsageReport&Version=2016-11-15"));
