@@ -7,8 +7,7 @@ Each program runs twice on a fresh emulator, over N and 2N synthetic AMIs with t
 buckets lifted: (count at 2N - count at N) / N is what one more AMI costs (its share of
 the DescribeImages listing plus its CreateImageUsageReport call), with start-up and
 client construction cancelled out. For the Rust binary the cost is split by the crate
-whose code ran, from the binary's line tables (inlined code is counted where it is
-written).
+of the function that ran (code inlined into a function counts as that function's).
 
 valgrind does not emulate the SHA extensions, so under it SHA-256 runs in software: the
 signing row is larger here than on the machine itself (see `sha256` in the table).
@@ -25,12 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402
-from harness import Emulator  # noqa: E402
+import bench  # bench/ is on sys.path as this script's folder; bench puts tests/e2e there too
+from harness import Emulator
 
-ROOT = Path(__file__).resolve().parents[1]
-PROFILING_BINARY = ROOT / "target" / "profiling" / "ami-usage-reporter"
+PROFILING_BINARY = bench.ROOT / "target" / "profiling" / "ami-usage-reporter"
 
 # Groups of the split, by the crate of the function the instruction ran in (the symbol:
 # code inlined into a function counts as that function's).

@@ -48,10 +48,15 @@ pub fn call_kind(body: Option<&[u8]>) -> CallKind {
     }
 }
 
+/// Tokens per second this client takes from a bucket refilled at `rate`.
+fn paced_per_second(rate: Rate) -> f64 {
+    rate.per_second * HEADROOM
+}
+
 /// The governor quota pacing one bucket: one token every `1 / (rate × HEADROOM)`
 /// seconds, at most `burst` at once (the bucket's capacity).
 pub fn quota(rate: Rate) -> Quota {
-    let per_token = Duration::from_secs_f64(1.0 / (rate.per_second * HEADROOM));
+    let per_token = Duration::from_secs_f64(1.0 / paced_per_second(rate));
     let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(per_token.max(Duration::from_nanos(1))).expect("period is non-zero").allow_burst(burst)
 }
@@ -82,8 +87,8 @@ impl Pacer {
 /// accrue continuously and EC2's bucket is never behind ours), but queued requests leave
 /// in small groups: one wake-up and a warm CPU cache for a group of calls instead of a
 /// cold start every 200 ms, which measured at about a third less CPU per paced call.
-pub fn wake_group(rate: Rate) -> u32 {
-    ((rate.per_second * HEADROOM).floor() as u32).clamp(1, rate.burst.max(1))
+fn wake_group(rate: Rate) -> u32 {
+    (paced_per_second(rate).floor() as u32).clamp(1, rate.burst.max(1))
 }
 
 /// One token bucket with a queue in front of it. Only the task at the head of the
