@@ -117,3 +117,43 @@ pub fn init_cli_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,ami_usage_reporter=info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context_ending_in(from_now: Duration, past: bool) -> lambda_runtime::Context {
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        let deadline = if past { now - from_now } else { now + from_now };
+        let mut context = lambda_runtime::Context::default();
+        context.deadline = deadline.as_millis() as u64;
+        context
+    }
+
+    #[test]
+    fn a_short_invocation_stops_starting_work_a_quarter_before_its_deadline() {
+        let deadline = deadline_of(&context_ending_in(Duration::from_secs(4), false));
+        let left = deadline.stop_at().expect("a deadline").duration_since(Instant::now());
+        // Milliseconds of the deadline and the time this test took so far come off.
+        assert!(left > Duration::from_millis(2900) && left <= Duration::from_secs(3), "{left:?}");
+        assert!(!deadline.passed());
+
+        let deadline = deadline_of(&context_ending_in(Duration::from_millis(40), false));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(deadline.passed(), "still starting work inside the margin");
+    }
+
+    #[test]
+    fn a_long_invocation_keeps_a_minute_for_the_calls_in_flight() {
+        let deadline = deadline_of(&context_ending_in(Duration::from_secs(60 * 15), false));
+        let stop_at = deadline.stop_at().expect("a deadline");
+        let left = stop_at.duration_since(Instant::now());
+        assert!(left > Duration::from_secs(13 * 60) && left <= Duration::from_secs(14 * 60), "{left:?}");
+    }
+
+    #[test]
+    fn a_deadline_already_past_means_no_budget_rather_than_no_work() {
+        let deadline = deadline_of(&context_ending_in(Duration::from_secs(5), true));
+        assert!(deadline.stop_at().is_none() && !deadline.passed());
+    }
+}

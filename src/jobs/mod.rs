@@ -28,6 +28,12 @@ impl Deadline {
     pub fn passed(&self) -> bool {
         self.0.is_some_and(|d| Instant::now() >= d)
     }
+
+    /// When new work stops, for tests of how a deadline is derived.
+    #[cfg(test)]
+    pub(crate) fn stop_at(&self) -> Option<Instant> {
+        self.0
+    }
 }
 
 pub struct Run<'a> {
