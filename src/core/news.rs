@@ -5,7 +5,8 @@
 //! archiving but before alerting leaves the news to the next run instead of losing it.
 //! News goes to an outbox that is saved *before* publishing; a key moves to `notified`
 //! only after SNS accepted the message. A crash between publish and save can repeat one
-//! alert (at-least-once); nothing can silently drop one.
+//! alert (at-least-once; the save itself is retried, so an S3 refusal does not); nothing
+//! can silently drop one.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -220,6 +220,12 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
     Ok(summary)
 }
 
+/// Attempts at the state write after SNS accepted an alert. That write alone keeps the
+/// next run from sending the same news again, and a refusal S3 answers once (403, a KMS
+/// hiccup) is not retried by the SDK; only a crash or this many refusals in a row
+/// between publish and write can repeat an alert.
+const SAVE_AFTER_ALERT_ATTEMPTS: u32 = 8;
+
 /// Renders the outbox, publishes it (when a topic is configured) and marks it sent.
 /// A publish failure keeps the outbox for the next run and is reported as a failure.
 async fn alert(
@@ -257,6 +263,8 @@ async fn alert(
         }
     }
     state.mark_published(r.now);
-    archive.save_state(state).await?;
+    let state: &CollectState = state;
+    super::retrying(SAVE_AFTER_ALERT_ATTEMPTS, std::time::Duration::from_millis(100), || archive.save_state(state))
+        .await?;
     Ok(out)
 }
