@@ -8,9 +8,10 @@
 #[path = "config_values.rs"]
 mod values;
 
-pub use values::{parse_account_ids, parse_tag_filters};
+pub use values::{parse_account_ids, parse_resource_types, parse_tag_filters};
 use values::{validate_bucket, validate_prefix, validate_region, validate_topic_arn};
 
+use crate::core::model::REPORT_RESOURCE_TYPES;
 use crate::core::selection::TagFilters;
 use crate::core::verdict::{TagMatch, VerdictSettings};
 
@@ -95,6 +96,12 @@ pub struct RawConfig {
     /// Capacity of the account's EC2 bucket for Describe* calls.
     #[arg(long, global = true, env = "EC2_DESCRIBE_BURST")]
     pub ec2_describe_burst: Option<String>,
+    /// A candidate needs a zero-usage report created within this many hours (24–720).
+    #[arg(long, global = true, env = "MAX_EVIDENCE_AGE_HOURS")]
+    pub max_evidence_age_hours: Option<String>,
+    /// Resource types each usage report covers (comma-separated); unset = all four.
+    #[arg(long, global = true, env = "REPORT_RESOURCE_TYPES")]
+    pub report_resource_types: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +114,8 @@ pub struct Config {
     pub tag_filters: TagFilters,
     pub launch_template_version_depth: u32,
     pub report_account_ids: Vec<String>,
+    /// The resource types CreateImageUsageReport is asked for (see `REPORT_RESOURCE_TYPES`).
+    pub report_resource_types: Vec<String>,
     pub pending_alert_hours: u32,
     pub expiry_warning_days: u32,
     pub snapshot_gb_month_usd: f64,
@@ -185,6 +194,8 @@ fn flag_of(var: &'static str) -> &'static str {
         "EC2_MUTATING_BURST" => "ec2-mutating-burst",
         "EC2_DESCRIBE_RATE" => "ec2-describe-rate",
         "EC2_DESCRIBE_BURST" => "ec2-describe-burst",
+        "MAX_EVIDENCE_AGE_HOURS" => "max-evidence-age-hours",
+        "REPORT_RESOURCE_TYPES" => "report-resource-types",
         _ => "",
     }
 }
@@ -292,6 +303,10 @@ impl RawConfig {
                 None => Vec::new(),
                 Some(s) => parse_account_ids(s)?,
             },
+            report_resource_types: match present(&self.report_resource_types) {
+                None => REPORT_RESOURCE_TYPES.iter().map(|t| t.to_string()).collect(),
+                Some(s) => parse_resource_types(s)?,
+            },
             pending_alert_hours: integer("PENDING_ALERT_HOURS", &self.pending_alert_hours, 24, 1, 24 * 30)?,
             expiry_warning_days: integer("EXPIRY_WARNING_DAYS", &self.expiry_warning_days, 7, 1, 29)?,
             snapshot_gb_month_usd,
@@ -363,6 +378,13 @@ impl RawConfig {
                 d.max_candidate_percent,
                 1,
                 100,
+            )?,
+            max_evidence_age_hours: integer(
+                "MAX_EVIDENCE_AGE_HOURS",
+                &self.max_evidence_age_hours,
+                d.max_evidence_age_hours,
+                24,
+                720,
             )?,
         })
     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::{ConfigError, MAX_REPORT_ACCOUNTS, err};
+use crate::core::model::REPORT_RESOURCE_TYPES;
 use crate::core::selection::{TagFilter, TagFilters};
 
 pub(super) fn validate_bucket(b: &str) -> Result<(), ConfigError> {
@@ -127,4 +128,30 @@ pub fn parse_account_ids(s: &str) -> Result<Vec<String>, ConfigError> {
         ));
     }
     Ok(ids)
+}
+
+/// `REPORT_RESOURCE_TYPES`: a comma-separated subset of the types CreateImageUsageReport
+/// accepts, in any order, duplicates ignored.
+pub fn parse_resource_types(s: &str) -> Result<Vec<String>, ConfigError> {
+    let mut types: Vec<String> = Vec::new();
+    for t in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if !REPORT_RESOURCE_TYPES.contains(&t) {
+            return Err(err(
+                "REPORT_RESOURCE_TYPES",
+                format!("{t:?} is not a resource type of EC2's usage reports"),
+                format!("List some of {}, or unset it for all four.", REPORT_RESOURCE_TYPES.join(", ")),
+            ));
+        }
+        if !types.iter().any(|have| have == t) {
+            types.push(t.to_string());
+        }
+    }
+    if types.is_empty() {
+        return Err(err(
+            "REPORT_RESOURCE_TYPES",
+            format!("{s:?} names no resource type"),
+            "List at least one, or unset it for all four.",
+        ));
+    }
+    Ok(types)
 }

@@ -13,7 +13,7 @@ use futures::stream::BoxStream;
 
 use super::{error_code, error_text};
 use crate::core::model::{
-    Ami, BlockDevice, ProductCode, RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, ReportState,
+    Ami, BlockDevice, Lifecycle, ProductCode, REPORT_RESOURCE_TYPES, RESOURCE_TYPE_LAUNCH_TEMPLATE, ReportState,
     ResourceTypeOption, ResourceTypeSpec, Tags, UsageEntry, UsageReport,
 };
 use crate::core::selection::{PERIOD_TAG, TagFilters, period_label};
@@ -73,8 +73,19 @@ fn ami_of(i: &aws_sdk_ec2::types::Image) -> Option<Ami> {
                 volume_size_gib: m.ebs().and_then(|e| e.volume_size()).map(i64::from),
             })
             .collect(),
+        lifecycle: lifecycle_of(i),
         image_id,
     })
+}
+
+fn lifecycle_of(i: &aws_sdk_ec2::types::Image) -> Lifecycle {
+    Lifecycle {
+        last_launched: i.last_launched_time().and_then(parse_ec2_time),
+        deregistration_protection: i.deregistration_protection().map(str::to_string),
+        deprecation_time: i.deprecation_time().and_then(parse_ec2_time),
+        image_allowed: i.image_allowed(),
+        source_image_id: i.source_image_id().map(str::to_string),
+    }
 }
 
 /// The AMIs this account owns that match the tag filters (server-side filtering; the
@@ -121,6 +132,23 @@ pub struct CreateRequest<'a> {
     pub period: NaiveDate,
     pub version_depth: u32,
     pub account_ids: &'a [String],
+    /// `REPORT_RESOURCE_TYPES` (validated against `core::model::REPORT_RESOURCE_TYPES`).
+    pub resource_types: &'a [String],
+}
+
+fn resource_type_request(resource_type: &str, version_depth: u32) -> ImageUsageResourceTypeRequest {
+    let request = ImageUsageResourceTypeRequest::builder().resource_type(resource_type);
+    if resource_type != RESOURCE_TYPE_LAUNCH_TEMPLATE {
+        return request.build();
+    }
+    request
+        .resource_type_options(
+            ImageUsageResourceTypeOptionRequest::builder()
+                .option_name("version-depth")
+                .option_values(version_depth.to_string())
+                .build(),
+        )
+        .build()
 }
 
 #[derive(Debug, PartialEq)]
@@ -138,16 +166,6 @@ pub enum CreateOutcome {
 }
 
 pub async fn create_report(ec2: &Client, r: &CreateRequest<'_>) -> CreateOutcome {
-    let lt = ImageUsageResourceTypeRequest::builder()
-        .resource_type(RESOURCE_TYPE_LAUNCH_TEMPLATE)
-        .resource_type_options(
-            ImageUsageResourceTypeOptionRequest::builder()
-                .option_name("version-depth")
-                .option_values(r.version_depth.to_string())
-                .build(),
-        )
-        .build();
-    let instance = ImageUsageResourceTypeRequest::builder().resource_type(RESOURCE_TYPE_INSTANCE).build();
     let tags = TagSpecification::builder()
         .resource_type(ResourceType::ImageUsageReport)
         .tags(Tag::builder().key(PERIOD_TAG).value(period_label(r.period)).build())
@@ -155,8 +173,7 @@ pub async fn create_report(ec2: &Client, r: &CreateRequest<'_>) -> CreateOutcome
     let mut req = ec2
         .create_image_usage_report()
         .image_id(r.image_id)
-        .resource_types(instance)
-        .resource_types(lt)
+        .set_resource_types(Some(r.resource_types.iter().map(|t| resource_type_request(t, r.version_depth)).collect()))
         .client_token(r.client_token)
         .tag_specifications(tags);
     for a in r.account_ids {
@@ -290,11 +307,7 @@ pub fn entry_pages<'a>(ec2: &Client, report: &'a UsageReport) -> BoxStream<'a, a
 /// archive is a faithful copy of the report) and count as usage, so an AMI used only
 /// through a resource type added to EC2 later is never taken for unused.
 fn unknown_resource_types(entries: &[UsageEntry]) -> BTreeSet<&str> {
-    entries
-        .iter()
-        .map(|e| e.resource_type.as_str())
-        .filter(|t| *t != RESOURCE_TYPE_INSTANCE && *t != RESOURCE_TYPE_LAUNCH_TEMPLATE)
-        .collect()
+    entries.iter().map(|e| e.resource_type.as_str()).filter(|t| !REPORT_RESOURCE_TYPES.contains(t)).collect()
 }
 
 #[cfg(test)]
@@ -315,16 +328,14 @@ mod tests {
     #[test]
     fn only_resource_types_not_requested_are_unknown() {
         let entries = [
-            entry(RESOURCE_TYPE_INSTANCE),
-            entry(RESOURCE_TYPE_LAUNCH_TEMPLATE),
+            entry("ec2:Instance"),
+            entry("ec2:LaunchTemplate"),
             entry("imagebuilder:ImageRecipe"),
-            entry("imagebuilder:ImageRecipe"),
+            entry("imagebuilder:ContainerRecipe"),
+            entry("ec2:SomethingNew"),
             entry("ec2:SomethingNew"),
         ];
-        assert_eq!(
-            unknown_resource_types(&entries).into_iter().collect::<Vec<_>>(),
-            vec!["ec2:SomethingNew", "imagebuilder:ImageRecipe"]
-        );
-        assert!(unknown_resource_types(&entries[..2]).is_empty());
+        assert_eq!(unknown_resource_types(&entries).into_iter().collect::<Vec<_>>(), vec!["ec2:SomethingNew"]);
+        assert!(unknown_resource_types(&entries[..4]).is_empty());
     }
 }

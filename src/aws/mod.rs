@@ -19,6 +19,8 @@ use crate::config::Config;
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
+    /// Launch configurations only: the one reference kind no EC2 API reveals.
+    pub autoscaling: aws_sdk_autoscaling::Client,
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
@@ -78,6 +80,7 @@ impl Clients {
                     .build(),
             ),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&shared),
             sns: aws_sdk_sns::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             region,

@@ -1,6 +1,8 @@
 //! Use of AMIs inside the owner account, which usage reports leave out:
 //! DescribeImageReferences (instances, launch templates to the configured version
-//! depth, SSM parameters, Image Builder recipes) and the AMI's `lastLaunchedTime`.
+//! depth, SSM parameters, Image Builder recipes), Auto Scaling launch configurations
+//! (which neither usage reports nor DescribeImageReferences cover) and the AMI's
+//! `lastLaunchedTime`.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,8 @@ use aws_sdk_ec2::types::{
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::error_text;
+use super::{Clients, error_text};
+use crate::core::evidence::OWNER_KINDS;
 use crate::core::verdict::{OwnerCheck, OwnerFacts, OwnerReference};
 
 /// DescribeImageReferences accepts at most this many image ids per call.
@@ -85,36 +88,75 @@ async fn last_launched(ec2: &Client, image_id: &str) -> anyhow::Result<Option<Da
     }
 }
 
+/// Every launch configuration of the account that names an image, by image id. One
+/// paged listing per run: an Auto Scaling group at desired capacity 0 launches from it
+/// later, so a configuration counts as use whether or not a group uses it now.
+async fn launch_configurations(clients: &Clients) -> anyhow::Result<ReferencesById> {
+    let mut pages = clients.autoscaling.describe_launch_configurations().into_paginator().page_size(100).send();
+    let mut found = ReferencesById::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("autoscaling:DescribeLaunchConfigurations failed: {}", error_text(&e)))?;
+        for lc in page.launch_configurations() {
+            let (Some(image_id), Some(name)) = (lc.image_id(), lc.launch_configuration_name()) else { continue };
+            found.entry(image_id.to_string()).or_default().push(OwnerReference {
+                resource_type: "autoscaling:LaunchConfiguration".into(),
+                arn: lc.launch_configuration_arn().unwrap_or(name).to_string(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// `lastLaunchedTime` of each image: from DescribeImages' answer where it had one,
+/// else one DescribeImageAttribute call.
+async fn launch_times(
+    ec2: &Client,
+    image_ids: &[String],
+    known: &BTreeMap<&str, DateTime<Utc>>,
+    concurrency: usize,
+) -> BTreeMap<String, anyhow::Result<Option<DateTime<Utc>>>> {
+    futures::stream::iter(image_ids)
+        .map(|id| async move {
+            match known.get(id.as_str()) {
+                Some(t) => (id.clone(), Ok(Some(*t))),
+                None => (id.clone(), last_launched(ec2, id).await),
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
 /// The owner-account check of each image. A failure makes that image's check
 /// `Failed` (its verdict `unknown`) instead of failing the run.
 pub async fn owner_checks(
-    ec2: &Client,
+    clients: &Clients,
     image_ids: &[String],
+    known_launch: &BTreeMap<&str, DateTime<Utc>>,
     version_depth: u32,
     concurrency: usize,
 ) -> BTreeMap<String, OwnerCheck> {
+    let ec2 = &clients.ec2;
     let batches: Vec<(&[String], anyhow::Result<ReferencesById>)> =
         futures::stream::iter(image_ids.chunks(IMAGE_ID_BATCH))
             .map(|chunk| async move { (chunk, references(ec2, chunk, version_depth).await) })
             .buffer_unordered(concurrency)
             .collect()
             .await;
-    let launched: BTreeMap<&String, anyhow::Result<Option<DateTime<Utc>>>> = futures::stream::iter(image_ids)
-        .map(|id| async move { (id, last_launched(ec2, id).await) })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    let configurations = launch_configurations(clients).await;
+    let launched = launch_times(ec2, image_ids, known_launch, concurrency).await;
     let mut checks = BTreeMap::new();
     for (chunk, refs) in batches {
         for id in chunk {
-            let check = match (&refs, &launched[id]) {
-                (Err(e), _) | (_, Err(e)) => {
+            let check = match (&refs, &configurations, &launched[id]) {
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                     tracing::warn!(image_id = %id, error = %format!("{e:#}"), "owner-account check failed");
                     OwnerCheck::Failed(format!("{e:#}"))
                 }
-                (Ok(refs), Ok(last)) => OwnerCheck::Checked(OwnerFacts {
-                    references: refs.get(id).cloned().unwrap_or_default(),
+                (Ok(refs), Ok(lcs), Ok(last)) => OwnerCheck::Checked(OwnerFacts {
+                    references: refs.get(id).into_iter().chain(lcs.get(id)).flatten().cloned().collect(),
                     last_launched: *last,
+                    kinds: OWNER_KINDS.iter().map(|k| k.to_string()).collect(),
                 }),
             };
             checks.insert(id.clone(), check);

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::news::News;
+use super::news::{ErrorStreak, News};
 use super::records::timestamp;
 
 /// SNS accepts 262,144 bytes; keep headroom for the JSON envelope SNS adds.
@@ -52,6 +52,16 @@ struct Sections<'a> {
     pending: Vec<&'a News>,
     expiring: Vec<&'a News>,
     withheld: Vec<&'a News>,
+    stale: Vec<&'a News>,
+    gaps: Vec<&'a News>,
+}
+
+/// What stands beyond this run's news: candidates announced earlier and report
+/// failures announced when their streak began (listed with their age, not re-announced).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Standing {
+    pub still_unused: usize,
+    pub failing: Vec<(String, ErrorStreak)>,
 }
 
 fn sections(news: &[News]) -> Sections<'_> {
@@ -64,6 +74,8 @@ fn sections(news: &[News]) -> Sections<'_> {
             News::PendingTooLong { .. } => s.pending.push(n),
             News::ExpiringUnarchived { .. } => s.expiring.push(n),
             News::CandidatesWithheld { .. } => s.withheld.push(n),
+            News::EvidenceStale { .. } => s.stale.push(n),
+            News::NoRecentReport { .. } => s.gaps.push(n),
         }
     }
     s
@@ -103,6 +115,12 @@ pub fn subject(news: &[News], ctx: &AlertContext) -> String {
     if !s.expiring.is_empty() {
         parts.push(format!("{} expiring unarchived", s.expiring.len()));
     }
+    if !s.stale.is_empty() {
+        parts.push(format!("{} candidates no longer confirmed", s.stale.len()));
+    }
+    if !s.gaps.is_empty() {
+        parts.push(plural(s.gaps.len(), "AMI without new reports", "AMIs without new reports"));
+    }
     let text = format!("AMI usage {}: {}", ctx.region, parts.join(", "));
     let ascii: String = text.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
     if ascii.chars().count() <= MAX_SUBJECT_CHARS { ascii } else { format!("{}...", &ascii[..MAX_SUBJECT_CHARS - 3]) }
@@ -113,8 +131,17 @@ fn monthly_cost(gib: i64, ctx: &AlertContext) -> f64 {
 }
 
 fn candidate_lines(n: &News, ctx: &AlertContext) -> Vec<String> {
-    let News::Candidate { image_id, name, image_created, unused_since, snapshot_size_gib, has_billing_codes, reasons } =
-        n
+    let News::Candidate {
+        image_id,
+        name,
+        image_created,
+        unused_since,
+        snapshot_size_gib,
+        has_billing_codes,
+        reasons,
+        not_checked,
+        deregistration_protected,
+    } = n
     else {
         return Vec::new();
     };
@@ -137,6 +164,12 @@ fn candidate_lines(n: &News, ctx: &AlertContext) -> Vec<String> {
             "    ! carries billing products / product codes: an AMI re-registered from its snapshot loses them".into(),
         );
     }
+    if *deregistration_protected {
+        lines.push("    ! deregistration protection is on: DeregisterImage fails until it is turned off".into());
+    }
+    if !not_checked.is_empty() {
+        lines.push(format!("    not checked: {}", clean(&not_checked.join(", "))));
+    }
     lines
 }
 
@@ -147,9 +180,22 @@ fn other_line(n: &News) -> String {
             clean(name),
             clean(&reasons.join(", "))
         ),
-        News::ReportError { report_id, image_id, reason } => {
-            format!("- {report_id} ({image_id}): {}", clean(reason.as_deref().unwrap_or("no reason given")))
-        }
+        News::ReportError { report_id, image_id, reason, .. } => format!(
+            "- {report_id} ({image_id}): {} (announced once; the AMI stays unknown while its reports fail)",
+            clean(reason.as_deref().unwrap_or("no reason given"))
+        ),
+        News::EvidenceStale { image_id, name, newest_zero_report, .. } => format!(
+            "- {image_id}  {}: newest zero-usage report {}; unknown until a fresh report confirms it (do not deregister on the earlier alert)",
+            clean(name),
+            newest_zero_report.as_ref().map_or_else(|| "none".to_string(), timestamp::format)
+        ),
+        News::NoRecentReport { image_id, name, newest_report } => format!(
+            "- {image_id}  {}: {} (creates refused or failing, or the create schedule stopped: see the create run's summary)",
+            clean(name),
+            newest_report
+                .as_ref()
+                .map_or_else(|| "no report yet".to_string(), |t| format!("newest report {}", timestamp::format(t)))
+        ),
         News::PendingTooLong { report_id, image_id, created } => {
             format!("- {report_id} ({image_id}): pending since {}", timestamp::format(created))
         }
@@ -163,13 +209,16 @@ fn other_line(n: &News) -> String {
     }
 }
 
+/// Where to see every current candidate: the latest verdicts object of this account
+/// and Region (an earlier run of the day may have called an AMI a candidate that a
+/// later run found in use), which is what the saved query `unused_amis` reads.
 fn athena_hint(ctx: &AlertContext) -> String {
+    let (db, day) = (&ctx.athena_database, ctx.now.format("%Y-%m-%d"));
+    let this =
+        format!("report_date = '{day}' AND region = '{}' AND owner_account_id = '{}'", ctx.region, ctx.account_id);
     format!(
-        "Athena (workgroup {}, database {}), every candidate with its reasons: SELECT * FROM {}.verdicts WHERE report_date = '{}' AND verdict = 'candidate' ORDER BY evaluated_at DESC",
+        "Athena (workgroup {}, database {db}), every current candidate with its reasons: the saved query unused_amis, or SELECT * FROM {db}.verdicts WHERE {this} AND verdict = 'candidate' AND evaluated_at = (SELECT max(evaluated_at) FROM {db}.verdicts WHERE {this})",
         ctx.athena_workgroup,
-        ctx.athena_database,
-        ctx.athena_database,
-        ctx.now.format("%Y-%m-%d")
     )
 }
 
@@ -189,7 +238,7 @@ fn counts_line(s: &Sections, still_unused: usize) -> String {
     )
 }
 
-fn email(news: &[News], still_unused: usize, ctx: &AlertContext, max_candidates: usize) -> String {
+fn email(news: &[News], standing: &Standing, ctx: &AlertContext, max_candidates: usize) -> String {
     let s = sections(news);
     let mut out = vec![
         format!(
@@ -199,7 +248,7 @@ fn email(news: &[News], still_unused: usize, ctx: &AlertContext, max_candidates:
             ctx.now.format("%Y-%m-%d %H:%M UTC")
         ),
         String::new(),
-        counts_line(&s, still_unused),
+        counts_line(&s, standing.still_unused),
     ];
     if !s.withheld.is_empty() {
         out.push(String::new());
@@ -224,8 +273,10 @@ fn email(news: &[News], still_unused: usize, ctx: &AlertContext, max_candidates:
             "Reports may miss the last 24 h of instance launches: deregister with a grace period (EC2 can restore a deregistered AMI from the Recycle Bin if a retention rule exists).".into(),
         );
     }
-    let titled: [(&str, &Vec<&News>); 4] = [
+    let titled: [(&str, &Vec<&News>); 6] = [
         ("USED AGAIN (do not deregister)", &s.used_again),
+        ("CANDIDATES NO LONGER CONFIRMED (evidence stale: do not deregister)", &s.stale),
+        ("AMIS WITHOUT NEW REPORTS (their verdicts stay unknown)", &s.gaps),
         ("REPORTS IN ERROR", &s.errors),
         ("REPORTS PENDING TOO LONG", &s.pending),
         ("REPORTS EXPIRING BEFORE THEY WERE ARCHIVED", &s.expiring),
@@ -243,15 +294,43 @@ fn email(news: &[News], still_unused: usize, ctx: &AlertContext, max_candidates:
             out.push(format!("... and {} more.", items.len() - max_candidates));
         }
     }
+    out.extend(failing_lines(standing, ctx, max_candidates));
     out.push(String::new());
     out.push(athena_hint(ctx));
     out.push(format!("Archive: {}", ctx.archive_location));
     out.join("\n") + "\n"
 }
 
-fn chat(news: &[News], still_unused: usize, ctx: &AlertContext, subject: &str) -> String {
+/// The standing report failures, each announced once when it began.
+fn failing_lines(standing: &Standing, ctx: &AlertContext, max_items: usize) -> Vec<String> {
+    if standing.failing.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![String::new(), "REPORTS STILL FAILING (announced when each streak began)".to_string()];
+    for (image_id, streak) in standing.failing.iter().take(max_items) {
+        out.push(format!(
+            "- {image_id}: failing since {} ({} days, {} reports): {}",
+            streak.since.format("%Y-%m-%d"),
+            days(streak.since, ctx.now),
+            streak.reports,
+            clean(streak.reason.as_deref().unwrap_or("no reason given"))
+        ));
+    }
+    if standing.failing.len() > max_items {
+        out.push(format!("... and {} more.", standing.failing.len() - max_items));
+    }
+    out
+}
+
+fn chat(news: &[News], standing: &Standing, ctx: &AlertContext, subject: &str) -> String {
     let s = sections(news);
-    let mut lines = vec![format!("*{}*", counts_line(&s, still_unused))];
+    let mut lines = vec![format!("*{}*", counts_line(&s, standing.still_unused))];
+    if !standing.failing.is_empty() {
+        lines.push(format!(
+            "{} still failing (see the e-mail)",
+            plural(standing.failing.len(), "AMI's reports", "AMIs' reports")
+        ));
+    }
     let mut push_section = |title: &str, items: &[&News], render: &dyn Fn(&News) -> String| {
         if items.is_empty() {
             return;
@@ -265,12 +344,21 @@ fn chat(news: &[News], still_unused: usize, ctx: &AlertContext, subject: &str) -
         }
     };
     let cand = |n: &News| match n {
-        News::Candidate { image_id, name, unused_since, snapshot_size_gib, has_billing_codes, .. } => format!(
-            "• `{image_id}` {} — unused {} days, ≤ ${:.2}/month{}",
+        News::Candidate {
+            image_id,
+            name,
+            unused_since,
+            snapshot_size_gib,
+            has_billing_codes,
+            deregistration_protected,
+            ..
+        } => format!(
+            "• `{image_id}` {} — unused {} days, ≤ ${:.2}/month{}{}",
             clean(name),
             days(*unused_since, ctx.now),
             monthly_cost(*snapshot_size_gib, ctx),
-            if *has_billing_codes { " — :warning: billing codes" } else { "" }
+            if *has_billing_codes { " — :warning: billing codes" } else { "" },
+            if *deregistration_protected { " — :lock: deregistration protection on" } else { "" }
         ),
         other => other_line(other),
     };
@@ -280,6 +368,8 @@ fn chat(news: &[News], still_unused: usize, ctx: &AlertContext, subject: &str) -
     push_section("Reports in error", &s.errors, &|n| other_line(n).replacen('-', "•", 1));
     push_section("Pending too long", &s.pending, &|n| other_line(n).replacen('-', "•", 1));
     push_section("Expiring unarchived", &s.expiring, &|n| other_line(n).replacen('-', "•", 1));
+    push_section("No longer confirmed (do not deregister)", &s.stale, &|n| other_line(n).replacen('-', "•", 1));
+    push_section("Without new reports", &s.gaps, &|n| other_line(n).replacen('-', "•", 1));
     let mut description = lines.join("\n");
     if description.chars().count() > CHAT_DESCRIPTION_CHARS {
         description = description.chars().take(CHAT_DESCRIPTION_CHARS - 1).collect::<String>() + "…";
@@ -287,7 +377,9 @@ fn chat(news: &[News], still_unused: usize, ctx: &AlertContext, subject: &str) -
     let related: Vec<&str> = news
         .iter()
         .filter_map(|n| match n {
-            News::Candidate { image_id, .. } | News::UsedAgain { image_id, .. } => Some(image_id.as_str()),
+            News::Candidate { image_id, .. }
+            | News::UsedAgain { image_id, .. }
+            | News::EvidenceStale { image_id, .. } => Some(image_id.as_str()),
             _ => None,
         })
         .take(CHAT_ITEMS)
@@ -317,13 +409,13 @@ fn chat(news: &[News], still_unused: usize, ctx: &AlertContext, subject: &str) -
 }
 
 /// Renders the alert, cutting the e-mail's lists until the whole SNS message fits.
-pub fn render(news: &[News], still_unused: usize, ctx: &AlertContext) -> Alert {
+pub fn render(news: &[News], standing: &Standing, ctx: &AlertContext) -> Alert {
     let subject = subject(news, ctx);
-    let chat = chat(news, still_unused, ctx, &subject);
+    let chat = chat(news, standing, ctx, &subject);
     let mut max_items = news.len().max(1);
     loop {
         let alert =
-            Alert { subject: subject.clone(), chat: chat.clone(), email: email(news, still_unused, ctx, max_items) };
+            Alert { subject: subject.clone(), chat: chat.clone(), email: email(news, standing, ctx, max_items) };
         if alert.sns_message().len() <= MAX_MESSAGE_BYTES || max_items == 1 {
             return alert;
         }

@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod bucket_region;
+pub mod evidence;
 pub mod jsonl;
 pub mod model;
 pub mod news;

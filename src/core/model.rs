@@ -23,6 +23,31 @@ pub struct Ami {
     pub billing_products: Vec<String>,
     pub product_codes: Vec<ProductCode>,
     pub block_devices: Vec<BlockDevice>,
+    /// What DescribeImages already knows about the AMI's life cycle: recorded in the
+    /// verdict row and the alert, so an operator sees a protected or deprecated AMI as such.
+    pub lifecycle: Lifecycle,
+}
+
+/// DescribeImages' life-cycle fields (owner's view).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Lifecycle {
+    /// `LastLaunchedTime` (published by AWS with up to 24 h delay); `None` when the
+    /// answer lacks it (never launched, or not returned): then it is asked separately.
+    pub last_launched: Option<DateTime<Utc>>,
+    /// `DeregistrationProtection` as EC2 words it (`disabled`, `enabled`,
+    /// `enabled-with-cooldown`, or a date for a cooldown).
+    pub deregistration_protection: Option<String>,
+    pub deprecation_time: Option<DateTime<Utc>>,
+    pub image_allowed: Option<bool>,
+    pub source_image_id: Option<String>,
+}
+
+impl Lifecycle {
+    /// DeregisterImage fails while protection is on (and for 24 h after it is turned
+    /// off with a cooldown): an AMI so protected is never announced without saying so.
+    pub fn deregistration_protected(&self) -> bool {
+        self.deregistration_protection.as_deref().is_some_and(|p| !p.is_empty() && p != "disabled")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,3 +140,10 @@ pub struct UsageEntry {
 
 pub const RESOURCE_TYPE_INSTANCE: &str = "ec2:Instance";
 pub const RESOURCE_TYPE_LAUNCH_TEMPLATE: &str = "ec2:LaunchTemplate";
+pub const RESOURCE_TYPE_IMAGE_RECIPE: &str = "imagebuilder:ImageRecipe";
+pub const RESOURCE_TYPE_CONTAINER_RECIPE: &str = "imagebuilder:ContainerRecipe";
+
+/// The resource types CreateImageUsageReport accepts, in a fixed order (the state's
+/// per-report coverage bit set depends on it: append, never reorder).
+pub const REPORT_RESOURCE_TYPES: [&str; 4] =
+    [RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, RESOURCE_TYPE_IMAGE_RECIPE, RESOURCE_TYPE_CONTAINER_RECIPE];

@@ -13,9 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::evidence::{Observation, ObservedState, OwnerObservation, ResourceTypes};
 use super::model::Ami;
 use super::records::{ReportRow, timestamp};
-use super::verdict::{Kind, Observation, ObservedState, Verdicts};
+use super::verdict::{AmiInput, Kind, Reason, Verdict, Verdicts};
 
 pub const STATE_SCHEMA_VERSION: u32 = 1;
 
@@ -34,6 +35,12 @@ pub enum News {
         has_billing_codes: bool,
         #[serde(default)]
         reasons: Vec<String>,
+        /// Reference kinds the verdict could not check (see `evidence::coverage`).
+        #[serde(default)]
+        not_checked: Vec<String>,
+        /// DeregisterImage would fail: the alert says so instead of implying it can go.
+        #[serde(default)]
+        deregistration_protected: bool,
     },
     /// A former candidate is used again: whoever planned to deregister it must stop.
     UsedAgain {
@@ -51,10 +58,32 @@ pub enum News {
         /// The UTC day: while the condition lasts it is announced once a day.
         day: NaiveDate,
     },
+    /// The first failed report of a streak (announced once per streak, and again when
+    /// EC2's reason changes); `since` is absent in outboxes of earlier versions.
     ReportError {
         report_id: String,
         image_id: String,
         reason: Option<String>,
+        #[serde(with = "timestamp::option", default)]
+        since: Option<DateTime<Utc>>,
+    },
+    /// An announced candidate whose evidence went stale (no fresh zero-usage report):
+    /// it is `unknown` again until a fresh report confirms it.
+    EvidenceStale {
+        image_id: String,
+        name: String,
+        #[serde(with = "timestamp")]
+        candidate_since: DateTime<Utc>,
+        #[serde(with = "timestamp::option")]
+        newest_zero_report: Option<DateTime<Utc>>,
+    },
+    /// A selected AMI has had no new report for longer than the evidence may age:
+    /// creates refused or failing, or the create schedule stopped.
+    NoRecentReport {
+        image_id: String,
+        name: String,
+        #[serde(with = "timestamp::option")]
+        newest_report: Option<DateTime<Utc>>,
     },
     PendingTooLong {
         report_id: String,
@@ -80,10 +109,45 @@ impl News {
             }
             News::UsedAgain { image_id, .. } => format!("used-again:{image_id}"),
             News::CandidatesWithheld { day, .. } => format!("withheld:{day}"),
-            News::ReportError { report_id, .. } => format!("error:{report_id}"),
+            News::ReportError { image_id, since: Some(since), .. } => {
+                format!("error:{image_id}:{}", timestamp::format(since))
+            }
+            News::ReportError { report_id, since: None, .. } => format!("error:{report_id}"),
+            News::EvidenceStale { image_id, candidate_since, .. } => {
+                format!("stale:{image_id}:{}", timestamp::format(candidate_since))
+            }
+            News::NoRecentReport { image_id, newest_report, .. } => format!(
+                "no-report:{image_id}:{}",
+                newest_report.as_ref().map_or_else(|| "none".to_string(), timestamp::format)
+            ),
             News::PendingTooLong { report_id, .. } => format!("pending-too-long:{report_id}"),
             News::ExpiringUnarchived { report_id, .. } => format!("expiring:{report_id}"),
         }
+    }
+}
+
+fn error_news(row: &ReportRow, since: DateTime<Utc>) -> News {
+    News::ReportError {
+        report_id: row.report_id.clone(),
+        image_id: row.image_id.clone(),
+        reason: row.state_reason.clone(),
+        since: Some(since),
+    }
+}
+
+impl AmiState {
+    /// Extends the error streak, or starts one (news) when there is none or EC2's
+    /// reason changed: an AMI whose reports always fail is announced once, not daily.
+    fn note_error(&mut self, row: &ReportRow) -> Option<News> {
+        let t = row.report_creation_time;
+        if let Some(s) = self.error_streak.as_mut().filter(|s| s.reason == row.state_reason) {
+            s.reports = s.reports.saturating_add(1);
+            s.last = s.last.max(t);
+            s.since = s.since.min(t);
+            return None;
+        }
+        self.error_streak = Some(ErrorStreak { since: t, last: t, reason: row.state_reason.clone(), reports: 1 });
+        Some(error_news(row, t))
     }
 }
 
@@ -108,6 +172,23 @@ pub struct AmiState {
     /// Since when the AMI is a candidate: a later `in_use` verdict is news.
     #[serde(with = "timestamp::option", default)]
     pub candidate_since: Option<DateTime<Utc>>,
+    /// Owner-account checks, oldest first, pruned to the history horizon.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owner_checks: Vec<OwnerObservation>,
+    /// The current run of reports in `error`, if the latest report failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_streak: Option<ErrorStreak>,
+}
+
+/// Consecutive failed reports of one AMI with the same reason: announced once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorStreak {
+    #[serde(with = "timestamp")]
+    pub since: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub last: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub reports: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,82 +249,56 @@ impl CollectState {
         if !self.processed.entry(date).or_default().insert(row.report_id.clone()) {
             return Vec::new();
         }
-        let mut news = Vec::new();
         let observed = match row.state.as_str() {
             "available" => ObservedState::Available,
-            "error" => {
-                news.push(News::ReportError {
-                    report_id: row.report_id.clone(),
-                    image_id: row.image_id.clone(),
-                    reason: row.state_reason.clone(),
-                });
-                ObservedState::Error
-            }
-            _ => return news,
+            "error" => ObservedState::Error,
+            _ => return Vec::new(),
         };
+        let t = row.report_creation_time;
         if row.image.is_none() {
             // Deregistered since: nothing to recommend, and no history worth keeping.
             self.amis.remove(&row.image_id);
-            return news;
+            return (observed == ObservedState::Error).then(|| error_news(row, t)).into_iter().collect();
         }
         let ami = self.amis.entry(row.image_id.clone()).or_default();
-        let obs = Observation::new(row.report_creation_time, observed, row.total_usage);
-        let at = ami.history.partition_point(|o| o.0 <= obs.0);
+        let types = ResourceTypes::of(row.resource_types.iter().map(|r| r.resource_type.as_str()));
+        let obs = Observation::new(t, observed, row.total_usage, types);
+        let at = ami.history.partition_point(|o| o.created <= obs.created);
         if at == 0 || ami.history[at - 1] != obs {
             ami.history.insert(at, obs);
         }
-        let t = row.report_creation_time;
-        if observed == ObservedState::Available && ami.latest_report_time.is_none_or(|latest| latest <= t) {
+        if observed == ObservedState::Error {
+            return ami.note_error(row).into_iter().collect();
+        }
+        if ami.error_streak.as_ref().is_some_and(|s| s.last < t) {
+            ami.error_streak = None;
+        }
+        if ami.latest_report_time.is_none_or(|latest| latest <= t) {
             ami.unused_since = if row.total_usage == 0 { Some(ami.unused_since.unwrap_or(t)) } else { None };
             ami.latest_report_id = Some(row.report_id.clone());
             ami.latest_report_time = Some(t);
             ami.latest_total_usage = Some(row.total_usage);
         }
-        news
+        Vec::new()
+    }
+
+    /// Remembers this run's owner-account checks (see `verdict::OWNER_CHECK_EVERY`).
+    pub fn record_owner_checks(&mut self, used: &BTreeMap<String, bool>, now: DateTime<Utc>) {
+        for (image_id, used) in used {
+            let ami = self.amis.entry(image_id.clone()).or_default();
+            ami.owner_checks.push(OwnerObservation(now.timestamp(), *used));
+        }
     }
 
     /// Turns this run's verdicts into news: new candidates, former candidates in use
     /// again, and the circuit breaker's warning.
     pub fn record_verdicts(&mut self, verdicts: &Verdicts, amis: &[Ami], now: DateTime<Utc>) -> Vec<News> {
         let by_id: BTreeMap<&str, &Ami> = amis.iter().map(|a| (a.image_id.as_str(), a)).collect();
-        let mut news = Vec::new();
-        for v in &verdicts.verdicts {
-            let Some(ami) = by_id.get(v.image_id.as_str()) else { continue };
-            let codes = v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>();
-            match v.kind {
-                Kind::Candidate => {
-                    let state = self.amis.entry(v.image_id.clone()).or_default();
-                    state.candidate_since.get_or_insert(now);
-                    news.push(News::Candidate {
-                        image_id: v.image_id.clone(),
-                        name: ami.name.clone(),
-                        image_created: ami.creation_date,
-                        unused_since: v.unused_since.unwrap_or(now),
-                        snapshot_size_gib: ami.snapshot_size_gib_total(),
-                        has_billing_codes: !ami.billing_products.is_empty() || !ami.product_codes.is_empty(),
-                        reasons: codes,
-                    });
-                }
-                Kind::InUse => {
-                    if let Some(state) = self.amis.get_mut(&v.image_id)
-                        && state.candidate_since.take().is_some()
-                    {
-                        news.push(News::UsedAgain {
-                            image_id: v.image_id.clone(),
-                            name: ami.name.clone(),
-                            total_usage: state.latest_total_usage.unwrap_or(0),
-                            reasons: codes,
-                        });
-                    }
-                }
-                Kind::Excluded => {
-                    if let Some(state) = self.amis.get_mut(&v.image_id) {
-                        state.candidate_since = None;
-                    }
-                }
-                Kind::Unknown => {}
-            }
-        }
+        let mut news: Vec<News> = verdicts
+            .verdicts
+            .iter()
+            .filter_map(|v| self.verdict_news(v, by_id.get(v.image_id.as_str())?, now))
+            .collect();
         if let Some(b) = &verdicts.breaker {
             news.push(News::CandidatesWithheld {
                 withheld: b.withheld,
@@ -253,6 +308,62 @@ impl CollectState {
             });
         }
         news
+    }
+
+    fn verdict_news(&mut self, v: &Verdict, ami: &Ami, now: DateTime<Utc>) -> Option<News> {
+        let codes = v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>();
+        match v.kind {
+            Kind::Candidate => {
+                self.amis.entry(v.image_id.clone()).or_default().candidate_since.get_or_insert(now);
+                Some(News::Candidate {
+                    image_id: v.image_id.clone(),
+                    name: ami.name.clone(),
+                    image_created: ami.creation_date,
+                    unused_since: v.unused_since.unwrap_or(now),
+                    snapshot_size_gib: ami.snapshot_size_gib_total(),
+                    has_billing_codes: !ami.billing_products.is_empty() || !ami.product_codes.is_empty(),
+                    reasons: codes,
+                    not_checked: v.not_checked.clone(),
+                    deregistration_protected: v.deregistration_protected,
+                })
+            }
+            Kind::InUse => {
+                let state = self.amis.get_mut(&v.image_id)?;
+                state.candidate_since.take()?;
+                Some(News::UsedAgain {
+                    image_id: v.image_id.clone(),
+                    name: ami.name.clone(),
+                    total_usage: state.latest_total_usage.unwrap_or(0),
+                    reasons: codes,
+                })
+            }
+            Kind::Excluded => {
+                self.amis.get_mut(&v.image_id)?.candidate_since = None;
+                None
+            }
+            Kind::Unknown if v.reasons.contains(&Reason::EvidenceStale) => {
+                let since = self.amis.get(&v.image_id)?.candidate_since?;
+                Some(News::EvidenceStale {
+                    image_id: v.image_id.clone(),
+                    name: ami.name.clone(),
+                    candidate_since: since,
+                    newest_zero_report: v.newest_zero_report,
+                })
+            }
+            Kind::Unknown => None,
+        }
+    }
+
+    /// AMIs that have been failing their reports for more than one report, oldest
+    /// streak first: the alert's digest of standing problems (each was announced once).
+    pub fn failing_reports(&self) -> Vec<(String, ErrorStreak)> {
+        let mut failing: Vec<(String, ErrorStreak)> = self
+            .amis
+            .iter()
+            .filter_map(|(id, a)| a.error_streak.clone().filter(|s| s.reports > 1).map(|s| (id.clone(), s)))
+            .collect();
+        failing.sort_by(|a, b| (a.1.since, &a.0).cmp(&(b.1.since, &b.0)));
+        failing
     }
 
     /// Queues news that was neither announced nor queued yet; returns how many were new.
@@ -293,10 +404,30 @@ impl CollectState {
         self.notified.retain(|k, at| k.starts_with("candidate:") || *at >= oldest_notice);
         let horizon = (now - Duration::days(i64::from(history_days))).timestamp();
         self.amis.retain(|_, a| {
-            a.history.retain(|o| o.0 >= horizon);
-            !a.history.is_empty() || a.candidate_since.is_some()
+            a.history.retain(|o| o.created >= horizon);
+            a.owner_checks.retain(|o| o.0 >= horizon);
+            !a.history.is_empty() || !a.owner_checks.is_empty() || a.candidate_since.is_some()
         });
     }
+}
+
+/// Selected AMIs, older than the evidence may age, whose newest report of any state
+/// (archived or only listed) is older than that: the creates for them are refused or
+/// failing, or the create schedule stopped. Their verdicts are already `unknown`
+/// (`evidence_stale`); this says why in the alert, once per gap.
+pub fn report_gaps(inputs: &[AmiInput], now: DateTime<Utc>, max_age: Duration) -> Vec<News> {
+    inputs
+        .iter()
+        .filter(|i| i.ami.creation_date.is_some_and(|c| now - c > max_age))
+        .filter_map(|i| {
+            let newest = i.history.iter().map(|o| o.created_at()).max();
+            newest.is_none_or(|t| now - t > max_age).then(|| News::NoRecentReport {
+                image_id: i.ami.image_id.clone(),
+                name: i.ami.name.clone(),
+                newest_report: newest,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -65,6 +65,11 @@ fn verdict(id: &str, kind: Kind, unused_since: Option<&str>, reasons: &[Reason])
         owner_references: vec![],
         last_launched: None,
         group: None,
+        newest_zero_report: None,
+        owner_last_used: None,
+        checked: vec![],
+        not_checked: vec![],
+        deregistration_protected: false,
     }
 }
 
@@ -82,10 +87,13 @@ fn absorb_builds_a_sorted_history_and_the_unused_streak() {
     s.absorb(&row("r3", "ami-1", "2026-11-03T00:00:00Z", 0));
     assert!(s.absorb(&row("r3", "ami-1", "2026-11-03T00:00:00Z", 0)).is_empty(), "reprocessing is a no-op");
     let a = &s.amis["ami-1"];
-    let times: Vec<i64> = a.history.iter().map(|o| o.0).collect();
+    let times: Vec<i64> = a.history.iter().map(|o| o.created).collect();
     assert_eq!(times.len(), 3);
     assert!(times.windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(a.history[0], Observation::new(t("2026-11-01T00:00:00Z"), ObservedState::Available, 4));
+    let types = ResourceTypes::of(
+        row("r1", "ami-1", "2026-11-01T00:00:00Z", 4).resource_types.iter().map(|r| r.resource_type.as_str()),
+    );
+    assert_eq!(a.history[0], Observation::new(t("2026-11-01T00:00:00Z"), ObservedState::Available, 4, types));
     // The older, used row arrived late: it does not break the newer streak.
     assert_eq!(a.unused_since, Some(t("2026-11-02T00:00:00Z")));
     assert_eq!(a.latest_report_id.as_deref(), Some("r3"));
@@ -102,7 +110,7 @@ fn error_rows_are_news_and_history_and_deregistered_amis_are_forgotten() {
     e.state = "error".into();
     e.state_reason = Some("boom".into());
     assert!(matches!(&s.absorb(&e)[..], [News::ReportError { reason: Some(r), .. }] if r == "boom"));
-    assert_eq!(s.amis["ami-1"].history[0].1, ObservedState::Error);
+    assert_eq!(s.amis["ami-1"].history[0].state, ObservedState::Error);
     assert_eq!(s.amis["ami-1"].latest_report_id, None);
     s.absorb(&row("r2", "ami-2", "2026-11-01T00:00:00Z", 0));
     let mut gone = row("r3", "ami-2", "2026-11-02T00:00:00Z", 0);
@@ -210,7 +218,7 @@ fn outbox_survives_until_published_and_state_round_trips() {
     let n = s.record_verdicts(&cand, &[ami("ami-1")], t("2026-12-01T00:00:00Z"));
     s.enqueue(n);
     let json = serde_json::to_string(&s).unwrap();
-    assert!(json.contains("\"history\":[[1793491200,\"a\",0]]"), "{json}");
+    assert!(json.contains("\"history\":[[1793491200,\"a\",0,0]]"), "{json}");
     let mut back: CollectState = serde_json::from_str(&json).unwrap();
     assert_eq!(back, s);
     assert_eq!(back.outbox.len(), 1);
@@ -264,4 +272,57 @@ fn a_legacy_state_is_adopted_by_its_region_only_until_another_region_claimed_it(
     assert_eq!(json["region"], "us-east-1");
     assert_eq!(serde_json::from_value::<CollectState>(json).unwrap(), claimed);
     assert!(serde_json::to_value(CollectState::default()).unwrap().get("region").is_none());
+}
+
+fn error_row(report_id: &str, created: &str, reason: &str) -> ReportRow {
+    let mut e = row(report_id, "ami-1", created, 0);
+    e.state = "error".into();
+    e.state_reason = Some(reason.into());
+    e
+}
+
+#[test]
+fn a_streak_of_failed_reports_is_news_once_and_again_only_when_it_changes() {
+    let mut s = CollectState::default();
+    let mut news = Vec::new();
+    for d in 1..=9 {
+        news.extend(s.absorb(&error_row(&format!("r{d}"), &format!("2026-11-0{d}T00:00:00Z"), "boom")));
+    }
+    assert_eq!(news.len(), 1, "{news:?}");
+    assert_eq!(news[0].key(), "error:ami-1:2026-11-01T00:00:00.000Z");
+    let streak = &s.failing_reports()[0].1;
+    assert_eq!((streak.reports, streak.since), (9, t("2026-11-01T00:00:00Z")));
+    let changed = s.absorb(&error_row("r10", "2026-11-10T00:00:00Z", "other"));
+    assert!(matches!(&changed[..], [News::ReportError { reason: Some(r), .. }] if r == "other"));
+    s.absorb(&row("r11", "ami-1", "2026-11-11T00:00:00Z", 0));
+    assert!(s.failing_reports().is_empty(), "an available report ends the streak");
+    assert_eq!(s.absorb(&error_row("r12", "2026-11-12T00:00:00Z", "other")).len(), 1, "a new streak is news");
+}
+
+#[test]
+fn an_announced_candidate_whose_evidence_goes_stale_is_news_once() {
+    let mut s = CollectState::default();
+    let amis = vec![ami("ami-1")];
+    let cand = verdicts(vec![verdict("ami-1", Kind::Candidate, Some("2026-11-01T00:00:00Z"), CANDIDATE)]);
+    s.record_verdicts(&cand, &amis, t("2026-12-01T00:00:00Z"));
+    let stale = verdicts(vec![verdict("ami-1", Kind::Unknown, None, &[Reason::EvidenceStale])]);
+    let n = s.record_verdicts(&stale, &amis, t("2026-12-05T00:00:00Z"));
+    assert!(matches!(&n[..], [News::EvidenceStale { image_id, .. }] if image_id == "ami-1"));
+    assert_eq!(s.enqueue(n.clone()), 1);
+    assert_eq!(s.enqueue(n), 0, "the same stale evidence is not news twice");
+    let never = verdicts(vec![verdict("ami-2", Kind::Unknown, None, &[Reason::EvidenceStale])]);
+    assert!(s.record_verdicts(&never, &[ami("ami-2")], t("2026-12-05T00:00:00Z")).is_empty());
+}
+
+#[test]
+fn amis_without_a_recent_report_of_any_state_are_gaps() {
+    let now = t("2026-12-10T00:00:00Z");
+    let (old, fresh, young) = (ami("ami-old"), ami("ami-fresh"), ami("ami-young"));
+    let young = Ami { creation_date: Some(now - Duration::hours(30)), ..young };
+    let obs = |h: i64| vec![Observation::new(now - Duration::hours(h), ObservedState::Pending, 0, ResourceTypes::ALL)];
+    let input =
+        |a, history| AmiInput { ami: a, history, unused_since: None, owner: Default::default(), owner_history: vec![] };
+    let inputs = [input(&old, obs(72)), input(&fresh, obs(20)), input(&young, vec![])];
+    let gaps = report_gaps(&inputs, now, Duration::hours(48));
+    assert!(matches!(&gaps[..], [News::NoRecentReport { image_id, .. }] if image_id == "ami-old"));
 }

@@ -64,6 +64,25 @@ pub struct CreatePlan {
     pub skipped: Vec<(String, Skip)>,
 }
 
+/// Why an AMI of the owner's listing is neither reported on nor judged.
+fn unselected(ami: &Ami, filters: &TagFilters) -> Option<Skip> {
+    if !filters.matches(&ami.tags) {
+        Some(Skip::TagMismatch)
+    } else if ami.state != "available" {
+        Some(Skip::NotAvailable(ami.state.clone()))
+    } else {
+        None
+    }
+}
+
+/// The AMIs that get a verdict: the same selection as [`plan_create`]'s, once each.
+pub fn selected_for_verdict(mut amis: Vec<Ami>, filters: &TagFilters) -> Vec<Ami> {
+    amis.sort_by(|a, b| a.image_id.cmp(&b.image_id));
+    amis.dedup_by(|a, b| a.image_id == b.image_id);
+    amis.retain(|a| unselected(a, filters).is_none());
+    amis
+}
+
 /// Decides, from the owner's AMIs and the images that already have a report of ours in
 /// this period, which AMIs need a report.
 pub fn plan_create(amis: &[Ami], filters: &TagFilters, already_reported: &BTreeSet<String>) -> CreatePlan {
@@ -75,15 +94,8 @@ pub fn plan_create(amis: &[Ami], filters: &TagFilters, already_reported: &BTreeS
         if !seen.insert(ami.image_id.as_str()) {
             continue;
         }
-        let skip = if !filters.matches(&ami.tags) {
-            Some(Skip::TagMismatch)
-        } else if ami.state != "available" {
-            Some(Skip::NotAvailable(ami.state.clone()))
-        } else if already_reported.contains(&ami.image_id) {
-            Some(Skip::AlreadyReported)
-        } else {
-            None
-        };
+        let skip = unselected(ami, filters)
+            .or_else(|| already_reported.contains(&ami.image_id).then_some(Skip::AlreadyReported));
         match skip {
             Some(s) => plan.skipped.push((ami.image_id.clone(), s)),
             None => plan.to_create.push(ami.image_id.clone()),

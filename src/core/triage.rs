@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 
 use super::model::{ReportState, UsageReport};
+use super::news::{CollectState, News};
 use super::records::is_archivable;
 
 #[derive(Debug, Default, PartialEq)]
@@ -51,6 +52,38 @@ pub fn expiring_unarchived<'a>(
     warning: Duration,
 ) -> Vec<&'a UsageReport> {
     reports.iter().filter(|r| !archived.contains(&r.report_id) && r.expiration_time - now <= warning).collect()
+}
+
+/// Reports an earlier run archived whose rows the state has not absorbed: that run died
+/// between archiving and saving the state, so their rows are read back and their news
+/// derived now (never lost, never twice: the state remembers processed reports).
+pub fn unabsorbed<'a>(
+    reports: &'a [UsageReport],
+    archived: &BTreeSet<String>,
+    archived_now: &BTreeSet<String>,
+    state: &CollectState,
+) -> Vec<&'a UsageReport> {
+    reports
+        .iter()
+        .filter(|r| archived.contains(&r.report_id) && !archived_now.contains(&r.report_id))
+        .filter(|r| !state.is_processed(r.creation_time.date_naive(), &r.report_id))
+        .collect()
+}
+
+/// The news of reports that are late: pending too long, or about to expire unarchived.
+pub fn lateness_news(pending_too_long: &[UsageReport], expiring: &[&UsageReport]) -> Vec<News> {
+    let pending = pending_too_long.iter().map(|p| News::PendingTooLong {
+        report_id: p.report_id.clone(),
+        image_id: p.image_id.clone(),
+        created: p.creation_time,
+    });
+    let expiring = expiring.iter().map(|p| News::ExpiringUnarchived {
+        report_id: p.report_id.clone(),
+        image_id: p.image_id.clone(),
+        state: p.state.as_str().to_string(),
+        expires: p.expiration_time,
+    });
+    pending.chain(expiring).collect()
 }
 
 #[cfg(test)]

@@ -7,11 +7,15 @@
 //! 1. every report of it in the last `unused_min_days` shows zero usage, and at least
 //!    `min_reports` of them span the window (no gap longer than window / min_reports,
 //!    counting the window's start and end as edges);
-//! 2. the owner account does not reference it (DescribeImageReferences) and its
-//!    `lastLaunchedTime` is older than the window;
-//! 3. it is older than `min_age_days`, lacks the exclusion tag and is not among the
+//! 2. the newest zero-usage report is at most `max_evidence_age_hours` old: refused or
+//!    failed creates, or a create schedule that stopped, leave old evidence that says
+//!    nothing about today (`evidence_stale`);
+//! 3. the owner account does not reference it (DescribeImageReferences, launch
+//!    configurations), no owner check recorded in the window found a reference, and
+//!    its `lastLaunchedTime` is older than the window;
+//! 4. it is older than `min_age_days`, lacks the exclusion tag and is not among the
 //!    `keep_newest` newest AMIs of its group;
-//! 4. no report in the window is in `error`, `pending` or left unarchived.
+//! 5. no report in the window is in `error`, `pending` or left unarchived.
 //!
 //! Finally a circuit breaker turns every candidate into `unknown` when candidates are
 //! more than `max_candidate_percent` of the selected AMIs: that smells of a broken
@@ -22,6 +26,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::evidence::{Observation, ObservedState, OwnerObservation, ResourceTypes, coverage};
 use super::model::Ami;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +51,7 @@ pub struct VerdictSettings {
     pub group_tag: Option<String>,
     pub keep_newest: u32,
     pub max_candidate_percent: u32,
+    pub max_evidence_age_hours: u32,
 }
 
 impl Default for VerdictSettings {
@@ -58,6 +64,7 @@ impl Default for VerdictSettings {
             group_tag: None,
             keep_newest: 1,
             max_candidate_percent: 50,
+            max_evidence_age_hours: 48,
         }
     }
 }
@@ -72,34 +79,9 @@ impl VerdictSettings {
     pub fn max_gap(&self) -> Duration {
         self.window() / self.min_reports.max(1) as i32
     }
-}
 
-/// What the history says about one report of the AMI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ObservedState {
-    #[serde(rename = "a")]
-    Available,
-    #[serde(rename = "e")]
-    Error,
-    /// Only from the current EC2 listing, never persisted.
-    #[serde(rename = "p")]
-    Pending,
-    /// Finished in EC2 but not archived yet (time budget, failure): usage not known.
-    #[serde(rename = "u")]
-    Unarchived,
-}
-
-/// One report in an AMI's history; serialised as a compact `[seconds, state, usage]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observation(pub i64, pub ObservedState, pub i64);
-
-impl Observation {
-    pub fn new(created: DateTime<Utc>, state: ObservedState, total_usage: i64) -> Self {
-        Self(created.timestamp(), state, total_usage)
-    }
-
-    pub fn created(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp(self.0, 0).unwrap_or_default()
+    pub fn max_evidence_age(&self) -> Duration {
+        Duration::hours(i64::from(self.max_evidence_age_hours))
     }
 }
 
@@ -113,6 +95,8 @@ pub struct OwnerReference {
 pub struct OwnerFacts {
     pub references: Vec<OwnerReference>,
     pub last_launched: Option<DateTime<Utc>>,
+    /// The reference kinds this check covered (of `evidence::OWNER_KINDS`).
+    pub kinds: Vec<String>,
 }
 
 /// The owner-account check of one AMI, which is only run for AMIs that would
@@ -140,6 +124,8 @@ pub enum Reason {
     // in use
     UsedInOtherAccounts,
     UsedInOwnerAccount,
+    /// An owner-account check earlier in the window found a reference.
+    UsedInOwnerAccountInWindow,
     LaunchedRecently,
     // excluded
     ExcludedByTag,
@@ -151,6 +137,7 @@ pub enum Reason {
     ReportUnarchived,
     ReportMissing,
     HistoryTooShort,
+    EvidenceStale,
     TooFewReports,
     CreationDateUnknown,
     OwnerCheckFailed,
@@ -170,7 +157,7 @@ impl Reason {
     fn kind(self) -> Kind {
         use Reason::*;
         match self {
-            UsedInOtherAccounts | UsedInOwnerAccount | LaunchedRecently => Kind::InUse,
+            UsedInOtherAccounts | UsedInOwnerAccount | UsedInOwnerAccountInWindow | LaunchedRecently => Kind::InUse,
             ExcludedByTag | KeptNewestInGroup | TooYoung => Kind::Excluded,
             UnusedForWindow | NoOwnerAccountUse | OlderThanMinAge => Kind::Candidate,
             _ => Kind::Unknown,
@@ -187,6 +174,8 @@ pub struct AmiInput<'a> {
     /// Start of the current zero-usage streak, as the state remembers it.
     pub unused_since: Option<DateTime<Utc>>,
     pub owner: OwnerCheck,
+    /// Owner-account checks of earlier runs, as the state remembers them.
+    pub owner_history: Vec<OwnerObservation>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -201,12 +190,45 @@ pub struct Verdict {
     pub owner_references: Vec<String>,
     pub last_launched: Option<DateTime<Utc>>,
     pub group: Option<String>,
+    /// Creation time of the newest zero-usage report: how fresh the evidence is.
+    pub newest_zero_report: Option<DateTime<Utc>>,
+    /// The latest owner-account check in the window that found a reference.
+    pub owner_last_used: Option<DateTime<Utc>>,
+    /// Reference kinds checked for this verdict and those not checked (see
+    /// `evidence::coverage`): said in the verdict row and, for candidates, the alert.
+    pub checked: Vec<String>,
+    pub not_checked: Vec<String>,
+    pub deregistration_protected: bool,
 }
 
 impl Verdict {
     pub fn needs_owner_check(&self) -> bool {
         self.reasons.contains(&Reason::OwnerCheckPending)
     }
+}
+
+/// How often the owner account is checked for an AMI that is not a would-be candidate
+/// (those are checked every run). Daily answers are what gives the owner account a
+/// history: an AMI used there until a few days ago must not become a candidate the
+/// day the last instance goes, and it cannot be, if that use was recorded.
+pub const OWNER_CHECK_EVERY: Duration = Duration::hours(20);
+
+/// The AMIs whose owner-account check is due this run: every would-be candidate, and
+/// every AMI that reports do not already show in use whose last recorded check is older
+/// than [`OWNER_CHECK_EVERY`].
+pub fn owner_checks_due(verdicts: &Verdicts, inputs: &[AmiInput], now: DateTime<Utc>) -> Vec<String> {
+    let last_check: BTreeMap<&str, Option<DateTime<Utc>>> =
+        inputs.iter().map(|i| (i.ami.image_id.as_str(), i.owner_history.iter().map(|o| o.at()).max())).collect();
+    verdicts
+        .verdicts
+        .iter()
+        .filter(|v| {
+            let daily_due = !v.reasons.contains(&Reason::UsedInOtherAccounts)
+                && last_check.get(v.image_id.as_str()).copied().flatten().is_none_or(|t| now - t >= OWNER_CHECK_EVERY);
+            v.needs_owner_check() || daily_due
+        })
+        .map(|v| v.image_id.clone())
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,67 +276,122 @@ fn kept_newest(inputs: &[AmiInput], s: &VerdictSettings) -> BTreeMap<String, Str
     kept
 }
 
-/// Rule 1 and 4: the reports in the window.
+/// Rules 1, 2 and 5: the reports in the window.
 struct HistoryFacts {
     reasons: Vec<Reason>,
     reports_in_window: usize,
     zero_usage_reports: usize,
     first_zero: Option<DateTime<Utc>>,
+    newest_zero: Option<DateTime<Utc>>,
+    /// Resource types every available report in the window covered.
+    covered: Option<ResourceTypes>,
 }
 
 fn history_facts(history: &[Observation], s: &VerdictSettings, now: DateTime<Utc>) -> HistoryFacts {
     let start = now - s.window();
     let mut in_window: Vec<&Observation> =
-        history.iter().filter(|o| o.created() >= start && o.created() <= now).collect();
-    in_window.sort_by_key(|o| o.0);
+        history.iter().filter(|o| o.created_at() >= start && o.created_at() <= now).collect();
+    in_window.sort_by_key(|o| o.created);
     let mut reasons = Vec::new();
-    let mut push = |r: Reason| {
-        if !reasons.contains(&r) {
-            reasons.push(r);
-        }
-    };
     for o in &in_window {
-        match o.1 {
-            ObservedState::Available if o.2 > 0 => push(Reason::UsedInOtherAccounts),
-            ObservedState::Available => {}
-            ObservedState::Error => push(Reason::ReportError),
-            ObservedState::Pending => push(Reason::ReportPending),
-            ObservedState::Unarchived => push(Reason::ReportUnarchived),
+        let reason = match o.state {
+            ObservedState::Available if o.total_usage > 0 => Reason::UsedInOtherAccounts,
+            ObservedState::Available => continue,
+            ObservedState::Error => Reason::ReportError,
+            ObservedState::Pending => Reason::ReportPending,
+            ObservedState::Unarchived => Reason::ReportUnarchived,
+        };
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
         }
     }
-    let zero: Vec<DateTime<Utc>> =
-        in_window.iter().filter(|o| o.1 == ObservedState::Available && o.2 == 0).map(|o| o.created()).collect();
-    let used = in_window.iter().any(|o| o.1 == ObservedState::Available && o.2 > 0);
-    if !used {
-        // Coverage only matters for a claim of non-use.
-        if zero.len() < s.min_reports as usize {
-            push(Reason::TooFewReports);
-        }
-        let gap = s.max_gap();
-        match (zero.first(), zero.last()) {
-            (Some(first), Some(last)) => {
-                if *first - start > gap {
-                    push(Reason::HistoryTooShort);
-                }
-                if zero.windows(2).any(|w| w[1] - w[0] > gap) || now - *last > gap {
-                    push(Reason::ReportMissing);
-                }
+    let zero: Vec<DateTime<Utc>> = in_window.iter().filter(|o| o.is_zero_usage()).map(|o| o.created_at()).collect();
+    if !in_window.iter().any(|o| o.shows_use()) {
+        for r in coverage_gaps(&zero, s, now) {
+            if !reasons.contains(&r) {
+                reasons.push(r);
             }
-            _ => push(Reason::ReportMissing),
         }
     }
+    let covered = in_window
+        .iter()
+        .filter(|o| o.state == ObservedState::Available)
+        .map(|o| o.resource_types)
+        .reduce(ResourceTypes::intersect);
     HistoryFacts {
         reasons,
         reports_in_window: in_window.len(),
         zero_usage_reports: zero.len(),
         first_zero: zero.first().copied(),
+        newest_zero: zero.last().copied(),
+        covered,
     }
 }
 
-fn evaluate_one(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, kept: Option<&String>) -> Verdict {
-    let h = history_facts(&i.history, s, now);
-    let mut reasons = h.reasons;
-    let age = i.ami.creation_date.map(|c| now - c);
+/// What keeps zero-usage reports (sorted) from proving non-use: too few, not reaching
+/// back to the window's start, a gap between them, or none recent enough.
+fn coverage_gaps(zero: &[DateTime<Utc>], s: &VerdictSettings, now: DateTime<Utc>) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if zero.len() < s.min_reports as usize {
+        reasons.push(Reason::TooFewReports);
+    }
+    let (gap, start) = (s.max_gap(), now - s.window());
+    let (Some(first), Some(last)) = (zero.first(), zero.last()) else {
+        reasons.push(Reason::ReportMissing);
+        return reasons;
+    };
+    if *first - start > gap {
+        reasons.push(Reason::HistoryTooShort);
+    }
+    if zero.windows(2).any(|w| w[1] - w[0] > gap) || now - *last > gap {
+        reasons.push(Reason::ReportMissing);
+    }
+    if now - *last > s.max_evidence_age() {
+        reasons.push(Reason::EvidenceStale);
+    }
+    reasons
+}
+
+/// Rule 3: the owner account, now and as recorded earlier in the window.
+struct OwnerFindings {
+    reasons: Vec<Reason>,
+    references: Vec<String>,
+    last_launched: Option<DateTime<Utc>>,
+    last_used: Option<DateTime<Utc>>,
+    kinds: Vec<String>,
+}
+
+fn owner_findings(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, undecided: bool) -> OwnerFindings {
+    let start = now - s.window();
+    let last_used =
+        i.owner_history.iter().filter(|o| o.used() && o.at() >= start && o.at() <= now).map(|o| o.at()).max();
+    let mut f =
+        OwnerFindings { reasons: Vec::new(), references: Vec::new(), last_launched: None, last_used, kinds: vec![] };
+    match &i.owner {
+        OwnerCheck::Checked(facts) => {
+            f.references = facts.references.iter().map(|r| r.arn.clone()).collect();
+            f.last_launched = facts.last_launched;
+            f.kinds = facts.kinds.clone();
+            if !facts.references.is_empty() {
+                f.reasons.push(Reason::UsedInOwnerAccount);
+            }
+            if facts.last_launched.is_some_and(|t| t >= start) {
+                f.reasons.push(Reason::LaunchedRecently);
+            }
+        }
+        OwnerCheck::Failed(_) => f.reasons.push(Reason::OwnerCheckFailed),
+        OwnerCheck::NotChecked if undecided => f.reasons.push(Reason::OwnerCheckPending),
+        OwnerCheck::NotChecked => {}
+    }
+    if last_used.is_some() && !f.reasons.contains(&Reason::UsedInOwnerAccount) {
+        f.reasons.push(Reason::UsedInOwnerAccountInWindow);
+    }
+    f
+}
+
+/// Rule 4: age, exclusion tag, newest of its group.
+fn standing_reasons(i: &AmiInput, s: &VerdictSettings, age: Option<Duration>, kept: bool) -> Vec<Reason> {
+    let mut reasons = Vec::new();
     match age {
         None => reasons.push(Reason::CreationDateUnknown),
         Some(a) if a < Duration::days(i64::from(s.min_age_days)) => reasons.push(Reason::TooYoung),
@@ -323,26 +400,19 @@ fn evaluate_one(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, kept: Opt
     if s.exclude_tag.matches(&i.ami.tags) {
         reasons.push(Reason::ExcludedByTag);
     }
-    if kept.is_some() {
+    if kept {
         reasons.push(Reason::KeptNewestInGroup);
     }
-    let mut owner_references = Vec::new();
-    let mut last_launched = None;
-    match &i.owner {
-        OwnerCheck::Checked(f) => {
-            owner_references = f.references.iter().map(|r| r.arn.clone()).collect();
-            last_launched = f.last_launched;
-            if !f.references.is_empty() {
-                reasons.push(Reason::UsedInOwnerAccount);
-            }
-            if f.last_launched.is_some_and(|t| t >= now - s.window()) {
-                reasons.push(Reason::LaunchedRecently);
-            }
-        }
-        OwnerCheck::Failed(_) => reasons.push(Reason::OwnerCheckFailed),
-        OwnerCheck::NotChecked if reasons.is_empty() => reasons.push(Reason::OwnerCheckPending),
-        OwnerCheck::NotChecked => {}
-    }
+    reasons
+}
+
+fn evaluate_one(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, kept: Option<&String>) -> Verdict {
+    let h = history_facts(&i.history, s, now);
+    let age = i.ami.creation_date.map(|c| now - c);
+    let mut reasons = h.reasons;
+    reasons.extend(standing_reasons(i, s, age, kept.is_some()));
+    let owner = owner_findings(i, s, now, reasons.is_empty());
+    reasons.extend(owner.reasons);
     let kind = [Kind::InUse, Kind::Excluded, Kind::Unknown]
         .into_iter()
         .find(|k| reasons.iter().any(|r| r.kind() == *k))
@@ -350,6 +420,7 @@ fn evaluate_one(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, kept: Opt
     if kind == Kind::Candidate {
         reasons = vec![Reason::UnusedForWindow, Reason::NoOwnerAccountUse, Reason::OlderThanMinAge];
     }
+    let (checked, not_checked) = coverage(h.covered, &owner.kinds);
     Verdict {
         image_id: i.ami.image_id.clone(),
         kind,
@@ -358,10 +429,37 @@ fn evaluate_one(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, kept: Opt
         unused_since: if kind == Kind::InUse { None } else { i.unused_since.or(h.first_zero) },
         reports_in_window: h.reports_in_window,
         zero_usage_reports: h.zero_usage_reports,
-        owner_references,
-        last_launched,
+        owner_references: owner.references,
+        last_launched: owner.last_launched,
         group: s.group_tag.as_ref().and_then(|t| i.ami.tags.get(t).cloned()),
+        newest_zero_report: h.newest_zero,
+        owner_last_used: owner.last_used,
+        checked,
+        not_checked,
+        deregistration_protected: i.ami.lifecycle.deregistration_protected(),
     }
+}
+
+/// Identity of a verdict set (AMI, verdict, reasons) and its day: a new verdicts object
+/// is written when it changes, so every day has one and an unchanged hour adds none.
+/// FNV-1a, written out, because the value is persisted in the state and compared
+/// across releases: std's `DefaultHasher` does not promise the same output between
+/// Rust versions, and a toolchain upgrade must not make every run rewrite its verdicts.
+pub fn verdicts_digest(verdicts: &Verdicts, now: DateTime<Utc>) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    let mut feed = |s: &str| {
+        for b in s.bytes().chain([0xff]) {
+            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        }
+    };
+    for v in &verdicts.verdicts {
+        feed(&v.image_id);
+        feed(&format!("{:?}", v.kind));
+        v.reasons.iter().for_each(|r| feed(&r.code()));
+    }
+    format!("{}:{h:016x}", now.date_naive())
 }
 
 /// The verdict for every selected AMI, with the circuit breaker applied.

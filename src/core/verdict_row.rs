@@ -49,6 +49,26 @@ pub struct VerdictRow {
     pub has_billing_codes: bool,
     pub unused_min_days: i64,
     pub min_reports: i64,
+    /// Reference kinds this verdict checked (`report:<type>`, `owner:<kind>`) and those
+    /// it could not (`evidence::coverage`): what an operator reads before acting.
+    #[serde(default)]
+    pub checked: Vec<String>,
+    #[serde(default)]
+    pub not_checked: Vec<String>,
+    #[serde(with = "timestamp::option", default)]
+    pub newest_zero_usage_report: Option<DateTime<Utc>>,
+    pub max_evidence_age_hours: Option<i64>,
+    /// The latest recorded owner-account check in the window that found a reference.
+    #[serde(with = "timestamp::option", default)]
+    pub owner_last_used: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub deregistration_protection: Option<String>,
+    #[serde(with = "timestamp::option", default)]
+    pub deprecation_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub image_allowed: Option<bool>,
+    #[serde(default)]
+    pub source_image_id: Option<String>,
 }
 
 pub struct RowContext<'a> {
@@ -85,6 +105,15 @@ pub fn verdict_row(v: &Verdict, ami: &Ami, state: Option<&AmiState>, ctx: &RowCo
         has_billing_codes: !ami.billing_products.is_empty() || !ami.product_codes.is_empty(),
         unused_min_days: i64::from(ctx.settings.unused_min_days),
         min_reports: i64::from(ctx.settings.min_reports),
+        checked: v.checked.clone(),
+        not_checked: v.not_checked.clone(),
+        newest_zero_usage_report: v.newest_zero_report,
+        max_evidence_age_hours: Some(i64::from(ctx.settings.max_evidence_age_hours)),
+        owner_last_used: v.owner_last_used,
+        deregistration_protection: ami.lifecycle.deregistration_protection.clone(),
+        deprecation_time: ami.lifecycle.deprecation_time,
+        image_allowed: ami.lifecycle.image_allowed,
+        source_image_id: ami.lifecycle.source_image_id.clone(),
     }
 }
 
@@ -136,6 +165,11 @@ mod tests {
             owner_references: vec!["arn:aws:ec2:eu-west-1:123456789012:instance/i-1".into()],
             last_launched: Some(t("2026-11-30T00:00:00Z")),
             group: Some("al2023".into()),
+            newest_zero_report: Some(t("2026-11-30T00:00:00Z")),
+            owner_last_used: None,
+            checked: vec!["report:ec2:Instance".into()],
+            not_checked: vec!["member:ssm:Parameter".into()],
+            deregistration_protected: false,
         };
         let settings = VerdictSettings::default();
         let ctx = RowContext { provenance: &prov, settings: &settings, snapshot_gb_month_usd: 0.05 };
@@ -150,6 +184,9 @@ mod tests {
         assert_eq!(j["estimated_snapshot_usd_month"], 1.5);
         assert_eq!(j["latest_report_id"], "amiur-1");
         assert_eq!(j["has_billing_codes"], false);
+        assert_eq!(j["checked"], serde_json::json!(["report:ec2:Instance"]));
+        assert_eq!(j["not_checked"], serde_json::json!(["member:ssm:Parameter"]));
+        assert_eq!(j["max_evidence_age_hours"], 48);
         assert_eq!(serde_json::from_value::<VerdictRow>(j).unwrap(), row);
         let keys = ArchiveKeys { prefix: "ami-usage".into() };
         assert_eq!(

@@ -1,6 +1,8 @@
 use super::*;
 use crate::core::model::Tags;
 
+const ALL: ResourceTypes = ResourceTypes::ALL;
+
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
@@ -26,7 +28,7 @@ fn ami(id: &str, created_days_ago: i64, tags: &[(&str, &str)]) -> Ami {
 fn daily(days: i64, every: i64, usage: i64) -> Vec<Observation> {
     (0..days)
         .step_by(every as usize)
-        .map(|d| Observation::new(now() - Duration::hours(2) - Duration::days(d), ObservedState::Available, usage))
+        .map(|d| Observation::new(now() - Duration::hours(2) - Duration::days(d), ObservedState::Available, usage, ALL))
         .collect()
 }
 
@@ -35,7 +37,7 @@ fn clean_owner() -> OwnerCheck {
 }
 
 fn input(a: &Ami, history: Vec<Observation>, owner: OwnerCheck) -> AmiInput<'_> {
-    AmiInput { ami: a, history, unused_since: None, owner }
+    AmiInput { ami: a, history, unused_since: None, owner, owner_history: vec![] }
 }
 
 /// Settings for single-AMI tests: one candidate of one AMI is 100 %, so the circuit
@@ -69,7 +71,7 @@ fn zero_usage_spanning_the_window_with_clean_owner_is_a_candidate() {
 fn any_usage_in_the_window_means_in_use_even_one_old_report() {
     let a = ami("ami-1", 90, &[]);
     let mut h = daily(31, 1, 0);
-    h.push(Observation::new(now() - Duration::days(28), ObservedState::Available, 1));
+    h.push(Observation::new(now() - Duration::days(28), ObservedState::Available, 1, ALL));
     let v = one(input(&a, h, OwnerCheck::NotChecked));
     assert_eq!(v.kind, Kind::InUse);
     assert_eq!(v.reasons, vec![Reason::UsedInOtherAccounts]);
@@ -80,7 +82,7 @@ fn any_usage_in_the_window_means_in_use_even_one_old_report() {
 fn usage_before_the_window_does_not_count() {
     let a = ami("ami-1", 90, &[]);
     let mut h = daily(31, 1, 0);
-    h.push(Observation::new(now() - Duration::days(45), ObservedState::Available, 7));
+    h.push(Observation::new(now() - Duration::days(45), ObservedState::Available, 7, ALL));
     assert_eq!(one(input(&a, h, clean_owner())).kind, Kind::Candidate);
 }
 
@@ -103,13 +105,13 @@ fn three_reports_must_span_the_window() {
     assert_eq!(v.reasons, vec![Reason::HistoryTooShort]);
     // Reports stopped 12 days ago: the recent past is missing.
     let old: Vec<Observation> =
-        daily(31, 1, 0).into_iter().filter(|o| o.created() < now() - Duration::days(12)).collect();
+        daily(31, 1, 0).into_iter().filter(|o| o.created_at() < now() - Duration::days(12)).collect();
     let v = one(input(&a, old, clean_owner()));
-    assert_eq!(v.reasons, vec![Reason::ReportMissing]);
+    assert_eq!(v.reasons, vec![Reason::ReportMissing, Reason::EvidenceStale]);
     // A hole of 11 days in the middle.
     let holed: Vec<Observation> = daily(31, 1, 0)
         .into_iter()
-        .filter(|o| !(now() - Duration::days(20)..now() - Duration::days(9)).contains(&o.created()))
+        .filter(|o| !(now() - Duration::days(20)..now() - Duration::days(9)).contains(&o.created_at()))
         .collect();
     assert_eq!(one(input(&a, holed, clean_owner())).reasons, vec![Reason::ReportMissing]);
     // No report at all.
@@ -127,7 +129,7 @@ fn error_pending_or_unarchived_reports_make_it_unknown_never_unused() {
         (ObservedState::Unarchived, Reason::ReportUnarchived),
     ] {
         let mut h = daily(31, 1, 0);
-        h.push(Observation::new(now() - Duration::minutes(30), state, 0));
+        h.push(Observation::new(now() - Duration::minutes(30), state, 0, ALL));
         let v = one(input(&a, h, clean_owner()));
         assert_eq!(v.kind, Kind::Unknown, "{state:?}");
         assert_eq!(v.reasons, vec![reason]);
@@ -143,6 +145,7 @@ fn owner_account_references_and_recent_launches_mean_in_use() {
             arn: "arn:aws:ssm:eu-west-1:123456789012:parameter/golden".into(),
         }],
         last_launched: None,
+        kinds: vec![],
     };
     let v = one(input(&a, daily(31, 1, 0), OwnerCheck::Checked(refs)));
     assert_eq!(v.kind, Kind::InUse);
@@ -150,7 +153,7 @@ fn owner_account_references_and_recent_launches_mean_in_use() {
     assert_eq!(v.owner_references, vec!["arn:aws:ssm:eu-west-1:123456789012:parameter/golden"]);
 
     let launched = |days: i64| {
-        OwnerCheck::Checked(OwnerFacts { references: vec![], last_launched: Some(now() - Duration::days(days)) })
+        OwnerCheck::Checked(OwnerFacts { last_launched: Some(now() - Duration::days(days)), ..Default::default() })
     };
     let v = one(input(&a, daily(31, 1, 0), launched(29)));
     assert_eq!((v.kind, v.reasons), (Kind::InUse, vec![Reason::LaunchedRecently]));
@@ -254,7 +257,84 @@ fn reason_codes_are_snake_case_contract_strings() {
     assert_eq!(Reason::WithheldByCircuitBreaker.code(), "withheld_by_circuit_breaker");
     assert_eq!(Reason::KeptNewestInGroup.code(), "kept_newest_in_group");
     assert_eq!(serde_json::to_string(&Kind::InUse).unwrap(), "\"in_use\"");
-    let o = Observation::new(t("2026-12-01T00:00:00Z"), ObservedState::Available, 4);
-    assert_eq!(serde_json::to_string(&o).unwrap(), "[1796083200,\"a\",4]");
-    assert_eq!(serde_json::from_str::<Observation>("[1796083200,\"a\",4]").unwrap(), o);
+    assert_eq!(Reason::EvidenceStale.code(), "evidence_stale");
+    assert_eq!(Reason::UsedInOwnerAccountInWindow.code(), "used_in_owner_account_in_window");
+}
+
+#[test]
+fn zero_usage_evidence_older_than_the_max_age_is_stale_never_a_candidate() {
+    let a = ami("ami-1", 90, &[]);
+    // Daily zero-usage reports, but the newest is three days old: creates were refused.
+    let h: Vec<Observation> =
+        (3..34).map(|d| Observation::new(now() - Duration::days(d), ObservedState::Available, 0, ALL)).collect();
+    let v = one(input(&a, h.clone(), clean_owner()));
+    assert_eq!(v.kind, Kind::Unknown);
+    assert_eq!(v.reasons, vec![Reason::EvidenceStale]);
+    assert_eq!(v.newest_zero_report, Some(now() - Duration::days(3)));
+    let lenient = VerdictSettings { max_evidence_age_hours: 96, ..single() };
+    assert_eq!(one_with(input(&a, h, clean_owner()), &lenient).kind, Kind::Candidate);
+}
+
+#[test]
+fn owner_use_recorded_earlier_in_the_window_keeps_the_ami_in_use() {
+    let a = ami("ami-1", 90, &[]);
+    let mut i = input(&a, daily(31, 1, 0), clean_owner());
+    let day = |d: i64| (now() - Duration::days(d)).timestamp();
+    i.owner_history = vec![OwnerObservation(day(29), true), OwnerObservation(day(1), false)];
+    let v = one(i.clone());
+    assert_eq!((v.kind, v.reasons.clone()), (Kind::InUse, vec![Reason::UsedInOwnerAccountInWindow]));
+    assert_eq!(v.owner_last_used, Some(now() - Duration::days(29)));
+    i.owner_history = vec![OwnerObservation(day(31), true), OwnerObservation(day(1), false)];
+    assert_eq!(one(i).kind, Kind::Candidate, "use before the window does not count");
+}
+
+#[test]
+fn coverage_says_which_reference_kinds_were_not_checked() {
+    let a = ami("ami-1", 90, &[]);
+    let mut h = daily(31, 1, 0);
+    h[5].resource_types = ResourceTypes::LEGACY;
+    let facts = OwnerFacts { kinds: vec!["owner:ec2:Instance".into()], ..Default::default() };
+    let v = one(input(&a, h, OwnerCheck::Checked(facts)));
+    assert_eq!(v.kind, Kind::Candidate);
+    assert_eq!(v.checked, ["report:ec2:Instance", "report:ec2:LaunchTemplate", "owner:ec2:Instance"]);
+    for k in ["report:imagebuilder:ImageRecipe", "owner:autoscaling:LaunchConfiguration", "member:ssm:Parameter"] {
+        assert!(v.not_checked.iter().any(|n| n == k), "{k} in {:?}", v.not_checked);
+    }
+}
+
+#[test]
+fn a_protected_candidate_stays_a_candidate_and_says_so() {
+    let mut a = ami("ami-1", 90, &[]);
+    a.lifecycle.deregistration_protection = Some("enabled-with-cooldown".into());
+    let v = one(input(&a, daily(31, 1, 0), clean_owner()));
+    assert_eq!(v.kind, Kind::Candidate);
+    assert!(v.deregistration_protected);
+    a.lifecycle.deregistration_protection = Some("disabled".into());
+    assert!(!one(input(&a, daily(31, 1, 0), clean_owner())).deregistration_protected);
+}
+
+#[test]
+fn owner_checks_are_due_for_would_be_candidates_and_daily_for_the_rest() {
+    let (young, used, fresh, stale) =
+        (ami("ami-young", 5, &[]), ami("ami-used", 90, &[]), ami("ami-fresh", 90, &[]), ami("ami-stale", 90, &[]));
+    let checked_at = |h: i64| vec![OwnerObservation((now() - Duration::hours(h)).timestamp(), false)];
+    let inputs = vec![
+        input(&young, daily(5, 1, 0), OwnerCheck::NotChecked),
+        input(&used, daily(31, 1, 3), OwnerCheck::NotChecked),
+        AmiInput { owner_history: checked_at(2), ..input(&fresh, daily(10, 1, 0), OwnerCheck::NotChecked) },
+        AmiInput { owner_history: checked_at(21), ..input(&stale, daily(10, 1, 0), OwnerCheck::NotChecked) },
+    ];
+    let verdicts = evaluate(&inputs, &single(), now());
+    assert_eq!(owner_checks_due(&verdicts, &inputs, now()), ["ami-stale", "ami-young"]);
+}
+
+#[test]
+fn the_verdicts_digest_is_stable_across_releases_and_sensitive_to_changes() {
+    let a = ami("ami-1", 90, &[]);
+    let v = evaluate(&[input(&a, daily(31, 1, 0), clean_owner())], &single(), now());
+    // A fixed value: FNV-1a does not change with the toolchain, DefaultHasher may.
+    assert_eq!(verdicts_digest(&v, now()), "2026-12-31:60a39da12c70d217");
+    let mut changed = v.clone();
+    changed.verdicts[0].reasons.pop();
+    assert_ne!(verdicts_digest(&changed, now()), verdicts_digest(&v, now()));
 }

@@ -18,11 +18,11 @@ use super::archive::Archive;
 use super::verdicts::{self, VerdictCounts};
 use super::{Failure, Run};
 use crate::aws::{ec2, s3, sns};
-use crate::core::alert::{AlertContext, render};
+use crate::core::alert::{AlertContext, Standing, render};
 use crate::core::model::{Ami, ReportState, UsageReport};
 use crate::core::news::{CollectState, News};
 use crate::core::records::{ArchiveKeys, Dataset, Provenance, ReportRow, timestamp};
-use crate::core::triage::{expiring_unarchived, triage};
+use crate::core::triage::{expiring_unarchived, lateness_news, triage, unabsorbed};
 use crate::core::verdict::Kind;
 
 /// History kept beyond the verdict window, so a window that moves between runs (or a
@@ -78,29 +78,11 @@ pub struct CollectSummary {
     pub remaining: usize,
 }
 
+/// The pipeline ARCHITECTURE.md names: triage → archive → recover → decide → save,
+/// then alert. Each step is one function below, in that order.
 pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
-    let bucket = r.config.require_bucket()?;
-    let clients = r.clients;
-    let archive = Archive {
-        run: r,
-        bucket,
-        keys: ArchiveKeys { prefix: r.config.archive_prefix.clone() },
-        provenance: Provenance {
-            owner_account_id: clients.account_id().await?,
-            region: clients.region.clone(),
-            collected_at: r.now,
-        },
-        claim_legacy: AtomicBool::new(false),
-    };
-    let region = &archive.provenance.region;
-
-    let reports = ec2::our_reports(&clients.ec2).await?;
-    let dates: BTreeSet<_> = reports.iter().map(|r| r.creation_time.date_naive()).collect();
-    let mut archived = BTreeSet::new();
-    for d in dates {
-        archived
-            .extend(s3::archived_ids(&clients.s3, bucket, &archive.keys.partition(Dataset::Reports, region, d)).await?);
-    }
+    let archive = open_archive(r).await?;
+    let (reports, mut archived) = list(&archive).await?;
     let t = triage(&reports, &archived, r.now, Duration::hours(i64::from(r.config.pending_alert_hours)));
     let mut summary = CollectSummary {
         phase: "collect",
@@ -111,14 +93,75 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
         unknown_state: t.unknown_state.iter().map(|p| ReportRef::of(p, None)).collect(),
         ..Default::default()
     };
+    let rows = archive_reports(&archive, &t.to_archive, &mut archived, &mut summary).await?;
+    let warning = Duration::days(i64::from(r.config.expiry_warning_days));
+    let expiring = expiring_unarchived(&reports, &archived, r.now, warning);
+    summary.expiring_unarchived =
+        expiring.iter().map(|p| ReportRef::of(p, Some(timestamp::format(&p.expiration_time)))).collect();
 
-    let image_ids: BTreeSet<String> = t.to_archive.iter().map(|r| r.image_id.clone()).collect();
+    let mut state = archive.load_state().await?;
+    let rows = recover(&archive, &state, &reports, &archived, rows).await?;
+    let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
+    let candidates = decide(&archive, &mut state, &reports, &archived, &mut news, &mut summary).await;
+    news.extend(lateness_news(&t.pending_too_long, &expiring));
+    save(&archive, &mut state, news).await?;
+
+    summary.new_candidates = state
+        .outbox
+        .iter()
+        .filter_map(|n| match n {
+            News::Candidate { image_id, .. } => Some(image_id.clone()),
+            _ => None,
+        })
+        .collect();
+    summary.still_unused = candidates.iter().filter(|c| !summary.new_candidates.contains(c)).count();
+    if !state.outbox.is_empty() {
+        summary.alert = Some(alert(&archive, &mut state, summary.still_unused, &mut summary.failed).await?);
+    }
+    Ok(summary)
+}
+
+async fn open_archive<'a>(r: &'a Run<'a>) -> anyhow::Result<Archive<'a>> {
+    Ok(Archive {
+        run: r,
+        bucket: r.config.require_bucket()?,
+        keys: ArchiveKeys { prefix: r.config.archive_prefix.clone() },
+        provenance: Provenance {
+            owner_account_id: r.clients.account_id().await?,
+            region: r.clients.region.clone(),
+            collected_at: r.now,
+        },
+        claim_legacy: AtomicBool::new(false),
+    })
+}
+
+/// Our reports in EC2 and, of their report dates' partitions, the ids archived already.
+async fn list(archive: &Archive<'_>) -> anyhow::Result<(Vec<UsageReport>, BTreeSet<String>)> {
+    let clients = archive.run.clients;
+    let reports = ec2::our_reports(&clients.ec2).await?;
+    let dates: BTreeSet<_> = reports.iter().map(|r| r.creation_time.date_naive()).collect();
+    let mut archived = BTreeSet::new();
+    for d in dates {
+        let partition = archive.keys.partition(Dataset::Reports, &archive.provenance.region, d);
+        archived.extend(s3::archived_ids(&clients.s3, archive.bucket, &partition).await?);
+    }
+    Ok((reports, archived))
+}
+
+/// Archives every report that needs it (until the deadline); returns their rows.
+async fn archive_reports(
+    archive: &Archive<'_>,
+    to_archive: &[UsageReport],
+    archived: &mut BTreeSet<String>,
+    summary: &mut CollectSummary,
+) -> anyhow::Result<Vec<ReportRow>> {
+    let r = archive.run;
+    let image_ids: BTreeSet<String> = to_archive.iter().map(|r| r.image_id.clone()).collect();
     let images: BTreeMap<String, Ami> =
-        if image_ids.is_empty() { BTreeMap::new() } else { ec2::images_by_id(&clients.ec2, &image_ids).await? };
-
-    let results: Vec<(&UsageReport, Option<anyhow::Result<ReportRow>>)> = futures::stream::iter(t.to_archive.iter())
+        if image_ids.is_empty() { BTreeMap::new() } else { ec2::images_by_id(&r.clients.ec2, &image_ids).await? };
+    let results: Vec<(&UsageReport, Option<anyhow::Result<ReportRow>>)> = futures::stream::iter(to_archive)
         .map(|report| {
-            let (archive, images) = (&archive, &images);
+            let images = &images;
             async move {
                 if r.deadline.passed() {
                     return (report, None);
@@ -129,7 +172,6 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
         .buffer_unordered(r.config.collect_concurrency)
         .collect()
         .await;
-
     let mut rows = Vec::new();
     for (report, result) in results {
         match result {
@@ -151,80 +193,71 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
         }
     }
     summary.failed.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(rows)
+}
 
-    let warning = Duration::days(i64::from(r.config.expiry_warning_days));
-    let expiring = expiring_unarchived(&reports, &archived, r.now, warning);
-    summary.expiring_unarchived =
-        expiring.iter().map(|p| ReportRef::of(p, Some(timestamp::format(&p.expiration_time)))).collect();
-
-    let mut state = archive.load_state().await?;
+/// Adds the rows of reports archived by a run that died before absorbing them.
+async fn recover(
+    archive: &Archive<'_>,
+    state: &CollectState,
+    reports: &[UsageReport],
+    archived: &BTreeSet<String>,
+    mut rows: Vec<ReportRow>,
+) -> anyhow::Result<Vec<ReportRow>> {
     let fresh: BTreeSet<String> = rows.iter().map(|row| row.report_id.clone()).collect();
-    for report in &reports {
-        let done_earlier = archived.contains(&report.report_id) && !fresh.contains(&report.report_id);
-        if done_earlier
-            && !state.is_processed(report.creation_time.date_naive(), &report.report_id)
-            && let Some(row) = archive.read_back(report).await?
-        {
+    for report in unabsorbed(reports, archived, &fresh, state) {
+        if let Some(row) = archive.read_back(report).await? {
             rows.push(row);
         }
     }
     rows.sort_by(|a, b| (a.report_creation_time, &a.report_id).cmp(&(b.report_creation_time, &b.report_id)));
+    Ok(rows)
+}
 
-    let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
-    let mut candidates = BTreeSet::new();
-    match verdicts::decide(&archive, &state, &reports, &archived).await {
-        Ok(decided) => {
-            news.extend(state.record_verdicts(&decided.verdicts, &decided.amis, r.now));
-            candidates.extend(
-                decided.verdicts.verdicts.iter().filter(|v| v.kind == Kind::Candidate).map(|v| v.image_id.clone()),
-            );
-            let mut counts = decided.counts.clone();
-            match verdicts::write(&archive, &decided, &mut state).await {
-                Ok(key) => counts.object = key,
-                Err(e) => summary.failed.push(Failure { id: "verdicts".into(), error: format!("{e:#}") }),
-            }
-            summary.verdicts = Some(Box::new(counts));
-        }
+/// The verdict step: news from the verdicts, the verdicts object; returns the
+/// candidates. A failure here costs this run its verdicts, never its archive.
+async fn decide(
+    archive: &Archive<'_>,
+    state: &mut CollectState,
+    reports: &[UsageReport],
+    archived: &BTreeSet<String>,
+    news: &mut Vec<News>,
+    summary: &mut CollectSummary,
+) -> BTreeSet<String> {
+    let decided = match verdicts::decide(archive, state, reports, archived).await {
+        Ok(decided) => decided,
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "no verdicts this run");
             summary.failed.push(Failure { id: "verdicts".into(), error: format!("{e:#}") });
+            return BTreeSet::new();
         }
+    };
+    news.extend(state.record_verdicts(&decided.verdicts, &decided.amis, archive.run.now));
+    news.extend(decided.gaps.iter().cloned());
+    let mut counts = decided.counts.clone();
+    match verdicts::write(archive, &decided, state).await {
+        Ok(key) => counts.object = key,
+        Err(e) => summary.failed.push(Failure { id: "verdicts".into(), error: format!("{e:#}") }),
     }
-    news.extend(t.pending_too_long.iter().map(|p| News::PendingTooLong {
-        report_id: p.report_id.clone(),
-        image_id: p.image_id.clone(),
-        created: p.creation_time,
-    }));
-    news.extend(expiring.iter().map(|p| News::ExpiringUnarchived {
-        report_id: p.report_id.clone(),
-        image_id: p.image_id.clone(),
-        state: p.state.as_str().to_string(),
-        expires: p.expiration_time,
-    }));
-    state.enqueue(news);
-    state.prune(r.now, r.config.verdict.unused_min_days + HISTORY_MARGIN_DAYS);
-    archive.save_state(&state).await?;
-
-    summary.new_candidates = state
-        .outbox
-        .iter()
-        .filter_map(|n| match n {
-            News::Candidate { image_id, .. } => Some(image_id.clone()),
-            _ => None,
-        })
-        .collect();
-    summary.still_unused = candidates.iter().filter(|c| !summary.new_candidates.contains(c)).count();
-    if !state.outbox.is_empty() {
-        summary.alert = Some(alert(&archive, &mut state, summary.still_unused, &mut summary.failed).await?);
-    }
-    Ok(summary)
+    summary.verdicts = Some(Box::new(counts));
+    decided.verdicts.verdicts.iter().filter(|v| v.kind == Kind::Candidate).map(|v| v.image_id.clone()).collect()
 }
 
-/// Attempts at the state write after SNS accepted an alert. That write alone keeps the
+/// Queues the news and saves the state before anything is published, retried like
+/// the save after the publish: the outbox must be durable before SNS hears of it.
+async fn save(archive: &Archive<'_>, state: &mut CollectState, news: Vec<News>) -> anyhow::Result<()> {
+    let r = archive.run;
+    state.enqueue(news);
+    state.prune(r.now, r.config.verdict.unused_min_days + HISTORY_MARGIN_DAYS);
+    let state: &CollectState = state;
+    super::retrying(SAVE_ATTEMPTS, std::time::Duration::from_millis(100), || archive.save_state(state)).await
+}
+
+/// Attempts at each state write. The one after SNS accepted an alert alone keeps the
 /// next run from sending the same news again, and a refusal S3 answers once (403, a KMS
 /// hiccup) is not retried by the SDK; only a crash or this many refusals in a row
 /// between publish and write can repeat an alert.
-const SAVE_AFTER_ALERT_ATTEMPTS: u32 = 8;
+const SAVE_ATTEMPTS: u32 = 8;
 
 /// Renders the outbox, publishes it (when a topic is configured) and marks it sent.
 /// A publish failure keeps the outbox for the next run and is reported as a failure.
@@ -244,7 +277,8 @@ async fn alert(
         athena_workgroup: r.config.athena_workgroup.clone(),
         archive_location: format!("s3://{}/{}", archive.bucket, archive.keys.prefix),
     };
-    let rendered = render(&state.outbox, still_unused, &ctx);
+    let standing = Standing { still_unused, failing: state.failing_reports() };
+    let rendered = render(&state.outbox, &standing, &ctx);
     let mut out = AlertSummary { subject: rendered.subject.clone(), news: state.outbox.len(), ..Default::default() };
     match &r.config.alert_topic_arn {
         Some(topic) => match sns::publish(&r.clients.sns, topic, &rendered).await {
@@ -264,7 +298,6 @@ async fn alert(
     }
     state.mark_published(r.now);
     let state: &CollectState = state;
-    super::retrying(SAVE_AFTER_ALERT_ATTEMPTS, std::time::Duration::from_millis(100), || archive.save_state(state))
-        .await?;
+    super::retrying(SAVE_ATTEMPTS, std::time::Duration::from_millis(100), || archive.save_state(state)).await?;
     Ok(out)
 }

@@ -69,6 +69,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
                     period,
                     version_depth: r.config.launch_template_version_depth,
                     account_ids: &r.config.report_account_ids,
+                    resource_types: &r.config.report_resource_types,
                 };
                 let outcome = ec2::create_report(&r.clients.ec2, &req).await;
                 if let CreateOutcome::QuotaReached(why) = &outcome {

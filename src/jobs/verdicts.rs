@@ -1,18 +1,20 @@
 //! The verdict step of collect: the selected AMIs, their history from the state plus
-//! this run's report listing, the owner-account check for would-be candidates only
-//! (it costs API calls), the core's verdicts, and their archive object.
+//! this run's report listing, the owner-account checks the core says are due (would-be
+//! candidates every run, every other AMI daily, so the owner account has a history),
+//! the core's verdicts, and their archive object.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
 
 use super::archive::Archive;
 use crate::aws::{ec2, references, s3};
+use crate::core::evidence::live_observations;
 use crate::core::jsonl;
-use crate::core::model::{Ami, ReportState, UsageReport};
-use crate::core::news::CollectState;
-use crate::core::verdict::{AmiInput, Kind, Observation, ObservedState, OwnerCheck, Verdicts, evaluate};
+use crate::core::model::{Ami, UsageReport};
+use crate::core::news::{CollectState, News, report_gaps};
+use crate::core::selection::selected_for_verdict;
+use crate::core::verdict::{AmiInput, Kind, OwnerCheck, Verdicts, evaluate, owner_checks_due, verdicts_digest};
 use crate::core::verdict_row::{RowContext, verdict_row, verdicts_object};
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -25,6 +27,8 @@ pub struct VerdictCounts {
     pub owner_checked: usize,
     /// Candidates turned `unknown` by the circuit breaker.
     pub withheld: usize,
+    /// Selected AMIs without a report newer than `MAX_EVIDENCE_AGE_HOURS`.
+    pub without_recent_report: usize,
     /// The verdicts object this run wrote, if the verdicts changed since the last one.
     pub object: Option<String>,
 }
@@ -33,94 +37,92 @@ pub struct Decided {
     pub verdicts: Verdicts,
     pub amis: Vec<Ami>,
     pub counts: VerdictCounts,
+    /// Selected AMIs whose newest report is too old (see `news::report_gaps`).
+    pub gaps: Vec<News>,
 }
 
-/// Reports of this run's listing that the archive does not hold (yet): their usage
-/// is not known, which the rules must see.
-fn live_observations<'a>(
-    reports: &'a [UsageReport],
+fn inputs<'a>(
+    amis: &'a [Ami],
+    state: &CollectState,
+    reports: &[UsageReport],
     archived: &BTreeSet<String>,
-) -> BTreeMap<&'a str, Vec<Observation>> {
-    let mut live: BTreeMap<&str, Vec<Observation>> = BTreeMap::new();
-    for r in reports.iter().filter(|r| !archived.contains(&r.report_id)) {
-        let state = match r.state {
-            ReportState::Pending => ObservedState::Pending,
-            ReportState::Error => ObservedState::Error,
-            _ => ObservedState::Unarchived,
-        };
-        live.entry(r.image_id.as_str()).or_default().push(Observation::new(r.creation_time, state, 0));
-    }
-    live
+) -> Vec<AmiInput<'a>> {
+    let live = live_observations(reports, archived);
+    amis.iter()
+        .map(|ami| {
+            let known = state.amis.get(&ami.image_id);
+            let mut history = known.map(|s| s.history.clone()).unwrap_or_default();
+            history.extend(live.get(ami.image_id.as_str()).into_iter().flatten());
+            AmiInput {
+                ami,
+                history,
+                unused_since: known.and_then(|s| s.unused_since),
+                owner: OwnerCheck::NotChecked,
+                owner_history: known.map(|s| s.owner_checks.clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
+/// Decides every selected AMI's verdict; records this run's owner checks in `state`.
 pub async fn decide(
     archive: &Archive<'_>,
-    state: &CollectState,
+    state: &mut CollectState,
     reports: &[UsageReport],
     archived: &BTreeSet<String>,
 ) -> anyhow::Result<Decided> {
     let r = archive.run;
     let settings = &r.config.verdict;
-    let amis: Vec<Ami> = ec2::owned_images(&r.clients.ec2, &r.config.tag_filters)
-        .await?
-        .into_iter()
-        .filter(|a| r.config.tag_filters.matches(&a.tags) && a.state == "available")
-        .collect();
-    let live = live_observations(reports, archived);
-    let mut inputs: Vec<AmiInput> = amis
-        .iter()
-        .map(|ami| {
-            let known = state.amis.get(&ami.image_id);
-            let mut history = known.map(|s| s.history.clone()).unwrap_or_default();
-            history.extend(live.get(ami.image_id.as_str()).into_iter().flatten());
-            AmiInput { ami, history, unused_since: known.and_then(|s| s.unused_since), owner: OwnerCheck::NotChecked }
-        })
-        .collect();
+    let amis =
+        selected_for_verdict(ec2::owned_images(&r.clients.ec2, &r.config.tag_filters).await?, &r.config.tag_filters);
+    let mut inputs = inputs(&amis, state, reports, archived);
     let mut verdicts = evaluate(&inputs, settings, r.now);
-    let need: Vec<String> =
-        verdicts.verdicts.iter().filter(|v| v.needs_owner_check()).map(|v| v.image_id.clone()).collect();
+    let due = owner_checks_due(&verdicts, &inputs, r.now);
     let mut counts = VerdictCounts { selected: amis.len(), ..Default::default() };
-    if !need.is_empty() && !r.deadline.passed() {
+    if !due.is_empty() && !r.deadline.passed() {
+        let known_launch: BTreeMap<&str, _> =
+            amis.iter().filter_map(|a| Some((a.image_id.as_str(), a.lifecycle.last_launched?))).collect();
         let mut checks = references::owner_checks(
-            &r.clients.ec2,
-            &need,
+            r.clients,
+            &due,
+            &known_launch,
             r.config.launch_template_version_depth,
             r.config.collect_concurrency,
         )
         .await;
         counts.owner_checked = checks.len();
+        let used: BTreeMap<String, bool> = checks
+            .iter()
+            .filter_map(|(id, c)| match c {
+                OwnerCheck::Checked(f) => Some((id.clone(), !f.references.is_empty())),
+                _ => None,
+            })
+            .collect();
         for input in &mut inputs {
             if let Some(check) = checks.remove(&input.ami.image_id) {
                 input.owner = check;
             }
         }
         verdicts = evaluate(&inputs, settings, r.now);
+        state.record_owner_checks(&used, r.now);
     }
+    let gaps = report_gaps(&inputs, r.now, settings.max_evidence_age());
+    counts.without_recent_report = gaps.len();
     counts.candidate = verdicts.count(Kind::Candidate);
     counts.in_use = verdicts.count(Kind::InUse);
     counts.unknown = verdicts.count(Kind::Unknown);
     counts.excluded = verdicts.count(Kind::Excluded);
     counts.withheld = verdicts.breaker.as_ref().map_or(0, |b| b.withheld);
-    Ok(Decided { verdicts, amis, counts })
-}
-
-/// Identity of a verdict set (AMI, verdict, reasons) and its day: a new object is
-/// written when it changes, so every day has one and an unchanged hour adds none.
-fn digest(d: &Decided, archive: &Archive<'_>) -> String {
-    let mut h = std::hash::DefaultHasher::new();
-    for v in &d.verdicts.verdicts {
-        (&v.image_id, v.kind, &v.reasons).hash(&mut h);
-    }
-    format!("{}:{:016x}", archive.run.now.date_naive(), h.finish())
+    Ok(Decided { verdicts, amis, counts, gaps })
 }
 
 /// Archives the verdicts if they changed since the last object; returns its key.
 pub async fn write(archive: &Archive<'_>, d: &Decided, state: &mut CollectState) -> anyhow::Result<Option<String>> {
-    let digest = digest(d, archive);
+    let r = archive.run;
+    let digest = verdicts_digest(&d.verdicts, r.now);
     if d.verdicts.verdicts.is_empty() || state.verdicts_written.as_deref() == Some(digest.as_str()) {
         return Ok(None);
     }
-    let r = archive.run;
     let by_id: BTreeMap<&str, &Ami> = d.amis.iter().map(|a| (a.image_id.as_str(), a)).collect();
     let ctx = RowContext {
         provenance: &archive.provenance,

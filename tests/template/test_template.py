@@ -287,7 +287,7 @@ def test_function_role_is_least_privilege(template):
         "logs:CreateLogStream", "logs:PutLogEvents",
         "ec2:DescribeImages", "ec2:DescribeImageUsageReports",
         "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences",
-        "ec2:DescribeImageAttribute", "ec2:CreateImageUsageReport", "ec2:CreateTags",
+        "autoscaling:DescribeLaunchConfigurations", "ec2:DescribeImageAttribute", "ec2:CreateImageUsageReport", "ec2:CreateTags",
         "s3:GetObject", "s3:PutObject", "s3:ListBucket", "sns:Publish", "sqs:SendMessage",
     }
     def text(r):  # the template text of a Sub, in both of its forms
@@ -296,7 +296,8 @@ def test_function_role_is_least_privilege(template):
     # Only the describe actions without resource-level support get "*".
     star = {a for a, st in sts.items() if st["Resource"] == "*"}
     assert star == {"ec2:DescribeImages", "ec2:DescribeImageUsageReports",
-                    "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences"}
+                    "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences",
+                    "autoscaling:DescribeLaunchConfigurations"}
     assert sub(sts["s3:GetObject"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}/${ArchiveKeyPrefix}/*"]
     assert sts["s3:PutObject"] is sts["s3:GetObject"]
     assert sub(sts["s3:ListBucket"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}"]
