@@ -29,7 +29,7 @@ from .control import ControlApi
 from .faults import Fault
 from .state import STATE
 
-WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam")
+WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam", "autoscaling", "ssm")
 
 
 def _xml_response(start_response: Any, status: int, body: str,
@@ -72,9 +72,10 @@ class EmulatorApp:
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import owner_usage, report_actions
+        from . import launch_configurations, owner_usage, report_actions
 
         moto_fixes.install()
+        launch_configurations.install()
         report_actions.install()
         owner_usage.install()
         self._create_backend_app = create_backend_app

@@ -1,0 +1,86 @@
+"""Auto Scaling ``DescribeLaunchConfigurations`` paged as AWS pages it.
+
+moto serves Auto Scaling (launch configurations, groups at any desired capacity)
+through botocore's model already; its paging of DescribeLaunchConfigurations uses
+the last *name* as ``NextToken``, so a bad token or a launch configuration deleted
+between two pages makes it crash (HTTP 500).  Here:
+
+* ``MaxRecords`` defaults to 50 and must be 1-100 (the model's documentation),
+  else ``ValidationError``.
+* The order is by name and the token is opaque, keyed on the last name returned,
+  so deleting or creating launch configurations between pages neither skips nor
+  repeats the others.  A token that is not one of ours fails with
+  ``InvalidNextToken`` (the operation's modelled error).
+
+Launch configurations are never counted by usage reports nor by
+DescribeImageReferences: AWS covers neither (only instances, launch templates,
+SSM parameters and Image Builder recipes).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import ActionResult
+
+DEFAULT_RECORDS, MAX_RECORDS = 50, 100
+
+
+class InvalidNextToken(AutoscalingClientError):
+    code = "InvalidNextToken"
+
+
+def _encode(after: str) -> str:
+    raw = json.dumps({"kind": "launch-configurations", "after": after}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode(token: str) -> str:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+        if decoded.get("kind") != "launch-configurations" or not isinstance(decoded.get("after"), str):
+            raise ValueError("foreign token")
+        return str(decoded["after"])
+    except (ValueError, AttributeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidNextToken("The token is not valid.") from None
+
+
+def _max_records(raw: Any) -> int:
+    if raw is None:
+        return DEFAULT_RECORDS
+    n = int(raw)
+    if not 1 <= n <= MAX_RECORDS:
+        raise ValidationError(f"1 validation error detected: Value '{n}' at 'maxRecords' failed to "
+                              f"satisfy constraint: Member must have value between 1 and {MAX_RECORDS}")
+    return n
+
+
+def describe_launch_configurations(self: Any) -> ActionResult:
+    names = self._get_param("LaunchConfigurationNames", []) or []
+    size = _max_records(self._get_param("MaxRecords"))
+    token = self._get_param("NextToken")
+    after = _decode(token) if token else None
+    found = sorted(self.autoscaling_backend.describe_launch_configurations(names), key=lambda lc: lc.name)
+    rest = [lc for lc in found if after is None or lc.name > after]
+    page = rest[:size]
+    result: dict[str, Any] = {"LaunchConfigurations": page}
+    if len(rest) > size:
+        result["NextToken"] = _encode(page[-1].name)
+    return ActionResult(result)
+
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    describe_launch_configurations.__name__ = "describe_launch_configurations"
+    AutoScalingResponse.describe_launch_configurations = describe_launch_configurations
