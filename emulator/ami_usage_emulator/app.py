@@ -1,7 +1,8 @@
 """WSGI wrapper around moto's server, and the ``python -m ami_usage_emulator`` entry point.
 
 Request path:  control API (``/_emulator/...``)  |  otherwise identify the
-AWS call -> answer an S3 request signed for another Region than its bucket's
+AWS call -> serve Image Builder's recipe actions (``imagebuilder_api.py``; moto has
+no Image Builder) -> answer an S3 request signed for another Region than its bucket's
 as S3 does (``bucket_region.py``) -> count it and maybe answer with an injected fault -> hand it to
 moto's own ``DomainDispatcherApplication`` (with the four report actions
 grafted onto moto's EC2 response class) -> log accepted SNS publishes.
@@ -105,6 +106,11 @@ class EmulatorApp:
                 wrong = bucket_region.wrong_region_answer(call, STATE.config.get("s3_wrong_region"))
             if wrong is not None:
                 return bucket_region.respond(wrong, start_response)
+        if call.service == "imagebuilder":  # moto has no Image Builder: recipes are ours
+            from . import imagebuilder_api
+
+            with self.moto_lock:  # creating a recipe reads moto's AMIs
+                return imagebuilder_api.handle(call, environ, start_response)
         fault = self._fault_for(call)
         if fault is not None:
             return fault_response(call, fault, start_response)

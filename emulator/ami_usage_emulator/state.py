@@ -13,6 +13,7 @@ from .clock import Clock, rfc3339
 from .config import Config
 from .faults import Faults
 from .oddities import Oddities
+from .recipes import RECIPES
 from .synthetic import SyntheticFleet
 from .usage_reports import ReportStore
 
@@ -45,6 +46,7 @@ class EmulatorState:
         self.oddities = Oddities()
         self.synthetic = SyntheticFleet()
         self.reports = ReportStore(entry_source=self.synthetic.entries_for)
+        self.recipes = RECIPES  # Image Builder recipes (recipes.py)
         self.sns_log = SnsLog()
 
     def now_rfc3339(self) -> str:
@@ -58,6 +60,7 @@ class EmulatorState:
         self.oddities.configure({})
         self.reports.reset()
         self.synthetic.reset()
+        self.recipes.reset()
         self.sns_log.clear()
 
 
