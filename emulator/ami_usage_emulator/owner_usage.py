@@ -9,8 +9,10 @@ by construction, which boto3 and the AWS CLI check in the tests.
 * ``DescribeImageReferences`` lists the *caller's* resources referencing the images:
   instances (option ``state-name``, default all states), launch templates whose
   newest ``version-depth`` versions (default 10) use the image, and SSM parameters
-  whose current value is the image id.  moto has no Image Builder, so
-  ``imagebuilder:*`` recipes are accepted and never found (as for usage reports).
+  whose current value is the image id, and the caller's Image Builder image and
+  container recipes that build on it (``recipes.py``).  It answers about any
+  image id, also one shared with the caller (a member account's probe): the answer
+  covers the caller's own resources only.
 * ``lastLaunchedTime`` is the latest launch of the image by any account in the
   Region, as moto's instances record it.  AWS publishes it with up to 24 h delay;
   the emulator publishes it at once (instance *reports* have their own lag knob,
@@ -34,14 +36,14 @@ from moto.ec2.responses._base_response import EC2BaseResponse
 from . import report_query as q
 from .clock import as_utc
 from .report_actions import MillisResult
+from .recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
 from .state import STATE
 from .usage_reports import Report, ReportError
 
 INSTANCE = "ec2:Instance"
 LAUNCH_TEMPLATE = "ec2:LaunchTemplate"
 SSM_PARAMETER = "ssm:Parameter"
-RESOURCE_TYPES = (INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER, "imagebuilder:ImageRecipe",
-                  "imagebuilder:ContainerRecipe")
+RESOURCE_TYPES = (INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER, IMAGE_RECIPE, CONTAINER_RECIPE)
 INSTANCE_STATES = ("pending", "running", "shutting-down", "terminated", "stopping", "stopped")
 DEFAULT_VERSION_DEPTH = 10
 MAX_IMAGE_IDS = 10
@@ -111,6 +113,8 @@ def references(backend: Any, account: str, region: str, image_ids: list[str],
                       if any(v.image_id == image_id for v in t.versions[-depth:])]
         found += [(SSM_PARAMETER, f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}")
                   for name, value in ssm if value == image_id]
+        found += [(r.resource_type, r.arn) for r in RECIPES.referencing(account, region, image_id)
+                  if r.resource_type in scope]
         out += [{"ImageId": image_id, "ResourceType": t, "Arn": arn} for t, arn in sorted(found)]
     return out
 
