@@ -73,12 +73,13 @@ class EmulatorApp:
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import launch_configurations, owner_usage, report_actions
+        from . import image_fields, launch_configurations, owner_usage, report_actions
 
         moto_fixes.install()
         launch_configurations.install()
         report_actions.install()
         owner_usage.install()
+        image_fields.install()
         self._create_backend_app = create_backend_app
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.moto_lock = threading.RLock()

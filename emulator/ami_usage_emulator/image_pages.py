@@ -15,7 +15,8 @@ replaces moto's handler:
   nor repeats the others.  A token that is malformed, or minted for another
   account, Region or set of parameters, fails with ``InvalidPaginationToken``.
 * Which images match is still moto's own ``describe_images`` (owners,
-  executable users, ids, filters, errors).  Its result, sorted, is cached per
+  executable users, ids, filters, errors), less disabled AMIs unless the request
+  sets ``IncludeDisabled`` (EC2: "a disabled AMI does not appear by default").  Its result, sorted, is cached per
   backend and query until an EC2 action that may change images runs, so paging
   through 10,000 AMIs filters them once, not once per page.
 * Only the page is rendered, by :class:`ImageXml`: moto's EC2 serializer walks
@@ -47,6 +48,8 @@ MIN_RESULTS, MAX_RESULTS = 5, 1000
 # the read-only Describe/Get/List ones: the report actions touch only amiur- ids.
 _IMAGE_NEUTRAL = frozenset({"CreateImageUsageReport", "DeleteImageUsageReport"})
 _NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15"
+# Called with (response, page) before a page is rendered (image_fields.py sets LastLaunchedTime).
+BEFORE_RENDER: list[Any] = []
 
 
 class _Generation:
@@ -270,16 +273,21 @@ def describe_images(self: Any) -> Any:
     filters = self._filters_from_querystring()
     owners = self._get_param("Owners", []) or []
     exec_users = self._get_param("ExecutableUsers", []) or []
+    include_disabled = str(self._get_param("IncludeDisabled")).lower() == "true"
     backend = self.ec2_backend
-    query = query_digest(self.current_account, self.region, ami_ids, owners, exec_users, filters)
+    query = query_digest(self.current_account, self.region, ami_ids, owners, exec_users,
+                         {**filters, "_include_disabled": include_disabled})
     token = self._get_param("NextToken")
     after = decode_token(token, query) if token else None
-    ids = matching_ids(backend, query, lambda: backend.describe_images(
-        ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners))
+    ids = matching_ids(backend, query, lambda: [image for image in backend.describe_images(
+        ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
+        if include_disabled or image.state != "disabled"])
     start = bisect.bisect_right(ids, after) if after is not None else 0
     stop = len(ids) if limit is None else start + limit
     page = [backend.amis[i] for i in ids[start:stop] if i in backend.amis]
     next_token = encode_token(query, ids[stop - 1]) if stop < len(ids) else None
+    for hook in BEFORE_RENDER:
+        hook(self, page)
     try:
         body = _XML.render(page, next_token)
     except ImageXml._Unsupported:  # a shape the compiled writer does not know: moto writes it
