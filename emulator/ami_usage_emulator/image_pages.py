@@ -14,7 +14,8 @@ replaces moto's handler:
   image returned, so registering or deregistering between pages neither skips
   nor repeats the others.  A token that is malformed, or minted for another
   account, Region or set of parameters, fails with ``InvalidPaginationToken``.
-* Which images match is still moto's own ``describe_images`` (owners,
+* Which images match is still moto's own ``describe_images`` over the caller's
+  AMIs and those other accounts share with it (``shared_images.py``; owners,
   executable users, ids, filters, errors), less disabled AMIs unless the request
   sets ``IncludeDisabled`` (EC2: "a disabled AMI does not appear by default").  Its result, sorted, is cached per
   backend and query until an EC2 action that may change images runs, so paging
@@ -42,6 +43,8 @@ from moto.core.serialize import MISSING, AttributePickerContext, XFormedAttribut
 from moto.core.utils import get_service_model
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
+
+from .shared_images import describe_visible_images, foreign_amis
 
 MIN_RESULTS, MAX_RESULTS = 5, 1000
 # Actions that cannot change an AMI, its tags or its launch permissions, besides
@@ -279,12 +282,14 @@ def describe_images(self: Any) -> Any:
                          {**filters, "_include_disabled": include_disabled})
     token = self._get_param("NextToken")
     after = decode_token(token, query) if token else None
-    ids = matching_ids(backend, query, lambda: [image for image in backend.describe_images(
-        ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
+    ids = matching_ids(backend, query, lambda: [image for image in describe_visible_images(
+        backend, self.region, ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
         if include_disabled or image.state != "disabled"])
     start = bisect.bisect_right(ids, after) if after is not None else 0
     stop = len(ids) if limit is None else start + limit
-    page = [backend.amis[i] for i in ids[start:stop] if i in backend.amis]
+    visible = backend.amis if not any(i not in backend.amis for i in ids[start:stop]) else {
+        **foreign_amis(self.current_account, self.region), **backend.amis}
+    page = [visible[i] for i in ids[start:stop] if i in visible]
     next_token = encode_token(query, ids[stop - 1]) if stop < len(ids) else None
     for hook in BEFORE_RENDER:
         hook(self, page)

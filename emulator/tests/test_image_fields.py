@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from botocore.exceptions import ClientError
 
+from emu_helpers import OWNER as OWNER_ID
 from emu_helpers import REGION, register_ami, share
 
 CONSUMER = "111111111111"
@@ -127,3 +128,24 @@ def test_copy_image_names_its_source_and_the_wire_has_the_elements(aws):
     for element in ("<deregistrationProtection>enabled-without-cooldown</deregistrationProtection>",
                     "<lastLaunchedTime>"):
         assert element in raw
+
+
+def test_a_member_sees_the_amis_shared_with_it_and_public_ones(aws):
+    owner = aws("ec2")
+    shared, private, public = register_ami(owner, "shared"), register_ami(owner, "private"), register_ami(owner, "pub")
+    share(owner, shared, CONSUMER)
+    owner.modify_image_attribute(ImageId=public, LaunchPermission={"Add": [{"Group": "all"}]})
+    owner.run_instances(ImageId=shared, MinCount=1, MaxCount=1)
+    member = aws("ec2", account=CONSUMER)
+    assert [i["ImageId"] for i in member.describe_images(ExecutableUsers=["self"])["Images"]] == [shared]
+    by_owner = member.describe_images(Owners=[OWNER_ID])["Images"]
+    assert sorted(i["ImageId"] for i in by_owner) == sorted([shared, public])
+    image = _image(member, shared)
+    assert image["OwnerId"] == OWNER_ID and "LastLaunchedTime" not in image
+    assert "LastLaunchedTime" in _image(owner, shared)
+    with pytest.raises(ClientError) as err:
+        member.describe_images(ImageIds=[private])
+    assert err.value.response["Error"]["Code"] == "InvalidAMIID.NotFound"
+    assert member.describe_images(Owners=["self"])["Images"] == []
+    owner.modify_image_attribute(ImageId=shared, LaunchPermission={"Remove": [{"UserId": CONSUMER}]})
+    assert member.describe_images(ExecutableUsers=["self"])["Images"] == []
