@@ -15,8 +15,8 @@ its DescribeImages lists disabled AMIs.  Here (state per AMI object, so per acco
 * ``LastLaunchedTime`` for the owner only, lagged like DescribeImageAttribute's
   (``owner_usage.published_launches``), set on the page's AMIs before it is rendered.
 * DisableImage also removes the AMI's launch permissions, as on AWS.
-* ``ImageAllowed`` is left out: the emulator has no Allowed AMIs settings, which is
-  AWS's default (disabled) state.
+* ``ImageAllowed`` as the caller's Allowed AMIs settings decide (``allowed_images.py``):
+  absent while they are ``disabled`` (the default).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
-from . import image_pages
+from . import allowed_images, image_pages
 from .owner_usage import format_last_launched, published_launches
 from .report_actions import MillisResult
 from .state import STATE
@@ -133,12 +133,16 @@ def _wrap_disable(original: Any) -> Any:
 
 
 def prepare_page(response: Any, page: list[Ami]) -> None:
-    """Set each AMI's ``LastLaunchedTime`` as this caller may see it (the owner only)."""
+    """Set each AMI's ``LastLaunchedTime`` (the owner only) and ``ImageAllowed`` as this caller sees them."""
     owned = {ami.id for ami in page if ami.owner_id == response.current_account}
     launches = published_launches(response.region, owned) if owned else {}
+    settings = allowed_images.ALLOWED.get(response.current_account, response.region)
+    now = STATE.clock.now()
     for ami in page:
         when = launches.get(ami.id)
         ami.__dict__["last_launched_time"] = format_last_launched(when) if when else None
+        ami.__dict__["image_allowed"] = None if settings["state"] == "disabled" else allowed_images.allowed(
+            ami, response.current_account, settings, now)
 
 
 _installed = False
@@ -152,7 +156,7 @@ def install() -> None:
         return
     _installed = True
     Ami.deregistration_protection = property(_protection)  # type: ignore[attr-defined]
-    for attr in ("deprecation_time", "source_image_id", "source_image_region", "last_launched_time"):
+    for attr in ("deprecation_time", "source_image_id", "source_image_region", "last_launched_time", "image_allowed"):
         setattr(Ami, attr, None)
     for name in ACTIONS:
         setattr(EC2Response, name, ImageFieldActions.__dict__[name])
@@ -160,3 +164,4 @@ def install() -> None:
     EC2Response.copy_image = _wrap_copy(EC2Response.copy_image)
     EC2Response.disable_image = _wrap_disable(EC2Response.disable_image)
     image_pages.BEFORE_RENDER.append(prepare_page)
+    allowed_images.install()

@@ -44,7 +44,9 @@ from moto.core.utils import get_service_model
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 
+from . import allowed_images
 from .shared_images import describe_visible_images, foreign_amis
+from .state import STATE
 
 MIN_RESULTS, MAX_RESULTS = 5, 1000
 # Actions that cannot change an AMI, its tags or its launch permissions, besides
@@ -268,6 +270,11 @@ def query_digest(account: str, region: str, ami_ids: list[str], owners: list[str
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
+def _discoverable(image: Any, account: str, settings: dict[str, Any]) -> bool:
+    """With Allowed AMIs ``enabled`` only allowed AMIs are listed (``allowed_images.py``)."""
+    return settings["state"] != "enabled" or allowed_images.allowed(image, account, settings, STATE.clock.now())
+
+
 def describe_images(self: Any) -> Any:
     """EC2's DescribeImages: moto's selection, paged and rendered page by page."""
     self.error_on_dryrun()
@@ -278,13 +285,14 @@ def describe_images(self: Any) -> Any:
     exec_users = self._get_param("ExecutableUsers", []) or []
     include_disabled = str(self._get_param("IncludeDisabled")).lower() == "true"
     backend = self.ec2_backend
+    settings = allowed_images.ALLOWED.get(self.current_account, self.region)
     query = query_digest(self.current_account, self.region, ami_ids, owners, exec_users,
-                         {**filters, "_include_disabled": include_disabled})
+                         {**filters, "_include_disabled": include_disabled, "_allowed": settings})
     token = self._get_param("NextToken")
     after = decode_token(token, query) if token else None
     ids = matching_ids(backend, query, lambda: [image for image in describe_visible_images(
         backend, self.region, ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
-        if include_disabled or image.state != "disabled"])
+        if (include_disabled or image.state != "disabled") and _discoverable(image, self.current_account, settings)])
     start = bisect.bisect_right(ids, after) if after is not None else 0
     stop = len(ids) if limit is None else start + limit
     visible = backend.amis if not any(i not in backend.amis for i in ids[start:stop]) else {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .allowed_images import ALLOWED
 from .clock import Clock, rfc3339
 from .config import Config
 from .faults import Faults
@@ -47,6 +48,7 @@ class EmulatorState:
         self.synthetic = SyntheticFleet()
         self.reports = ReportStore(entry_source=self.synthetic.entries_for)
         self.recipes = RECIPES  # Image Builder recipes (recipes.py)
+        self.allowed_images = ALLOWED  # Allowed AMIs settings (allowed_images.py)
         self.sns_log = SnsLog()
 
     def now_rfc3339(self) -> str:
@@ -61,6 +63,7 @@ class EmulatorState:
         self.reports.reset()
         self.synthetic.reset()
         self.recipes.reset()
+        self.allowed_images.reset()
         self.sns_log.clear()
 
 
