@@ -149,3 +149,41 @@ def test_a_member_sees_the_amis_shared_with_it_and_public_ones(aws):
     assert member.describe_images(Owners=["self"])["Images"] == []
     owner.modify_image_attribute(ImageId=shared, LaunchPermission={"Remove": [{"UserId": CONSUMER}]})
     assert member.describe_images(ExecutableUsers=["self"])["Images"] == []
+
+
+def test_the_compiled_renderer_writes_motos_bytes_for_the_new_members():
+    """ImageXml against moto's EC2 serializer, in-process, over AMIs carrying every member
+    added here (protection states, deprecation, copy source, last launch, ImageAllowed)."""
+    import sys
+    from pathlib import Path
+
+    import boto3
+    from moto import mock_aws
+    from moto.core.serialize import EC2Serializer, XFormedAttributePicker
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.responses import EC2Response
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from ami_usage_emulator import image_fields, image_pages, moto_fixes
+
+    moto_fixes.install()
+    image_fields.install()
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=REGION)
+        amis = [register_ami(ec2, name) for name in ("a", "b", "c")]
+        ec2.copy_image(SourceImageId=amis[0], SourceRegion=REGION, Name="copy")
+        backend = ec2_backends[OWNER_ID][REGION]
+        for ami, protection, allowed in zip(amis, ("enabled-with-cooldown", "disabled", "enabled-without-cooldown"),
+                                            (True, False, None)):
+            image = backend.amis[ami]
+            image.__dict__.update(_emulator_protection=protection, image_allowed=allowed,
+                                  last_launched_time="2026-11-22T10:00:00Z", deprecation_time="2026-12-31T10:15:00.000Z")
+        backend.amis[amis[1]].__dict__["_emulator_protection_until"] = datetime.now(timezone.utc) + timedelta(hours=1)
+        images = [backend.amis[i] for i in sorted(backend.amis) if backend.amis[i].owner_id == OWNER_ID]
+        serializer = EC2Serializer(operation_model=image_pages._XML.operation, value_picker=XFormedAttributePicker(
+            response_transformers=EC2Response.RESPONSE_KEY_PATH_TO_TRANSFORMER))
+        expected = serializer.serialize({"Images": images})["body"]
+        assert image_pages.ImageXml().render(images, None) == expected
+        for element in ("<deregistrationProtection>disabled-until-", "<imageAllowed>false</imageAllowed>",
+                        "<sourceImageId>", "<sourceImageRegion>", "<deprecationTime>", "<lastLaunchedTime>"):
+            assert element in expected, element

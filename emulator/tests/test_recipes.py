@@ -114,3 +114,18 @@ def test_list_pages_and_the_wire_is_rest_json(aws, endpoint):
     body = json.loads(raw.text)
     assert set(body) == {"requestId", "imageRecipe", "latestVersionReferences"}
     assert body["imageRecipe"]["arn"] == arns[0]
+
+
+def test_the_aws_cli_creates_and_reads_a_recipe(aws, cli_env):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ami = register_ami(aws("ec2"))
+    cli = [str(Path(sys.executable).parent / "aws"), "imagebuilder", "--output", "json"]
+    created = json.loads(subprocess.run(cli + ["create-image-recipe", "--name", "cli", "--semantic-version", "1.2.3",
+                                               "--parent-image", ami, "--components", json.dumps(COMPONENT)],
+                                        env=cli_env, capture_output=True, text=True, check=True).stdout)
+    got = json.loads(subprocess.run(cli + ["get-image-recipe", "--image-recipe-arn", created["imageRecipeArn"]],
+                                    env=cli_env, capture_output=True, text=True, check=True).stdout)
+    assert got["imageRecipe"]["parentImage"] == ami and got["imageRecipe"]["version"] == "1.2.3"
