@@ -12,6 +12,10 @@ between two pages makes it crash (HTTP 500).  Here:
   repeats the others.  A token that is not one of ours fails with
   ``InvalidNextToken`` (the operation's modelled error).
 
+CreateLaunchConfiguration refuses an ``ImageId`` that is not an available AMI the
+caller owns, or that is shared with it or public, in the Region (``ValidationError``
+"The image id '[ami-…]' does not exist", AWS's answer); moto accepted any id.
+
 Launch configurations are never counted by usage reports nor by
 DescribeImageReferences: AWS covers neither (only instances, launch templates,
 SSM parameters and Image Builder recipes).
@@ -74,6 +78,30 @@ def describe_launch_configurations(self: Any) -> ActionResult:
     return ActionResult(result)
 
 
+def _wrap_create(original: Any) -> Any:
+    def create_launch_configuration(self: Any) -> Any:
+        """moto's CreateLaunchConfiguration, refusing an AMI the caller cannot use (as AWS does)."""
+        image_id = self._get_param("ImageId")
+        if image_id and not self._get_param("InstanceId") and not _usable(self.current_account, self.region, image_id):
+            raise ValidationError(f"The image id '[{image_id}]' does not exist")
+        return original(self)
+
+    create_launch_configuration.__name__ = "create_launch_configuration"
+    return create_launch_configuration
+
+
+def _usable(account: str, region: str, image_id: str) -> bool:
+    """The AMI is available in the Region and owned by, shared with or public to the account."""
+    from moto.ec2.models import ec2_backends
+
+    for owner, backend_region, backend in list(ec2_backends.iter_backends()):
+        ami = backend.amis.get(image_id) if backend_region == region else None
+        if ami is not None and ami.state == "available" and (
+                owner == account or ami.is_public or {"UserId": account} in ami.launch_permissions):
+            return True
+    return False
+
+
 _installed = False
 
 
@@ -84,3 +112,4 @@ def install() -> None:
     _installed = True
     describe_launch_configurations.__name__ = "describe_launch_configurations"
     AutoScalingResponse.describe_launch_configurations = describe_launch_configurations
+    AutoScalingResponse.create_launch_configuration = _wrap_create(AutoScalingResponse.create_launch_configuration)

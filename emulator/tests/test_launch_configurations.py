@@ -35,10 +35,10 @@ def test_a_group_at_desired_zero_keeps_its_launch_configuration_and_ami(aws):
 
 def test_describe_launch_configurations_pages_by_name_with_an_opaque_token(aws):
     asg = aws("autoscaling")
+    ami = register_ami(aws("ec2"))
     names = [f"lc-{n:02d}" for n in range(7)]
     for name in reversed(names):
-        asg.create_launch_configuration(LaunchConfigurationName=name, ImageId="ami-0123456789abcdef0",
-                                        InstanceType="t3.micro")
+        asg.create_launch_configuration(LaunchConfigurationName=name, ImageId=ami, InstanceType="t3.micro")
     first = asg.describe_launch_configurations(MaxRecords=3)
     assert [lc["LaunchConfigurationName"] for lc in first["LaunchConfigurations"]] == names[:3]
     assert first["NextToken"] != names[2]
@@ -67,3 +67,19 @@ def test_launch_configurations_are_counted_by_neither_reports_nor_references(aws
     for account in (OWNER, CONSUMER):
         refs = aws("ec2", account=account).describe_image_references(ImageIds=[ami], IncludeAllResourceTypes=True)
         assert refs["ImageReferences"] == []
+
+
+def test_an_ami_the_account_cannot_use_is_refused(aws):
+    owner = aws("ec2")
+    shared, private = register_ami(owner, "shared"), register_ami(owner, "private")
+    share(owner, shared, CONSUMER)
+    member = aws("autoscaling", account=CONSUMER)
+    member.create_launch_configuration(LaunchConfigurationName="ok", ImageId=shared, InstanceType="t3.micro")
+    for ami in (private, "ami-0123456789abcdef0"):
+        with pytest.raises(ClientError) as err:
+            member.create_launch_configuration(LaunchConfigurationName="no", ImageId=ami, InstanceType="t3.micro")
+        assert err.value.response["Error"]["Code"] == "ValidationError"
+    owner.deregister_image(ImageId=shared)
+    with pytest.raises(ClientError):
+        member.create_launch_configuration(LaunchConfigurationName="gone", ImageId=shared, InstanceType="t3.micro")
+    assert _names(member) == ["ok"]  # a launch configuration outlives its AMI, as on AWS
