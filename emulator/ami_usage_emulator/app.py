@@ -1,7 +1,8 @@
 """WSGI wrapper around moto's server, and the ``python -m ami_usage_emulator`` entry point.
 
 Request path:  control API (``/_emulator/...``)  |  otherwise identify the
-AWS call -> answer an S3 request signed for another Region than its bucket's
+AWS call -> serve Image Builder's recipe actions (``imagebuilder_api.py``; moto has
+no Image Builder) -> answer an S3 request signed for another Region than its bucket's
 as S3 does (``bucket_region.py``) -> count it and maybe answer with an injected fault -> hand it to
 moto's own ``DomainDispatcherApplication`` (with the four report actions
 grafted onto moto's EC2 response class) -> log accepted SNS publishes.
@@ -29,7 +30,7 @@ from .control import ControlApi
 from .faults import Fault
 from .state import STATE
 
-WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam")
+WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam", "autoscaling", "ssm")
 
 
 def _xml_response(start_response: Any, status: int, body: str,
@@ -72,11 +73,13 @@ class EmulatorApp:
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import owner_usage, report_actions
+        from . import image_fields, launch_configurations, owner_usage, report_actions
 
         moto_fixes.install()
+        launch_configurations.install()
         report_actions.install()
         owner_usage.install()
+        image_fields.install()
         self._create_backend_app = create_backend_app
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.moto_lock = threading.RLock()
@@ -104,6 +107,11 @@ class EmulatorApp:
                 wrong = bucket_region.wrong_region_answer(call, STATE.config.get("s3_wrong_region"))
             if wrong is not None:
                 return bucket_region.respond(wrong, start_response)
+        if call.service == "imagebuilder":  # moto has no Image Builder: recipes are ours
+            from . import imagebuilder_api
+
+            with self.moto_lock:  # creating a recipe reads moto's AMIs
+                return imagebuilder_api.handle(call, environ, start_response)
         fault = self._fault_for(call)
         if fault is not None:
             return fault_response(call, fault, start_response)

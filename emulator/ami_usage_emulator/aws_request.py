@@ -21,7 +21,7 @@ CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_re
 S3_SUBRESOURCES = {"uploadId", "partNumber", "tagging", "acl", "retention", "legal-hold",
                    "torrent", "uploads", "restore", "select"}
 VIRTUAL_HOST_RE = re.compile(r"^.+\.s3[.-]")  # bucket.s3.amazonaws.com, bucket.s3-eu-west-1...
-QUERY_SERVICES = {"ec2", "sns", "sts", "sqs"}
+QUERY_SERVICES = {"ec2", "sns", "sts", "sqs", "autoscaling"}
 
 
 @dataclass

@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "max_pending_reports_per_account": 2000,
     # instances launched less than this before report creation are not counted.
     "instance_activity_lag_seconds": 0.0,
+    # lastLaunchedTime (DescribeImageAttribute, DescribeImages) shows only launches at
+    # least this old (emulator clock); AWS publishes it with up to 24 h (86400 s) delay.
+    "last_launched_lag_seconds": 0.0,
     # page size of the Describe* actions when the request has no MaxResults.
     "max_results_cap": 1000,
     # S3's answer to a request signed for another Region than the bucket's (bucket_region.py).
@@ -48,7 +51,7 @@ def _positive_int(name: str, value: Any, minimum: int) -> int:
 
 
 def _validate(name: str, value: Any) -> Any:
-    if name in ("report_ready_after_seconds", "instance_activity_lag_seconds"):
+    if name in ("report_ready_after_seconds", "instance_activity_lag_seconds", "last_launched_lag_seconds"):
         return _non_negative_number(name, value)
     if name == "include_owner_account":
         if not isinstance(value, bool):

@@ -14,8 +14,10 @@ replaces moto's handler:
   image returned, so registering or deregistering between pages neither skips
   nor repeats the others.  A token that is malformed, or minted for another
   account, Region or set of parameters, fails with ``InvalidPaginationToken``.
-* Which images match is still moto's own ``describe_images`` (owners,
-  executable users, ids, filters, errors).  Its result, sorted, is cached per
+* Which images match is still moto's own ``describe_images`` over the caller's
+  AMIs and those other accounts share with it (``shared_images.py``; owners,
+  executable users, ids, filters, errors), less disabled AMIs unless the request
+  sets ``IncludeDisabled`` (EC2: "a disabled AMI does not appear by default").  Its result, sorted, is cached per
   backend and query until an EC2 action that may change images runs, so paging
   through 10,000 AMIs filters them once, not once per page.
 * Only the page is rendered, by :class:`ImageXml`: moto's EC2 serializer walks
@@ -42,11 +44,17 @@ from moto.core.utils import get_service_model
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 
+from . import allowed_images
+from .shared_images import describe_visible_images, foreign_amis
+from .state import STATE
+
 MIN_RESULTS, MAX_RESULTS = 5, 1000
 # Actions that cannot change an AMI, its tags or its launch permissions, besides
 # the read-only Describe/Get/List ones: the report actions touch only amiur- ids.
 _IMAGE_NEUTRAL = frozenset({"CreateImageUsageReport", "DeleteImageUsageReport"})
 _NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15"
+# Called with (response, page) before a page is rendered (image_fields.py sets LastLaunchedTime).
+BEFORE_RENDER: list[Any] = []
 
 
 class _Generation:
@@ -262,6 +270,11 @@ def query_digest(account: str, region: str, ami_ids: list[str], owners: list[str
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
+def _discoverable(image: Any, account: str, settings: dict[str, Any]) -> bool:
+    """With Allowed AMIs ``enabled`` only allowed AMIs are listed (``allowed_images.py``)."""
+    return settings["state"] != "enabled" or allowed_images.allowed(image, account, settings, STATE.clock.now())
+
+
 def describe_images(self: Any) -> Any:
     """EC2's DescribeImages: moto's selection, paged and rendered page by page."""
     self.error_on_dryrun()
@@ -270,16 +283,24 @@ def describe_images(self: Any) -> Any:
     filters = self._filters_from_querystring()
     owners = self._get_param("Owners", []) or []
     exec_users = self._get_param("ExecutableUsers", []) or []
+    include_disabled = str(self._get_param("IncludeDisabled")).lower() == "true"
     backend = self.ec2_backend
-    query = query_digest(self.current_account, self.region, ami_ids, owners, exec_users, filters)
+    settings = allowed_images.ALLOWED.get(self.current_account, self.region)
+    query = query_digest(self.current_account, self.region, ami_ids, owners, exec_users,
+                         {**filters, "_include_disabled": include_disabled, "_allowed": settings})
     token = self._get_param("NextToken")
     after = decode_token(token, query) if token else None
-    ids = matching_ids(backend, query, lambda: backend.describe_images(
-        ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners))
+    ids = matching_ids(backend, query, lambda: [image for image in describe_visible_images(
+        backend, self.region, ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
+        if (include_disabled or image.state != "disabled") and _discoverable(image, self.current_account, settings)])
     start = bisect.bisect_right(ids, after) if after is not None else 0
     stop = len(ids) if limit is None else start + limit
-    page = [backend.amis[i] for i in ids[start:stop] if i in backend.amis]
+    visible = backend.amis if not any(i not in backend.amis for i in ids[start:stop]) else {
+        **foreign_amis(self.current_account, self.region), **backend.amis}
+    page = [visible[i] for i in ids[start:stop] if i in visible]
     next_token = encode_token(query, ids[stop - 1]) if stop < len(ids) else None
+    for hook in BEFORE_RENDER:
+        hook(self, page)
     try:
         body = _XML.render(page, next_token)
     except ImageXml._Unsupported:  # a shape the compiled writer does not know: moto writes it

@@ -9,12 +9,16 @@ by construction, which boto3 and the AWS CLI check in the tests.
 * ``DescribeImageReferences`` lists the *caller's* resources referencing the images:
   instances (option ``state-name``, default all states), launch templates whose
   newest ``version-depth`` versions (default 10) use the image, and SSM parameters
-  whose current value is the image id.  moto has no Image Builder, so
-  ``imagebuilder:*`` recipes are accepted and never found (as for usage reports).
+  whose current value is the image id, and the caller's Image Builder image and
+  container recipes that build on it (``recipes.py``).  It answers about any
+  image id, also one shared with the caller (a member account's probe): the answer
+  covers the caller's own resources only.
 * ``lastLaunchedTime`` is the latest launch of the image by any account in the
   Region, as moto's instances record it.  AWS publishes it with up to 24 h delay;
-  the emulator publishes it at once (instance *reports* have their own lag knob,
-  ``instance_activity_lag_seconds``).
+  the emulator hides launches younger than ``last_launched_lag_seconds`` (default 0:
+  published at once; instance *reports* have their own knob,
+  ``instance_activity_lag_seconds``).  DescribeImages shows the same value to the
+  owner (``image_fields.py``).
 * moto stamps instance launches and image creation with the host's clock; here they
   follow the emulator clock, so a test that moves the clock 30 days forward and then
   launches or registers sees the times a real account would.
@@ -25,6 +29,7 @@ by construction, which boto3 and the AWS CLI check in the tests.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from moto.ec2.exceptions import EC2ClientError
@@ -34,14 +39,14 @@ from moto.ec2.responses._base_response import EC2BaseResponse
 from . import report_query as q
 from .clock import as_utc
 from .report_actions import MillisResult
+from .recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
 from .state import STATE
 from .usage_reports import Report, ReportError
 
 INSTANCE = "ec2:Instance"
 LAUNCH_TEMPLATE = "ec2:LaunchTemplate"
 SSM_PARAMETER = "ssm:Parameter"
-RESOURCE_TYPES = (INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER, "imagebuilder:ImageRecipe",
-                  "imagebuilder:ContainerRecipe")
+RESOURCE_TYPES = (INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER, IMAGE_RECIPE, CONTAINER_RECIPE)
 INSTANCE_STATES = ("pending", "running", "shutting-down", "terminated", "stopping", "stopped")
 DEFAULT_VERSION_DEPTH = 10
 MAX_IMAGE_IDS = 10
@@ -111,17 +116,36 @@ def references(backend: Any, account: str, region: str, image_ids: list[str],
                       if any(v.image_id == image_id for v in t.versions[-depth:])]
         found += [(SSM_PARAMETER, f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}")
                   for name, value in ssm if value == image_id]
+        found += [(r.resource_type, r.arn) for r in RECIPES.referencing(account, region, image_id)
+                  if r.resource_type in scope]
         out += [{"ImageId": image_id, "ResourceType": t, "Arn": arn} for t, arn in sorted(found)]
     return out
 
 
-def last_launched(region: str, image_id: str) -> Any:
-    """Latest launch time of any instance of the image, any account, in the Region."""
+def published_launches(region: str, image_ids: set[str]) -> dict[str, datetime]:
+    """Image id -> its latest launch by any account in the Region, as EC2 publishes it:
+    launches younger than ``last_launched_lag_seconds`` (emulator clock) are not yet seen."""
     from moto.ec2.models import ec2_backends
 
-    times = [as_utc(i.launch_time) for _, r, b in list(ec2_backends.iter_backends()) if r == region
-             for i in b.all_instances() if i.image_id == image_id]
-    return max(times) if times else None
+    lag = STATE.config.get("last_launched_lag_seconds")
+    cutoff = STATE.clock.now() - timedelta(seconds=lag)
+    latest: dict[str, datetime] = {}
+    for _, backend_region, backend in list(ec2_backends.iter_backends()):
+        if backend_region != region:
+            continue
+        for inst in backend.all_instances():
+            when = as_utc(inst.launch_time) if inst.image_id in image_ids else None
+            if when is not None and (lag <= 0 or when <= cutoff):
+                latest[inst.image_id] = max(when, latest.get(inst.image_id, when))
+    return latest
+
+
+def last_launched(region: str, image_id: str) -> datetime | None:
+    return published_launches(region, {image_id}).get(image_id)
+
+
+def format_last_launched(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class OwnerUsageActions(EC2BaseResponse):
@@ -169,7 +193,7 @@ def _describe_image_attribute(original: Any) -> Any:
             raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
         self.error_on_dryrun()
         when = last_launched(self.region, image_id)
-        value = {"Value": when.strftime("%Y-%m-%dT%H:%M:%SZ")} if when else {}
+        value = {"Value": format_last_launched(when)} if when else {}
         return MillisResult({"ImageId": image_id, "LastLaunchedTime": value})
 
     describe_image_attribute.__name__ = "describe_image_attribute"

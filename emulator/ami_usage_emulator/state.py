@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .allowed_images import ALLOWED
 from .clock import Clock, rfc3339
 from .config import Config
 from .faults import Faults
 from .oddities import Oddities
+from .recipes import RECIPES
 from .synthetic import SyntheticFleet
 from .usage_reports import ReportStore
 
@@ -45,6 +47,8 @@ class EmulatorState:
         self.oddities = Oddities()
         self.synthetic = SyntheticFleet()
         self.reports = ReportStore(entry_source=self.synthetic.entries_for)
+        self.recipes = RECIPES  # Image Builder recipes (recipes.py)
+        self.allowed_images = ALLOWED  # Allowed AMIs settings (allowed_images.py)
         self.sns_log = SnsLog()
 
     def now_rfc3339(self) -> str:
@@ -58,6 +62,8 @@ class EmulatorState:
         self.oddities.configure({})
         self.reports.reset()
         self.synthetic.reset()
+        self.recipes.reset()
+        self.allowed_images.reset()
         self.sns_log.clear()
 
 
