@@ -480,6 +480,10 @@ VERDICTS_COLUMNS = {
     "last_launched_time": "timestamp", "group_value": "string", "snapshot_size_gib_total": "bigint",
     "estimated_snapshot_usd_month": "double", "has_billing_codes": "boolean",
     "unused_min_days": "bigint", "min_reports": "bigint",
+    "checked": "array<string>", "not_checked": "array<string>",
+    "newest_zero_usage_report": "timestamp", "max_evidence_age_hours": "bigint",
+    "owner_last_used": "timestamp", "deregistration_protection": "string",
+    "deprecation_time": "timestamp", "image_allowed": "boolean", "source_image_id": "string",
 }
 
 
