@@ -545,8 +545,8 @@ def test_outputs(template):
 def test_named_queries_are_the_query_files(template):
     named = _resources(template, "AWS::Athena::NamedQuery")
     files = {p.stem: p.read_text() for p in QUERIES.glob("*.sql")}
-    assert set(files) == {"unused_amis", "usage_by_account", "family_adoption",
-                          "report_problems", "billing_products"}
+    assert set(files) == {"unused_amis", "zero_usage_in_reports", "usage_by_account",
+                          "family_adoption", "report_problems", "billing_products"}
     by_name = {q["Properties"]["Name"]: q["Properties"] for q in named.values()}
     assert set(by_name) == set(files)
     for name, props in by_name.items():
