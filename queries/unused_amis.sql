@@ -1,61 +1,77 @@
 -- unused_amis.sql
--- Answers: which AMIs had ZERO usage (no instance, no launch template, in any
--- reported account) in EVERY usage report of the last N days, with at least one
--- report in that window? These are deregistration candidates: run
--- billing_products.sql before deregistering any of them.
--- Columns: region, image_id, image_name, age_days (since the AMI's creation),
---   snapshot_size_gib (sum of its EBS snapshots), snapshot_usd_per_month
---   (snapshot_size_gib * price), report_count (available reports in the window),
---   first_report_date, last_report_date.
+-- Answers: which AMIs are deregistration candidates right now? Exactly the
+-- product's verdicts: the rows of the `verdicts` table with verdict = 'candidate',
+-- decided by the same rules as the alert (usage reports over UNUSED_MIN_DAYS with
+-- MIN_REPORTS and no gap, reports in error/pending/missing make the AMI unknown,
+-- owner-account use, exclusion tag, MIN_AGE_DAYS, KEEP_NEWEST per GROUP_TAG, the
+-- circuit breaker). The rules and reason codes are documented in README.md,
+-- "Verdicts: which AMIs can go". This query decides nothing itself; for the raw
+-- report evidence see zero_usage_in_reports.sql, and run billing_products.sql
+-- before deregistering any of them.
+-- "Latest" = the latest verdicts object of each owner account and Region: the rows
+--   whose evaluated_at is the greatest of that account and Region in the window.
+--   Every object holds the verdict of every selected AMI of its run (collect runs
+--   hourly and writes an object when a verdict changes and at least once a UTC day),
+--   so those rows are the current verdicts, the ones the alert used. An AMI absent
+--   from the latest object (deregistered, no longer selected) has no current verdict
+--   and is not listed, even if an older object called it a candidate; an AMI that was
+--   a candidate in an earlier run and in_use/unknown/excluded in a later one is not
+--   listed either. A Region with no verdicts object in the window (collect not
+--   running) lists nothing: its last verdicts are too old to act on.
+-- Columns: owner_account_id, region, image_id, name, evaluated_at (the run that
+--   decided), age_days, unused_since (first zero-usage report of the streak),
+--   days_unused, reports_in_window, zero_usage_reports, snapshot_size_gib_total,
+--   estimated_snapshot_usd_month (sizes * SNAPSHOT_GB_MONTH_USD, an upper bound),
+--   has_billing_codes (never deregister one blindly), deregistration_protection
+--   (AMI attribute), not_checked (reference kinds this verdict could not check),
+--   reasons (reason codes). Values are as of evaluated_at. Rows written before a
+--   column existed read it as NULL.
 -- Parameters (literal defaults; edit in place):
---   N     = 30 days  -> interval '30' day (window on report_date, inclusive)
---   price = 0.05     -> USD per GB-month of snapshot storage (SNAPSHOT_GB_MONTH_USD)
--- Notes: reports in state 'error' carry no entries and are ignored here (see
---   report_problems.sql); an AMI whose latest report says it no longer exists
---   (image is null) is left out; a report restricted to REPORT_ACCOUNT_IDS only
---   covers those accounts.
-with window_reports as (
+--   window = 2 days -> interval '2' day (report_date of the verdicts objects, UTC,
+--            inclusive: today and the two days before, enough to find the latest
+--            object of every Region collecting at least daily; partition projection
+--            reads only these days)
+with recent as (
     select
+        owner_account_id,
         region,
         image_id,
-        report_id,
-        report_date,
-        total_usage,
-        image,
-        row_number() over (
-            partition by region, image_id
-            order by report_creation_time desc, report_id desc
-        ) as recency
-    from reports
-    where state = 'available'
-      and report_date >= cast(cast(current_date - interval '30' day as date) as varchar)
-),
-per_image as (
-    select
-        region,
-        image_id,
-        count(*) as report_count,
-        max(total_usage) as max_total_usage,
-        min(report_date) as first_report_date,
-        max(report_date) as last_report_date
-    from window_reports
-    group by region, image_id
+        name,
+        verdict,
+        evaluated_at,
+        age_days,
+        unused_since,
+        days_unused,
+        reports_in_window,
+        zero_usage_reports,
+        snapshot_size_gib_total,
+        estimated_snapshot_usd_month,
+        has_billing_codes,
+        deregistration_protection,
+        not_checked,
+        reasons,
+        max(evaluated_at) over (partition by owner_account_id, region) as latest_run
+    from verdicts
+    where report_date >= cast(cast(current_date - interval '2' day as date) as varchar)
 )
 select
-    p.region as region,
-    p.image_id as image_id,
-    w.image.name as image_name,
-    date_diff('day', cast(w.image.creation_date as date), current_date) as age_days,
-    w.image.snapshot_size_gib_total as snapshot_size_gib,
-    round(w.image.snapshot_size_gib_total * 0.05, 2) as snapshot_usd_per_month,
-    p.report_count as report_count,
-    p.first_report_date as first_report_date,
-    p.last_report_date as last_report_date
-from per_image p
-join window_reports w
-  on w.region = p.region
- and w.image_id = p.image_id
- and w.recency = 1
-where p.max_total_usage = 0
-  and w.image is not null
-order by snapshot_size_gib desc, age_days desc, region, image_id
+    owner_account_id,
+    region,
+    image_id,
+    name,
+    evaluated_at,
+    age_days,
+    unused_since,
+    days_unused,
+    reports_in_window,
+    zero_usage_reports,
+    snapshot_size_gib_total,
+    estimated_snapshot_usd_month,
+    has_billing_codes,
+    deregistration_protection,
+    not_checked,
+    reasons
+from recent
+where evaluated_at = latest_run
+  and verdict = 'candidate'
+order by estimated_snapshot_usd_month desc, days_unused desc, owner_account_id, region, image_id

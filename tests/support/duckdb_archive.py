@@ -1,13 +1,16 @@
 """Query a downloaded archive with DuckDB, as Athena queries it in S3.
 
 ``open_archive(local_dir)`` takes a directory laid out like the bucket under the archive
-prefix (``entries/region=<r>/report_date=<d>/<report_id>.json.gz`` and
-``reports/region=<r>/report_date=<d>/<report_id>.json.gz``; anything else, such as
-``state/``, is ignored) and returns a DuckDB connection with two views, ``entries`` and
-``reports``, whose columns have the same names and types as the Glue tables of
-template.yaml (read from it: one source of truth) plus the partition columns ``region``
-and ``report_date`` (varchar, taken from the path as Athena does; the ``region`` key
-inside the rows is not read, exactly like the OpenX SerDe which ignores undeclared keys).
+prefix (``entries/region=<r>/report_date=<d>/<report_id>.json.gz``,
+``reports/region=<r>/report_date=<d>/<report_id>.json.gz`` and
+``verdicts/region=<r>/report_date=<d>/run-<time>.json.gz``; anything else, such as
+``state/``, is ignored) and returns a DuckDB connection with one view per Glue table of
+template.yaml (``entries``, ``reports``, ``verdicts``) whose columns have the same names
+and types as the table (read from it: one source of truth) plus the partition columns
+``region`` and ``report_date`` (varchar, taken from the path as Athena does; the
+``region`` key inside the rows is not read, exactly like the OpenX SerDe which ignores
+undeclared keys). A declared column whose key a row lacks reads NULL, as with the SerDe
+(verdict rows written before a column was added).
 
 ``run_query(con, sql_text)`` runs one query of queries/*.sql after the mechanical
 rewrites documented in queries/README.md (two function renames) and returns the rows
@@ -75,7 +78,7 @@ def _struct_literal(mapping: dict[str, str]) -> str:
 
 
 def open_archive(local_dir: str | Path, template_path: str | Path = DEFAULT_TEMPLATE):
-    """DuckDB connection exposing ``local_dir`` (the archive prefix) as entries/reports."""
+    """DuckDB connection exposing ``local_dir`` (the archive prefix) as entries/reports/verdicts."""
     root = Path(local_dir)
     con = duckdb.connect()
     # Athena evaluates current_date in UTC; so must DuckDB (needs the bundled ICU).

@@ -115,8 +115,8 @@ def test_member_mode_writes_under_its_own_account_prefix():
 
 # Resources of the stack's own archive: organisation mode must create none of them.
 LOCAL_ARCHIVE = {"ArchiveBucket", "ArchiveBucketPolicy", "AthenaDatabase", "EntriesTable", "ReportsTable",
-                 "VerdictsTable", "AthenaWorkGroup", "UnusedAmisQuery", "UsageByAccountQuery",
-                 "FamilyAdoptionQuery", "ReportProblemsQuery", "BillingProductsQuery"}
+                 "VerdictsTable", "AthenaWorkGroup", "UnusedAmisQuery", "ZeroUsageInReportsQuery",
+                 "UsageByAccountQuery", "FamilyAdoptionQuery", "ReportProblemsQuery", "BillingProductsQuery"}
 MEMBER = {"CentralArchiveBucket": "org-archive", "ArchiveBucketRegion": "eu-west-1",
           "AthenaDatabaseName": "ami_usage_org", "CentralAthenaWorkGroup": "ami-usage-central-ami-usage-org"}
 

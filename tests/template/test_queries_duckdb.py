@@ -24,10 +24,16 @@ from support.glue_schema import check_rows, glue_columns
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES = ROOT / "queries"
 OWNER = "123456789012"
+OWNER2, OWNER3 = "210987654321", "310987654321"
 R1, R2 = "us-east-1", "eu-west-1"
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 A, B, C, D, E = "111111111111", "222222222222", "333333333333", "444444444444", "555555555555"
 INST, LT = "ec2:Instance", "ec2:LaunchTemplate"
+CANDIDATE = ["unused_for_window", "no_owner_account_use", "older_than_min_age"]
+# Verdict columns added by issue 11: rows of a binary that predates them lack the keys.
+NEW_VERDICT_COLUMNS = ("checked", "not_checked", "newest_zero_usage_report", "max_evidence_age_hours",
+                       "owner_last_used", "deregistration_protection", "deprecation_time",
+                       "image_allowed", "source_image_id")
 
 
 def ts(value: dt.datetime) -> str:
@@ -56,11 +62,45 @@ def image(name, created, *, tags=None, billing=(), codes=(), sizes=(8,),
     }
 
 
+def verdict(image_id, kind, reasons=None, *, gib=8, days_unused=40, new_columns=True, **extra):
+    """One verdict row as src/core/verdict_row.rs writes it (its run fills in the rest)."""
+    row = {
+        "image_id": image_id, "name": f"{image_id[4:]}-image", "verdict": kind,
+        "reasons": list(reasons if reasons is not None else CANDIDATE),
+        "image_creation_date": "2024-01-02T03:04:05.000Z", "age_days": 400,
+        "unused_since": None if kind == "in_use" else "2024-10-01T10:05:07.123Z",
+        "days_unused": None if kind == "in_use" else days_unused,
+        "reports_in_window": 30, "zero_usage_reports": 30 if kind != "in_use" else 29,
+        "latest_report_id": f"amiur-{image_id[4:]}", "latest_total_usage": 0,
+        "owner_references": [], "last_launched_time": None, "group_value": None,
+        "snapshot_size_gib_total": gib, "estimated_snapshot_usd_month": round(gib * 0.05, 2),
+        "has_billing_codes": False, "unused_min_days": 30, "min_reports": 3,
+    }
+    if new_columns:
+        row.update({
+            "checked": ["report:ec2:Instance", "report:ec2:LaunchTemplate", "owner:ec2:Instance"],
+            "not_checked": [], "newest_zero_usage_report": "2024-10-30T10:05:07.123Z",
+            "max_evidence_age_hours": 48, "owner_last_used": None,
+            "deregistration_protection": "disabled", "deprecation_time": None,
+            "image_allowed": True, "source_image_id": None,
+        })
+    row.update(extra)
+    return row
+
+
 class SyntheticArchive:
     def __init__(self):
         self.reports: list[dict] = []
         self.entries: list[dict] = []
+        self.verdicts: list[dict] = []
         self._n = 0
+
+    def verdict_run(self, region, days_ago, hour, rows, *, owner=OWNER, minute=5):
+        """One collect run's verdicts object: every selected AMI's verdict at that clock."""
+        at = dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(hour, minute, 7, 456000))
+        for row in rows:
+            self.verdicts.append({"schema_version": 1, "evaluated_at": ts(at), "owner_account_id": owner,
+                                  "region": region, **row, "_run": at})
 
     def report(self, region, image_id, days_ago, img, usage=(), *, state="available",
                hour=10, state_reason=None):
@@ -103,7 +143,21 @@ class SyntheticArchive:
     def public_reports(self):
         return [{k: v for k, v in r.items() if not k.startswith("_")} for r in self.reports]
 
+    def public_verdicts(self):
+        return [{k: v for k, v in r.items() if not k.startswith("_")} for r in self.verdicts]
+
     def write(self, root: Path):
+        by_run = defaultdict(list)
+        for row in self.public_verdicts():
+            by_run[(row["region"], row["owner_account_id"], row["evaluated_at"])].append(row)
+        for (region, owner, at), rows in by_run.items():
+            # owner in the path only to keep runs of two accounts apart in this one archive
+            d = root / "verdicts" / f"region={region}" / f"report_date={at[:10]}"
+            d.mkdir(parents=True, exist_ok=True)
+            name = f"run-{at.replace('-', '').replace(':', '')}-{owner}.json.gz"
+            with gzip.open(d / name, "wt", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps(row, separators=(",", ":")) + "\n")
         for table, rows in (("reports", self.public_reports()), ("entries", self.entries)):
             by_object = defaultdict(list)
             for row in rows:
@@ -183,6 +237,52 @@ def build() -> SyntheticArchive:
              state_reason="Edge of the window")
     a.report(R2, "ami-err-edge-out", 31, image("err-edge-out", "2024-09-03"), state="error",
              state_reason="Outside the window")
+    # --- verdicts: runs of the owner in two Regions, and of a second owner account.
+    # Yesterday every AMI of us-east-1 was a candidate (it stays in the archive).
+    a.verdict_run(R1, 1, 10, [
+        verdict("ami-v-cand", "candidate", gib=100),
+        verdict("ami-v-owner", "candidate", gib=200),
+        verdict("ami-v-error", "candidate", gib=300),
+        verdict("ami-v-keep", "candidate", gib=400),
+        verdict("ami-v-gone", "candidate", gib=500),
+        verdict("ami-v-flip", "candidate", gib=600),
+        verdict("ami-v-small", "candidate", gib=8, days_unused=35),
+    ])
+    # Today's first run: the owner check found use, a report ended in error, a tag was set,
+    # one AMI was deregistered (no longer selected: no row at all).
+    first_today = [
+        verdict("ami-v-cand", "candidate", gib=100, not_checked=["member:444444444444"]),
+        verdict("ami-v-owner", "in_use", ["used_in_owner_account"], gib=200,
+                owner_references=["arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0"]),
+        verdict("ami-v-error", "unknown", ["report_error"], gib=300),
+        verdict("ami-v-keep", "excluded", ["excluded_by_tag"], gib=400),
+        verdict("ami-v-flip", "candidate", gib=600),
+        verdict("ami-v-small", "candidate", gib=8, days_unused=35, deregistration_protection="enabled"),
+    ]
+    a.verdict_run(R1, 0, 0, first_today)
+    # A later run today: a consumer started using ami-v-flip.
+    a.verdict_run(R1, 0, 0, [r if r["image_id"] != "ami-v-flip" else
+                             verdict("ami-v-flip", "in_use", ["used_in_other_accounts"], gib=600)
+                             for r in first_today], minute=35)
+    # eu-west-1 collects too (by a binary from before issue 11: no new keys); its latest
+    # object is yesterday's, which must still count (collect writes at least once a day).
+    a.verdict_run(R2, 2, 23, [
+        verdict("ami-v-eu", "candidate", gib=30, new_columns=False),
+        verdict("ami-v-eu-used", "candidate", gib=900, new_columns=False),
+    ])
+    a.verdict_run(R2, 1, 9, [
+        verdict("ami-v-eu", "candidate", gib=30, days_unused=41, new_columns=False),
+        verdict("ami-v-eu-used", "in_use", ["used_in_other_accounts"], gib=900, new_columns=False),
+    ])
+    # Another owner account in us-east-1 (organisation tables) whose collect stopped three
+    # days ago: outside the window, its last candidates are no current verdict.
+    a.verdict_run(R1, 3, 12, [verdict("ami-v-stale", "candidate", gib=1000)], owner=OWNER2)
+    # A third account whose latest object is on the first day of the window (2 days ago).
+    a.verdict_run(R1, 2, 0, [verdict("ami-v-edge", "candidate", gib=20)], owner=OWNER3, minute=0)
+    # The second account's eu-west-1 run today is later than the first account's there:
+    # the latest object is per account and Region, not per Region.
+    a.verdict_run(R2, 0, 0, [verdict("ami-v-org", "candidate", gib=30, days_unused=50)],
+                  owner=OWNER2, minute=50)
     return a
 
 
@@ -221,12 +321,18 @@ def test_synthetic_rows_follow_the_glue_schema(archive):
     cols = glue_columns(ROOT / "template.yaml")
     assert check_rows(cols["reports"], data.public_reports()) == []
     assert check_rows(cols["entries"], data.entries) == []
+    current = [r for r in data.public_verdicts() if "checked" in r]
+    older = [r for r in data.public_verdicts() if "checked" not in r]
+    assert current and older
+    assert check_rows(cols["verdicts"], current) == []
+    before = {c: t for c, t in cols["verdicts"].items() if c not in NEW_VERDICT_COLUMNS}
+    assert check_rows(before, older) == []
 
 
 def test_views_have_the_glue_column_types(archive):
     data, con = archive
     cols = glue_columns(ROOT / "template.yaml")
-    for table in ("entries", "reports"):
+    for table in ("entries", "reports", "verdicts"):
         described = {name: typ for name, typ, *_ in con.execute(f'DESCRIBE "{table}"').fetchall()}
         canonical = lambda t: con.execute(f"select typeof(cast(null as {t}))").fetchone()[0]  # noqa: E731
         expected = {c: canonical(duckdb_type(t)) for c, t in cols[table].items()}
@@ -234,18 +340,26 @@ def test_views_have_the_glue_column_types(archive):
         assert described == expected
     assert con.execute("select count(*) from reports").fetchone()[0] == len(data.reports)
     assert con.execute("select count(*) from entries").fetchone()[0] == len(data.entries)
+    assert con.execute("select count(*) from verdicts").fetchone()[0] == len(data.verdicts)
     # region/report_date come from the path; timestamps are parsed, not strings.
     row = con.execute(
         "select region, report_date, report_creation_time from reports where image_id = 'ami-unused-eu'"
     ).fetchone()
     assert row[0] == R2 and row[1] == since(2)
     assert isinstance(row[2], dt.datetime) and row[2].microsecond == 123000
+    # A verdict row written before the issue-11 columns reads them as NULL (JSON SerDe too).
+    row = con.execute(
+        "select region, report_date, evaluated_at, not_checked, deregistration_protection, reasons"
+        " from verdicts where image_id = 'ami-v-eu' order by evaluated_at desc limit 1"
+    ).fetchone()
+    assert row == (R2, since(1), dt.datetime.combine(TODAY - dt.timedelta(days=1), dt.time(9, 5, 7, 456000)),
+                   None, None, CANDIDATE)
 
 
 def test_empty_archive_gives_empty_typed_views(tmp_path):
     con = open_archive(tmp_path)
-    for name in ("unused_amis", "usage_by_account", "family_adoption", "report_problems",
-                 "billing_products"):
+    for name in ("unused_amis", "zero_usage_in_reports", "usage_by_account", "family_adoption",
+                 "report_problems", "billing_products"):
         assert q(con, name) == []
 
 
@@ -261,8 +375,65 @@ def test_rewrite_rule():
 
 # --------------------------------------------------------------------------- unused_amis
 
+VERDICT_COLUMNS = ("owner_account_id", "region", "image_id", "name", "evaluated_at", "age_days",
+                   "unused_since", "days_unused", "reports_in_window", "zero_usage_reports",
+                   "snapshot_size_gib_total", "estimated_snapshot_usd_month", "has_billing_codes",
+                   "deregistration_protection", "not_checked", "reasons")
+TIMESTAMPS = ("evaluated_at", "unused_since")
 
-def expected_unused(data):
+
+def expected_candidates(data):
+    """The candidates of the latest verdicts object of each owner account and Region that
+    wrote one in the last 2 days (report_date, UTC), as the product decided them."""
+    recent = [r for r in data.verdicts if r["_run"].date().isoformat() >= since(2)]
+    latest = {}
+    for r in recent:
+        key = (r["owner_account_id"], r["region"])
+        latest[key] = max(latest.get(key, r["_run"]), r["_run"])
+    out = []
+    for r in recent:
+        if r["_run"] != latest[(r["owner_account_id"], r["region"])] or r["verdict"] != "candidate":
+            continue
+        row = {c: r.get(c) for c in VERDICT_COLUMNS}
+        for c in TIMESTAMPS:
+            row[c] = row[c] and dt.datetime.fromisoformat(row[c][:-1])
+        out.append(row)
+    out.sort(key=lambda r: (r["owner_account_id"], r["region"], r["image_id"]))
+    out.sort(key=lambda r: (-r["estimated_snapshot_usd_month"], -r["days_unused"]))
+    return out
+
+
+def test_unused_amis_are_the_latest_candidate_verdicts(archive):
+    data, con = archive
+    got = q(con, "unused_amis")
+    assert got == expected_candidates(data)
+    assert [(r["owner_account_id"], r["region"], r["image_id"]) for r in got] == [
+        (OWNER, R1, "ami-v-cand"),      # 5.00 USD
+        (OWNER2, R2, "ami-v-org"),      # 1.50 USD, 50 days unused
+        (OWNER, R2, "ami-v-eu"),        # 1.50 USD, 41 days unused (yesterday's object is its latest)
+        (OWNER3, R1, "ami-v-edge"),     # 1.00 USD, its object of 2 days ago at 00:00
+        (OWNER, R1, "ami-v-small"),     # 0.40 USD
+    ]
+    # Candidates in an older run, now in_use (owner account, or a consumer in a later run
+    # the same day), unknown (report in error), excluded (tag), or no longer selected
+    # (deregistered); a candidate of an account whose last object is 3 days old.
+    listed = {r["image_id"] for r in got}
+    assert not listed & {"ami-v-owner", "ami-v-flip", "ami-v-error", "ami-v-keep", "ami-v-gone",
+                         "ami-v-eu-used", "ami-v-stale"}
+    cand = got[0]
+    assert cand["evaluated_at"] == dt.datetime.combine(TODAY, dt.time(0, 35, 7, 456000))
+    assert cand["not_checked"] == ["member:444444444444"] and cand["reasons"] == CANDIDATE
+    assert cand["deregistration_protection"] == "disabled"
+    assert got[4]["deregistration_protection"] == "enabled"
+    eu = got[2]  # written before the issue-11 columns: NULL, not an error
+    assert eu["not_checked"] is None and eu["deregistration_protection"] is None
+    assert eu["days_unused"] == 41 and eu["snapshot_size_gib_total"] == 30
+
+
+# --------------------------------------------------------------------------- zero_usage_in_reports
+
+
+def expected_zero_usage(data):
     window = [r for r in data.reports if r["state"] == "available" and r["_date"] >= since(30)]
     groups = defaultdict(list)
     for r in window:
@@ -285,12 +456,12 @@ def expected_unused(data):
     return out
 
 
-def test_unused_amis(archive):
+def test_zero_usage_in_reports(archive):
     data, con = archive
-    got = q(con, "unused_amis")
+    got = q(con, "zero_usage_in_reports")
     for row in got:
         row["snapshot_usd_per_month"] = float(row["snapshot_usd_per_month"])
-    assert got == expected_unused(data)
+    assert got == expected_zero_usage(data)
     assert [r["image_id"] for r in got] == [
         "ami-unused-old", "ami-edge", "ami-unused-eu", "ami-unused-errmix",
         "ami-market", "ami-code-only"]  # 8 GiB each; the older one first

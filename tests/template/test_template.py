@@ -481,6 +481,10 @@ VERDICTS_COLUMNS = {
     "last_launched_time": "timestamp", "group_value": "string", "snapshot_size_gib_total": "bigint",
     "estimated_snapshot_usd_month": "double", "has_billing_codes": "boolean",
     "unused_min_days": "bigint", "min_reports": "bigint",
+    "checked": "array<string>", "not_checked": "array<string>",
+    "newest_zero_usage_report": "timestamp", "max_evidence_age_hours": "bigint",
+    "owner_last_used": "timestamp", "deregistration_protection": "string",
+    "deprecation_time": "timestamp", "image_allowed": "boolean", "source_image_id": "string",
 }
 
 
@@ -542,8 +546,8 @@ def test_outputs(template):
 def test_named_queries_are_the_query_files(template):
     named = _resources(template, "AWS::Athena::NamedQuery")
     files = {p.stem: p.read_text() for p in QUERIES.glob("*.sql")}
-    assert set(files) == {"unused_amis", "usage_by_account", "family_adoption",
-                          "report_problems", "billing_products"}
+    assert set(files) == {"unused_amis", "zero_usage_in_reports", "usage_by_account",
+                          "family_adoption", "report_problems", "billing_products"}
     by_name = {q["Properties"]["Name"]: q["Properties"] for q in named.values()}
     assert set(by_name) == set(files)
     for name, props in by_name.items():
