@@ -22,6 +22,9 @@ pub struct CreateSummary {
     /// AMIs whose report of an earlier period is still pending (EC2 allows one pending
     /// report per AMI); they are also counted in `remaining`.
     pub previous_still_pending: usize,
+    /// Those AMIs: their verdicts rest on older reports until a report is created
+    /// (`MAX_EVIDENCE_AGE_HOURS`); collect's alert lists AMIs left without one too long.
+    pub previous_still_pending_images: Vec<String>,
     /// AMIs still without a report in this period (quota or deadline reached, or an
     /// earlier report still pending): the next run in the same period creates them.
     pub remaining: usize,
@@ -96,14 +99,16 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
                 summary.failed.push(Failure { id: image_id, error });
             }
             Some(CreateOutcome::PreviousPending(why)) => {
-                tracing::info!(image_id, why, "previous usage report still pending; creating it next run");
+                tracing::warn!(image_id, why, "previous usage report still pending; creating it next run");
                 summary.previous_still_pending += 1;
+                summary.previous_still_pending_images.push(image_id);
                 summary.remaining += 1;
             }
             Some(CreateOutcome::QuotaReached(_)) | None => summary.remaining += 1,
         }
     }
     summary.failed.sort_by(|a, b| a.id.cmp(&b.id));
+    summary.previous_still_pending_images.sort();
     summary.stopped_because = stop_reason.into_inner().unwrap();
     Ok(summary)
 }

@@ -48,8 +48,10 @@ def test_create_collect_archive_alert_and_rerun_changes_nothing(emu):
     for r in reports:
         assert {"Key": "ami-usage-reporter:period", "Value": period} in r["Tags"]
         types = {t["ResourceType"]: t.get("ResourceTypeOptions", []) for t in r["ResourceTypes"]}
-        assert set(types) == {"ec2:Instance", "ec2:LaunchTemplate"}
+        assert set(types) == {"ec2:Instance", "ec2:LaunchTemplate", "imagebuilder:ImageRecipe",
+                              "imagebuilder:ContainerRecipe"}, "REPORT_RESOURCE_TYPES defaults to all four"
         assert types["ec2:LaunchTemplate"] == [{"OptionName": "version-depth", "OptionValues": ["20"]}]
+        assert types["ec2:Instance"] == types["imagebuilder:ImageRecipe"] == []
 
     # Reports are still pending: nothing may be archived yet.
     early = run_binary(emu, ["collect", "--now", emu.now()], env)
@@ -146,6 +148,7 @@ def test_a_report_still_pending_from_yesterday_defers_the_ami_without_failing_th
     assert blocked.code == 0, blocked.stderr
     assert blocked.summary["failed"] == [] and blocked.summary["created"] == 0
     assert blocked.summary["previous_still_pending"] == blocked.summary["remaining"] == len(selected)
+    assert sorted(blocked.summary["previous_still_pending_images"]) == sorted(selected)
 
     # Once those reports are available (the emulator's clock is past their readiness),
     # the next run of the same period creates the reports.
