@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::member_facts::MemberFindings;
 use super::model::{REPORT_RESOURCE_TYPES, ReportState, UsageReport};
 
 /// What the history says about one report of the AMI.
@@ -151,7 +152,8 @@ pub fn live_observations<'a>(
 
 /// Every kind of reference a verdict can have checked. `report:*` come from EC2's usage
 /// reports (other accounts), `owner:*` from the owner-account check, `member:*` are
-/// references inside consumer accounts that no owner-side API reveals.
+/// references inside consumer accounts that no owner-side API reveals: only the
+/// members' own probes (`member:<account id>`, `core::member_facts`) check them.
 pub const OWNER_KINDS: [&str; 7] = [
     "owner:ec2:Instance",
     "owner:ec2:LaunchTemplate",
@@ -164,15 +166,39 @@ pub const OWNER_KINDS: [&str; 7] = [
 pub const MEMBER_KINDS: [&str; 2] = ["member:ssm:Parameter", "member:autoscaling:LaunchConfiguration"];
 
 /// What a verdict checked and what it did not, from the report types every report in
-/// the window covered and the owner-account kinds this run's check covered.
+/// the window covered and the owner-account kinds this run's check covered (no member
+/// probes required: every `member:*` kind is `not_checked`).
 pub fn coverage(report_types: Option<ResourceTypes>, owner_kinds: &[String]) -> (Vec<String>, Vec<String>) {
+    coverage_with_members(report_types, owner_kinds, &MemberFindings::default())
+}
+
+/// [`coverage`] with the required members' probes. `member:<id>` is checked for each
+/// required member whose fresh facts probed the AMI, not checked for the others; a
+/// `member:<kind>` of [`MEMBER_KINDS`] is checked only when members are required and
+/// every one of them checked that kind for this AMI (one member left out means that
+/// kind was not looked at everywhere it could hide).
+pub fn coverage_with_members(
+    report_types: Option<ResourceTypes>,
+    owner_kinds: &[String],
+    members: &MemberFindings,
+) -> (Vec<String>, Vec<String>) {
     let mut checked: Vec<String> =
         report_types.into_iter().flat_map(|t| t.names()).map(|t| format!("report:{t}")).collect();
     checked.extend(owner_kinds.iter().filter(|k| OWNER_KINDS.contains(&k.as_str())).cloned());
+    if !members.required.is_empty() {
+        checked.extend(
+            MEMBER_KINDS
+                .iter()
+                .filter(|k| members.kinds_all_covered.iter().any(|c| k.strip_prefix("member:") == Some(c.as_str())))
+                .map(|k| k.to_string()),
+        );
+    }
+    checked.extend(members.covered_by.iter().map(|m| format!("member:{m}")));
     let all = REPORT_RESOURCE_TYPES
         .iter()
         .map(|t| format!("report:{t}"))
-        .chain(OWNER_KINDS.iter().chain(MEMBER_KINDS.iter()).map(|k| k.to_string()));
+        .chain(OWNER_KINDS.iter().chain(MEMBER_KINDS.iter()).map(|k| k.to_string()))
+        .chain(members.required.iter().map(|m| format!("member:{m}")));
     let not_checked = all.filter(|k| !checked.contains(k)).collect();
     (checked, not_checked)
 }
@@ -205,5 +231,33 @@ mod tests {
         assert!(not.contains(&"owner:autoscaling:LaunchConfiguration".to_string()));
         assert!(not.contains(&"member:ssm:Parameter".to_string()));
         assert_eq!(checked.len() + not.len(), REPORT_RESOURCE_TYPES.len() + OWNER_KINDS.len() + MEMBER_KINDS.len());
+    }
+
+    #[test]
+    fn member_kinds_are_checked_only_when_every_required_member_probed_them() {
+        let kinds = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let all = MemberFindings {
+            required: kinds(&["111111111111", "222222222222"]),
+            covered_by: kinds(&["111111111111", "222222222222"]),
+            kinds_all_covered: kinds(&["ec2:Instance", "ssm:Parameter", "autoscaling:LaunchConfiguration"]),
+            ..Default::default()
+        };
+        let (checked, not) = coverage_with_members(None, &[], &all);
+        assert_eq!(
+            checked,
+            [
+                "member:ssm:Parameter",
+                "member:autoscaling:LaunchConfiguration",
+                "member:111111111111",
+                "member:222222222222"
+            ]
+        );
+        assert!(!not.iter().any(|k| k.starts_with("member:")));
+
+        let one_left_out = MemberFindings { covered_by: kinds(&["111111111111"]), kinds_all_covered: vec![], ..all };
+        let (checked, not) = coverage_with_members(None, &[], &one_left_out);
+        assert_eq!(checked, ["member:111111111111"]);
+        assert!(not.contains(&"member:222222222222".to_string()) && not.contains(&"member:ssm:Parameter".to_string()));
+        assert_eq!(checked.len() + not.len(), REPORT_RESOURCE_TYPES.len() + OWNER_KINDS.len() + MEMBER_KINDS.len() + 2);
     }
 }

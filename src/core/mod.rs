@@ -6,6 +6,7 @@ pub mod alert;
 pub mod bucket_region;
 pub mod evidence;
 pub mod jsonl;
+pub mod member_facts;
 pub mod model;
 pub mod news;
 pub mod records;

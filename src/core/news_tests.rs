@@ -63,6 +63,7 @@ fn verdict(id: &str, kind: Kind, unused_since: Option<&str>, reasons: &[Reason])
         reports_in_window: 3,
         zero_usage_reports: 3,
         owner_references: vec![],
+        member_references: vec![],
         last_launched: None,
         group: None,
         newest_zero_report: None,
@@ -320,8 +321,14 @@ fn amis_without_a_recent_report_of_any_state_are_gaps() {
     let (old, fresh, young) = (ami("ami-old"), ami("ami-fresh"), ami("ami-young"));
     let young = Ami { creation_date: Some(now - Duration::hours(30)), ..young };
     let obs = |h: i64| vec![Observation::new(now - Duration::hours(h), ObservedState::Pending, 0, ResourceTypes::ALL)];
-    let input =
-        |a, history| AmiInput { ami: a, history, unused_since: None, owner: Default::default(), owner_history: vec![] };
+    let input = |a, history| AmiInput {
+        ami: a,
+        history,
+        unused_since: None,
+        owner: Default::default(),
+        owner_history: vec![],
+        members: Default::default(),
+    };
     let inputs = [input(&old, obs(72)), input(&fresh, obs(20)), input(&young, vec![])];
     let gaps = report_gaps(&inputs, now, Duration::hours(48));
     assert!(matches!(&gaps[..], [News::NoRecentReport { image_id, .. }] if image_id == "ami-old"));

@@ -12,7 +12,8 @@
 //!    nothing about today (`evidence_stale`);
 //! 3. the owner account does not reference it (DescribeImageReferences, launch
 //!    configurations), no owner check recorded in the window found a reference, and
-//!    its `lastLaunchedTime` is older than the window;
+//!    its `lastLaunchedTime` is older than the window; no required member's fresh
+//!    probe found a reference, and every required member has fresh facts;
 //! 4. it is older than `min_age_days`, lacks the exclusion tag and is not among the
 //!    `keep_newest` newest AMIs of its group;
 //! 5. no report in the window is in `error`, `pending` or left unarchived.
@@ -26,7 +27,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::evidence::{Observation, ObservedState, OwnerObservation, ResourceTypes, coverage};
+use super::evidence::{Observation, ObservedState, OwnerObservation, ResourceTypes, coverage_with_members};
+use super::member_facts::MemberFindings;
 use super::model::Ami;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +129,8 @@ pub enum Reason {
     /// An owner-account check earlier in the window found a reference.
     UsedInOwnerAccountInWindow,
     LaunchedRecently,
+    /// A required member's fresh probe found a resource referencing the AMI.
+    UsedInMemberAccount,
     // excluded
     ExcludedByTag,
     KeptNewestInGroup,
@@ -143,6 +147,9 @@ pub enum Reason {
     OwnerCheckFailed,
     OwnerCheckPending,
     WithheldByCircuitBreaker,
+    /// A required member (`REQUIRE_MEMBER_PROBES`) has no facts newer than
+    /// `MAX_EVIDENCE_AGE_HOURS`: its SSM parameters and launch configurations are unknown.
+    MemberProbeMissing,
     // candidate
     UnusedForWindow,
     NoOwnerAccountUse,
@@ -157,7 +164,11 @@ impl Reason {
     fn kind(self) -> Kind {
         use Reason::*;
         match self {
-            UsedInOtherAccounts | UsedInOwnerAccount | UsedInOwnerAccountInWindow | LaunchedRecently => Kind::InUse,
+            UsedInOtherAccounts
+            | UsedInOwnerAccount
+            | UsedInOwnerAccountInWindow
+            | LaunchedRecently
+            | UsedInMemberAccount => Kind::InUse,
             ExcludedByTag | KeptNewestInGroup | TooYoung => Kind::Excluded,
             UnusedForWindow | NoOwnerAccountUse | OlderThanMinAge => Kind::Candidate,
             _ => Kind::Unknown,
@@ -176,6 +187,8 @@ pub struct AmiInput<'a> {
     pub owner: OwnerCheck,
     /// Owner-account checks of earlier runs, as the state remembers them.
     pub owner_history: Vec<OwnerObservation>,
+    /// What the required members' probes say of it (`core::member_facts`).
+    pub members: MemberFindings,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -188,6 +201,8 @@ pub struct Verdict {
     pub reports_in_window: usize,
     pub zero_usage_reports: usize,
     pub owner_references: Vec<String>,
+    /// ARNs of member-account resources referencing it (required members' probes).
+    pub member_references: Vec<String>,
     pub last_launched: Option<DateTime<Utc>>,
     pub group: Option<String>,
     /// Creation time of the newest zero-usage report: how fresh the evidence is.
@@ -389,6 +404,17 @@ fn owner_findings(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, undecid
     f
 }
 
+/// Rule 3 in the members: a reference any required member's fresh probe found is use;
+/// a required member without fresh facts leaves the AMI `unknown` unless it is already
+/// in use or excluded (its SSM parameters and launch configurations are unknown).
+fn member_reasons(m: &MemberFindings, so_far: &[Reason]) -> Vec<Reason> {
+    if !m.references.is_empty() {
+        return vec![Reason::UsedInMemberAccount];
+    }
+    let decided = so_far.iter().any(|r| matches!(r.kind(), Kind::InUse | Kind::Excluded));
+    if !m.missing.is_empty() && !decided { vec![Reason::MemberProbeMissing] } else { vec![] }
+}
+
 /// Rule 4: age, exclusion tag, newest of its group.
 fn standing_reasons(i: &AmiInput, s: &VerdictSettings, age: Option<Duration>, kept: bool) -> Vec<Reason> {
     let mut reasons = Vec::new();
@@ -413,6 +439,8 @@ fn evaluate_one(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, kept: Opt
     reasons.extend(standing_reasons(i, s, age, kept.is_some()));
     let owner = owner_findings(i, s, now, reasons.is_empty());
     reasons.extend(owner.reasons);
+    let member = member_reasons(&i.members, &reasons);
+    reasons.extend(member);
     let kind = [Kind::InUse, Kind::Excluded, Kind::Unknown]
         .into_iter()
         .find(|k| reasons.iter().any(|r| r.kind() == *k))
@@ -420,7 +448,7 @@ fn evaluate_one(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, kept: Opt
     if kind == Kind::Candidate {
         reasons = vec![Reason::UnusedForWindow, Reason::NoOwnerAccountUse, Reason::OlderThanMinAge];
     }
-    let (checked, not_checked) = coverage(h.covered, &owner.kinds);
+    let (checked, not_checked) = coverage_with_members(h.covered, &owner.kinds, &i.members);
     Verdict {
         image_id: i.ami.image_id.clone(),
         kind,
@@ -430,6 +458,7 @@ fn evaluate_one(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, kept: Opt
         reports_in_window: h.reports_in_window,
         zero_usage_reports: h.zero_usage_reports,
         owner_references: owner.references,
+        member_references: i.members.references.clone(),
         last_launched: owner.last_launched,
         group: s.group_tag.as_ref().and_then(|t| i.ami.tags.get(t).cloned()),
         newest_zero_report: h.newest_zero,

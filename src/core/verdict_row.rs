@@ -69,6 +69,10 @@ pub struct VerdictRow {
     pub image_allowed: Option<bool>,
     #[serde(default)]
     pub source_image_id: Option<String>,
+    /// ARNs of member-account resources referencing the AMI, from the required
+    /// members' probes (`REQUIRE_MEMBER_PROBES`).
+    #[serde(default)]
+    pub member_references: Vec<String>,
 }
 
 pub struct RowContext<'a> {
@@ -114,6 +118,7 @@ pub fn verdict_row(v: &Verdict, ami: &Ami, state: Option<&AmiState>, ctx: &RowCo
         deprecation_time: ami.lifecycle.deprecation_time,
         image_allowed: ami.lifecycle.image_allowed,
         source_image_id: ami.lifecycle.source_image_id.clone(),
+        member_references: v.member_references.clone(),
     }
 }
 
@@ -163,6 +168,7 @@ mod tests {
             reports_in_window: 30,
             zero_usage_reports: 30,
             owner_references: vec!["arn:aws:ec2:eu-west-1:123456789012:instance/i-1".into()],
+            member_references: vec!["arn:aws:ssm:eu-west-1:111111111111:parameter/golden".into()],
             last_launched: Some(t("2026-11-30T00:00:00Z")),
             group: Some("al2023".into()),
             newest_zero_report: Some(t("2026-11-30T00:00:00Z")),
@@ -187,6 +193,7 @@ mod tests {
         assert_eq!(j["checked"], serde_json::json!(["report:ec2:Instance"]));
         assert_eq!(j["not_checked"], serde_json::json!(["member:ssm:Parameter"]));
         assert_eq!(j["max_evidence_age_hours"], 48);
+        assert_eq!(j["member_references"], serde_json::json!(["arn:aws:ssm:eu-west-1:111111111111:parameter/golden"]));
         assert_eq!(serde_json::from_value::<VerdictRow>(j).unwrap(), row);
         let keys = ArchiveKeys { prefix: "ami-usage".into() };
         assert_eq!(

@@ -37,7 +37,7 @@ fn clean_owner() -> OwnerCheck {
 }
 
 fn input(a: &Ami, history: Vec<Observation>, owner: OwnerCheck) -> AmiInput<'_> {
-    AmiInput { ami: a, history, unused_since: None, owner, owner_history: vec![] }
+    AmiInput { ami: a, history, unused_since: None, owner, owner_history: vec![], members: Default::default() }
 }
 
 /// Settings for single-AMI tests: one candidate of one AMI is 100 %, so the circuit
@@ -337,4 +337,42 @@ fn the_verdicts_digest_is_stable_across_releases_and_sensitive_to_changes() {
     let mut changed = v.clone();
     changed.verdicts[0].reasons.pop();
     assert_ne!(verdicts_digest(&changed, now()), verdicts_digest(&v, now()));
+}
+
+fn members(references: &[&str], missing: &[&str]) -> MemberFindings {
+    let required = vec!["111111111111".to_string(), "222222222222".to_string()];
+    let missing: Vec<String> = missing.iter().map(|m| m.to_string()).collect();
+    MemberFindings {
+        covered_by: required.iter().filter(|m| !missing.contains(m)).cloned().collect(),
+        kinds_all_covered: if missing.is_empty() { vec!["ssm:Parameter".into()] } else { vec![] },
+        required,
+        missing,
+        references: references.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+#[test]
+fn a_reference_in_a_member_account_makes_an_unused_ami_in_use() {
+    let a = ami("ami-1", 90, &[]);
+    let arn = "arn:aws:ssm:us-east-1:111111111111:parameter/golden";
+    let v = one(AmiInput { members: members(&[arn], &[]), ..input(&a, daily(30, 1, 0), clean_owner()) });
+    assert_eq!((v.kind, v.reasons), (Kind::InUse, vec![Reason::UsedInMemberAccount]));
+    assert_eq!(v.member_references, [arn]);
+    assert!(v.checked.contains(&"member:ssm:Parameter".to_string()));
+    assert!(v.checked.contains(&"member:222222222222".to_string()));
+}
+
+#[test]
+fn a_required_member_without_fresh_facts_leaves_a_would_be_candidate_unknown() {
+    let a = ami("ami-1", 90, &[]);
+    let v = one(AmiInput { members: members(&[], &["222222222222"]), ..input(&a, daily(30, 1, 0), clean_owner()) });
+    assert_eq!((v.kind, v.reasons), (Kind::Unknown, vec![Reason::MemberProbeMissing]));
+    assert!(v.not_checked.contains(&"member:222222222222".to_string()));
+    assert!(v.not_checked.contains(&"member:ssm:Parameter".to_string()));
+
+    let used = one(AmiInput { members: members(&[], &["222222222222"]), ..input(&a, daily(30, 1, 1), clean_owner()) });
+    assert_eq!((used.kind, used.reasons), (Kind::InUse, vec![Reason::UsedInOtherAccounts]), "in use stays in use");
+    let all_fresh = one(AmiInput { members: members(&[], &[]), ..input(&a, daily(30, 1, 0), clean_owner()) });
+    assert_eq!(all_fresh.kind, Kind::Candidate);
+    assert!(all_fresh.checked.contains(&"member:ssm:Parameter".to_string()));
 }

@@ -59,6 +59,7 @@ fn inputs<'a>(
                 unused_since: known.and_then(|s| s.unused_since),
                 owner: OwnerCheck::NotChecked,
                 owner_history: known.map(|s| s.owner_checks.clone()).unwrap_or_default(),
+                members: Default::default(),
             }
         })
         .collect()
