@@ -38,6 +38,8 @@ pub enum Command {
     Create,
     /// Archive finished reports to S3 and publish one alert with what is new.
     Collect,
+    /// Member account: record which of its resources reference the AMIs shared with it.
+    Probe,
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
@@ -51,6 +53,7 @@ pub async fn main(cli: Cli) -> ExitCode {
     let phase = match cli.command {
         Command::Create => Phase::Create,
         Command::Collect => Phase::Collect,
+        Command::Probe => Phase::Probe,
     };
     let config = match cli.config.validate() {
         Ok(c) => c,
@@ -59,8 +62,14 @@ pub async fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if phase == Phase::Collect
+    if matches!(phase, Phase::Collect | Phase::Probe)
         && let Err(e) = config.require_bucket()
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if phase == Phase::Probe
+        && let Err(e) = config.require_probe_owners()
     {
         eprintln!("error: {e}");
         return ExitCode::from(2);

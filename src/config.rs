@@ -8,7 +8,7 @@
 #[path = "config_values.rs"]
 mod values;
 
-pub use values::{parse_account_ids, parse_resource_types, parse_tag_filters};
+pub use values::{parse_account_ids, parse_member_probes, parse_probe_owners, parse_resource_types, parse_tag_filters};
 use values::{validate_bucket, validate_prefix, validate_region, validate_topic_arn};
 
 use crate::core::model::REPORT_RESOURCE_TYPES;
@@ -102,6 +102,12 @@ pub struct RawConfig {
     /// Resource types each usage report covers (comma-separated); unset = all four.
     #[arg(long, global = true, env = "REPORT_RESOURCE_TYPES")]
     pub report_resource_types: Option<String>,
+    /// probe: the accounts whose AMIs shared with this account are probed (comma-separated).
+    #[arg(long, global = true, env = "PROBE_OWNER_ACCOUNT_IDS")]
+    pub probe_owner_account_ids: Option<String>,
+    /// collect: member accounts whose daily probe facts every verdict needs (comma-separated).
+    #[arg(long, global = true, env = "REQUIRE_MEMBER_PROBES")]
+    pub require_member_probes: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +132,10 @@ pub struct Config {
     pub athena_database: String,
     pub athena_workgroup: String,
     pub ec2_rates: Ec2Rates,
+    /// `PROBE_OWNER_ACCOUNT_IDS`: whose shared AMIs the `probe` phase asks about.
+    pub probe_owner_account_ids: Vec<String>,
+    /// `REQUIRE_MEMBER_PROBES`: members whose fresh probe facts the verdicts need.
+    pub require_member_probes: Vec<String>,
 }
 
 /// One EC2 token bucket: refill rate and capacity.
@@ -196,6 +206,8 @@ fn flag_of(var: &'static str) -> &'static str {
         "EC2_DESCRIBE_BURST" => "ec2-describe-burst",
         "MAX_EVIDENCE_AGE_HOURS" => "max-evidence-age-hours",
         "REPORT_RESOURCE_TYPES" => "report-resource-types",
+        "PROBE_OWNER_ACCOUNT_IDS" => "probe-owner-account-ids",
+        "REQUIRE_MEMBER_PROBES" => "require-member-probes",
         _ => "",
     }
 }
@@ -317,6 +329,14 @@ impl RawConfig {
             athena_database: present(&self.athena_database).unwrap_or("ami_usage").to_string(),
             athena_workgroup: present(&self.athena_workgroup).unwrap_or("primary").to_string(),
             ec2_rates: self.ec2_rates()?,
+            probe_owner_account_ids: present(&self.probe_owner_account_ids)
+                .map(parse_probe_owners)
+                .transpose()?
+                .unwrap_or_default(),
+            require_member_probes: present(&self.require_member_probes)
+                .map(|s| parse_member_probes(s, present(&self.archive_prefix).unwrap_or(DEFAULT_PREFIX)))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 
@@ -391,6 +411,19 @@ impl RawConfig {
 }
 
 impl Config {
+    /// The owners whose shared AMIs the probe asks about: the probe has nothing to do
+    /// without them, so it refuses to start (exit 2) rather than write empty facts.
+    pub fn require_probe_owners(&self) -> Result<&[String], ConfigError> {
+        if self.probe_owner_account_ids.is_empty() {
+            return Err(err(
+                "PROBE_OWNER_ACCOUNT_IDS",
+                "is not set, and probe needs it to know whose shared AMIs to look for",
+                "Set it to the AMI owner account ids, comma-separated, e.g. 123456789012,210987654321.",
+            ));
+        }
+        Ok(&self.probe_owner_account_ids)
+    }
+
     /// The bucket, for phases that write the archive.
     pub fn require_bucket(&self) -> Result<&str, ConfigError> {
         self.archive_bucket.as_deref().ok_or_else(|| {

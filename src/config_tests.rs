@@ -232,3 +232,40 @@ fn bad_archive_bucket_region_names_the_variable_flag_and_fix() {
         assert!(text.contains("not an AWS Region code") && text.contains("e.g. eu-west-1"), "{text}");
     }
 }
+
+#[test]
+fn probe_account_lists_are_twelve_digit_ids_and_member_probes_need_organisation_mode() {
+    let org = |ids: &str| RawConfig {
+        archive_prefix: Some("ami-usage/account=123456789012".into()),
+        require_member_probes: Some(ids.into()),
+        probe_owner_account_ids: Some(ids.into()),
+        ..raw()
+    };
+    let c = org(" 111111111111, 222222222222,111111111111 ").validate().unwrap();
+    assert_eq!(c.require_member_probes, ["111111111111", "222222222222"]);
+    assert_eq!(c.probe_owner_account_ids, ["111111111111", "222222222222"]);
+    assert_eq!(raw().validate().unwrap().require_probe_owners().unwrap_err().var, "PROBE_OWNER_ACCOUNT_IDS");
+
+    let many = (0..101).map(|i| format!("{:012}", 100_000_000_000u64 + i)).collect::<Vec<_>>().join(",");
+    for bad in ["12345", "1111111111111", "11111111111a", ",", &many] {
+        let e = RawConfig { probe_owner_account_ids: Some(bad.into()), ..raw() }.validate().unwrap_err();
+        assert_eq!(e.var, "PROBE_OWNER_ACCOUNT_IDS", "{bad}");
+        assert!(e.to_string().contains("--probe-owner-account-ids") && e.fix.contains("12 digits"), "{e}");
+        let e = org(bad).validate().unwrap_err();
+        assert!(["PROBE_OWNER_ACCOUNT_IDS", "REQUIRE_MEMBER_PROBES"].contains(&e.var), "{bad}");
+        let e = RawConfig {
+            archive_prefix: Some("ami-usage/account=123456789012".into()),
+            require_member_probes: Some(bad.into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.var, "REQUIRE_MEMBER_PROBES", "{bad}");
+    }
+    let single = RawConfig { require_member_probes: Some("111111111111".into()), ..raw() }.validate().unwrap_err();
+    assert_eq!(single.var, "REQUIRE_MEMBER_PROBES");
+    assert!(
+        single.to_string().contains("needs organisation mode") && single.fix.contains("ARCHIVE_PREFIX"),
+        "{single}"
+    );
+}

@@ -155,3 +155,55 @@ pub fn parse_resource_types(s: &str) -> Result<Vec<String>, ConfigError> {
     }
     Ok(types)
 }
+
+/// Bound of `PROBE_OWNER_ACCOUNT_IDS` and `REQUIRE_MEMBER_PROBES`: each required member
+/// costs collect a listing and a read per run, each owner is one DescribeImages value.
+pub const MAX_PROBE_ACCOUNTS: usize = 100;
+
+/// A comma-separated list of distinct 12-digit account ids, 1 to [`MAX_PROBE_ACCOUNTS`].
+fn probe_account_list(var: &'static str, s: &str, fix: &str) -> Result<Vec<String>, ConfigError> {
+    let mut ids: Vec<String> = Vec::new();
+    for id in s.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(
+                var,
+                format!("{:?} is not a 12-digit AWS account id", id.chars().take(40).collect::<String>()),
+                fix,
+            ));
+        }
+        if !ids.iter().any(|have| have == id) {
+            ids.push(id.to_string());
+        }
+    }
+    if ids.is_empty() || ids.len() > MAX_PROBE_ACCOUNTS {
+        return Err(err(var, format!("lists {} accounts, not 1 to {MAX_PROBE_ACCOUNTS}", ids.len()), fix));
+    }
+    Ok(ids)
+}
+
+/// `PROBE_OWNER_ACCOUNT_IDS`: the accounts whose shared AMIs the member's probe asks about.
+pub fn parse_probe_owners(s: &str) -> Result<Vec<String>, ConfigError> {
+    probe_account_list(
+        "PROBE_OWNER_ACCOUNT_IDS",
+        s,
+        "List the AMI owner account ids (12 digits each, at most 100) separated by commas, e.g. 123456789012.",
+    )
+}
+
+/// `REQUIRE_MEMBER_PROBES`: members whose probe facts the owner's verdicts need. They
+/// are read next to the owner's own archive, so `archive_prefix` must be organisation
+/// mode's `<org prefix>/account=<id>` (see `core::member_facts::org_prefix_of`).
+pub fn parse_member_probes(s: &str, archive_prefix: &str) -> Result<Vec<String>, ConfigError> {
+    let fix = "List the member account ids (12 digits each, at most 100) separated by commas, or unset it.";
+    let ids = probe_account_list("REQUIRE_MEMBER_PROBES", s, fix)?;
+    if crate::core::member_facts::org_prefix_of(archive_prefix.trim_matches('/')).is_none() {
+        return Err(err(
+            "REQUIRE_MEMBER_PROBES",
+            format!(
+                "needs organisation mode, but ARCHIVE_PREFIX {archive_prefix:?} does not end in /account=<account id>"
+            ),
+            "Set ARCHIVE_PREFIX to <org prefix>/account=<this account id> (template.yaml does with CentralArchiveBucket), or unset REQUIRE_MEMBER_PROBES.",
+        ));
+    }
+    Ok(ids)
+}

@@ -10,6 +10,8 @@ use serde_json::Value;
 pub enum Phase {
     Create,
     Collect,
+    /// A member account's daily probe of the AMIs shared with it (organisation mode).
+    Probe,
 }
 
 impl Phase {
@@ -17,6 +19,7 @@ impl Phase {
         match s {
             "create" => Some(Self::Create),
             "collect" => Some(Self::Collect),
+            "probe" => Some(Self::Probe),
             _ => None,
         }
     }
@@ -105,6 +108,7 @@ mod tests {
     fn accepts_phase_inputs_and_schedules() {
         assert_eq!(phase_of(&json!({"phase": "create"})), Ok(Phase::Create));
         assert_eq!(phase_of(&json!({"phase": "collect", "extra": 1})), Ok(Phase::Collect));
+        assert_eq!(phase_of(&json!({"phase": "probe"})), Ok(Phase::Probe));
         assert_eq!(phase_of(&scheduled("aur-collect", json!({}))), Ok(Phase::Collect));
         assert_eq!(phase_of(&scheduled("AUR-Create-daily", json!({}))), Ok(Phase::Create));
         assert_eq!(phase_of(&scheduled("nightly", json!({"phase": "create"}))), Ok(Phase::Create));

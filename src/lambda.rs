@@ -88,8 +88,11 @@ async fn handle(shared: &Shared, event: LambdaEvent<Value>) -> Result<Value, Han
         Err(HandlerError::Config(e)) => return Err(HandlerError::Config(e.clone())),
         Err(e) => return Err(HandlerError::Setup(e.to_string())),
     };
-    if phase == Phase::Collect {
+    if matches!(phase, Phase::Collect | Phase::Probe) {
         config.require_bucket()?;
+    }
+    if phase == Phase::Probe {
+        config.require_probe_owners()?;
     }
     let run = Run { clients, config, now: Utc::now(), deadline: deadline_of(&event.context) };
     let summary = crate::run_phase(phase, &run).await.map_err(HandlerError::Run)?;

@@ -53,6 +53,9 @@ pub fn metrics_of(summary: &Summary) -> Vec<Metric> {
             count("Failures", s.failed.len()),
             count("Remaining", s.remaining),
         ],
+        Summary::Probe(s) => {
+            vec![count("ImagesProbed", s.images_probed), count("MemberReferences", s.references_found)]
+        }
     }
 }
 
@@ -60,6 +63,7 @@ fn phase_of(summary: &Summary) -> &'static str {
     match summary {
         Summary::Create(_) => "create",
         Summary::Collect(_) => "collect",
+        Summary::Probe(_) => "probe",
     }
 }
 

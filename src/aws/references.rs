@@ -19,7 +19,7 @@ use crate::core::evidence::OWNER_KINDS;
 use crate::core::verdict::{OwnerCheck, OwnerFacts, OwnerReference};
 
 /// DescribeImageReferences accepts at most this many image ids per call.
-const IMAGE_ID_BATCH: usize = 10;
+pub(super) const IMAGE_ID_BATCH: usize = 10;
 
 /// Instance states that count as use: a stopped instance starts again from its AMI; a
 /// terminated or terminating one never does.
@@ -45,10 +45,14 @@ fn resource_types(version_depth: u32) -> Vec<ResourceTypeRequest> {
     ]
 }
 
-type ReferencesById = BTreeMap<String, Vec<OwnerReference>>;
+pub(super) type ReferencesById = BTreeMap<String, Vec<OwnerReference>>;
 
 /// The owner account's resources referencing each image (at most 10 ids per call).
-async fn references(ec2: &Client, image_ids: &[String], version_depth: u32) -> anyhow::Result<ReferencesById> {
+pub(super) async fn references(
+    ec2: &Client,
+    image_ids: &[String],
+    version_depth: u32,
+) -> anyhow::Result<ReferencesById> {
     let mut pages = ec2
         .describe_image_references()
         .set_image_ids(Some(image_ids.to_vec()))
@@ -91,7 +95,7 @@ async fn last_launched(ec2: &Client, image_id: &str) -> anyhow::Result<Option<Da
 /// Every launch configuration of the account that names an image, by image id. One
 /// paged listing per run: an Auto Scaling group at desired capacity 0 launches from it
 /// later, so a configuration counts as use whether or not a group uses it now.
-async fn launch_configurations(clients: &Clients) -> anyhow::Result<ReferencesById> {
+pub(super) async fn launch_configurations(clients: &Clients) -> anyhow::Result<ReferencesById> {
     let mut pages = clients.autoscaling.describe_launch_configurations().into_paginator().page_size(100).send();
     let mut found = ReferencesById::new();
     while let Some(page) = pages.next().await {

@@ -201,6 +201,19 @@ pub async fn archived_ids(s3: &Client, bucket: &str, partition: &str) -> anyhow:
     Ok(ids)
 }
 
+/// Every key under `prefix` that sorts after `start_after` (S3 lists in key order, so
+/// a date-partitioned prefix is listed from a given day on).
+pub async fn keys_after(s3: &Client, bucket: &str, prefix: &str, start_after: &str) -> anyhow::Result<Vec<String>> {
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).start_after(start_after).into_paginator().send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| anyhow!("s3:ListObjectsV2 s3://{bucket}/{prefix} failed: {}", s3_error_text(s3, &e)))?;
+        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+    }
+    Ok(keys)
+}
+
 /// The object's bytes, or `None` when it does not exist.
 pub async fn get_optional(s3: &Client, bucket: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
     match s3.get_object().bucket(bucket).key(key).send().await {

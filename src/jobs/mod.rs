@@ -4,6 +4,8 @@
 pub mod archive;
 pub mod collect;
 pub mod create;
+pub mod member_probes;
+pub mod probe;
 pub mod verdicts;
 
 use std::time::{Duration, Instant};
@@ -55,6 +57,7 @@ pub struct Failure {
 pub enum Summary {
     Create(create::CreateSummary),
     Collect(collect::CollectSummary),
+    Probe(probe::ProbeSummary),
 }
 
 impl Summary {
@@ -63,6 +66,7 @@ impl Summary {
         match self {
             Summary::Create(s) => s.failed.len(),
             Summary::Collect(s) => s.failed.len(),
+            Summary::Probe(_) => 0,
         }
     }
 }

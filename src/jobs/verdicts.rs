@@ -8,9 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::archive::Archive;
+use super::member_probes::{self, MemberProbeCounts};
 use crate::aws::{ec2, references, s3};
 use crate::core::evidence::live_observations;
 use crate::core::jsonl;
+use crate::core::member_facts::findings_for;
 use crate::core::model::{Ami, UsageReport};
 use crate::core::news::{CollectState, News, report_gaps};
 use crate::core::selection::selected_for_verdict;
@@ -31,6 +33,8 @@ pub struct VerdictCounts {
     pub without_recent_report: usize,
     /// The verdicts object this run wrote, if the verdicts changed since the last one.
     pub object: Option<String>,
+    /// The required members' probe facts (`REQUIRE_MEMBER_PROBES` set).
+    pub member_probes: Option<MemberProbeCounts>,
 }
 
 pub struct Decided {
@@ -77,9 +81,16 @@ pub async fn decide(
     let amis =
         selected_for_verdict(ec2::owned_images(&r.clients.ec2, &r.config.tag_filters).await?, &r.config.tag_filters);
     let mut inputs = inputs(&amis, state, reports, archived);
+    let mut counts = VerdictCounts { selected: amis.len(), ..Default::default() };
+    if !r.config.require_member_probes.is_empty() {
+        let (facts, probes) = member_probes::read(archive).await;
+        for input in &mut inputs {
+            input.members = findings_for(&input.ami.image_id, &r.config.require_member_probes, &facts);
+        }
+        counts.member_probes = Some(probes);
+    }
     let mut verdicts = evaluate(&inputs, settings, r.now);
     let due = owner_checks_due(&verdicts, &inputs, r.now);
-    let mut counts = VerdictCounts { selected: amis.len(), ..Default::default() };
     if !due.is_empty() && !r.deadline.passed() {
         let known_launch: BTreeMap<&str, _> =
             amis.iter().filter_map(|a| Some((a.image_id.as_str(), a.lifecycle.last_launched?))).collect();

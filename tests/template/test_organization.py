@@ -48,13 +48,15 @@ def test_central_template_passes_checkov_with_justified_skips(lint_bin, central)
 
 def _statements(central) -> dict[str, dict]:
     doc = central["Resources"]["OrgArchiveBucketPolicy"]["Properties"]["PolicyDocument"]
-    return {st["Sid"]: st for st in doc["Statement"]}
+    statements = [st["Fn::If"][1] if "Fn::If" in st else st for st in doc["Statement"]]
+    return {st["Sid"]: st for st in statements}
 
 
 def test_members_reach_only_their_own_account_prefix_inside_the_organisation(central):
     sts = _statements(central)
     assert set(sts) == {"DenyInsecureTransport", "DenyOtherEncryption", "DenyCustomerProvidedKeys",
-                        "ReportersWriteOwnAccountPrefix", "ReportersListOwnAccountPrefix"}
+                        "ReportersWriteOwnAccountPrefix", "ReportersListOwnAccountPrefix",
+                        "OwnersReadMemberReferences", "OwnersListMemberReferences"}
     write = sts["ReportersWriteOwnAccountPrefix"]
     assert sorted(write["Action"]) == ["s3:GetObject", "s3:PutObject"]  # no delete, no *
     # ${!x} is CloudFormation's escape: IAM receives the policy variable ${aws:PrincipalAccount}.
@@ -72,6 +74,35 @@ def test_members_reach_only_their_own_account_prefix_inside_the_organisation(cen
     # The role path the policy names is the one template.yaml gives the function role.
     role = load_template(TEMPLATE)["Resources"]["FunctionRole"]["Properties"]
     assert central["Parameters"]["ReporterRolePath"]["Default"] == role["Path"]
+
+
+def test_only_listed_owner_accounts_read_the_member_probe_facts_read_only(central):
+    doc = central["Resources"]["OrgArchiveBucketPolicy"]["Properties"]["PolicyDocument"]
+    conditional = [st["Fn::If"] for st in doc["Statement"] if "Fn::If" in st]
+    assert [(c[0], c[2]) for c in conditional] == [("HasAmiOwners", {"Ref": "AWS::NoValue"})] * 2
+    read, listing = (c[1] for c in conditional)
+    assert (read["Action"], listing["Action"]) == ("s3:GetObject", "s3:ListBucket")  # no write, no delete
+    assert read["Resource"] == {"Fn::Sub": "${OrgArchiveBucket.Arn}/${ArchivePrefix}/account=*/references/*"}
+    assert listing["Condition"]["StringLike"] == {"s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=*/references/*"}}
+    for st in (read, listing):
+        assert st["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"},
+                                                   "aws:PrincipalAccount": {"Ref": "AmiOwnerAccountIds"}}
+        assert st["Condition"]["ArnLike"] == {
+            "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role${ReporterRolePath}*"}}
+    assert central["Parameters"]["AmiOwnerAccountIds"]["Default"] == ""
+
+
+def test_org_references_table_reads_the_member_probes_of_every_account_and_region():
+    assert glue_partition_keys(CENTRAL)["references"] == {"account": "string", "region": "string",
+                                                          "report_date": "string"}
+    assert glue_columns(CENTRAL)["references"] == {
+        "schema_version": "int", "probed_at": "timestamp", "probe_account_id": "string",
+        "owner_account_id": "string", "image_id": "string", "checked": "array<string>",
+        "references": "array<struct<resource_type:string,arn:string>>"}
+    p = glue_tables(CENTRAL)["references"]["Parameters"]
+    assert p["storage.location.template"] == {"Fn::Sub": (
+        "s3://${OrgArchiveBucket}/${ArchivePrefix}/account=${!account}/references/region=${!region}/"
+        "report_date=${!report_date}/")}
 
 
 def test_central_bucket_is_private_versioned_encrypted_and_owner_enforced(central):

@@ -33,7 +33,7 @@ CANDIDATE = ["unused_for_window", "no_owner_account_use", "older_than_min_age"]
 # Verdict columns added by issue 11: rows of a binary that predates them lack the keys.
 NEW_VERDICT_COLUMNS = ("checked", "not_checked", "newest_zero_usage_report", "max_evidence_age_hours",
                        "owner_last_used", "deregistration_protection", "deprecation_time",
-                       "image_allowed", "source_image_id")
+                       "image_allowed", "source_image_id", "member_references")
 
 
 def ts(value: dt.datetime) -> str:
@@ -82,7 +82,7 @@ def verdict(image_id, kind, reasons=None, *, gib=8, days_unused=40, new_columns=
             "not_checked": [], "newest_zero_usage_report": "2024-10-30T10:05:07.123Z",
             "max_evidence_age_hours": 48, "owner_last_used": None,
             "deregistration_protection": "disabled", "deprecation_time": None,
-            "image_allowed": True, "source_image_id": None,
+            "image_allowed": True, "source_image_id": None, "member_references": [],
         })
     row.update(extra)
     return row

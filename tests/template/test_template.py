@@ -159,6 +159,7 @@ def test_function_environment_is_the_contract(template):
         "LAUNCH_TEMPLATE_VERSION_DEPTH", "REPORT_ACCOUNT_IDS", "PENDING_ALERT_HOURS",
         "EXPIRY_WARNING_DAYS", "SNAPSHOT_GB_MONTH_USD", "CREATE_CONCURRENCY",
         "ATHENA_DATABASE", "ATHENA_WORKGROUP", "ARCHIVE_BUCKET_REGION",
+        "PROBE_OWNER_ACCOUNT_IDS", "REQUIRE_MEMBER_PROBES",
     }
     assert env["ARCHIVE_BUCKET"] == {
         "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]}
@@ -191,7 +192,7 @@ def test_schedules_deliver_the_phase_events(template, expanded):
     assert {e["Type"] for e in events.values()} == {"ScheduleV2"}
     schedules = _resources(expanded[1], "AWS::Scheduler::Schedule")
     by_phase = {json.loads(s["Properties"]["Target"]["Input"])["phase"]: s for s in schedules.values()}
-    assert set(by_phase) == {"create", "collect"}
+    assert set(by_phase) == {"create", "collect", "probe"}
     for phase, sched in by_phase.items():
         target = sched["Properties"]["Target"]
         assert json.loads(target["Input"]) == _load_event(f"{phase}.json")
@@ -199,6 +200,11 @@ def test_schedules_deliver_the_phase_events(template, expanded):
         assert sched["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-" + phase}
     assert by_phase["create"]["Properties"]["ScheduleExpression"] == {"Ref": "CreateScheduleExpression"}
     assert by_phase["collect"]["Properties"]["ScheduleExpression"] == {"Ref": "CollectScheduleExpression"}
+    # The probe runs only in member stacks that name owners (organisation mode).
+    assert by_phase["probe"]["Properties"]["ScheduleExpression"] == {"Ref": "ProbeScheduleExpression"}
+    assert by_phase["probe"]["Properties"]["State"] == {"Fn::If": ["RunsMemberProbe", {"Ref": "ScheduleState"},
+                                                                   "DISABLED"]}
+    assert by_phase["create"]["Properties"]["State"] == {"Ref": "ScheduleState"}
     assert template["Parameters"]["CreateScheduleExpression"]["Default"] == "cron(0 6 * * ? *)"
     assert template["Parameters"]["CollectScheduleExpression"]["Default"] == "cron(30 * * * ? *)"
     # EventBridge Scheduler delivers the Input alone: events/scheduler.json is collect.json.
@@ -268,8 +274,23 @@ def test_no_wildcard_action_is_granted(template, expanded):
 
 
 def _role_statements(template) -> list[dict]:
+    """The statements every deployment has (deploy/iam-policy.json is exactly these)."""
     (policy,) = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
-    return policy["PolicyDocument"]["Statement"]
+    return [st for st in policy["PolicyDocument"]["Statement"] if "Fn::If" not in st]
+
+
+def test_owners_read_member_probe_facts_only_with_require_member_probes(template):
+    (policy,) = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
+    conditional = [st["Fn::If"] for st in policy["PolicyDocument"]["Statement"] if "Fn::If" in st]
+    assert [(c[0], c[2]) for c in conditional] == [("ReadsMemberProbes", {"Ref": "AWS::NoValue"})] * 2
+    get, listing = (c[1] for c in conditional)
+    assert (get["Action"], listing["Action"]) == ("s3:GetObject", "s3:ListBucket")
+    assert get["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${CentralArchiveBucket}/${ArchivePrefix}/account=*/references/*"}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=*/references/*"}}}
+    env = template["Resources"]["ReporterFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["REQUIRE_MEMBER_PROBES"] == {"Fn::If": ["ReadsMemberProbes", {"Ref": "RequireMemberProbes"}, ""]}
+    assert env["PROBE_OWNER_ACCOUNT_IDS"] == {"Fn::If": ["RunsMemberProbe", {"Ref": "ProbeOwnerAccountIds"}, ""]}
 
 
 def _by_action(statements) -> dict[str, dict]:
@@ -485,6 +506,7 @@ VERDICTS_COLUMNS = {
     "newest_zero_usage_report": "timestamp", "max_evidence_age_hours": "bigint",
     "owner_last_used": "timestamp", "deregistration_protection": "string",
     "deprecation_time": "timestamp", "image_allowed": "boolean", "source_image_id": "string",
+    "member_references": "array<string>",
 }
 
 

@@ -1,0 +1,95 @@
+//! The owner's side of the member probes: for each member of `REQUIRE_MEMBER_PROBES`,
+//! its newest fresh facts object of this Region, read from next to the owner's own
+//! archive (`<org prefix>/account=<member>/references/…`). An object that is
+//! malformed, or whose rows name another probe account, is ignored with one logged
+//! line and counted; the next newest fresh one is tried. A member left without facts
+//! makes would-be candidates `unknown` (`member_probe_missing`), never candidates.
+
+use std::collections::BTreeMap;
+
+use chrono::DateTime;
+use serde::Serialize;
+
+use super::archive::Archive;
+use crate::aws::s3;
+use crate::core::jsonl;
+use crate::core::member_facts::{
+    Ignored, MemberFacts, ReferenceRow, accept_object, fresh_objects, fresh_start_after, member_prefix, org_prefix_of,
+};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MemberProbeCounts {
+    pub required: usize,
+    /// Required members whose fresh facts this run read.
+    pub fresh: usize,
+    /// Required members without fresh facts (their AMIs' verdicts cannot be candidates).
+    pub missing: Vec<String>,
+    /// Facts objects ignored: unreadable as reference rows, or contradicting their key.
+    pub ignored_malformed: usize,
+    /// Facts objects ignored: rows from an account other than the member whose prefix holds them.
+    pub ignored_foreign: usize,
+    /// Members whose prefix could not be listed or read (S3 refused): counted as missing.
+    pub unreadable: usize,
+}
+
+/// Every required member's fresh facts, by member id, and what happened reading them.
+pub async fn read(archive: &Archive<'_>) -> (BTreeMap<String, MemberFacts>, MemberProbeCounts) {
+    let r = archive.run;
+    let required = &r.config.require_member_probes;
+    let mut counts = MemberProbeCounts { required: required.len(), ..Default::default() };
+    let mut facts = BTreeMap::new();
+    // The configuration checked the shape: REQUIRE_MEMBER_PROBES needs organisation mode.
+    let Some(org) = org_prefix_of(&archive.keys.prefix) else {
+        counts.missing = required.clone();
+        return (facts, counts);
+    };
+    for member in required {
+        match newest_fresh(archive, org, member, &mut counts).await {
+            Ok(Some(f)) => {
+                counts.fresh += 1;
+                facts.insert(member.clone(), f);
+            }
+            Ok(None) => counts.missing.push(member.clone()),
+            Err(e) => {
+                tracing::warn!(member = %member, error = %format!("{e:#}"), "member probe facts unreadable; counted as missing");
+                counts.unreadable += 1;
+                counts.missing.push(member.clone());
+            }
+        }
+    }
+    (facts, counts)
+}
+
+/// The member's newest fresh object that is its own well-formed facts, if any.
+async fn newest_fresh(
+    archive: &Archive<'_>,
+    org: &str,
+    member: &str,
+    counts: &mut MemberProbeCounts,
+) -> anyhow::Result<Option<MemberFacts>> {
+    let r = archive.run;
+    let (s3c, bucket, max_age) = (&r.clients.s3, archive.bucket, r.config.verdict.max_evidence_age());
+    let prefix = member_prefix(org, member, &archive.provenance.region);
+    let keys = s3::keys_after(s3c, bucket, &prefix, &fresh_start_after(&prefix, r.now, max_age)).await?;
+    for (key, at) in fresh_objects(&keys, r.now, max_age) {
+        let Some(bytes) = s3::get_optional(s3c, bucket, &key).await? else { continue };
+        match accept_object(member, at, jsonl::decode::<ReferenceRow>(&bytes)) {
+            Ok(f) => return Ok(Some(f)),
+            Err(why) => ignore(&key, member, at, why, counts),
+        }
+    }
+    Ok(None)
+}
+
+fn ignore(key: &str, member: &str, at: DateTime<chrono::Utc>, why: Ignored, counts: &mut MemberProbeCounts) {
+    match why {
+        Ignored::Malformed(e) => {
+            counts.ignored_malformed += 1;
+            tracing::warn!(key, member, probed_at = %at, error = %e, "member probe object ignored: malformed");
+        }
+        Ignored::ForeignAccount(account) => {
+            counts.ignored_foreign += 1;
+            tracing::warn!(key, member, account = %account, "member probe object ignored: written by an account not in REQUIRE_MEMBER_PROBES for this prefix");
+        }
+    }
+}
