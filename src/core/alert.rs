@@ -184,6 +184,10 @@ fn other_line(n: &News) -> String {
             "- {report_id} ({image_id}): {} (announced once; the AMI stays unknown while its reports fail)",
             clean(reason.as_deref().unwrap_or("no reason given"))
         ),
+        News::EvidenceStale { image_id, name, member_probe_missing: true, .. } => format!(
+            "- {image_id}  {}: a required member account's probe facts are missing or stale; unknown until they arrive (do not deregister on the earlier alert)",
+            clean(name)
+        ),
         News::EvidenceStale { image_id, name, newest_zero_report, .. } => format!(
             "- {image_id}  {}: newest zero-usage report {}; unknown until a fresh report confirms it (do not deregister on the earlier alert)",
             clean(name),

@@ -81,6 +81,7 @@ fn golden_news() -> Vec<News> {
             name: "golden-stale".into(),
             candidate_since: t("2026-11-01T00:00:00Z"),
             newest_zero_report: Some(t("2026-11-19T00:00:00Z")),
+            member_probe_missing: false,
         },
         News::NoRecentReport { image_id: "ami-8".into(), name: "golden-refused".into(), newest_report: None },
     ]
@@ -204,4 +205,22 @@ fn five_thousand_candidates_fit_in_one_sns_message() {
     assert_eq!(listed + more, 5000);
     let chat: serde_json::Value = serde_json::from_str(&a.chat).unwrap();
     assert!(chat["content"]["description"].as_str().unwrap().contains("… and 4990 more"));
+}
+
+#[test]
+fn a_candidate_left_without_member_probe_facts_says_so_in_the_email() {
+    let news = [News::EvidenceStale {
+        image_id: "ami-9".into(),
+        name: "golden-member".into(),
+        candidate_since: t("2026-11-01T00:00:00Z"),
+        newest_zero_report: Some(t("2026-11-21T00:00:00Z")),
+        member_probe_missing: true,
+    }];
+    let a = render(&news, &Standing::default(), &ctx());
+    assert!(a.email.contains("CANDIDATES NO LONGER CONFIRMED"), "{}", a.email);
+    assert!(
+        a.email.contains("- ami-9  golden-member: a required member account's probe facts are missing or stale"),
+        "{}",
+        a.email
+    );
 }

@@ -67,8 +67,9 @@ pub enum News {
         #[serde(with = "timestamp::option", default)]
         since: Option<DateTime<Utc>>,
     },
-    /// An announced candidate whose evidence went stale (no fresh zero-usage report):
-    /// it is `unknown` again until a fresh report confirms it.
+    /// An announced candidate whose evidence went stale (no fresh zero-usage report,
+    /// or a required member's probe facts missing or stale): it is `unknown` again
+    /// until fresh evidence confirms it.
     EvidenceStale {
         image_id: String,
         name: String,
@@ -76,6 +77,9 @@ pub enum News {
         candidate_since: DateTime<Utc>,
         #[serde(with = "timestamp::option")]
         newest_zero_report: Option<DateTime<Utc>>,
+        /// Set when the missing evidence is member probe facts (`member_probe_missing`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        member_probe_missing: bool,
     },
     /// A selected AMI has had no new report for longer than the evidence may age:
     /// creates refused or failing, or the create schedule stopped.
@@ -341,13 +345,16 @@ impl CollectState {
                 self.amis.get_mut(&v.image_id)?.candidate_since = None;
                 None
             }
-            Kind::Unknown if v.reasons.contains(&Reason::EvidenceStale) => {
+            Kind::Unknown
+                if v.reasons.iter().any(|r| matches!(r, Reason::EvidenceStale | Reason::MemberProbeMissing)) =>
+            {
                 let since = self.amis.get(&v.image_id)?.candidate_since?;
                 Some(News::EvidenceStale {
                     image_id: v.image_id.clone(),
                     name: ami.name.clone(),
                     candidate_since: since,
                     newest_zero_report: v.newest_zero_report,
+                    member_probe_missing: v.reasons.contains(&Reason::MemberProbeMissing),
                 })
             }
             Kind::Unknown => None,

@@ -316,6 +316,25 @@ fn an_announced_candidate_whose_evidence_goes_stale_is_news_once() {
 }
 
 #[test]
+fn an_announced_candidate_left_without_member_probe_facts_is_no_longer_confirmed() {
+    let mut s = CollectState::default();
+    let amis = vec![ami("ami-1")];
+    let cand = verdicts(vec![verdict("ami-1", Kind::Candidate, Some("2026-11-01T00:00:00Z"), CANDIDATE)]);
+    s.record_verdicts(&cand, &amis, t("2026-12-01T00:00:00Z"));
+    let missing = verdicts(vec![verdict("ami-1", Kind::Unknown, None, &[Reason::MemberProbeMissing])]);
+    let n = s.record_verdicts(&missing, &amis, t("2026-12-03T00:00:00Z"));
+    assert!(
+        matches!(&n[..], [News::EvidenceStale { image_id, member_probe_missing: true, .. }] if image_id == "ami-1"),
+        "{n:?}"
+    );
+    let saved: News = serde_json::from_str(&serde_json::to_string(&n[0]).unwrap()).unwrap();
+    assert_eq!(saved, n[0]);
+    let before = r#"{"kind":"evidence_stale","image_id":"ami-1","name":"x","candidate_since":"2026-12-01T00:00:00.000Z","newest_zero_report":null}"#;
+    let loaded: News = serde_json::from_str(before).expect("an outbox saved before the field loads");
+    assert!(matches!(loaded, News::EvidenceStale { member_probe_missing: false, .. }));
+}
+
+#[test]
 fn amis_without_a_recent_report_of_any_state_are_gaps() {
     let now = t("2026-12-10T00:00:00Z");
     let (old, fresh, young) = (ami("ami-old"), ami("ami-fresh"), ami("ami-young"));

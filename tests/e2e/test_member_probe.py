@@ -10,7 +10,8 @@ bucket; the owner's collect (`REQUIRE_MEMBER_PROBES`) reads them next to its own
   `member_references`), the unused one a candidate checked in the member;
 - objects that are malformed, or whose rows come from an account outside
   REQUIRE_MEMBER_PROBES, are ignored (logged once, counted) and the member's own
-  facts still count; facts older than MAX_EVIDENCE_AGE_HOURS count as missing again;
+  facts still count; facts older than MAX_EVIDENCE_AGE_HOURS count as missing again,
+  and the candidate announced meanwhile is announced as no longer confirmed;
 - bad PROBE_OWNER_ACCOUNT_IDS / REQUIRE_MEMBER_PROBES: exit 2, one line, nothing written.
 """
 
@@ -147,6 +148,9 @@ def test_a_members_ssm_parameter_keeps_the_owners_ami_in_use_and_missing_facts_k
     assert {i: (r["verdict"], r["reasons"]) for i, r in stale["rows"].items()} == {
         param: ("unknown", ["member_probe_missing"]), unused: ("unknown", ["member_probe_missing"])}
     assert stale["summary"]["verdicts"]["member_probes"]["missing"] == [MEMBER]
+    # The candidate announced on the second day is announced as no longer confirmed.
+    assert stale["summary"]["alert"]["news"] == 1, stale["summary"]["alert"]
+    assert f"{unused}  golden-unused: a required member account's probe facts are missing or stale" in stale["stderr"]
 
 
 @pytest.mark.parametrize(
