@@ -195,8 +195,21 @@ mod tests {
     }
 
     #[test]
+    fn probe_line_counts_the_images_probed_and_the_references_found() {
+        let s = Summary::Probe(crate::jobs::probe::ProbeSummary {
+            phase: "probe",
+            images_probed: 4,
+            references_found: 2,
+            ..Default::default()
+        });
+        let line = emf(&s, "f", at());
+        assert_eq!(line["Phase"], json!("probe"));
+        assert_eq!((line["ImagesProbed"].clone(), line["MemberReferences"].clone()), (json!(4), json!(2)));
+    }
+
+    #[test]
     fn metric_names_never_collide_with_the_reserved_members() {
-        for s in [collect(), Summary::Create(CreateSummary::default())] {
+        for s in [collect(), Summary::Create(CreateSummary::default()), Summary::Probe(Default::default())] {
             let names: Vec<&str> = metrics_of(&s).iter().map(|m| m.name).collect();
             let unique: std::collections::BTreeSet<&&str> = names.iter().collect();
             assert_eq!(unique.len(), names.len());

@@ -111,4 +111,7 @@ fn findings_name_the_references_the_covering_and_the_missing_members() {
     let unseen = findings_for("ami-9", &required, &both);
     assert!(unseen.covered_by.is_empty() && unseen.missing.is_empty() && unseen.kinds_all_covered.is_empty());
     assert_eq!(findings_for("ami-1", &[], &both), MemberFindings::default());
+    // Facts of an account outside REQUIRE_MEMBER_PROBES never count, even with references.
+    let only_member_required = findings_for("ami-1", &[OTHER.to_string()], &only_member);
+    assert!(only_member_required.references.is_empty() && only_member_required.missing == [OTHER]);
 }
