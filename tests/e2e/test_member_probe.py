@@ -12,6 +12,7 @@ bucket; the owner's collect (`REQUIRE_MEMBER_PROBES`) reads them next to its own
   REQUIRE_MEMBER_PROBES, are ignored (logged once, counted) and the member's own
   facts still count; facts older than MAX_EVIDENCE_AGE_HOURS count as missing again,
   and the candidate announced meanwhile is announced as no longer confirmed;
+- a probe whose DescribeImageReferences fails writes nothing (exit 1);
 - bad PROBE_OWNER_ACCOUNT_IDS / REQUIRE_MEMBER_PROBES: exit 2, one line, nothing written.
 """
 
@@ -151,6 +152,16 @@ def test_a_members_ssm_parameter_keeps_the_owners_ami_in_use_and_missing_facts_k
     # The candidate announced on the second day is announced as no longer confirmed.
     assert stale["summary"]["alert"]["news"] == 1, stale["summary"]["alert"]
     assert f"{unused}  golden-unused: a required member account's probe facts are missing or stale" in stale["stderr"]
+
+
+def test_a_probe_whose_reference_check_fails_writes_no_facts(emu):
+    emu.client("s3").create_bucket(Bucket=BUCKET)
+    register(emu.client("ec2"), "golden")
+    emu.control("faults", {"server_error_probability": 1, "actions": ["DescribeImageReferences"], "seed": 1})
+    failed = run_binary(emu, ["probe", "--now", emu.now()], member_env(emu))
+    assert failed.code == 1 and failed.stdout == "", (failed.code, failed.stdout)
+    assert "ec2:DescribeImageReferences failed" in failed.stderr.strip().splitlines()[-1], failed.stderr
+    assert objects(emu.client("s3"), BUCKET, "") == {}, "partial facts would claim checks never made"
 
 
 @pytest.mark.parametrize(
