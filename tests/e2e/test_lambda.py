@@ -65,6 +65,8 @@ def test_lambda_runs_create_and_collect_from_the_sample_events(lambda_watch):
         ('{"phase": 7}', "BadEvent", "must be a string"),
         ('{"detail-type": "Scheduled Event", "source": "aws.events", "resources": ["arn:aws:events:us-east-1:123456789012:rule/nightly"], "detail": {}}', "BadEvent", "does not say which phase"),
         ("[1, 2]", "BadEvent", "not an object"),
+        # A member probe needs the owners whose shared AMIs it asks about.
+        ('{"phase": "probe"}', "BadConfiguration", "PROBE_OWNER_ACCOUNT_IDS (--probe-owner-account-"),
     ],
 )
 def test_bad_events_fail_with_a_named_error_and_write_nothing(lambda_watch, event, error_type, needle):
