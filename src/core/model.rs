@@ -127,6 +127,31 @@ pub struct UsageReport {
     pub tags: Tags,
 }
 
+/// A report EC2 listed but described unusably (a member missing, a timestamp out of
+/// range): quarantined, never archived as if understood, surfaced, and retried by the
+/// next run, while every other report goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MalformedReport {
+    pub report_id: Option<String>,
+    pub image_id: Option<String>,
+    pub problem: String,
+}
+
+/// A multipart upload in progress under the archive prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingUpload {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: Option<DateTime<Utc>>,
+}
+
+/// Our reports as DescribeImageUsageReports listed them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportListing {
+    pub reports: Vec<UsageReport>,
+    pub malformed: Vec<MalformedReport>,
+}
+
 /// One row of DescribeImageUsageReportEntries: one consumer account and resource type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsageEntry {

@@ -329,6 +329,11 @@ impl ArchiveKeys {
         format!("{}/{}/region={}/report_date={}/", self.prefix, dataset.dir(), region, report_date.format("%Y-%m-%d"))
     }
 
+    /// Every partition of one Region's dataset.
+    pub fn dataset_prefix(&self, dataset: Dataset, region: &str) -> String {
+        format!("{}/{}/region={}/", self.prefix, dataset.dir(), region)
+    }
+
     pub fn object(&self, dataset: Dataset, region: &str, report_date: NaiveDate, report_id: &str) -> String {
         format!("{}{}.json.gz", self.partition(dataset, region, report_date), report_id)
     }

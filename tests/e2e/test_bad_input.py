@@ -285,15 +285,15 @@ def test_entries_of_an_unknown_resource_type_are_archived_verbatim_and_count_as_
     emu, fleet, env, report_of = odd
     x = fleet.id("x")
     emu.control("oddities", {"entry_extra": {x: [
-        {"ResourceType": "imagebuilder:ImageRecipe", "AccountId": CONSUMER_3, "UsageCount": 5}]}})
+        {"ResourceType": "ec2:SomethingNew", "AccountId": CONSUMER_3, "UsageCount": 5}]}})
     result = run_binary(emu, ["collect", "--now", emu.now()], env)
     assert result.code == 0 and result.summary["failed"] == [], result.stderr
-    assert "imagebuilder:ImageRecipe" in result.stderr and "unknown resource type" in result.stderr
+    assert "ec2:SomethingNew" in result.stderr and "unknown resource type" in result.stderr
     objs = _archived(emu)
     entries = [r for r in rows(objs, "entries") if r["report_id"] == report_of[x]]
     assert {(e["account_id"], e["resource_type"], e["usage_count"]) for e in entries} == {
         (CONSUMER_1, "ec2:Instance", 2), (CONSUMER_2, "ec2:Instance", 1),
-        (CONSUMER_3, "imagebuilder:ImageRecipe", 5)}
+        (CONSUMER_3, "ec2:SomethingNew", 5)}
     (report,) = [r for r in rows(objs, "reports") if r["report_id"] == report_of[x]]
     assert (report["total_usage"], report["instance_usage"], report["launch_template_usage"]) == (8, 3, 0)
 
@@ -328,16 +328,26 @@ def test_an_entry_missing_a_member_fails_its_report_whole_and_the_next_run_archi
     assert sorted((e["account_id"], e["usage_count"]) for e in entries) == [(CONSUMER_1, 2), (CONSUMER_2, 1)]
 
 
-def test_a_report_missing_a_member_is_one_clear_error_and_nothing_is_written(odd):
+def test_a_malformed_report_is_quarantined_the_others_archived_and_it_is_retried(odd):
     emu, fleet, env, report_of = odd
     y = fleet.id("y")
     emu.control("oddities", {"report_drop_fields": {y: ["CreationTime"]}})
     result = run_binary(emu, ["collect", "--now", emu.now()], env)
-    assert result.code == 1 and result.stdout == ""
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr
-    assert f"report {report_of[y]} has no CreationTime" in errors[0]
-    assert _archived(emu) == {}
+    assert result.code == 3, result.stderr
+    [failure] = result.summary["failed"]
+    assert failure["id"] == report_of[y] and f"report {report_of[y]} has no CreationTime" in failure["error"]
+    assert result.summary["archived"] == len(fleet.amis) - 1
+    archived = _archived(emu)
+    assert _keys_of(archived, report_of[y]) == [], "nothing of the malformed report is written"
+    assert all(_keys_of(archived, report_of[fleet.id(k)]) for k in ("x", "z"))
+    assert "REPORTS QUARANTINED" in result.stderr, "the (logged) alert surfaces it"
+    verdicts = [r for r in rows(archived, "verdicts") if r["image_id"] == y]
+    assert verdicts and all(v["verdict"] != "candidate" for v in verdicts)
+
+    emu.control("oddities", {})
+    again = run_binary(emu, ["collect", "--now", emu.now()], env)
+    assert again.code == 0 and again.summary["archived"] == 1, again.stderr
+    assert len(_keys_of(_archived(emu), report_of[y])) == 2, "entries and report object, once"
 
 
 def test_a_report_vanishing_before_its_entries_is_a_recorded_failure_and_nothing_partial(odd):
