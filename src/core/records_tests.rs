@@ -1,5 +1,8 @@
 use super::*;
-use crate::core::model::{BlockDevice, ProductCode, ResourceTypeOption, ResourceTypeSpec};
+use crate::core::model::{
+    BlockDevice, ProductCode, RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, ResourceTypeOption,
+    ResourceTypeSpec,
+};
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -122,6 +125,53 @@ fn totals_split_by_resource_type_and_count_accounts() {
     assert_eq!(tot.instance_usage, 5);
     assert_eq!(tot.launch_template_usage, 1);
     assert_eq!(tot.account_count(), 2);
+}
+
+#[test]
+fn totals_near_the_limit_are_clipped_and_the_first_overflow_is_named() {
+    let mut tot = EntryTotals::default();
+    tot.add(&entry("111122223333", RESOURCE_TYPE_INSTANCE, i64::MAX - 1));
+    assert_eq!(tot.overflow(), None);
+    tot.add(&entry("444455556666", RESOURCE_TYPE_LAUNCH_TEMPLATE, 5));
+    tot.add(&entry("777788889999", RESOURCE_TYPE_INSTANCE, 7));
+    assert_eq!((tot.total_usage, tot.instance_usage, tot.launch_template_usage), (i64::MAX, i64::MAX, 5));
+    let o = tot.overflow().expect("an overflow");
+    assert_eq!((o.total, o.account_id.as_str(), o.usage_count), ("total_usage", "444455556666", 5));
+    let text = o.to_string();
+    assert!(text.contains("amiur-1") && text.contains("444455556666") && text.contains("clipped"), "{text}");
+
+    let mut low = EntryTotals::default();
+    low.add(&entry("111122223333", RESOURCE_TYPE_INSTANCE, i64::MIN));
+    low.add(&entry("111122223333", RESOURCE_TYPE_INSTANCE, -1));
+    assert_eq!((low.total_usage, low.overflow().map(|o| o.usage_count)), (i64::MIN, Some(-1)));
+}
+
+proptest::proptest! {
+    /// Whatever counts EC2 sends, adding never panics, and a total is exact (the i128
+    /// sum) unless an overflow is reported, in which case it is clipped to the bound.
+    #[test]
+    fn totals_are_exact_or_clipped_and_reported(
+        counts in proptest::collection::vec((proptest::num::i64::ANY, 0..3u8), 0..40)
+    ) {
+        let mut tot = EntryTotals::default();
+        let mut exact: i128 = 0;
+        let mut clipped = false;
+        for (n, kind) in &counts {
+            let rt = [RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, "other"][*kind as usize];
+            tot.add(&entry("111122223333", rt, *n));
+            exact += i128::from(*n);
+            clipped |= exact > i128::from(i64::MAX) || exact < i128::from(i64::MIN);
+            if clipped {
+                break;
+            }
+        }
+        if clipped {
+            proptest::prop_assert!(tot.overflow().is_some());
+            proptest::prop_assert!(tot.total_usage == i64::MAX || tot.total_usage == i64::MIN);
+        } else {
+            proptest::prop_assert_eq!(i128::from(tot.total_usage), exact);
+        }
+    }
 }
 
 #[test]
