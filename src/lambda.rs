@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::aws::Clients;
 use crate::config::{Config, ConfigError, RawConfig};
-use crate::event::{EventError, Phase, phase_of};
+use crate::event::{EventError, Phase, RawEvent, phase_of_payload};
 use crate::jobs::{Deadline, Run};
 
 /// Time kept back from Lambda's deadline to finish in-flight calls and return: a
@@ -81,8 +81,8 @@ fn deadline_of(context: &lambda_runtime::Context) -> Deadline {
     }
 }
 
-async fn handle(shared: &Shared, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-    let phase = phase_of(&event.payload)?;
+async fn handle(shared: &Shared, event: LambdaEvent<RawEvent>) -> Result<Value, HandlerError> {
+    let phase = phase_of_payload(&event.payload)?;
     let (config, clients) = match &shared.setup {
         Ok(s) => (&s.0, &s.1),
         Err(HandlerError::Config(e)) => return Err(HandlerError::Config(e.clone())),

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::aws::Clients;
 use crate::config::Config;
+use crate::event::Phase;
 
 /// When a run must stop starting new work (Lambda's deadline or `--time-budget`, less
 /// a margin for in-flight calls). Work not started is left for the next run.
@@ -58,6 +59,14 @@ pub enum Summary {
 }
 
 impl Summary {
+    /// The phase the summary is of.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Summary::Create(_) => Phase::Create,
+            Summary::Collect(_) => Phase::Collect,
+        }
+    }
+
     /// Items that failed; the run itself completed.
     pub fn failures(&self) -> usize {
         match self {

@@ -90,6 +90,10 @@ BAD_EVENTS = [
     ("huge phase value (1 MB)", {"phase": "x" * 1_000_000}, 'unknown phase "' + "x" * 64 + '"'),
     ("huge object (50,000 keys)", {f"k{i:05}": i for i in range(50_000)},
      "keys: " + ", ".join(f"k{i:05}" for i in range(10)) + "): expected"),
+    # Not JSON at all: decoded by the function, not by the runtime, so still a BadEvent.
+    ("not JSON", "phase=create", "the event is not a JSON value (expected value at line 1 column 1)"),
+    ("truncated JSON", '{"phase": "create"', "the event is not a JSON value (EOF while parsing"),
+    ("whitespace only", "   ", "the event is not a JSON value (EOF while parsing a value"),
 ]
 
 
@@ -110,7 +114,10 @@ def test_too_deeply_nested_event_is_refused_and_the_function_keeps_serving(lambd
     emu, invoke, log_path = lambda_function
     result = invoke(_nested(200))  # deeper than serde_json's recursion limit of 128
     assert result.returncode != 0
-    assert "recursion limit" in _unboxed(result), _unboxed(result)
+    out = _unboxed(result)
+    assert "BadEvent" in out and "the event is not a JSON value (recursion limit exceeded" in out, out
+    # serde_path_to_error's path of 200 levels used to be the message.
+    assert "[0]" not in out and "DeserializeError" not in out and len(out) < 2_000, out
     assert objects(emu.client("s3"), BUCKET, "") == {}
 
     # The same warm function then runs a good event; no AMI matches, so nothing is written,
