@@ -1,0 +1,79 @@
+use chrono::TimeZone;
+
+use super::*;
+
+fn real() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 2, 6, 0, 0).unwrap()
+}
+
+fn message(args: &[&str]) -> String {
+    let e = Cli::try_parse_from(std::iter::once("ami-usage-reporter").chain(args.iter().copied())).unwrap_err();
+    usage_message(&e).expect("a usage error")
+}
+
+#[test]
+fn the_subcommands_are_the_phases() {
+    let names: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+    assert_eq!(names, Phase::ALL.map(|p| p.as_str().to_string()));
+    for p in Phase::ALL {
+        let cli = Cli::try_parse_from(["ami-usage-reporter", p.as_str()]).unwrap();
+        assert_eq!(cli.command.phase(), p);
+    }
+}
+
+#[test]
+fn a_wrong_or_missing_phase_lists_the_phases_on_one_line() {
+    let line = message(&["purge"]);
+    assert!(line.starts_with("error: unrecognized subcommand 'purge'"), "{line}");
+    assert!(line.ends_with("the phases are create, collect"), "{line}");
+    assert_eq!(message(&[]), "error: no phase given: the phases are create, collect");
+}
+
+#[test]
+fn a_bad_time_budget_names_the_flag_and_the_range() {
+    for bad in ["-1", "0", "ten", "604801", "18446744073709551616", "1.5", ""] {
+        let line = message(&["create", "--time-budget", bad]);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("--time-budget") && line.contains("from 1 to 604800"), "{bad}: {line}");
+    }
+    let cli = Cli::try_parse_from(["ami-usage-reporter", "create", "--time-budget", "604800"]).unwrap();
+    assert_eq!(cli.time_budget, Some(MAX_TIME_BUDGET));
+}
+
+#[test]
+fn now_is_the_real_clock_unless_given() {
+    assert_eq!(run_clock(None, false, real()), Ok(real()));
+    let backfill = real() - TimeDelta::days(NOW_DAYS_BEFORE);
+    assert_eq!(run_clock(Some(backfill), false, real()), Ok(backfill));
+    let ahead = real() + TimeDelta::days(NOW_DAYS_AFTER);
+    assert_eq!(run_clock(Some(ahead), false, real()), Ok(ahead));
+}
+
+#[test]
+fn now_outside_the_window_needs_allow_any_now() {
+    let far = [
+        real() - TimeDelta::days(NOW_DAYS_BEFORE) - TimeDelta::seconds(1),
+        real() + TimeDelta::days(NOW_DAYS_AFTER) + TimeDelta::seconds(1),
+        Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+        DateTime::<Utc>::MIN_UTC,
+        DateTime::<Utc>::MAX_UTC,
+    ];
+    for now in far {
+        let e = run_clock(Some(now), false, real()).unwrap_err();
+        assert!(e.starts_with("--now ") && e.contains("--allow-any-now") && !e.contains('\n'), "{e}");
+        assert!(e.contains("2025-10-28 to 2027-02-02"), "{e}");
+        assert_eq!(run_clock(Some(now), true, real()), Ok(now));
+    }
+    // The window itself cannot overflow, whatever the real clock says.
+    assert!(run_clock(Some(real()), false, DateTime::<Utc>::MAX_UTC).is_err());
+    assert!(run_clock(Some(real()), false, DateTime::<Utc>::MIN_UTC).is_err());
+}
+
+#[test]
+fn allow_any_now_is_a_flag_of_every_phase() {
+    let cli =
+        Cli::try_parse_from(["ami-usage-reporter", "collect", "--allow-any-now", "--now", "1970-01-01T00:00:00Z"])
+            .unwrap();
+    assert!(cli.allow_any_now && cli.now.is_some());
+}
