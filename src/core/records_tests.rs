@@ -269,3 +269,36 @@ fn no_key_a_region_writes_collides_with_another_regions() {
         assert!(!west.contains(key), "{key} is written by both Regions");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1_000))]
+
+    /// Whatever an entry's text and numbers (EC2's answer, not ours to trust), its row is
+    /// one JSON line that the typed reader reads back unchanged, and the borrowed writer
+    /// writes exactly what the owned one does.
+    #[test]
+    fn any_entry_becomes_one_row_that_reads_back_unchanged(
+        text in proptest::collection::vec(proptest::prelude::any::<String>(), 4),
+        usage_count in proptest::prelude::any::<i64>(),
+        // Years 1–9999 at millisecond precision: what the row's timestamp format holds.
+        millis in -62_135_596_800_000_i64..253_402_300_799_999,
+    ) {
+        let p = prov();
+        let e = UsageEntry {
+            report_id: text[0].clone(),
+            image_id: text[1].clone(),
+            account_id: text[2].clone(),
+            resource_type: text[3].clone(),
+            usage_count,
+            report_creation_time: DateTime::from_timestamp_millis(millis).unwrap(),
+        };
+        let line = serde_json::to_string(&EntryRows::new(&p).row(&e)).unwrap();
+        proptest::prop_assert!(!line.contains('\n'));
+        proptest::prop_assert_eq!(&line, &serde_json::to_string(&entry_row(&e, &p)).unwrap());
+        let back: EntryRow = serde_json::from_str(&line).unwrap();
+        proptest::prop_assert_eq!(back, entry_row(&e, &p));
+        let mut totals = EntryTotals::default();
+        totals.add(&e);
+        proptest::prop_assert_eq!((totals.entry_count, totals.account_count()), (1, 1));
+    }
+}
