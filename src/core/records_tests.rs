@@ -224,6 +224,14 @@ fn report_row_carries_report_image_and_totals() {
 }
 
 #[test]
+fn snapshot_sizes_past_the_64_bit_range_stop_at_its_bound() {
+    let device =
+        |n: i64| BlockDevice { device_name: "/dev/x".into(), snapshot_id: Some("s".into()), volume_size_gib: Some(n) };
+    let ami = Ami { block_devices: vec![device(i64::MAX), device(1), device(7)], ..Default::default() };
+    assert_eq!(image_row(&ami).snapshot_size_gib_total, i64::MAX);
+}
+
+#[test]
 fn keys_follow_the_hive_layout() {
     let k = ArchiveKeys { prefix: "ami-usage".into() };
     let d = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
