@@ -11,11 +11,11 @@ mod values;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-pub use values::{MAX_PREFIX_BYTES, is_account_id, is_region, parse_account_ids, parse_tag_filters, partition_of};
 use values::{
-    athena_name, boolean, check_topic_region, exclude_tag, group_tag, price, shown, validate_bucket, validate_prefix,
-    validate_region, validate_topic_arn,
+    athena_name, boolean, check_topic_region, exclude_tag, group_tag, partition_of, price, shown, validate_bucket,
+    validate_prefix, validate_region, validate_topic_arn,
 };
+pub use values::{parse_account_ids, parse_tag_filters};
 
 use crate::core::selection::TagFilters;
 use crate::core::verdict::VerdictSettings;

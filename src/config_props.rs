@@ -5,7 +5,7 @@
 use clap::Parser;
 use proptest::prelude::*;
 
-use super::values::{validate_bucket, validate_prefix, validate_topic_arn};
+use super::values::{is_account_id, partition_of, validate_bucket, validate_prefix, validate_topic_arn};
 use super::*;
 
 #[derive(Parser)]

@@ -1,4 +1,4 @@
-use super::values::{validate_bucket, validate_prefix, validate_topic_arn};
+use super::values::{MAX_PREFIX_BYTES, validate_bucket, validate_prefix, validate_topic_arn};
 use super::*;
 use crate::core::selection::TagFilter;
 use crate::core::verdict::TagMatch;

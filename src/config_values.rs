@@ -14,7 +14,7 @@ use crate::core::verdict::TagMatch;
 /// (`/entries/region=<Region>/report_date=YYYY-MM-DD/amiur-<17 hex>.json.gz`, or the
 /// verdicts' `run-<timestamp>.json.gz`), so half the limit leaves room for new datasets
 /// and longer ids without a key ever being refused mid-archive.
-pub const MAX_PREFIX_BYTES: usize = 512;
+pub(super) const MAX_PREFIX_BYTES: usize = 512;
 /// AWS's tag limits: keys 1–128 characters, values 0–256 (EC2 counts Unicode characters).
 pub const MAX_TAG_KEY_CHARS: usize = 128;
 pub const MAX_TAG_VALUE_CHARS: usize = 256;
@@ -67,7 +67,7 @@ pub(super) fn validate_bucket(b: &str) -> Result<(), ConfigError> {
 /// True for a Region code (`eu-west-1`, `us-gov-west-1`, `cn-north-1`,
 /// `eu-isoe-west-1`): two letters, one or more lowercase words, a number 1–99, at most
 /// 32 characters in all.
-pub fn is_region(r: &str) -> bool {
+pub(super) fn is_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     let (words, number) = parts.split_at(parts.len() - 1);
     r.len() <= 32
@@ -80,7 +80,7 @@ pub fn is_region(r: &str) -> bool {
 }
 
 /// The partition a Region belongs to: what an ARN for it must say.
-pub fn partition_of(region: &str) -> &'static str {
+pub(super) fn partition_of(region: &str) -> &'static str {
     const PARTITIONS: [(&str, &str); 6] = [
         ("cn-", "aws-cn"),
         ("us-gov-", "aws-us-gov"),
@@ -265,7 +265,7 @@ pub fn parse_tag_filters(s: &str) -> Result<TagFilters, ConfigError> {
 }
 
 /// True for an AWS account id: exactly twelve ASCII digits.
-pub fn is_account_id(id: &str) -> bool {
+pub(super) fn is_account_id(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
