@@ -239,14 +239,25 @@ BAD_CONFIG = [
 ]
 
 
+def _written(emu) -> tuple:
+    """Everything a run could have written: S3 objects, SNS messages, usage reports."""
+    s3 = emu.client("s3")
+    listing = {b["Name"]: objects(s3, b["Name"], "") for b in s3.list_buckets()["Buckets"]}
+    reports = emu.client("ec2").describe_image_usage_reports()["ImageUsageReports"]
+    return listing, emu.control("sns/published")["messages"], reports
+
+
 @pytest.fixture
 def quiet_emulator(emulator_server, binary):
-    """The emulator with zeroed call counters, to prove a case made no AWS call."""
+    """The emulator with zeroed call counters, to prove a case made no AWS call and
+    wrote nothing."""
+    before = _written(emulator_server)
     emulator_server.control("faults", {})
     yield emulator_server
     counters = emulator_server.control("faults")["counters"]
     assert counters["ec2"]["totals"]["calls"] == 0, counters
     assert counters["s3_put_object"]["calls"] == 0, counters
+    assert _written(emulator_server) == before
 
 
 @pytest.mark.parametrize("phase, env, args, var, flag, needle", [c[1:] for c in BAD_CONFIG],
