@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::aws::Clients;
@@ -93,7 +93,7 @@ pub fn run_clock(now: Option<DateTime<Utc>>, allow_any: bool, real: DateTime<Utc
     Err(format!(
         "--now {} is outside {} to {} ({NOW_DAYS_BEFORE} days before to {NOW_DAYS_AFTER} days after the real clock); \
          pass --allow-any-now to run at that time anyway",
-        now.to_rfc3339(),
+        now.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         earliest.format("%Y-%m-%d"),
         latest.format("%Y-%m-%d"),
     ))

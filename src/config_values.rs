@@ -119,7 +119,10 @@ fn is_prefix_char(c: char) -> bool {
 pub(super) fn validate_prefix(p: &str) -> Result<String, ConfigError> {
     let trimmed = p.trim_matches('/');
     let problem = if trimmed.len() > MAX_PREFIX_BYTES {
-        Some(format!("is {} bytes long, at most {MAX_PREFIX_BYTES} keep every archive key under S3's 1,024", p.len()))
+        Some(format!(
+            "is {} bytes long; at most {MAX_PREFIX_BYTES} keep every archive key within S3's 1,024-byte limit",
+            p.len()
+        ))
     } else if let Some(c) = trimmed.chars().find(|c| !is_prefix_char(*c)) {
         Some(format!("contains {c:?}, which S3 keys would need escaped"))
     } else if trimmed.is_empty() || trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
