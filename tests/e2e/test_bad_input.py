@@ -135,6 +135,29 @@ def test_too_deeply_nested_event_is_refused_and_the_function_keeps_serving(lambd
     assert objects(emu.client("s3"), BUCKET, "") == {}
 
 
+def test_a_topic_in_another_region_is_a_bad_configuration_on_lambda_too(emulator_server, binary, tmp_path):
+    """The cold start checks the topic against the function's Region before any AWS
+    call; every invocation then answers with that one line."""
+    emu = emulator_server
+    emu.control("reset", {})
+    emu.client("s3").create_bucket(Bucket=BUCKET)
+    env = base_env(emu, ARCHIVE_BUCKET=BUCKET, ALERT_TOPIC_ARN="arn:aws:sns:eu-west-1:123456789012:alerts")
+    watch = LambdaWatch(env).start()
+    try:
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps({"phase": "collect"}))
+        result = watch.invoke("--data-file", str(event))
+    finally:
+        watch.stop()
+    assert result.returncode != 0
+    out = _unboxed(result).replace("- ", "-")  # the box also wraps after a hyphen
+    assert "BadConfiguration" in out, out
+    assert ("ALERT_TOPIC_ARN (--alert-topic-arn): \"arn:aws:sns:eu-west-1:123456789012:alerts\" is in Region "
+            "eu-west-1, but the function runs in us-east-1") in out, out
+    assert objects(emu.client("s3"), BUCKET, "") == {}
+    assert emu.control("sns/published")["messages"] == []
+
+
 # --------------------------------------------------------------------------- configuration
 
 ACCOUNTS_201 = ",".join(f"{i:012}" for i in range(1, 202))
