@@ -2,6 +2,7 @@
 //! access denied…); 2 bad input (flags or environment configuration); 3 the run
 //! finished but some items failed (listed in the summary; the next run retries them).
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -107,7 +108,24 @@ pub fn parse() -> Result<Cli, ExitCode> {
         eprintln!("error: {e}");
         return Err(ExitCode::from(2));
     }
-    Cli::try_parse().map_err(usage_error)
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(line) = non_utf8_argument(&args) {
+        eprintln!("{line}");
+        return Err(ExitCode::from(2));
+    }
+    Cli::try_parse_from(args).map_err(usage_error)
+}
+
+/// The line for the first argument that is not UTF-8, naming its flag (clap's own
+/// message names none).
+fn non_utf8_argument(args: &[OsString]) -> Option<String> {
+    let at = args.iter().skip(1).position(|a| a.to_str().is_none())? + 1;
+    let this = args[at].to_string_lossy();
+    let flag = match this.split_once('=') {
+        Some((flag, _)) if flag.starts_with("--") => flag.to_string(),
+        _ => args[at - 1].to_str().filter(|p| p.starts_with("--")).unwrap_or("an argument").to_string(),
+    };
+    Some(format!("error: the value of {flag} is not valid UTF-8: give it in UTF-8"))
 }
 
 fn usage_error(e: clap::Error) -> ExitCode {

@@ -77,3 +77,17 @@ fn allow_any_now_is_a_flag_of_every_phase() {
             .unwrap();
     assert!(cli.allow_any_now && cli.now.is_some());
 }
+
+#[test]
+fn an_argument_that_is_not_utf8_is_named_by_its_flag() {
+    use std::os::unix::ffi::OsStringExt;
+    let bad = || OsString::from_vec(b"a\xffb".to_vec());
+    let args = |rest: Vec<OsString>| [vec![OsString::from("ami-usage-reporter"), "create".into()], rest].concat();
+    let line = non_utf8_argument(&args(vec!["--archive-prefix".into(), bad()])).unwrap();
+    assert_eq!(line, "error: the value of --archive-prefix is not valid UTF-8: give it in UTF-8");
+    let mut joined = OsString::from("--archive-prefix=");
+    joined.push(bad());
+    assert!(non_utf8_argument(&args(vec![joined])).unwrap().contains("--archive-prefix is not"));
+    assert!(non_utf8_argument(&args(vec![bad()])).unwrap().contains("value of an argument"));
+    assert_eq!(non_utf8_argument(&args(vec!["--archive-prefix".into(), "ok".into()])), None);
+}

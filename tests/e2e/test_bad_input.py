@@ -312,6 +312,8 @@ BAD_FLAGS = [
     ("no subcommand", [], "error: no phase given: the phases are create, collect"),
     ("--now in year 9999", ["collect", "--now", "9999-12-31T00:00:00Z"], NOW_WINDOW),
     ("--now in 1970", ["create", "--now", "1970-01-01T00:00:00Z"], NOW_WINDOW),
+    ("flag value not UTF-8", ["create", "--archive-prefix", b"ami-\xff"],
+     "the value of --archive-prefix is not valid UTF-8"),
 ]
 
 
