@@ -91,3 +91,28 @@ fn an_argument_that_is_not_utf8_is_named_by_its_flag() {
     assert!(non_utf8_argument(&args(vec![bad()])).unwrap().contains("value of an argument"));
     assert_eq!(non_utf8_argument(&args(vec!["--archive-prefix".into(), "ok".into()])), None);
 }
+
+proptest::proptest! {
+    /// Any two instants chrono can hold: no panic, and `--now` is taken exactly when it
+    /// is inside the window (or `--allow-any-now`).
+    #[test]
+    fn the_now_window_is_exact_and_never_panics(
+        now_s in -8_210_266_876_800_i64..8_210_266_876_799, real_s in -8_210_266_876_800_i64..8_210_266_876_799,
+        allow in proptest::bool::ANY,
+    ) {
+        let (now, real) = (DateTime::from_timestamp(now_s, 0).unwrap(), DateTime::from_timestamp(real_s, 0).unwrap());
+        let inside = (real_s - NOW_DAYS_BEFORE * 86_400..=real_s + NOW_DAYS_AFTER * 86_400).contains(&now_s);
+        let result = run_clock(Some(now), allow, real);
+        proptest::prop_assert_eq!(result.is_ok(), inside || allow);
+        if let Ok(t) = result {
+            proptest::prop_assert_eq!(t, now);
+        }
+    }
+
+    /// Any text: a budget exactly when it is a whole number of seconds from 1 to a week.
+    #[test]
+    fn the_time_budget_is_exactly_a_whole_number_in_range(s in "-?[0-9]{1,21}|[ a-z.+-]{0,6}") {
+        let expected = s.parse::<u64>().ok().filter(|n| (1..=MAX_TIME_BUDGET).contains(n));
+        proptest::prop_assert_eq!(parse_time_budget(&s).ok(), expected);
+    }
+}
