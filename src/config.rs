@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use values::{
-    athena_name, boolean, check_topic_region, exclude_tag, group_tag, partition_of, price, shown, validate_bucket,
-    validate_prefix, validate_region, validate_topic_arn,
+    athena_name, boolean, check_topic_region, exclude_tag, group_tag, is_region, partition_of, price, shown,
+    validate_bucket, validate_prefix, validate_region, validate_topic_arn,
 };
 pub use values::{parse_account_ids, parse_tag_filters};
 
@@ -342,10 +342,20 @@ impl RawConfig {
 
 impl Config {
     /// Checks what must agree with the function's Region (from the AWS configuration,
-    /// known before any AWS call): the alert topic is in that Region, and the archive
-    /// bucket's Region is in the same partition. The topic's account is checked for its
-    /// shape only; comparing it with the caller's account would take an STS call.
+    /// known before any AWS call): it is a Region code, the alert topic is in that
+    /// Region, and the archive bucket's Region is in the same partition. The topic's
+    /// account is checked for its shape only; comparing it with the caller's account
+    /// would take an STS call.
     pub fn check_function_region(&self, region: &str) -> Result<(), ConfigError> {
+        if !is_region(region) {
+            // The SDK's variable, not ours: it has no flag.
+            return Err(ConfigError {
+                var: "AWS_REGION",
+                flag: None,
+                problem: format!("{} is not an AWS Region code", shown(region)),
+                fix: "Set AWS_REGION (or the profile's region) to the function's Region, e.g. eu-west-1.".into(),
+            });
+        }
         if let Some(arn) = &self.alert_topic_arn {
             check_topic_region(arn, region)?;
         }

@@ -337,6 +337,15 @@ def test_no_region_exits_2_naming_aws_region(quiet_emulator, tmp_path):
         "error: no AWS Region configured: set AWS_REGION (or a profile's region)"]
 
 
+def test_a_function_region_that_is_no_region_exits_2_naming_aws_region(quiet_emulator):
+    env = base_env(quiet_emulator, ARCHIVE_BUCKET=BUCKET, AWS_REGION="us-east-1 ")
+    result = run_binary(quiet_emulator, ["collect"], env)
+    assert result.code == 2 and result.stdout == ""
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        'error: AWS_REGION: "us-east-1 " is not an AWS Region code. '
+        "Set AWS_REGION (or the profile's region) to the function's Region, e.g. eu-west-1."]
+
+
 # --------------------------------------------------------------------------- API oddities
 
 PREFIX = "ami-usage"
