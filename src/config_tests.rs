@@ -203,9 +203,16 @@ fn archive_bucket_region_defaults_to_the_functions_region_and_accepts_every_part
     assert_eq!(raw().validate().unwrap().archive_bucket_region, None);
     let c = RawConfig { archive_bucket_region: Some("  ".into()), ..raw() }.validate().unwrap();
     assert_eq!(c.archive_bucket_region, None);
-    for ok in
-        ["eu-west-1", "us-east-1", "us-gov-west-1", "cn-north-1", "ap-southeast-7", "eu-central-2", "il-central-1"]
-    {
+    for ok in [
+        "eu-west-1",
+        "us-east-1",
+        "us-gov-west-1",
+        "cn-north-1",
+        "ap-southeast-7",
+        "eu-central-2",
+        "il-central-1",
+        "eusc-de-east-1",
+    ] {
         let c = RawConfig { archive_bucket_region: Some(format!(" {ok} ")), ..raw() }.validate().unwrap();
         assert_eq!(c.archive_bucket_region.as_deref(), Some(ok));
     }
@@ -333,6 +340,7 @@ fn topic_arns_are_checked_part_by_part() {
         "arn:aws:sns:eu-west-1:123456789012:alerts",
         "arn:aws-cn:sns:cn-north-1:123456789012:a_b-c",
         "arn:aws-us-gov:sns:us-gov-west-1:123456789012:t",
+        "arn:aws-eusc:sns:eusc-de-east-1:123456789012:t",
     ] {
         assert_eq!(validate_topic_arn(ok), Ok(()), "{ok}");
     }

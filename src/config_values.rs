@@ -65,14 +65,14 @@ pub(super) fn validate_bucket(b: &str) -> Result<(), ConfigError> {
 }
 
 /// True for a Region code (`eu-west-1`, `us-gov-west-1`, `cn-north-1`,
-/// `eu-isoe-west-1`): two letters, one or more lowercase words, a number 1–99, at most
-/// 32 characters in all.
+/// `eu-isoe-west-1`, `eusc-de-east-1`): two letters (or `eusc`, the European Sovereign
+/// Cloud), one or more lowercase words, a number 1–99, at most 32 characters in all.
 pub(super) fn is_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     let (words, number) = parts.split_at(parts.len() - 1);
     r.len() <= 32
         && words.len() >= 2
-        && words[0].len() == 2
+        && (words[0].len() == 2 || words[0] == "eusc")
         && words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
         && (1..=2).contains(&number[0].len())
         && number[0].bytes().all(|b| b.is_ascii_digit())
@@ -81,8 +81,9 @@ pub(super) fn is_region(r: &str) -> bool {
 
 /// The partition a Region belongs to: what an ARN for it must say.
 pub(super) fn partition_of(region: &str) -> &'static str {
-    const PARTITIONS: [(&str, &str); 6] = [
+    const PARTITIONS: [(&str, &str); 7] = [
         ("cn-", "aws-cn"),
+        ("eusc-", "aws-eusc"),
         ("us-gov-", "aws-us-gov"),
         ("us-isob-", "aws-iso-b"),
         ("us-isof-", "aws-iso-f"),
