@@ -65,9 +65,15 @@ pub struct BlockDevice {
 
 impl Ami {
     /// Sum of the EBS snapshot volume sizes: an upper bound of what the AMI's
-    /// snapshots are billed for (snapshots are billed incrementally).
+    /// snapshots are billed for (snapshots are billed incrementally). The sizes are
+    /// DescribeImages' answer: a sum past `i64` stops at its bound (it is an upper bound
+    /// already) rather than panicking or wrapping.
     pub fn snapshot_size_gib_total(&self) -> i64 {
-        self.block_devices.iter().filter(|d| d.snapshot_id.is_some()).filter_map(|d| d.volume_size_gib).sum()
+        self.block_devices
+            .iter()
+            .filter(|d| d.snapshot_id.is_some())
+            .filter_map(|d| d.volume_size_gib)
+            .fold(0, i64::saturating_add)
     }
 }
 
