@@ -8,12 +8,18 @@
 #[path = "config_values.rs"]
 mod values;
 
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use values::{
+    athena_name, boolean, check_topic_region, exclude_tag, group_tag, is_region, partition_of, price, shown,
+    validate_bucket, validate_prefix, validate_region, validate_topic_arn,
+};
 pub use values::{parse_account_ids, parse_member_probes, parse_probe_owners, parse_resource_types, parse_tag_filters};
-use values::{validate_bucket, validate_prefix, validate_region, validate_topic_arn};
 
 use crate::core::model::REPORT_RESOURCE_TYPES;
 use crate::core::selection::TagFilters;
-use crate::core::verdict::{TagMatch, VerdictSettings};
+use crate::core::verdict::VerdictSettings;
 
 /// Raw, unvalidated settings. Field names mirror the environment variables.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -164,52 +170,54 @@ pub const DEFAULT_PREFIX: &str = "ami-usage";
 pub const MAX_REPORT_ACCOUNTS: usize = 200;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
-#[error("{var} (--{flag}): {problem}. {fix}")]
 pub struct ConfigError {
     pub var: &'static str,
-    pub flag: &'static str,
+    /// The variable's long flag, from clap's definition of [`RawConfig`]; `None` only
+    /// for a variable that has no flag.
+    pub flag: Option<&'static str>,
     pub problem: String,
     pub fix: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.flag {
+            Some(flag) => write!(f, "{} (--{flag}): {}. {}", self.var, self.problem, self.fix),
+            None => write!(f, "{}: {}. {}", self.var, self.problem, self.fix),
+        }
+    }
 }
 
 fn err(var: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
     ConfigError { var, flag: flag_of(var), problem: problem.into(), fix: fix.into() }
 }
 
-fn flag_of(var: &'static str) -> &'static str {
-    match var {
-        "ARCHIVE_BUCKET" => "archive-bucket",
-        "ARCHIVE_BUCKET_REGION" => "archive-bucket-region",
-        "ARCHIVE_PREFIX" => "archive-prefix",
-        "ALERT_TOPIC_ARN" => "alert-topic-arn",
-        "AMI_TAG_FILTERS" => "ami-tag-filters",
-        "LAUNCH_TEMPLATE_VERSION_DEPTH" => "launch-template-version-depth",
-        "REPORT_ACCOUNT_IDS" => "report-account-ids",
-        "PENDING_ALERT_HOURS" => "pending-alert-hours",
-        "EXPIRY_WARNING_DAYS" => "expiry-warning-days",
-        "SNAPSHOT_GB_MONTH_USD" => "snapshot-gb-month-usd",
-        "UNUSED_MIN_DAYS" => "unused-min-days",
-        "MIN_REPORTS" => "min-reports",
-        "MIN_AGE_DAYS" => "min-age-days",
-        "EXCLUDE_TAG" => "exclude-tag",
-        "GROUP_TAG" => "group-tag",
-        "KEEP_NEWEST" => "keep-newest",
-        "MAX_CANDIDATE_PERCENT" => "max-candidate-percent",
-        "CREATE_CONCURRENCY" => "create-concurrency",
-        "COLLECT_CONCURRENCY" => "collect-concurrency",
-        "S3_FORCE_PATH_STYLE" => "s3-force-path-style",
-        "ATHENA_DATABASE" => "athena-database",
-        "ATHENA_WORKGROUP" => "athena-workgroup",
-        "EC2_MUTATING_RATE" => "ec2-mutating-rate",
-        "EC2_MUTATING_BURST" => "ec2-mutating-burst",
-        "EC2_DESCRIBE_RATE" => "ec2-describe-rate",
-        "EC2_DESCRIBE_BURST" => "ec2-describe-burst",
-        "MAX_EVIDENCE_AGE_HOURS" => "max-evidence-age-hours",
-        "REPORT_RESOURCE_TYPES" => "report-resource-types",
-        "PROBE_OWNER_ACCOUNT_IDS" => "probe-owner-account-ids",
-        "REQUIRE_MEMBER_PROBES" => "require-member-probes",
-        _ => "",
+/// Environment variable → long flag, as clap defines them on [`RawConfig`] (never a
+/// second, hand-kept copy that could drift).
+fn flags() -> &'static BTreeMap<String, String> {
+    static FLAGS: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    FLAGS.get_or_init(|| {
+        use clap::Args;
+        RawConfig::augment_args(clap::Command::new("config"))
+            .get_arguments()
+            .filter_map(|a| Some((a.get_env()?.to_str()?.to_string(), a.get_long()?.to_string())))
+            .collect()
+    })
+}
+
+fn flag_of(var: &str) -> Option<&'static str> {
+    flags().get(var).map(String::as_str)
+}
+
+/// The first configuration variable whose value is not UTF-8. Checked before clap reads
+/// the environment, whose own message would not name the variable.
+pub fn check_env_is_utf8() -> Result<(), ConfigError> {
+    for var in flags().keys() {
+        if std::env::var_os(var).is_some_and(|v| v.to_str().is_none()) {
+            return Err(err(var.as_str(), "is not valid UTF-8", "Set it to a UTF-8 value, or unset it."));
+        }
     }
+    Ok(())
 }
 
 /// Empty and whitespace-only values count as unset: CloudFormation templates often
@@ -229,7 +237,7 @@ where
         Ok(v) if v >= min && v <= max => Ok(v),
         _ => Err(err(
             var,
-            format!("{s:?} is not a whole number from {min} to {max}"),
+            format!("{} is not a whole number from {min} to {max}", shown(s)),
             format!("Set it to a value from {min} to {max}, or unset it for the default {default}."),
         )),
     }
@@ -244,7 +252,7 @@ fn rate(var: &'static str, raw: &Option<String>, default: f64) -> Result<f64, Co
         Ok(v) if v.is_finite() && (0.01..=100_000.0).contains(&v) => Ok(v),
         _ => Err(err(
             var,
-            format!("{s:?} is not a rate in calls per second from 0.01 to 100000"),
+            format!("{} is not a rate in calls per second from 0.01 to 100000", shown(s)),
             format!(
                 "Set it to the refill rate of the account's EC2 token bucket, or unset it for AWS's default {default}."
             ),
@@ -271,33 +279,6 @@ impl RawConfig {
             None => TagFilters::default(),
             Some(s) => parse_tag_filters(s)?,
         };
-        let snapshot_gb_month_usd = match present(&self.snapshot_gb_month_usd) {
-            None => 0.05,
-            Some(s) => match s.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => v,
-                _ => {
-                    return Err(err(
-                        "SNAPSHOT_GB_MONTH_USD",
-                        format!("{s:?} is not a non-negative price"),
-                        "Set it to the snapshot price per GB-month in USD, e.g. 0.05.",
-                    ));
-                }
-            },
-        };
-        let s3_force_path_style = match present(&self.s3_force_path_style) {
-            None => false,
-            Some(s) => match s.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                _ => {
-                    return Err(err(
-                        "S3_FORCE_PATH_STYLE",
-                        format!("{s:?} is not a boolean"),
-                        "Set it to true or false.",
-                    ));
-                }
-            },
-        };
         Ok(Config {
             archive_bucket,
             archive_bucket_region,
@@ -321,13 +302,13 @@ impl RawConfig {
             },
             pending_alert_hours: integer("PENDING_ALERT_HOURS", &self.pending_alert_hours, 24, 1, 24 * 30)?,
             expiry_warning_days: integer("EXPIRY_WARNING_DAYS", &self.expiry_warning_days, 7, 1, 29)?,
-            snapshot_gb_month_usd,
+            snapshot_gb_month_usd: price("SNAPSHOT_GB_MONTH_USD", &self.snapshot_gb_month_usd, 0.05)?,
             verdict: self.verdict_settings()?,
             create_concurrency: integer("CREATE_CONCURRENCY", &self.create_concurrency, 8, 1, 64)?,
             collect_concurrency: integer("COLLECT_CONCURRENCY", &self.collect_concurrency, 4, 1, 64)?,
-            s3_force_path_style,
-            athena_database: present(&self.athena_database).unwrap_or("ami_usage").to_string(),
-            athena_workgroup: present(&self.athena_workgroup).unwrap_or("primary").to_string(),
+            s3_force_path_style: boolean("S3_FORCE_PATH_STYLE", &self.s3_force_path_style, false)?,
+            athena_database: athena_name("ATHENA_DATABASE", &self.athena_database, "ami_usage", 255)?,
+            athena_workgroup: athena_name("ATHENA_WORKGROUP", &self.athena_workgroup, "primary", 128)?,
             ec2_rates: self.ec2_rates()?,
             probe_owner_account_ids: present(&self.probe_owner_account_ids)
                 .map(parse_probe_owners)
@@ -370,27 +351,14 @@ impl RawConfig {
         }
         let exclude_tag = match present(&self.exclude_tag) {
             None => d.exclude_tag,
-            Some(s) => {
-                let (key, value) = match s.split_once('=') {
-                    Some((k, v)) => (k.trim(), Some(v.trim().to_string())),
-                    None => (s, None),
-                };
-                if key.is_empty() || key.chars().count() > 128 {
-                    return Err(err(
-                        "EXCLUDE_TAG",
-                        format!("{s:?} has no usable tag key"),
-                        "Write Key or Key=Value, e.g. DoNotDeregister or Retain=true.",
-                    ));
-                }
-                TagMatch { key: key.to_string(), value }
-            }
+            Some(s) => exclude_tag(s)?,
         };
         Ok(VerdictSettings {
             unused_min_days,
             min_reports,
             min_age_days: integer("MIN_AGE_DAYS", &self.min_age_days, d.min_age_days, 0, 3650)?,
             exclude_tag,
-            group_tag: present(&self.group_tag).map(str::to_string),
+            group_tag: present(&self.group_tag).map(group_tag).transpose()?,
             keep_newest: integer("KEEP_NEWEST", &self.keep_newest, d.keep_newest, 0, 100)?,
             max_candidate_percent: integer(
                 "MAX_CANDIDATE_PERCENT",
@@ -411,6 +379,38 @@ impl RawConfig {
 }
 
 impl Config {
+    /// Checks what must agree with the function's Region (from the AWS configuration,
+    /// known before any AWS call): it is a Region code, the alert topic is in that
+    /// Region, and the archive bucket's Region is in the same partition. The topic's
+    /// account is checked for its shape only; comparing it with the caller's account
+    /// would take an STS call.
+    pub fn check_function_region(&self, region: &str) -> Result<(), ConfigError> {
+        if !is_region(region) {
+            // The SDK's variable, not ours: it has no flag.
+            return Err(ConfigError {
+                var: "AWS_REGION",
+                flag: None,
+                problem: format!("{} is not an AWS Region code", shown(region)),
+                fix: "Set AWS_REGION (or the profile's region) to the function's Region, e.g. eu-west-1.".into(),
+            });
+        }
+        if let Some(arn) = &self.alert_topic_arn {
+            check_topic_region(arn, region)?;
+        }
+        match &self.archive_bucket_region {
+            Some(bucket_region) if partition_of(bucket_region) != partition_of(region) => Err(err(
+                "ARCHIVE_BUCKET_REGION",
+                format!(
+                    "{bucket_region} is in partition {}, but the function runs in {region} ({})",
+                    partition_of(bucket_region),
+                    partition_of(region)
+                ),
+                "Use a bucket in the function's partition, or unset it when the bucket is in the function's Region.",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The owners whose shared AMIs the probe asks about: the probe has nothing to do
     /// without them, so it refuses to start (exit 2) rather than write empty facts.
     pub fn require_probe_owners(&self) -> Result<&[String], ConfigError> {
@@ -439,3 +439,7 @@ impl Config {
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "config_props.rs"]
+mod props;

@@ -1,5 +1,7 @@
+use super::values::{MAX_PREFIX_BYTES, validate_bucket, validate_prefix, validate_topic_arn};
 use super::*;
 use crate::core::selection::TagFilter;
+use crate::core::verdict::TagMatch;
 
 fn raw() -> RawConfig {
     RawConfig::default()
@@ -59,7 +61,7 @@ fn bad_verdict_settings_name_the_variable_and_flag() {
     for (r, var) in cases {
         let e = r.validate().unwrap_err();
         assert_eq!(e.var, var);
-        assert!(e.to_string().contains(&format!("--{}", flag_of(var))), "{e}");
+        assert!(e.to_string().contains(&format!("--{}", flag_of(var).unwrap())), "{e}");
     }
 }
 
@@ -201,9 +203,16 @@ fn archive_bucket_region_defaults_to_the_functions_region_and_accepts_every_part
     assert_eq!(raw().validate().unwrap().archive_bucket_region, None);
     let c = RawConfig { archive_bucket_region: Some("  ".into()), ..raw() }.validate().unwrap();
     assert_eq!(c.archive_bucket_region, None);
-    for ok in
-        ["eu-west-1", "us-east-1", "us-gov-west-1", "cn-north-1", "ap-southeast-7", "eu-central-2", "il-central-1"]
-    {
+    for ok in [
+        "eu-west-1",
+        "us-east-1",
+        "us-gov-west-1",
+        "cn-north-1",
+        "ap-southeast-7",
+        "eu-central-2",
+        "il-central-1",
+        "eusc-de-east-1",
+    ] {
         let c = RawConfig { archive_bucket_region: Some(format!(" {ok} ")), ..raw() }.validate().unwrap();
         assert_eq!(c.archive_bucket_region.as_deref(), Some(ok));
     }
@@ -268,4 +277,194 @@ fn probe_account_lists_are_twelve_digit_ids_and_member_probes_need_organisation_
         single.to_string().contains("needs organisation mode") && single.fix.contains("ARCHIVE_PREFIX"),
         "{single}"
     );
+}
+
+#[test]
+fn every_variable_has_its_own_flag_from_clap() {
+    use clap::Args;
+    let command = RawConfig::augment_args(clap::Command::new("t"));
+    let mut seen = 0;
+    for arg in command.get_arguments() {
+        let var = arg.get_env().and_then(|v| v.to_str()).expect("every setting has an environment variable");
+        let long = arg.get_long().expect("every setting has a long flag");
+        assert_eq!(long, var.to_ascii_lowercase().replace('_', "-"), "{var}");
+        assert_eq!(flag_of(var), Some(long));
+        seen += 1;
+    }
+    assert_eq!(flags().len(), seen);
+    assert_eq!(flag_of("NOT_A_SETTING"), None);
+}
+
+/// Every variable the sources name (a string literal in capitals: what `err`, `integer`,
+/// `rate`… are called with) is one clap knows: no error can name a variable without its flag.
+#[test]
+fn every_variable_the_sources_name_has_a_flag() {
+    let sources = [include_str!("config.rs"), include_str!("config_values.rs")];
+    let named: std::collections::BTreeSet<&str> = sources
+        .iter()
+        .flat_map(|source| source.split('"').skip(1).step_by(2))
+        .filter(|lit| lit.len() >= 6 && lit.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+        .collect();
+    assert!(named.len() >= flags().len(), "{named:?}");
+    // The SDK's own variable, named when the Region it resolved is not a Region code.
+    for var in named.iter().filter(|v| **v != "AWS_REGION") {
+        assert!(flag_of(var).is_some(), "{var} has no flag");
+    }
+}
+
+#[test]
+fn bucket_names_follow_all_of_s3s_rules() {
+    for ok in ["abc", "my-bucket", "my.bucket.1", "a1-b2.c3", "1bucket", &"a".repeat(63), "192.168.5", "xn-ok"] {
+        assert_eq!(validate_bucket(ok), Ok(()), "{ok}");
+    }
+    for (bad, needle) in [
+        ("ab", "3 to 63"),
+        (&"a".repeat(64)[..], "3 to 63"),
+        ("My-Bucket", "lowercase"),
+        ("my_bucket", "lowercase"),
+        ("my bucket", "lowercase"),
+        ("-bucket", "start and end"),
+        ("bucket.", "start and end"),
+        ("my..bucket", "adjacent dots"),
+        ("192.168.5.4", "IP address"),
+        ("xn--bucket", "reserved"),
+        ("sthree-bucket", "reserved"),
+        ("amzn-s3-demo-bucket", "reserved"),
+        ("bucket-s3alias", "reserved"),
+        ("bucket--ol-s3", "reserved"),
+        ("bucket.mrap", "reserved"),
+        ("bucket--x-s3", "reserved"),
+        ("bucket--table-s3", "reserved"),
+        ("s3://bucket", "lowercase"),
+    ] {
+        let e = validate_bucket(bad).unwrap_err();
+        assert_eq!(e.var, "ARCHIVE_BUCKET");
+        assert!(e.to_string().contains(needle) && e.to_string().contains("--archive-bucket"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn prefixes_fit_s3_keys_and_use_safe_characters() {
+    for (ok, stored) in
+        [("ami-usage", "ami-usage"), ("/a/b/", "a/b"), ("org/account=123456789012/x", "org/account=123456789012/x")]
+    {
+        assert_eq!(validate_prefix(ok).unwrap(), stored);
+    }
+    assert_eq!(validate_prefix(&"p".repeat(MAX_PREFIX_BYTES)).unwrap().len(), MAX_PREFIX_BYTES);
+    for (bad, needle) in [
+        (&"p".repeat(MAX_PREFIX_BYTES + 1)[..], "bytes long"),
+        (&"p".repeat(2000)[..], "bytes long"),
+        ("a\nb", "contains '\\n'"),
+        ("a\u{7f}b", "contains"),
+        ("a b", "contains ' '"),
+        ("a\\b", "contains"),
+        ("a#b", "contains '#'"),
+        ("caf\u{e9}", "contains"),
+        ("a//b", "empty, '.' or '..'"),
+        ("a/./b", "empty, '.' or '..'"),
+        ("/", "empty, '.' or '..'"),
+    ] {
+        let e = validate_prefix(bad).unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.var, "ARCHIVE_PREFIX");
+        assert!(text.contains(needle) && !text.contains('\n') && text.len() < 400, "{bad:?}: {text}");
+    }
+}
+
+#[test]
+fn topic_arns_are_checked_part_by_part() {
+    for ok in [
+        "arn:aws:sns:eu-west-1:123456789012:alerts",
+        "arn:aws-cn:sns:cn-north-1:123456789012:a_b-c",
+        "arn:aws-us-gov:sns:us-gov-west-1:123456789012:t",
+        "arn:aws-eusc:sns:eusc-de-east-1:123456789012:t",
+    ] {
+        assert_eq!(validate_topic_arn(ok), Ok(()), "{ok}");
+    }
+    for (bad, needle) in [
+        ("my-topic", "six"),
+        ("arn:aws:sqs:eu-west-1:123456789012:q", "not an SNS topic ARN"),
+        ("arn:aws:sns:eu-west-1:123456789012", "six"),
+        ("arn:awz:sns:eu-west-1:123456789012:t", "not an AWS partition"),
+        ("arn:aws:sns:eu-west:123456789012:t", "not a Region code"),
+        ("arn:aws:sns:cn-north-1:123456789012:t", "Region cn-north-1 is in aws-cn"),
+        ("arn:aws:sns:eu-west-1:12345678901:t", "not 12 digits"),
+        ("arn:aws:sns:eu-west-1:123456789012:", "topic name"),
+        ("arn:aws:sns:eu-west-1:123456789012:a.b", "topic name"),
+        ("arn:aws:sns:eu-west-1:123456789012:t.fifo", "FIFO"),
+    ] {
+        let e = validate_topic_arn(bad).unwrap_err();
+        assert_eq!(e.var, "ALERT_TOPIC_ARN");
+        assert!(e.to_string().contains(needle), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn the_topic_and_the_bucket_region_must_suit_the_functions_region() {
+    let config = |topic: &str, bucket_region: Option<&str>| {
+        RawConfig { alert_topic_arn: Some(topic.into()), archive_bucket_region: bucket_region.map(Into::into), ..raw() }
+            .validate()
+            .unwrap()
+    };
+    let here = config("arn:aws:sns:eu-west-1:123456789012:alerts", Some("us-east-1"));
+    assert_eq!(here.check_function_region("eu-west-1"), Ok(()));
+    let e = here.check_function_region("eu-central-1").unwrap_err();
+    assert_eq!(e.var, "ALERT_TOPIC_ARN");
+    assert!(e.to_string().contains("is in Region eu-west-1, but the function runs in eu-central-1"), "{e}");
+    let e = config("arn:aws-cn:sns:cn-north-1:123456789012:a", Some("eu-west-1"))
+        .check_function_region("cn-north-1")
+        .unwrap_err();
+    assert_eq!(e.var, "ARCHIVE_BUCKET_REGION");
+    assert!(e.to_string().contains("partition aws, but the function runs in cn-north-1 (aws-cn)"), "{e}");
+    assert_eq!(raw().validate().unwrap().check_function_region("ap-southeast-7"), Ok(()));
+    for bad in ["us-east-1\n", "local", "", "US-EAST-1"] {
+        let e = raw().validate().unwrap().check_function_region(bad).unwrap_err();
+        assert_eq!((e.var, e.flag), ("AWS_REGION", None));
+        assert!(e.to_string().starts_with("AWS_REGION: ") && !e.to_string().contains('\n'), "{e}");
+    }
+}
+
+#[test]
+fn tags_and_athena_names_keep_to_their_limits() {
+    let long_key = "k".repeat(129);
+    let long_value = format!("Team={}", "v".repeat(257));
+    for (r, var, needle) in [
+        (RawConfig { ami_tag_filters: Some(long_value.clone()), ..raw() }, "AMI_TAG_FILTERS", "longer than 256"),
+        (RawConfig { ami_tag_filters: Some("Team=a\u{7}".into()), ..raw() }, "AMI_TAG_FILTERS", "control"),
+        (RawConfig { exclude_tag: Some(long_key.clone()), ..raw() }, "EXCLUDE_TAG", "longer than 128"),
+        (RawConfig { exclude_tag: Some(long_value), ..raw() }, "EXCLUDE_TAG", "longer than 256"),
+        (RawConfig { group_tag: Some(long_key), ..raw() }, "GROUP_TAG", "longer than 128"),
+        (RawConfig { group_tag: Some("Fam\nily".into()), ..raw() }, "GROUP_TAG", "control"),
+        (RawConfig { athena_database: Some("db; DROP".into()), ..raw() }, "ATHENA_DATABASE", "letters, digits"),
+        (RawConfig { athena_workgroup: Some("w".repeat(129)), ..raw() }, "ATHENA_WORKGROUP", "128"),
+        (RawConfig { snapshot_gb_month_usd: Some("1e300".into()), ..raw() }, "SNAPSHOT_GB_MONTH_USD", "1000"),
+    ] {
+        let e = r.validate().unwrap_err();
+        assert_eq!(e.var, var);
+        assert!(e.to_string().contains(needle) && !e.to_string().contains('\n'), "{e}");
+    }
+    let c = RawConfig { group_tag: Some("k".repeat(128)), athena_workgroup: Some("my.wg-1".into()), ..raw() };
+    assert_eq!(c.validate().unwrap().athena_workgroup, "my.wg-1");
+}
+
+#[test]
+fn report_resource_types_default_to_all_four_and_reject_unknown_types() {
+    let all = raw().validate().unwrap().report_resource_types;
+    assert_eq!(all, ["ec2:Instance", "ec2:LaunchTemplate", "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe"]);
+    let some = RawConfig { report_resource_types: Some(" ec2:Instance ,ec2:Instance,".into()), ..raw() };
+    assert_eq!(some.validate().unwrap().report_resource_types, ["ec2:Instance"]);
+    for bad in ["ssm:Parameter", "ec2:instance", ",,"] {
+        let e = RawConfig { report_resource_types: Some(bad.into()), ..raw() }.validate().unwrap_err();
+        assert_eq!((e.var, e.flag), ("REPORT_RESOURCE_TYPES", Some("report-resource-types")), "{bad}");
+        assert!(!e.to_string().contains('\n'));
+    }
+}
+
+#[test]
+fn max_evidence_age_is_at_least_a_day_of_daily_reports() {
+    assert_eq!(raw().validate().unwrap().verdict.max_evidence_age_hours, 48);
+    for (value, ok) in [("24", true), ("720", true), ("23", false), ("721", false), ("two days", false)] {
+        let r = RawConfig { max_evidence_age_hours: Some(value.into()), ..raw() }.validate();
+        assert_eq!(r.is_ok(), ok, "{value}");
+    }
 }

@@ -1,74 +1,235 @@
 //! The shapes of configuration values (bucket, Region, prefix, topic, tag filters,
 //! account ids): each check names its variable and the fix, as `super::err` does.
+//! Each grammar is AWS's published one, so that a value accepted here is not refused
+//! later by an AWS call, after a run has already written part of its work.
 
 use std::collections::BTreeSet;
 
-use super::{ConfigError, MAX_REPORT_ACCOUNTS, err};
+use super::{ConfigError, MAX_REPORT_ACCOUNTS, err, present};
 use crate::core::model::REPORT_RESOURCE_TYPES;
 use crate::core::selection::{TagFilter, TagFilters};
+use crate::core::verdict::TagMatch;
 
-pub(super) fn validate_bucket(b: &str) -> Result<(), ConfigError> {
-    let ok = (3..=63).contains(&b.len())
-        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && b.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
+/// The longest prefix accepted, in bytes. S3 keys stop at 1,024 bytes; the longest key
+/// the archive writes today is the prefix plus about 100 bytes
+/// (`/entries/region=<Region>/report_date=YYYY-MM-DD/amiur-<17 hex>.json.gz`, or the
+/// verdicts' `run-<timestamp>.json.gz`), so half the limit leaves room for new datasets
+/// and longer ids without a key ever being refused mid-archive.
+pub(super) const MAX_PREFIX_BYTES: usize = 512;
+/// AWS's tag limits: keys 1–128 characters, values 0–256 (EC2 counts Unicode characters).
+pub const MAX_TAG_KEY_CHARS: usize = 128;
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
+
+/// A value as shown in a message: debug-quoted (control characters escaped, so the
+/// message stays one line) and cut at 64 characters whatever its length.
+pub(super) fn shown(s: &str) -> String {
+    if s.chars().count() <= 64 {
+        format!("{s:?}")
     } else {
-        Err(err(
-            "ARCHIVE_BUCKET",
-            format!("{b:?} is not a valid S3 bucket name"),
-            "Use the bucket's name only (3–63 lowercase letters, digits, '-' or '.'), not an ARN or s3:// URL.",
-        ))
+        let head: String = s.chars().take(64).collect();
+        format!("{head:?}… ({} bytes)", s.len())
     }
 }
 
-/// The shape of a Region code (`eu-west-1`, `us-gov-west-1`, `cn-north-1`,
-/// `ap-southeast-7`): a mistyped Region would otherwise surface only at the first S3
-/// call, as a DNS failure or a redirect, long after the configuration was checked.
-pub(super) fn validate_region(r: &str) -> Result<String, ConfigError> {
+/// S3's bucket naming rules for general purpose buckets, the first broken one.
+fn bucket_problem(b: &str) -> Option<&'static str> {
+    let reserved_prefixes = ["xn--", "sthree-", "amzn-s3-demo-"];
+    let reserved_suffixes = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    if !(3..=63).contains(&b.len()) {
+        Some("it must be 3 to 63 characters long")
+    } else if !b.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.') {
+        Some("only lowercase letters, digits, '-' and '.' are allowed")
+    } else if !b.starts_with(|c: char| c.is_ascii_alphanumeric()) || !b.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        Some("it must start and end with a letter or digit")
+    } else if b.contains("..") {
+        Some("it must not contain two adjacent dots")
+    } else if b.split('.').count() == 4 && b.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        Some("it must not be an IP address")
+    } else if reserved_prefixes.iter().any(|p| b.starts_with(p)) {
+        Some("the prefixes xn--, sthree- and amzn-s3-demo- are reserved by S3")
+    } else if reserved_suffixes.iter().any(|s| b.ends_with(s)) {
+        Some("the suffixes -s3alias, --ol-s3, .mrap, --x-s3 and --table-s3 are reserved by S3")
+    } else {
+        None
+    }
+}
+
+pub(super) fn validate_bucket(b: &str) -> Result<(), ConfigError> {
+    match bucket_problem(b) {
+        None => Ok(()),
+        Some(problem) => Err(err(
+            "ARCHIVE_BUCKET",
+            format!("{} is not a valid S3 bucket name: {problem}", shown(b)),
+            "Use the bucket's name only (3–63 lowercase letters, digits, '-' or '.'), not an ARN or s3:// URL.",
+        )),
+    }
+}
+
+/// True for a Region code (`eu-west-1`, `us-gov-west-1`, `cn-north-1`,
+/// `eu-isoe-west-1`, `eusc-de-east-1`): two letters (or `eusc`, the European Sovereign
+/// Cloud), one or more lowercase words, a number 1–99, at most 32 characters in all.
+pub(super) fn is_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     let (words, number) = parts.split_at(parts.len() - 1);
-    let ok = words.len() >= 2
-        && words[0].len() == 2
+    r.len() <= 32
+        && words.len() >= 2
+        && (words[0].len() == 2 || words[0] == "eusc")
         && words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
         && (1..=2).contains(&number[0].len())
         && number[0].bytes().all(|b| b.is_ascii_digit())
-        && !number[0].starts_with('0');
-    if ok {
+        && !number[0].starts_with('0')
+}
+
+/// The partition a Region belongs to: what an ARN for it must say.
+pub(super) fn partition_of(region: &str) -> &'static str {
+    const PARTITIONS: [(&str, &str); 7] = [
+        ("cn-", "aws-cn"),
+        ("eusc-", "aws-eusc"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-iso-", "aws-iso"),
+    ];
+    PARTITIONS.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or("aws", |(_, p)| p)
+}
+
+/// The shape of a Region code: a mistyped Region would otherwise surface only at the
+/// first S3 call, as a DNS failure or a redirect, long after the configuration was checked.
+pub(super) fn validate_region(r: &str) -> Result<String, ConfigError> {
+    if is_region(r) {
         Ok(r.to_string())
     } else {
         Err(err(
             "ARCHIVE_BUCKET_REGION",
-            format!("{r:?} is not an AWS Region code"),
+            format!("{} is not an AWS Region code", shown(r)),
             "Set it to the Region of the archive bucket, e.g. eu-west-1 \
              (aws s3api get-bucket-location --bucket <bucket>), or unset it when the bucket is in the function's Region.",
         ))
     }
 }
 
+/// S3's "safe" key characters (letters, digits, `! - _ . * ' ( )`) plus `/` and `=`
+/// (organisation mode's `account=<id>` segment). Everything else is one S3 or a
+/// consumer of the keys (URLs, Athena's partition paths) escapes or mangles.
+fn is_prefix_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!-_.*'()/=".contains(c)
+}
+
+/// A key prefix: leading and trailing '/' are dropped; what is left is 1–512 bytes of
+/// `/`-separated segments, none empty, `.` or `..`, of S3's safe characters.
 pub(super) fn validate_prefix(p: &str) -> Result<String, ConfigError> {
     let trimmed = p.trim_matches('/');
-    if trimmed.is_empty() || trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-        return Err(err(
+    let problem = if trimmed.len() > MAX_PREFIX_BYTES {
+        Some(format!(
+            "is {} bytes long; at most {MAX_PREFIX_BYTES} keep every archive key within S3's 1,024-byte limit",
+            p.len()
+        ))
+    } else if let Some(c) = trimmed.chars().find(|c| !is_prefix_char(*c)) {
+        Some(format!("contains {c:?}, which S3 keys would need escaped"))
+    } else if trimmed.is_empty() || trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        Some("has an empty, '.' or '..' path segment".to_string())
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(trimmed.to_string()),
+        Some(problem) => Err(err(
             "ARCHIVE_PREFIX",
-            format!("{p:?} is not a usable key prefix"),
-            "Use path segments without empty, '.' or '..' parts, e.g. ami-usage or archive/ami-usage.",
-        ));
+            format!("{} is not a usable key prefix: it {problem}", shown(p)),
+            "Use '/'-separated segments of letters, digits and ! - _ . * ' ( ) =, e.g. ami-usage or archive/ami-usage.",
+        )),
     }
-    Ok(trimmed.to_string())
+}
+
+/// The parts of an SNS topic ARN.
+struct TopicArn<'a> {
+    partition: &'a str,
+    region: &'a str,
+}
+
+/// The first way `arn` is not `arn:<partition>:sns:<Region>:<12-digit account>:<name>`
+/// for a standard topic (name: 1–256 letters, digits, '-' or '_').
+fn topic_arn_problem(arn: &str) -> Result<TopicArn<'_>, String> {
+    const PARTITIONS: [&str; 8] =
+        ["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"];
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [head, partition, service, region, account, name] = parts[..] else {
+        return Err("is not an SNS topic ARN (six ':'-separated parts)".into());
+    };
+    if head != "arn" || service != "sns" {
+        return Err("is not an SNS topic ARN".into());
+    }
+    if !PARTITIONS.contains(&partition) {
+        return Err(format!("is not an SNS topic ARN: {} is not an AWS partition", shown(partition)));
+    }
+    if !is_region(region) {
+        return Err(format!("is not an SNS topic ARN: {} is not a Region code", shown(region)));
+    }
+    if partition_of(region) != partition {
+        return Err(format!("names partition {partition}, but Region {region} is in {}", partition_of(region)));
+    }
+    if !is_account_id(account) {
+        return Err(format!("is not an SNS topic ARN: account {} is not 12 digits", shown(account)));
+    }
+    if name.ends_with(".fifo") {
+        return Err("is a FIFO topic, which needs a message group id that alerts do not carry".into());
+    }
+    let name_ok =
+        (1..=256).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !name_ok {
+        return Err("is not an SNS topic ARN: a topic name is 1–256 letters, digits, '-' or '_'".into());
+    }
+    Ok(TopicArn { partition, region })
 }
 
 pub(super) fn validate_topic_arn(arn: &str) -> Result<(), ConfigError> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() == 6 && parts[0] == "arn" && parts[2] == "sns" && !parts[5].is_empty() {
-        Ok(())
-    } else {
-        Err(err(
+    topic_arn_problem(arn).map(|_| ()).map_err(|problem| {
+        err(
             "ALERT_TOPIC_ARN",
-            format!("{arn:?} is not an SNS topic ARN"),
-            "Use arn:aws:sns:<region>:<account>:<topic>, or unset it to only print alerts.",
-        ))
+            format!("{} {problem}", shown(arn)),
+            "Use arn:aws:sns:<region>:<account>:<topic> of a standard topic, or unset it to only print alerts.",
+        )
+    })
+}
+
+/// SNS is called in the function's Region, and publishes only to that Region's topics:
+/// a topic elsewhere would fail the publish after collect had archived and saved.
+pub(super) fn check_topic_region(arn: &str, function_region: &str) -> Result<(), ConfigError> {
+    let Ok(topic) = topic_arn_problem(arn) else {
+        return validate_topic_arn(arn);
+    };
+    if topic.region == function_region && topic.partition == partition_of(function_region) {
+        return Ok(());
+    }
+    Err(err(
+        "ALERT_TOPIC_ARN",
+        format!("{} is in Region {}, but the function runs in {function_region}", shown(arn), topic.region),
+        format!("Use a topic in {function_region}, or unset it to only print alerts."),
+    ))
+}
+
+/// One tag key: 1–128 characters, no control characters.
+pub(super) fn tag_key_problem(key: &str) -> Option<String> {
+    if key.is_empty() {
+        Some("the tag key is empty".into())
+    } else if key.chars().count() > MAX_TAG_KEY_CHARS {
+        Some(format!("tag key {} is longer than {MAX_TAG_KEY_CHARS} characters", shown(key)))
+    } else if key.chars().any(char::is_control) {
+        Some(format!("tag key {} contains a control character", shown(key)))
+    } else {
+        None
+    }
+}
+
+/// One tag value: at most 256 characters, no control characters.
+pub(super) fn tag_value_problem(value: &str) -> Option<String> {
+    if value.chars().count() > MAX_TAG_VALUE_CHARS {
+        Some(format!("tag value {} is longer than {MAX_TAG_VALUE_CHARS} characters", shown(value)))
+    } else if value.chars().any(char::is_control) {
+        Some(format!("tag value {} contains a control character", shown(value)))
+    } else {
+        None
     }
 }
 
@@ -80,39 +241,47 @@ pub fn parse_tag_filters(s: &str) -> Result<TagFilters, ConfigError> {
     for pair in s.split(',') {
         let pair = pair.trim();
         let Some((key, values)) = pair.split_once('=') else {
-            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has no '='"), fix));
+            return Err(err("AMI_TAG_FILTERS", format!("{} has no '='", shown(pair)), fix));
         };
         let key = key.trim();
         if key.is_empty() {
-            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has an empty tag key"), fix));
+            return Err(err("AMI_TAG_FILTERS", format!("{} has an empty tag key", shown(pair)), fix));
         }
-        if key.chars().count() > 128 {
-            return Err(err("AMI_TAG_FILTERS", format!("tag key {key:?} is longer than 128 characters"), fix));
+        if let Some(problem) = tag_key_problem(key) {
+            return Err(err("AMI_TAG_FILTERS", problem, fix));
         }
         if !seen.insert(key.to_string()) {
             return Err(err(
                 "AMI_TAG_FILTERS",
-                format!("tag key {key:?} appears twice"),
+                format!("tag key {} appears twice", shown(key)),
                 "Name each key once; list alternative values as Key=v1|v2.",
             ));
         }
         let values: Vec<String> = values.split('|').map(|v| v.trim().to_string()).collect();
         if values.iter().any(|v| v.is_empty()) {
-            return Err(err("AMI_TAG_FILTERS", format!("{pair:?} has an empty value"), fix));
+            return Err(err("AMI_TAG_FILTERS", format!("{} has an empty value", shown(pair)), fix));
+        }
+        if let Some(problem) = values.iter().find_map(|v| tag_value_problem(v)) {
+            return Err(err("AMI_TAG_FILTERS", problem, fix));
         }
         filters.push(TagFilter { key: key.to_string(), values });
     }
     Ok(TagFilters(filters))
 }
 
+/// True for an AWS account id: exactly twelve ASCII digits.
+pub(super) fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
 pub fn parse_account_ids(s: &str) -> Result<Vec<String>, ConfigError> {
     let mut ids = Vec::new();
     let mut seen = BTreeSet::new();
     for id in s.split(',').map(str::trim).filter(|id| !id.is_empty()) {
-        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        if !is_account_id(id) {
             return Err(err(
                 "REPORT_ACCOUNT_IDS",
-                format!("{id:?} is not a 12-digit AWS account id"),
+                format!("{} is not a 12-digit AWS account id", shown(id)),
                 "List 12-digit account ids separated by commas, or unset it to report on all accounts.",
             ));
         }
@@ -138,7 +307,7 @@ pub fn parse_resource_types(s: &str) -> Result<Vec<String>, ConfigError> {
         if !REPORT_RESOURCE_TYPES.contains(&t) {
             return Err(err(
                 "REPORT_RESOURCE_TYPES",
-                format!("{t:?} is not a resource type of EC2's usage reports"),
+                format!("{} is not a resource type of EC2's usage reports", shown(t)),
                 format!("List some of {}, or unset it for all four.", REPORT_RESOURCE_TYPES.join(", ")),
             ));
         }
@@ -149,11 +318,91 @@ pub fn parse_resource_types(s: &str) -> Result<Vec<String>, ConfigError> {
     if types.is_empty() {
         return Err(err(
             "REPORT_RESOURCE_TYPES",
-            format!("{s:?} names no resource type"),
+            format!("{} names no resource type", shown(s)),
             "List at least one, or unset it for all four.",
         ));
     }
     Ok(types)
+}
+
+/// A price in USD per GB-month: finite, from 0 to 1000 (a cost estimate must stay a
+/// finite number however many snapshots it sums).
+pub(super) fn price(var: &'static str, raw: &Option<String>, default: f64) -> Result<f64, ConfigError> {
+    let Some(s) = present(raw) else {
+        return Ok(default);
+    };
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=1000.0).contains(&v) => Ok(v),
+        _ => Err(err(
+            var,
+            format!("{} is not a non-negative price up to 1000", shown(s)),
+            format!("Set it to the snapshot price per GB-month in USD, e.g. {default}."),
+        )),
+    }
+}
+
+/// `true`/`1`/`yes` or `false`/`0`/`no`, any case.
+pub(super) fn boolean(var: &'static str, raw: &Option<String>, default: bool) -> Result<bool, ConfigError> {
+    let Some(s) = present(raw) else {
+        return Ok(default);
+    };
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(err(var, format!("{} is not a boolean", shown(s)), "Set it to true or false.")),
+    }
+}
+
+/// A Glue database or Athena workgroup name: letters, digits, '_', '-' and '.', up to
+/// `max` characters. The alert quotes it in a query hint, so it must not carry a
+/// newline or markup into the message.
+pub(super) fn athena_name(
+    var: &'static str,
+    raw: &Option<String>,
+    default: &str,
+    max: usize,
+) -> Result<String, ConfigError> {
+    let Some(s) = present(raw) else {
+        return Ok(default.to_string());
+    };
+    if s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+        Ok(s.to_string())
+    } else {
+        Err(err(
+            var,
+            format!("{} is not a name of up to {max} letters, digits, '_', '-' or '.'", shown(s)),
+            format!("Set it to the name as Athena shows it, or unset it for {default}."),
+        ))
+    }
+}
+
+/// `Key` or `Key=Value`: a tag key (1–128 characters) and optionally its value (up to 256).
+pub(super) fn exclude_tag(s: &str) -> Result<TagMatch, ConfigError> {
+    let (key, value) = match s.split_once('=') {
+        Some((k, v)) => (k.trim(), Some(v.trim())),
+        None => (s, None),
+    };
+    let problem = tag_key_problem(key).or_else(|| value.and_then(tag_value_problem));
+    match problem {
+        None => Ok(TagMatch { key: key.to_string(), value: value.map(str::to_string) }),
+        Some(problem) => Err(err(
+            "EXCLUDE_TAG",
+            format!("{} is not a usable tag: {problem}", shown(s)),
+            "Write Key or Key=Value, e.g. DoNotDeregister or Retain=true.",
+        )),
+    }
+}
+
+/// A tag key (1–128 characters).
+pub(super) fn group_tag(s: &str) -> Result<String, ConfigError> {
+    match tag_key_problem(s) {
+        None => Ok(s.to_string()),
+        Some(problem) => Err(err(
+            "GROUP_TAG",
+            format!("{} is not a usable tag key: {problem}", shown(s)),
+            "Name one tag key of up to 128 characters, e.g. Family, or unset it for no groups.",
+        )),
+    }
 }
 
 /// Bound of `PROBE_OWNER_ACCOUNT_IDS` and `REQUIRE_MEMBER_PROBES`: each required member
@@ -165,11 +414,7 @@ fn probe_account_list(var: &'static str, s: &str, fix: &str) -> Result<Vec<Strin
     let mut ids: Vec<String> = Vec::new();
     for id in s.split(',').map(str::trim).filter(|id| !id.is_empty()) {
         if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err(
-                var,
-                format!("{:?} is not a 12-digit AWS account id", id.chars().take(40).collect::<String>()),
-                fix,
-            ));
+            return Err(err(var, format!("{} is not a 12-digit AWS account id", shown(id)), fix));
         }
         if !ids.iter().any(|have| have == id) {
             ids.push(id.to_string());
@@ -200,7 +445,8 @@ pub fn parse_member_probes(s: &str, archive_prefix: &str) -> Result<Vec<String>,
         return Err(err(
             "REQUIRE_MEMBER_PROBES",
             format!(
-                "needs organisation mode, but ARCHIVE_PREFIX {archive_prefix:?} does not end in /account=<account id>"
+                "needs organisation mode, but ARCHIVE_PREFIX {} does not end in /account=<account id>",
+                shown(archive_prefix)
             ),
             "Set ARCHIVE_PREFIX to <org prefix>/account=<this account id> (template.yaml does with CentralArchiveBucket), or unset REQUIRE_MEMBER_PROBES.",
         ));

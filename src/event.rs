@@ -1,8 +1,10 @@
 //! The Lambda input contract: `{"phase": "create"}` / `{"phase": "collect"}` (what
 //! EventBridge Scheduler delivers), or an EventBridge scheduled-rule envelope whose
 //! `detail.phase` or rule name says the phase. Anything else is rejected with a message
-//! that says what was expected.
+//! that says what was expected. The payload is decoded here, not by the runtime, so
+//! that a payload that is not JSON at all is a `BadEvent` like any other.
 
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -15,28 +17,80 @@ pub enum Phase {
 }
 
 impl Phase {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "create" => Some(Self::Create),
-            "collect" => Some(Self::Collect),
-            "probe" => Some(Self::Probe),
-            _ => None,
+    pub const ALL: [Phase; 3] = [Phase::Create, Phase::Collect, Phase::Probe];
+
+    /// The phase's name: in events, on the command line, in summaries and in metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Phase::Create => "create",
+            Phase::Collect => "collect",
+            Phase::Probe => "probe",
         }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The payload as the Lambda runtime hands it over. Its decoding never fails: what
+/// serde_json refuses (not JSON, empty, nested deeper than its recursion limit of 128)
+/// is kept as serde_json's one-line reason, which [`phase_of_payload`] turns into a
+/// `BadEvent`, instead of the runtime's own multi-line deserializer error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEvent(Result<Value, String>);
+
+impl<'de> Deserialize<'de> for RawEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(RawEvent(Value::deserialize(d).map_err(|e| e.to_string())))
+    }
+}
+
+impl RawEvent {
+    /// Decodes `body` the way the Lambda runtime does (one JSON value read from the
+    /// start; the runtime does not look past it, and Lambda itself refuses a payload
+    /// that is not JSON).
+    pub fn decode(body: &[u8]) -> RawEvent {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        match RawEvent::deserialize(&mut de) {
+            Ok(raw) => raw,
+            Err(e) => RawEvent(Err(e.to_string())),
+        }
+    }
+}
+
+/// The phase an undecoded payload asks for.
+pub fn phase_of_payload(event: &RawEvent) -> Result<Phase, EventError> {
+    match &event.0 {
+        Ok(value) => phase_of(value),
+        Err(reason) => Err(EventError::NotJson(reason.chars().take(200).collect())),
     }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum EventError {
-    #[error("unknown phase {0:?}: the event must be {{\"phase\": \"create\"}} or {{\"phase\": \"collect\"}}")]
+    #[error(
+        "the event is not a JSON value ({0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}} or {{\"phase\": \"probe\"}}"
+    )]
+    NotJson(String),
+    #[error(
+        "unknown phase {0:?}: the event must be {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}} or {{\"phase\": \"probe\"}}"
+    )]
     UnknownPhase(String),
-    #[error("\"phase\" must be a string (\"create\" or \"collect\"), got {0}")]
+    #[error("\"phase\" must be a string (\"create\", \"collect\" or \"probe\"), got {0}")]
     PhaseNotAString(String),
     #[error(
         "scheduled event from {0:?} does not say which phase to run: set the rule's input to {{\"phase\": \"create\"}} or {{\"phase\": \"collect\"}}, or name the rule …-create / …-collect"
     )]
     AmbiguousSchedule(String),
     #[error(
-        "unrecognised event (keys: {0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}} or an EventBridge scheduled event"
+        "unrecognised event (keys: {0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}} or an EventBridge scheduled event"
     )]
     Unrecognised(String),
 }
@@ -67,7 +121,10 @@ pub fn phase_of(event: &Value) -> Result<Phase, EventError> {
             _ => Err(EventError::AmbiguousSchedule(rule.to_string())),
         };
     }
-    let keys: Vec<&str> = obj.keys().map(String::as_str).take(10).collect();
+    // Keys are the sender's text: control characters escaped, each cut at 64 characters,
+    // so the message stays one short line.
+    let keys: Vec<String> =
+        obj.keys().take(10).map(|k| k.chars().take(64).collect::<String>().escape_debug().to_string()).collect();
     Err(EventError::Unrecognised(if keys.is_empty() { "none".into() } else { keys.join(", ") }))
 }
 
@@ -134,3 +191,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "event_props.rs"]
+mod props;

@@ -9,8 +9,8 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::aws::Clients;
-use crate::config::{Config, ConfigError, RawConfig};
-use crate::event::{EventError, Phase, phase_of};
+use crate::config::{Config, ConfigError, RawConfig, check_env_is_utf8};
+use crate::event::{EventError, Phase, RawEvent, phase_of_payload};
 use crate::jobs::{Deadline, Run};
 
 /// Time kept back from Lambda's deadline to finish in-flight calls and return: a
@@ -56,9 +56,11 @@ struct Shared {
 
 async fn cold_start() -> Shared {
     let setup = async {
+        check_env_is_utf8()?;
         let raw = EnvConfig::try_parse_from(["ami-usage-reporter"]).map_err(|e| HandlerError::Setup(e.to_string()))?;
         let config = raw.config.validate()?;
         let clients = Clients::from_env(&config).await.map_err(|e| HandlerError::Setup(format!("{e:#}")))?;
+        config.check_function_region(&clients.region)?;
         Ok((config, clients))
     }
     .await;
@@ -67,10 +69,11 @@ async fn cold_start() -> Shared {
 
 /// Lambda's deadline as a time budget. A deadline already past at the start of an
 /// invocation is no deadline at all (some local runtime emulators send a relative
-/// value): the run then goes without a budget rather than doing nothing.
+/// value): the run then goes without a budget rather than doing nothing, and so does one
+/// too far ahead for the clock to represent.
 fn deadline_of(context: &lambda_runtime::Context) -> Deadline {
     match context.deadline().duration_since(SystemTime::now()) {
-        Ok(remaining) => Deadline::at(Instant::now() + remaining, DEADLINE_MARGIN.min(remaining / 4)),
+        Ok(remaining) => Deadline::after(Instant::now(), remaining, DEADLINE_MARGIN.min(remaining / 4)),
         Err(_) => {
             tracing::warn!(
                 deadline_ms = context.deadline,
@@ -81,8 +84,8 @@ fn deadline_of(context: &lambda_runtime::Context) -> Deadline {
     }
 }
 
-async fn handle(shared: &Shared, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-    let phase = phase_of(&event.payload)?;
+async fn handle(shared: &Shared, event: LambdaEvent<RawEvent>) -> Result<Value, HandlerError> {
+    let phase = phase_of_payload(&event.payload)?;
     let (config, clients) = match &shared.setup {
         Ok(s) => (&s.0, &s.1),
         Err(HandlerError::Config(e)) => return Err(HandlerError::Config(e.clone())),

@@ -1,7 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// One binary, two front doors: the Lambda runtime sets `AWS_LAMBDA_RUNTIME_API`.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -14,5 +12,8 @@ async fn main() -> ExitCode {
             }
         };
     }
-    ami_usage_reporter::cli::main(ami_usage_reporter::cli::Cli::parse()).await
+    match ami_usage_reporter::cli::parse() {
+        Ok(cli) => ami_usage_reporter::cli::main(cli).await,
+        Err(code) => code,
+    }
 }

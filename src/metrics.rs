@@ -59,14 +59,6 @@ pub fn metrics_of(summary: &Summary) -> Vec<Metric> {
     }
 }
 
-fn phase_of(summary: &Summary) -> &'static str {
-    match summary {
-        Summary::Create(_) => "create",
-        Summary::Collect(_) => "collect",
-        Summary::Probe(_) => "probe",
-    }
-}
-
 /// The EMF object for one run: `_aws` metadata (timestamp in epoch milliseconds, one
 /// metric directive), the dimension values and one member per metric value.
 pub fn emf(summary: &Summary, function_name: &str, at: DateTime<Utc>) -> Value {
@@ -85,7 +77,7 @@ pub fn emf(summary: &Summary, function_name: &str, at: DateTime<Utc>) -> Value {
         }),
     );
     line.insert("FunctionName".into(), Value::from(function_name));
-    line.insert("Phase".into(), Value::from(phase_of(summary)));
+    line.insert("Phase".into(), Value::from(summary.phase().as_str()));
     for m in metrics {
         line.insert(m.name.into(), Value::from(m.value));
     }

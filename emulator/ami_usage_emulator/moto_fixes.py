@@ -49,7 +49,7 @@ from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, EC2_RESOURCE_TO_PREFIX, get_prefix
 
-from . import image_pages
+from . import image_pages, s3_uploads
 from .state import STATE
 
 REPORT_PREFIX = "amiur"
@@ -75,6 +75,7 @@ def install() -> None:
     EC2_RESOURCE_TO_PREFIX.setdefault("image-usage-report", REPORT_PREFIX)
     TaggedEC2Resource.get_tags = _own_tags
     image_pages.install()
+    s3_uploads.install(STATE.clock)
     original = EC2Response.register_image
 
     def register_image(self: Any) -> Any:

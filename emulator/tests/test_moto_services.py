@@ -220,3 +220,19 @@ def test_control_api_basics(endpoint, control):
     r = requests.post(endpoint + "/_emulator/config", data=b"{not json",
                       headers={"Content-Type": "application/json"})
     assert r.status_code == 400
+
+
+def test_multipart_uploads_say_when_they_started_on_the_emulator_clock(aws, control):
+    """moto answers a fixed 2010 date; S3 answers the upload's start, which is what a
+    rule for aborting uploads of killed runs reads."""
+    from datetime import datetime, timedelta
+
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="uploads")
+    first = s3.create_multipart_upload(Bucket="uploads", Key="a/one")["UploadId"]
+    start = datetime.fromisoformat(control.get("/clock")["now"].replace("Z", "+00:00"))
+    control.post("/clock", {"advance_seconds": 7200})
+    second = s3.create_multipart_upload(Bucket="uploads", Key="a/two")["UploadId"]
+    listed = {u["UploadId"]: u["Initiated"] for u in s3.list_multipart_uploads(Bucket="uploads", Prefix="a/")["Uploads"]}
+    assert abs(listed[first] - start) < timedelta(seconds=5)
+    assert abs(listed[second] - listed[first] - timedelta(hours=2)) < timedelta(seconds=5)

@@ -13,8 +13,8 @@ use futures::stream::BoxStream;
 
 use super::{error_code, error_text};
 use crate::core::model::{
-    Ami, BlockDevice, Lifecycle, ProductCode, REPORT_RESOURCE_TYPES, RESOURCE_TYPE_LAUNCH_TEMPLATE, ReportState,
-    ResourceTypeOption, ResourceTypeSpec, Tags, UsageEntry, UsageReport,
+    Ami, BlockDevice, Lifecycle, MalformedReport, ProductCode, REPORT_RESOURCE_TYPES, RESOURCE_TYPE_LAUNCH_TEMPLATE,
+    ReportListing, ReportState, ResourceTypeOption, ResourceTypeSpec, Tags, UsageEntry, UsageReport,
 };
 use crate::core::selection::{PERIOD_TAG, TagFilters, period_label};
 
@@ -225,27 +225,36 @@ fn report_of(r: &aws_sdk_ec2::types::ImageUsageReport) -> anyhow::Result<UsageRe
     })
 }
 
-async fn describe_reports(ec2: &Client, filters: Vec<Filter>) -> anyhow::Result<Vec<UsageReport>> {
+async fn describe_reports(ec2: &Client, filters: Vec<Filter>) -> anyhow::Result<ReportListing> {
     let mut pages = ec2.describe_image_usage_reports().set_filters(Some(filters)).into_paginator().send();
-    let mut reports = Vec::new();
+    let mut listing = ReportListing::default();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| anyhow!("ec2:DescribeImageUsageReports failed: {}", error_text(&e)))?;
         for r in page.image_usage_reports() {
-            reports.push(report_of(r).context("ec2:DescribeImageUsageReports returned an unusable report")?);
+            match report_of(r) {
+                Ok(report) => listing.reports.push(report),
+                Err(e) => listing.malformed.push(MalformedReport {
+                    report_id: r.report_id().map(str::to_string),
+                    image_id: r.image_id().map(str::to_string),
+                    problem: format!("ec2:DescribeImageUsageReports returned an unusable report: {e:#}"),
+                }),
+            }
         }
     }
-    Ok(reports)
+    Ok(listing)
 }
 
 /// Every report this tool created that EC2 still holds (at most 30 days of them).
-pub async fn our_reports(ec2: &Client) -> anyhow::Result<Vec<UsageReport>> {
+pub async fn our_reports(ec2: &Client) -> anyhow::Result<ReportListing> {
     describe_reports(ec2, vec![filter("tag-key", [PERIOD_TAG])]).await
 }
 
-/// Image ids that already have a report of ours in `period`.
+/// Image ids that already have a report of ours in `period`; a malformed one counts
+/// too when it names its image (creating another would only be refused or doubled).
 pub async fn reported_in_period(ec2: &Client, period: NaiveDate) -> anyhow::Result<BTreeSet<String>> {
-    let reports = describe_reports(ec2, vec![filter(format!("tag:{PERIOD_TAG}"), [period_label(period)])]).await?;
-    Ok(reports.into_iter().map(|r| r.image_id).collect())
+    let listing = describe_reports(ec2, vec![filter(format!("tag:{PERIOD_TAG}"), [period_label(period)])]).await?;
+    let malformed = listing.malformed.into_iter().filter_map(|m| m.image_id);
+    Ok(listing.reports.into_iter().map(|r| r.image_id).chain(malformed).collect())
 }
 
 /// Moves the SDK's strings into the entry rather than copying them: collect converts

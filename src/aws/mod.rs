@@ -7,6 +7,7 @@ pub mod rate;
 pub mod references;
 pub mod s3;
 pub mod sns;
+pub mod uploads;
 
 use std::sync::Arc;
 

@@ -54,6 +54,7 @@ struct Sections<'a> {
     withheld: Vec<&'a News>,
     stale: Vec<&'a News>,
     gaps: Vec<&'a News>,
+    malformed: Vec<&'a News>,
 }
 
 /// What stands beyond this run's news: candidates announced earlier and report
@@ -76,6 +77,7 @@ fn sections(news: &[News]) -> Sections<'_> {
             News::CandidatesWithheld { .. } => s.withheld.push(n),
             News::EvidenceStale { .. } => s.stale.push(n),
             News::NoRecentReport { .. } => s.gaps.push(n),
+            News::MalformedReport { .. } => s.malformed.push(n),
         }
     }
     s
@@ -120,6 +122,9 @@ pub fn subject(news: &[News], ctx: &AlertContext) -> String {
     }
     if !s.gaps.is_empty() {
         parts.push(plural(s.gaps.len(), "AMI without new reports", "AMIs without new reports"));
+    }
+    if !s.malformed.is_empty() {
+        parts.push(format!("{} reports quarantined", s.malformed.len()));
     }
     let text = format!("AMI usage {}: {}", ctx.region, parts.join(", "));
     let ascii: String = text.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
@@ -192,6 +197,12 @@ fn other_line(n: &News) -> String {
             "- {image_id}  {}: newest zero-usage report {}; unknown until a fresh report confirms it (do not deregister on the earlier alert)",
             clean(name),
             newest_zero_report.as_ref().map_or_else(|| "none".to_string(), timestamp::format)
+        ),
+        News::MalformedReport { report_id, image_id, problem } => format!(
+            "- {} ({}): {}",
+            report_id.as_deref().unwrap_or("no ReportId"),
+            image_id.as_deref().unwrap_or("no ImageId"),
+            clean(problem)
         ),
         News::NoRecentReport { image_id, name, newest_report } => format!(
             "- {image_id}  {}: {} (creates refused or failing, or the create schedule stopped: see the create run's summary)",
@@ -277,13 +288,14 @@ fn email(news: &[News], standing: &Standing, ctx: &AlertContext, max_candidates:
             "Reports may miss the last 24 h of instance launches: deregister with a grace period (EC2 can restore a deregistered AMI from the Recycle Bin if a retention rule exists).".into(),
         );
     }
-    let titled: [(&str, &Vec<&News>); 6] = [
+    let titled: [(&str, &Vec<&News>); 7] = [
         ("USED AGAIN (do not deregister)", &s.used_again),
         ("CANDIDATES NO LONGER CONFIRMED (evidence stale: do not deregister)", &s.stale),
         ("AMIS WITHOUT NEW REPORTS (their verdicts stay unknown)", &s.gaps),
         ("REPORTS IN ERROR", &s.errors),
         ("REPORTS PENDING TOO LONG", &s.pending),
         ("REPORTS EXPIRING BEFORE THEY WERE ARCHIVED", &s.expiring),
+        ("REPORTS QUARANTINED (EC2 described them unusably; retried every run, the AMI stays unknown)", &s.malformed),
     ];
     for (title, items) in titled {
         if items.is_empty() {
@@ -374,6 +386,7 @@ fn chat(news: &[News], standing: &Standing, ctx: &AlertContext, subject: &str) -
     push_section("Expiring unarchived", &s.expiring, &|n| other_line(n).replacen('-', "•", 1));
     push_section("No longer confirmed (do not deregister)", &s.stale, &|n| other_line(n).replacen('-', "•", 1));
     push_section("Without new reports", &s.gaps, &|n| other_line(n).replacen('-', "•", 1));
+    push_section("Reports quarantined", &s.malformed, &|n| other_line(n).replacen('-', "•", 1));
     let mut description = lines.join("\n");
     if description.chars().count() > CHAT_DESCRIPTION_CHARS {
         description = description.chars().take(CHAT_DESCRIPTION_CHARS - 1).collect::<String>() + "…";

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::member_facts::MemberFindings;
-use super::model::{REPORT_RESOURCE_TYPES, ReportState, UsageReport};
+use super::model::{MalformedReport, REPORT_RESOURCE_TYPES, ReportListing, ReportState};
 
 /// What the history says about one report of the AMI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,13 +132,21 @@ impl OwnerObservation {
 
 /// Reports of this run's listing that the archive does not hold (yet). Their usage is
 /// not known, and the rules must see that: a finished but unarchived report makes the
-/// verdict `unknown`, never a silent gap the rest of the window papers over.
+/// verdict `unknown`, never a silent gap the rest of the window papers over. A
+/// quarantined (malformed) report of an AMI counts as unarchived now.
 pub fn live_observations<'a>(
-    reports: &'a [UsageReport],
+    listing: &'a ReportListing,
     archived: &BTreeSet<String>,
+    now: DateTime<Utc>,
 ) -> BTreeMap<&'a str, Vec<Observation>> {
     let mut live: BTreeMap<&str, Vec<Observation>> = BTreeMap::new();
-    for r in reports.iter().filter(|r| !archived.contains(&r.report_id)) {
+    for m in &listing.malformed {
+        if let MalformedReport { image_id: Some(image_id), .. } = m {
+            let unknown = Observation::new(now, ObservedState::Unarchived, 0, ResourceTypes::default());
+            live.entry(image_id.as_str()).or_default().push(unknown);
+        }
+    }
+    for r in listing.reports.iter().filter(|r| !archived.contains(&r.report_id)) {
         let state = match r.state {
             ReportState::Pending => ObservedState::Pending,
             ReportState::Error => ObservedState::Error,
@@ -206,6 +214,40 @@ pub fn coverage_with_members(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::UsageReport;
+
+    #[test]
+    fn unarchived_pending_and_malformed_reports_are_live_observations_of_unknown_usage() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let report = |id: &str, state: ReportState| UsageReport {
+            report_id: id.into(),
+            image_id: "ami-1".into(),
+            state,
+            state_reason: None,
+            resource_types: vec![],
+            account_ids: vec![],
+            creation_time: t("2026-12-01T00:00:00Z"),
+            expiration_time: t("2026-12-31T00:00:00Z"),
+            tags: Default::default(),
+        };
+        let listing = ReportListing {
+            reports: vec![
+                report("r1", ReportState::Available),
+                report("r2", ReportState::Pending),
+                report("r3", ReportState::Available),
+            ],
+            malformed: vec![
+                MalformedReport { report_id: Some("r4".into()), image_id: Some("ami-2".into()), problem: "x".into() },
+                MalformedReport { report_id: None, image_id: None, problem: "y".into() },
+            ],
+        };
+        let archived = BTreeSet::from(["r1".to_string()]);
+        let live = live_observations(&listing, &archived, t("2026-12-02T00:00:00Z"));
+        let states = |id: &str| live[id].iter().map(|o| o.state).collect::<Vec<_>>();
+        assert_eq!(states("ami-1"), [ObservedState::Pending, ObservedState::Unarchived]);
+        assert_eq!(states("ami-2"), [ObservedState::Unarchived]);
+        assert_eq!(live["ami-2"][0].created_at(), t("2026-12-02T00:00:00Z"));
+    }
 
     #[test]
     fn observations_of_earlier_versions_load_as_instance_and_launch_template_reports() {

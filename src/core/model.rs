@@ -65,9 +65,15 @@ pub struct BlockDevice {
 
 impl Ami {
     /// Sum of the EBS snapshot volume sizes: an upper bound of what the AMI's
-    /// snapshots are billed for (snapshots are billed incrementally).
+    /// snapshots are billed for (snapshots are billed incrementally). The sizes are
+    /// DescribeImages' answer: a sum past `i64` stops at its bound (it is an upper bound
+    /// already) rather than panicking or wrapping.
     pub fn snapshot_size_gib_total(&self) -> i64 {
-        self.block_devices.iter().filter(|d| d.snapshot_id.is_some()).filter_map(|d| d.volume_size_gib).sum()
+        self.block_devices
+            .iter()
+            .filter(|d| d.snapshot_id.is_some())
+            .filter_map(|d| d.volume_size_gib)
+            .fold(0, i64::saturating_add)
     }
 }
 
@@ -125,6 +131,31 @@ pub struct UsageReport {
     pub creation_time: DateTime<Utc>,
     pub expiration_time: DateTime<Utc>,
     pub tags: Tags,
+}
+
+/// A report EC2 listed but described unusably (a member missing, a timestamp out of
+/// range): quarantined, never archived as if understood, surfaced, and retried by the
+/// next run, while every other report goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MalformedReport {
+    pub report_id: Option<String>,
+    pub image_id: Option<String>,
+    pub problem: String,
+}
+
+/// A multipart upload in progress under the archive prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingUpload {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: Option<DateTime<Utc>>,
+}
+
+/// Our reports as DescribeImageUsageReports listed them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportListing {
+    pub reports: Vec<UsageReport>,
+    pub malformed: Vec<MalformedReport>,
 }
 
 /// One row of DescribeImageUsageReportEntries: one consumer account and resource type.

@@ -81,6 +81,8 @@ pub enum News {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         member_probe_missing: bool,
     },
+    /// A report EC2 describes unusably: not archived, retried every run.
+    MalformedReport { report_id: Option<String>, image_id: Option<String>, problem: String },
     /// A selected AMI has had no new report for longer than the evidence may age:
     /// creates refused or failing, or the create schedule stopped.
     NoRecentReport {
@@ -120,6 +122,8 @@ impl News {
             News::EvidenceStale { image_id, candidate_since, .. } => {
                 format!("stale:{image_id}:{}", timestamp::format(candidate_since))
             }
+            News::MalformedReport { report_id: Some(id), .. } => format!("malformed:{id}"),
+            News::MalformedReport { report_id: None, problem, .. } => format!("malformed:{problem}"),
             News::NoRecentReport { image_id, newest_report, .. } => format!(
                 "no-report:{image_id}:{}",
                 newest_report.as_ref().map_or_else(|| "none".to_string(), timestamp::format)

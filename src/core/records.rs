@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::{Ami, RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, ReportState, UsageEntry, UsageReport};
+use super::model::{Ami, ReportState, UsageEntry, UsageReport};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -210,62 +210,9 @@ pub fn image_row(a: &Ami) -> ImageRow {
     }
 }
 
-/// Running totals over a report's entries, accumulated while they stream to S3 so
-/// that the entries never need to be held in memory.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EntryTotals {
-    pub entry_count: i64,
-    pub total_usage: i64,
-    pub instance_usage: i64,
-    pub launch_template_usage: i64,
-    accounts: AccountSet,
-}
-
-/// The distinct accounts of one report. Account ids are twelve digits, so they are kept
-/// as numbers: no allocation per entry and 8 bytes per account instead of a `String`
-/// (a report can name hundreds of thousands of accounts). Anything else EC2 might send
-/// is kept as text.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct AccountSet {
-    numeric: std::collections::BTreeSet<u64>,
-    other: std::collections::BTreeSet<String>,
-}
-
-impl AccountSet {
-    fn insert(&mut self, account_id: &str) {
-        let twelve_digits = account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit());
-        match account_id.parse::<u64>() {
-            Ok(n) if twelve_digits => {
-                self.numeric.insert(n);
-            }
-            _ if !self.other.contains(account_id) => {
-                self.other.insert(account_id.to_string());
-            }
-            _ => {}
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.numeric.len() + self.other.len()
-    }
-}
-
-impl EntryTotals {
-    pub fn add(&mut self, e: &UsageEntry) {
-        self.entry_count += 1;
-        self.total_usage += e.usage_count;
-        match e.resource_type.as_str() {
-            RESOURCE_TYPE_INSTANCE => self.instance_usage += e.usage_count,
-            RESOURCE_TYPE_LAUNCH_TEMPLATE => self.launch_template_usage += e.usage_count,
-            _ => {}
-        }
-        self.accounts.insert(&e.account_id);
-    }
-
-    pub fn account_count(&self) -> i64 {
-        self.accounts.len() as i64
-    }
-}
+#[path = "records_totals.rs"]
+mod totals;
+pub use totals::{EntryTotals, TotalOverflow};
 
 pub fn report_row(r: &UsageReport, image: Option<&Ami>, totals: &EntryTotals, p: &Provenance) -> ReportRow {
     ReportRow {
@@ -327,6 +274,11 @@ impl Dataset {
 impl ArchiveKeys {
     pub fn partition(&self, dataset: Dataset, region: &str, report_date: NaiveDate) -> String {
         format!("{}/{}/region={}/report_date={}/", self.prefix, dataset.dir(), region, report_date.format("%Y-%m-%d"))
+    }
+
+    /// Every partition of one Region's dataset.
+    pub fn dataset_prefix(&self, dataset: Dataset, region: &str) -> String {
+        format!("{}/{}/region={}/", self.prefix, dataset.dir(), region)
     }
 
     pub fn object(&self, dataset: Dataset, region: &str, report_date: NaiveDate, report_id: &str) -> String {

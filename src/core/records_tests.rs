@@ -1,5 +1,8 @@
 use super::*;
-use crate::core::model::{BlockDevice, ProductCode, ResourceTypeOption, ResourceTypeSpec};
+use crate::core::model::{
+    BlockDevice, ProductCode, RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, ResourceTypeOption,
+    ResourceTypeSpec,
+};
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -125,6 +128,53 @@ fn totals_split_by_resource_type_and_count_accounts() {
 }
 
 #[test]
+fn totals_near_the_limit_are_clipped_and_the_first_overflow_is_named() {
+    let mut tot = EntryTotals::default();
+    tot.add(&entry("111122223333", RESOURCE_TYPE_INSTANCE, i64::MAX - 1));
+    assert_eq!(tot.overflow(), None);
+    tot.add(&entry("444455556666", RESOURCE_TYPE_LAUNCH_TEMPLATE, 5));
+    tot.add(&entry("777788889999", RESOURCE_TYPE_INSTANCE, 7));
+    assert_eq!((tot.total_usage, tot.instance_usage, tot.launch_template_usage), (i64::MAX, i64::MAX, 5));
+    let o = tot.overflow().expect("an overflow");
+    assert_eq!((o.total, o.account_id.as_str(), o.usage_count), ("total_usage", "444455556666", 5));
+    let text = o.to_string();
+    assert!(text.contains("amiur-1") && text.contains("444455556666") && text.contains("clipped"), "{text}");
+
+    let mut low = EntryTotals::default();
+    low.add(&entry("111122223333", RESOURCE_TYPE_INSTANCE, i64::MIN));
+    low.add(&entry("111122223333", RESOURCE_TYPE_INSTANCE, -1));
+    assert_eq!((low.total_usage, low.overflow().map(|o| o.usage_count)), (i64::MIN, Some(-1)));
+}
+
+proptest::proptest! {
+    /// Whatever counts EC2 sends, adding never panics, and a total is exact (the i128
+    /// sum) unless an overflow is reported, in which case it is clipped to the bound.
+    #[test]
+    fn totals_are_exact_or_clipped_and_reported(
+        counts in proptest::collection::vec((proptest::num::i64::ANY, 0..3u8), 0..40)
+    ) {
+        let mut tot = EntryTotals::default();
+        let mut exact: i128 = 0;
+        let mut clipped = false;
+        for (n, kind) in &counts {
+            let rt = [RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, "other"][*kind as usize];
+            tot.add(&entry("111122223333", rt, *n));
+            exact += i128::from(*n);
+            clipped |= exact > i128::from(i64::MAX) || exact < i128::from(i64::MIN);
+            if clipped {
+                break;
+            }
+        }
+        if clipped {
+            proptest::prop_assert!(tot.overflow().is_some());
+            proptest::prop_assert!(tot.total_usage == i64::MAX || tot.total_usage == i64::MIN);
+        } else {
+            proptest::prop_assert_eq!(i128::from(tot.total_usage), exact);
+        }
+    }
+}
+
+#[test]
 fn report_row_carries_report_image_and_totals() {
     let report = UsageReport {
         report_id: "amiur-1".into(),
@@ -174,6 +224,14 @@ fn report_row_carries_report_image_and_totals() {
 }
 
 #[test]
+fn snapshot_sizes_past_the_64_bit_range_stop_at_its_bound() {
+    let device =
+        |n: i64| BlockDevice { device_name: "/dev/x".into(), snapshot_id: Some("s".into()), volume_size_gib: Some(n) };
+    let ami = Ami { block_devices: vec![device(i64::MAX), device(1), device(7)], ..Default::default() };
+    assert_eq!(image_row(&ami).snapshot_size_gib_total, i64::MAX);
+}
+
+#[test]
 fn keys_follow_the_hive_layout() {
     let k = ArchiveKeys { prefix: "ami-usage".into() };
     let d = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
@@ -217,5 +275,38 @@ fn no_key_a_region_writes_collides_with_another_regions() {
     let (east, west) = (keys("us-east-1"), keys("eu-west-1"));
     for key in &east {
         assert!(!west.contains(key), "{key} is written by both Regions");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1_000))]
+
+    /// Whatever an entry's text and numbers (EC2's answer, not ours to trust), its row is
+    /// one JSON line that the typed reader reads back unchanged, and the borrowed writer
+    /// writes exactly what the owned one does.
+    #[test]
+    fn any_entry_becomes_one_row_that_reads_back_unchanged(
+        text in proptest::collection::vec(proptest::prelude::any::<String>(), 4),
+        usage_count in proptest::prelude::any::<i64>(),
+        // Years 1–9999 at millisecond precision: what the row's timestamp format holds.
+        millis in -62_135_596_800_000_i64..253_402_300_799_999,
+    ) {
+        let p = prov();
+        let e = UsageEntry {
+            report_id: text[0].clone(),
+            image_id: text[1].clone(),
+            account_id: text[2].clone(),
+            resource_type: text[3].clone(),
+            usage_count,
+            report_creation_time: DateTime::from_timestamp_millis(millis).unwrap(),
+        };
+        let line = serde_json::to_string(&EntryRows::new(&p).row(&e)).unwrap();
+        proptest::prop_assert!(!line.contains('\n'));
+        proptest::prop_assert_eq!(&line, &serde_json::to_string(&entry_row(&e, &p)).unwrap());
+        let back: EntryRow = serde_json::from_str(&line).unwrap();
+        proptest::prop_assert_eq!(back, entry_row(&e, &p));
+        let mut totals = EntryTotals::default();
+        totals.add(&e);
+        proptest::prop_assert_eq!((totals.entry_count, totals.account_count()), (1, 1));
     }
 }

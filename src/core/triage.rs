@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::model::{ReportState, UsageReport};
+use super::model::{MalformedReport, PendingUpload, ReportState, UsageReport};
 use super::news::{CollectState, News};
 use super::records::is_archivable;
 
@@ -86,6 +86,32 @@ pub fn lateness_news(pending_too_long: &[UsageReport], expiring: &[&UsageReport]
     pending.chain(expiring).collect()
 }
 
+/// How old an unfinished upload must be before collect takes it for a dead run's:
+/// a Lambda invocation lasts 15 minutes at most, and one part takes seconds, so an hour
+/// never aborts the upload of a run still alive (a CLI run with a longer budget streams
+/// each object in minutes too).
+pub const STALE_UPLOAD_AGE: Duration = Duration::hours(1);
+
+/// Uploads a dead run left behind: started more than [`STALE_UPLOAD_AGE`] before now.
+/// One without a start time is left to the bucket's lifecycle rule (nothing can tell
+/// whether a live run owns it).
+pub fn stale_uploads(uploads: &[PendingUpload], now: DateTime<Utc>) -> Vec<&PendingUpload> {
+    uploads.iter().filter(|u| u.initiated.is_some_and(|t| now - t > STALE_UPLOAD_AGE)).collect()
+}
+
+/// One piece of news per quarantined report (its key is the report id, or the problem
+/// when EC2 gave no id): announced once, however many runs list it.
+pub fn quarantine_news(malformed: &[MalformedReport]) -> Vec<News> {
+    malformed
+        .iter()
+        .map(|m| News::MalformedReport {
+            report_id: m.report_id.clone(),
+            image_id: m.image_id.clone(),
+            problem: m.problem.clone(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +129,20 @@ mod tests {
             expiration_time: creation_time + Duration::days(30),
             tags: Default::default(),
         }
+    }
+
+    #[test]
+    fn only_uploads_older_than_any_live_run_are_stale() {
+        let now: DateTime<Utc> = "2026-12-01T12:00:00Z".parse().unwrap();
+        let upload = |id: &str, minutes_ago: Option<i64>| PendingUpload {
+            key: format!("ami-usage/entries/{id}.json.gz"),
+            upload_id: id.into(),
+            initiated: minutes_ago.map(|m| now - Duration::minutes(m)),
+        };
+        let uploads =
+            [upload("old", Some(61)), upload("live", Some(14)), upload("edge", Some(60)), upload("undated", None)];
+        let stale: Vec<&str> = stale_uploads(&uploads, now).iter().map(|u| u.upload_id.as_str()).collect();
+        assert_eq!(stale, ["old"]);
     }
 
     #[test]

@@ -17,12 +17,12 @@ use serde::Serialize;
 use super::archive::Archive;
 use super::verdicts::{self, VerdictCounts};
 use super::{Failure, Run};
-use crate::aws::{ec2, s3, sns};
+use crate::aws::{ec2, s3, sns, uploads};
 use crate::core::alert::{AlertContext, Standing, render};
-use crate::core::model::{Ami, ReportState, UsageReport};
+use crate::core::model::{Ami, MalformedReport, ReportListing, ReportState, UsageReport};
 use crate::core::news::{CollectState, News};
 use crate::core::records::{ArchiveKeys, Dataset, Provenance, ReportRow, timestamp};
-use crate::core::triage::{expiring_unarchived, lateness_news, triage, unabsorbed};
+use crate::core::triage::{expiring_unarchived, lateness_news, quarantine_news, stale_uploads, triage, unabsorbed};
 use crate::core::verdict::Kind;
 
 /// History kept beyond the verdict window, so a window that moves between runs (or a
@@ -76,14 +76,19 @@ pub struct CollectSummary {
     pub failed: Vec<Failure>,
     /// Reports left for the next run because the time budget ran out.
     pub remaining: usize,
+    /// Unfinished multipart uploads of killed runs, aborted by this one.
+    pub aborted_uploads: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_clean_up_error: Option<String>,
 }
 
 /// The pipeline ARCHITECTURE.md names: triage → archive → recover → decide → save,
 /// then alert. Each step is one function below, in that order.
 pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
     let archive = open_archive(r).await?;
-    let (reports, mut archived) = list(&archive).await?;
-    let t = triage(&reports, &archived, r.now, Duration::hours(i64::from(r.config.pending_alert_hours)));
+    let (listing, mut archived) = list(&archive).await?;
+    let reports = &listing.reports;
+    let t = triage(reports, &archived, r.now, Duration::hours(i64::from(r.config.pending_alert_hours)));
     let mut summary = CollectSummary {
         phase: "collect",
         reports_seen: reports.len(),
@@ -93,17 +98,20 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
         unknown_state: t.unknown_state.iter().map(|p| ReportRef::of(p, None)).collect(),
         ..Default::default()
     };
+    quarantine(&listing.malformed, &mut summary);
+    clean_up_uploads(&archive, &mut summary).await;
     let rows = archive_reports(&archive, &t.to_archive, &mut archived, &mut summary).await?;
     let warning = Duration::days(i64::from(r.config.expiry_warning_days));
-    let expiring = expiring_unarchived(&reports, &archived, r.now, warning);
+    let expiring = expiring_unarchived(reports, &archived, r.now, warning);
     summary.expiring_unarchived =
         expiring.iter().map(|p| ReportRef::of(p, Some(timestamp::format(&p.expiration_time)))).collect();
 
     let mut state = archive.load_state().await?;
-    let rows = recover(&archive, &state, &reports, &archived, rows).await?;
+    let rows = recover(&archive, &state, reports, &archived, rows).await?;
     let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
-    let candidates = decide(&archive, &mut state, &reports, &archived, &mut news, &mut summary).await;
+    let candidates = decide(&archive, &mut state, &listing, &archived, &mut news, &mut summary).await;
     news.extend(lateness_news(&t.pending_too_long, &expiring));
+    news.extend(quarantine_news(&listing.malformed));
     save(&archive, &mut state, news).await?;
 
     summary.new_candidates = state
@@ -136,16 +144,48 @@ async fn open_archive<'a>(r: &'a Run<'a>) -> anyhow::Result<Archive<'a>> {
 }
 
 /// Our reports in EC2 and, of their report dates' partitions, the ids archived already.
-async fn list(archive: &Archive<'_>) -> anyhow::Result<(Vec<UsageReport>, BTreeSet<String>)> {
+async fn list(archive: &Archive<'_>) -> anyhow::Result<(ReportListing, BTreeSet<String>)> {
     let clients = archive.run.clients;
-    let reports = ec2::our_reports(&clients.ec2).await?;
-    let dates: BTreeSet<_> = reports.iter().map(|r| r.creation_time.date_naive()).collect();
+    let listing = ec2::our_reports(&clients.ec2).await?;
+    let dates: BTreeSet<_> = listing.reports.iter().map(|r| r.creation_time.date_naive()).collect();
     let mut archived = BTreeSet::new();
     for d in dates {
         let partition = archive.keys.partition(Dataset::Reports, &archive.provenance.region, d);
         archived.extend(s3::archived_ids(&clients.s3, archive.bucket, &partition).await?);
     }
-    Ok((reports, archived))
+    Ok((listing, archived))
+}
+
+/// Aborts the multipart uploads of entries objects that a killed run left behind. A
+/// refusal (a role without `s3:ListBucketMultipartUploads`) costs nothing but the
+/// clean-up: the bucket's lifecycle rule still removes the parts after 7 days.
+async fn clean_up_uploads(archive: &Archive<'_>, summary: &mut CollectSummary) {
+    let s3 = &archive.run.clients.s3;
+    let prefix = archive.keys.dataset_prefix(Dataset::Entries, &archive.provenance.region);
+    let uploads = match uploads::in_progress(s3, archive.bucket, &prefix).await {
+        Ok(uploads) => uploads,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "could not list unfinished uploads; the lifecycle rule removes them");
+            summary.upload_clean_up_error = Some(format!("{e:#}"));
+            return;
+        }
+    };
+    for upload in stale_uploads(&uploads, archive.run.now) {
+        match uploads::abort(s3, archive.bucket, upload).await {
+            Ok(()) => summary.aborted_uploads += 1,
+            Err(e) => summary.upload_clean_up_error = Some(format!("{e:#}")),
+        }
+    }
+}
+
+/// Malformed reports are failures of this run (exit 3) that the next run retries: they
+/// are listed again by EC2, and archived once EC2 describes them properly.
+fn quarantine(malformed: &[MalformedReport], summary: &mut CollectSummary) {
+    for m in malformed {
+        tracing::warn!(report_id = ?m.report_id, image_id = ?m.image_id, problem = %m.problem, "report quarantined");
+        let id = m.report_id.clone().unwrap_or_else(|| "report without ReportId".into());
+        summary.failed.push(Failure { id, error: m.problem.clone() });
+    }
 }
 
 /// Archives every report that needs it (until the deadline); returns their rows.
@@ -219,12 +259,12 @@ async fn recover(
 async fn decide(
     archive: &Archive<'_>,
     state: &mut CollectState,
-    reports: &[UsageReport],
+    listing: &ReportListing,
     archived: &BTreeSet<String>,
     news: &mut Vec<News>,
     summary: &mut CollectSummary,
 ) -> BTreeSet<String> {
-    let decided = match verdicts::decide(archive, state, reports, archived).await {
+    let decided = match verdicts::decide(archive, state, listing, archived).await {
         Ok(decided) => decided,
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "no verdicts this run");

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::aws::Clients;
 use crate::config::Config;
+use crate::event::Phase;
 
 /// When a run must stop starting new work (Lambda's deadline or `--time-budget`, less
 /// a margin for in-flight calls). Work not started is left for the next run.
@@ -25,6 +26,16 @@ impl Deadline {
 
     pub fn at(instant: Instant, margin: Duration) -> Self {
         Deadline(Some(instant.checked_sub(margin).unwrap_or(instant)))
+    }
+
+    /// `budget` after `start`, less `margin`. A budget that takes the deadline past what
+    /// the clock can represent is no deadline at all rather than a panic: no run lasts
+    /// that long.
+    pub fn after(start: Instant, budget: Duration, margin: Duration) -> Self {
+        match start.checked_add(budget) {
+            Some(end) => Deadline::at(end, margin),
+            None => Deadline::NONE,
+        }
     }
 
     pub fn passed(&self) -> bool {
@@ -61,6 +72,15 @@ pub enum Summary {
 }
 
 impl Summary {
+    /// The phase the summary is of.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Summary::Create(_) => Phase::Create,
+            Summary::Collect(_) => Phase::Collect,
+            Summary::Probe(_) => Phase::Probe,
+        }
+    }
+
     /// Items that failed; the run itself completed.
     pub fn failures(&self) -> usize {
         match self {
@@ -101,6 +121,15 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
+
+    #[test]
+    fn a_budget_past_the_clocks_range_is_no_deadline_and_no_panic() {
+        let now = Instant::now();
+        assert!(Deadline::after(now, Duration::from_secs(u64::MAX), Duration::ZERO).stop_at().is_none());
+        assert!(Deadline::after(now, Duration::MAX, Duration::from_secs(60)).stop_at().is_none());
+        let hour = Deadline::after(now, Duration::from_secs(3600), Duration::from_secs(60));
+        assert_eq!(hour.stop_at(), Some(now + Duration::from_secs(3540)));
+    }
 
     #[tokio::test]
     async fn retrying_stops_at_the_first_success() {

@@ -13,7 +13,7 @@ use crate::aws::{ec2, references, s3};
 use crate::core::evidence::live_observations;
 use crate::core::jsonl;
 use crate::core::member_facts::findings_for;
-use crate::core::model::{Ami, UsageReport};
+use crate::core::model::{Ami, ReportListing};
 use crate::core::news::{CollectState, News, report_gaps};
 use crate::core::selection::selected_for_verdict;
 use crate::core::verdict::{AmiInput, Kind, OwnerCheck, Verdicts, evaluate, owner_checks_due, verdicts_digest};
@@ -48,10 +48,11 @@ pub struct Decided {
 fn inputs<'a>(
     amis: &'a [Ami],
     state: &CollectState,
-    reports: &[UsageReport],
+    listing: &ReportListing,
     archived: &BTreeSet<String>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<AmiInput<'a>> {
-    let live = live_observations(reports, archived);
+    let live = live_observations(listing, archived, now);
     amis.iter()
         .map(|ami| {
             let known = state.amis.get(&ami.image_id);
@@ -73,14 +74,14 @@ fn inputs<'a>(
 pub async fn decide(
     archive: &Archive<'_>,
     state: &mut CollectState,
-    reports: &[UsageReport],
+    listing: &ReportListing,
     archived: &BTreeSet<String>,
 ) -> anyhow::Result<Decided> {
     let r = archive.run;
     let settings = &r.config.verdict;
     let amis =
         selected_for_verdict(ec2::owned_images(&r.clients.ec2, &r.config.tag_filters).await?, &r.config.tag_filters);
-    let mut inputs = inputs(&amis, state, reports, archived);
+    let mut inputs = inputs(&amis, state, listing, archived, r.now);
     let mut counts = VerdictCounts { selected: amis.len(), ..Default::default() };
     if !r.config.require_member_probes.is_empty() {
         let (facts, probes) = member_probes::read(archive).await;

@@ -70,7 +70,7 @@ BAD_EVENTS = [
     ("unknown phase", {"phase": "delete"}, 'unknown phase "delete"'),
     ("phase is case-sensitive", {"phase": "Create"}, 'unknown phase "Create"'),
     ("phase with spaces", {"phase": " collect "}, 'unknown phase " collect "'),
-    ("phase is a number", {"phase": 7}, "must be a string (\"create\" or \"collect\"), got a number"),
+    ("phase is a number", {"phase": 7}, "must be a string (\"create\", \"collect\" or \"probe\"), got a number"),
     ("phase is null", {"phase": None}, "got null"),
     ("phase is a boolean", {"phase": True}, "got a boolean"),
     ("phase is a list", {"phase": ["create"]}, "got an array"),
@@ -90,6 +90,10 @@ BAD_EVENTS = [
     ("huge phase value (1 MB)", {"phase": "x" * 1_000_000}, 'unknown phase "' + "x" * 64 + '"'),
     ("huge object (50,000 keys)", {f"k{i:05}": i for i in range(50_000)},
      "keys: " + ", ".join(f"k{i:05}" for i in range(10)) + "): expected"),
+    # Not JSON at all: decoded by the function, not by the runtime, so still a BadEvent.
+    ("not JSON", "phase=create", "the event is not a JSON value (expected value at line 1 column 1)"),
+    ("truncated JSON", '{"phase": "create"', "the event is not a JSON value (EOF while parsing"),
+    ("whitespace only", "   ", "the event is not a JSON value (EOF while parsing a value"),
 ]
 
 
@@ -110,7 +114,10 @@ def test_too_deeply_nested_event_is_refused_and_the_function_keeps_serving(lambd
     emu, invoke, log_path = lambda_function
     result = invoke(_nested(200))  # deeper than serde_json's recursion limit of 128
     assert result.returncode != 0
-    assert "recursion limit" in _unboxed(result), _unboxed(result)
+    out = _unboxed(result)
+    assert "BadEvent" in out and "the event is not a JSON value (recursion limit exceeded" in out, out
+    # serde_path_to_error's path of 200 levels used to be the message.
+    assert "[0]" not in out and "DeserializeError" not in out and len(out) < 2_000, out
     assert objects(emu.client("s3"), BUCKET, "") == {}
 
     # The same warm function then runs a good event; no AMI matches, so nothing is written,
@@ -126,6 +133,29 @@ def test_too_deeply_nested_event_is_refused_and_the_function_keeps_serving(lambd
     (directive,) = emf[-1]["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "AmiUsageReporter"
     assert objects(emu.client("s3"), BUCKET, "") == {}
+
+
+def test_a_topic_in_another_region_is_a_bad_configuration_on_lambda_too(emulator_server, binary, tmp_path):
+    """The cold start checks the topic against the function's Region before any AWS
+    call; every invocation then answers with that one line."""
+    emu = emulator_server
+    emu.control("reset", {})
+    emu.client("s3").create_bucket(Bucket=BUCKET)
+    env = base_env(emu, ARCHIVE_BUCKET=BUCKET, ALERT_TOPIC_ARN="arn:aws:sns:eu-west-1:123456789012:alerts")
+    watch = LambdaWatch(env).start()
+    try:
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps({"phase": "collect"}))
+        result = watch.invoke("--data-file", str(event))
+    finally:
+        watch.stop()
+    assert result.returncode != 0
+    out = _unboxed(result).replace("- ", "-")  # the box also wraps after a hyphen
+    assert "BadConfiguration" in out, out
+    assert ("ALERT_TOPIC_ARN (--alert-topic-arn): \"arn:aws:sns:eu-west-1:123456789012:alerts\" is in Region "
+            "eu-west-1, but the function runs in us-east-1") in out, out
+    assert objects(emu.client("s3"), BUCKET, "") == {}
+    assert emu.control("sns/published")["messages"] == []
 
 
 # --------------------------------------------------------------------------- configuration
@@ -188,17 +218,69 @@ BAD_CONFIG = [
     ("flag overrides a good env value", "create", {"LAUNCH_TEMPLATE_VERSION_DEPTH": "20"},
      ["--launch-template-version-depth=-5"], "LAUNCH_TEMPLATE_VERSION_DEPTH",
      "launch-template-version-depth", '"-5"'),
+    # S3's whole naming rule set, not just the characters.
+    ("bucket with adjacent dots", "collect", {"ARCHIVE_BUCKET": "my..bucket"}, [], "ARCHIVE_BUCKET",
+     "archive-bucket", "two adjacent dots"),
+    ("bucket as IP address", "collect", {"ARCHIVE_BUCKET": "192.168.1.1"}, [], "ARCHIVE_BUCKET",
+     "archive-bucket", "IP address"),
+    ("bucket with xn-- prefix", "collect", {"ARCHIVE_BUCKET": "xn--bucket"}, [], "ARCHIVE_BUCKET",
+     "archive-bucket", "reserved"),
+    ("bucket with sthree- prefix", "create", {"ARCHIVE_BUCKET": "sthree-archive"}, [], "ARCHIVE_BUCKET",
+     "archive-bucket", "reserved"),
+    ("bucket ending -s3alias", "collect", {"ARCHIVE_BUCKET": "archive-s3alias"}, [], "ARCHIVE_BUCKET",
+     "archive-bucket", "reserved"),
+    ("bucket ending --ol-s3", "collect", {"ARCHIVE_BUCKET": "archive--ol-s3"}, [], "ARCHIVE_BUCKET",
+     "archive-bucket", "reserved"),
+    # Prefixes that S3 keys cannot carry or would mangle.
+    ("prefix of 2,000 characters", "collect", {"ARCHIVE_PREFIX": "p" * 2000}, [], "ARCHIVE_PREFIX",
+     "archive-prefix", "2000 bytes long"),
+    ("prefix with a newline", "collect", {"ARCHIVE_PREFIX": "ami\nusage"}, [], "ARCHIVE_PREFIX",
+     "archive-prefix", "contains '\\n'"),
+    ("prefix with a space", "collect", {"ARCHIVE_PREFIX": "ami usage"}, [], "ARCHIVE_PREFIX",
+     "archive-prefix", "contains ' '"),
+    # The topic: its parts, and its Region against the function's (us-east-1 here).
+    ("topic in another Region", "create", {"ALERT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts"}, [],
+     "ALERT_TOPIC_ARN", "alert-topic-arn", "is in Region eu-west-1, but the function runs in us-east-1"),
+    ("topic with a short account", "collect", {"ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:12345:alerts"}, [],
+     "ALERT_TOPIC_ARN", "alert-topic-arn", 'account "12345" is not 12 digits'),
+    ("topic in another partition", "collect", {"ALERT_TOPIC_ARN": "arn:aws-cn:sns:us-east-1:123456789012:a"},
+     [], "ALERT_TOPIC_ARN", "alert-topic-arn", "names partition aws-cn, but Region us-east-1 is in aws"),
+    ("FIFO topic", "collect", {"ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts.fifo"}, [],
+     "ALERT_TOPIC_ARN", "alert-topic-arn", "FIFO topic"),
+    ("bucket Region in another partition", "create", {"ARCHIVE_BUCKET_REGION": "cn-north-1"}, [],
+     "ARCHIVE_BUCKET_REGION", "archive-bucket-region", "partition aws-cn, but the function runs in us-east-1"),
+    # Other published grammars.
+    ("group tag too long", "collect", {"GROUP_TAG": "G" * 129}, [], "GROUP_TAG", "group-tag", "longer than 128"),
+    ("tag filter value too long", "create", {"AMI_TAG_FILTERS": "Team=" + "v" * 257}, [], "AMI_TAG_FILTERS",
+     "ami-tag-filters", "longer than 256"),
+    ("athena database with a newline", "collect", {"ATHENA_DATABASE": "db\nx"}, [], "ATHENA_DATABASE",
+     "athena-database", "letters, digits"),
+    ("huge snapshot price", "collect", {"SNAPSHOT_GB_MONTH_USD": "1e308"}, [], "SNAPSHOT_GB_MONTH_USD",
+     "snapshot-gb-month-usd", "up to 1000"),
+    ("value not UTF-8", "collect", {"ARCHIVE_PREFIX": b"ami-\xff"}, [], "ARCHIVE_PREFIX", "archive-prefix",
+     "is not valid UTF-8"),
 ]
+
+
+def _written(emu) -> tuple:
+    """Everything a run could have written: S3 objects, SNS messages, usage reports."""
+    s3 = emu.client("s3")
+    listing = {b["Name"]: objects(s3, b["Name"], "") for b in s3.list_buckets()["Buckets"]}
+    reports = emu.client("ec2").describe_image_usage_reports()["ImageUsageReports"]
+    return listing, emu.control("sns/published")["messages"], reports
 
 
 @pytest.fixture
 def quiet_emulator(emulator_server, binary):
-    """The emulator with zeroed call counters, to prove a case made no AWS call."""
+    """The emulator with zeroed call counters, to prove a case made no AWS call and
+    wrote nothing."""
+    before = _written(emulator_server)
     emulator_server.control("faults", {})
     yield emulator_server
     counters = emulator_server.control("faults")["counters"]
     assert counters["ec2"]["totals"]["calls"] == 0, counters
     assert counters["s3_put_object"]["calls"] == 0, counters
+    assert _written(emulator_server) == before
 
 
 @pytest.mark.parametrize("phase, env, args, var, flag, needle", [c[1:] for c in BAD_CONFIG],
@@ -217,15 +299,31 @@ def test_bad_configuration_exits_2_with_one_line_naming_variable_and_fix(
     assert re.search(r"\. (Set|Use|Write|Name|List|Unset)\b", line), line
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["collect", "--now", "yesterday"], "expected RFC 3339"),
-    (["create", "--time-budget", "0"], "--time-budget"),
-    (["purge"], "unrecognized subcommand 'purge'"),
-], ids=["bad --now", "zero time budget", "unknown subcommand"])
-def test_bad_flags_exit_2_with_usage(quiet_emulator, args, needle):
+BUDGET_RANGE = "--time-budget takes a whole number of seconds from 1 to 604800"
+NOW_WINDOW = "days before to 62 days after the real clock); pass --allow-any-now"
+
+BAD_FLAGS = [
+    ("bad --now", ["collect", "--now", "yesterday"], "expected RFC 3339"),
+    ("zero time budget", ["create", "--time-budget", "0"], BUDGET_RANGE),
+    ("negative time budget", ["create", "--time-budget", "-1"], BUDGET_RANGE),
+    ("time budget in words", ["collect", "--time-budget", "ten"], BUDGET_RANGE),
+    ("time budget past the clock", ["create", "--time-budget", "18446744073709551615"], BUDGET_RANGE),
+    ("unknown subcommand", ["purge"], "unrecognized subcommand 'purge': the phases are create, collect, probe"),
+    ("no subcommand", [], "error: no phase given: the phases are create, collect, probe"),
+    ("--now in year 9999", ["collect", "--now", "9999-12-31T00:00:00Z"], NOW_WINDOW),
+    ("--now in 1970", ["create", "--now", "1970-01-01T00:00:00Z"], NOW_WINDOW),
+    ("flag value not UTF-8", ["create", "--archive-prefix", b"ami-\xff"],
+     "the value of --archive-prefix is not valid UTF-8"),
+]
+
+
+@pytest.mark.parametrize("args, needle", [c[1:] for c in BAD_FLAGS], ids=[c[0] for c in BAD_FLAGS])
+def test_bad_flags_exit_2_with_one_line_naming_the_flag(quiet_emulator, args, needle):
     result = run_binary(quiet_emulator, args, base_env(quiet_emulator, ARCHIVE_BUCKET=BUCKET))
     assert result.code == 2 and result.stdout == ""
-    assert needle in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert needle in lines[0], result.stderr
 
 
 def test_no_region_exits_2_naming_aws_region(quiet_emulator, tmp_path):
@@ -237,6 +335,15 @@ def test_no_region_exits_2_naming_aws_region(quiet_emulator, tmp_path):
     assert result.code == 2 and result.stdout == ""
     assert [line for line in result.stderr.splitlines() if line.strip()] == [
         "error: no AWS Region configured: set AWS_REGION (or a profile's region)"]
+
+
+def test_a_function_region_that_is_no_region_exits_2_naming_aws_region(quiet_emulator):
+    env = base_env(quiet_emulator, ARCHIVE_BUCKET=BUCKET, AWS_REGION="us-east-1 ")
+    result = run_binary(quiet_emulator, ["collect"], env)
+    assert result.code == 2 and result.stdout == ""
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        'error: AWS_REGION: "us-east-1 " is not an AWS Region code. '
+        "Set AWS_REGION (or the profile's region) to the function's Region, e.g. eu-west-1."]
 
 
 # --------------------------------------------------------------------------- API oddities
@@ -285,15 +392,15 @@ def test_entries_of_an_unknown_resource_type_are_archived_verbatim_and_count_as_
     emu, fleet, env, report_of = odd
     x = fleet.id("x")
     emu.control("oddities", {"entry_extra": {x: [
-        {"ResourceType": "imagebuilder:ImageRecipe", "AccountId": CONSUMER_3, "UsageCount": 5}]}})
+        {"ResourceType": "ec2:SomethingNew", "AccountId": CONSUMER_3, "UsageCount": 5}]}})
     result = run_binary(emu, ["collect", "--now", emu.now()], env)
     assert result.code == 0 and result.summary["failed"] == [], result.stderr
-    assert "imagebuilder:ImageRecipe" in result.stderr and "unknown resource type" in result.stderr
+    assert "ec2:SomethingNew" in result.stderr and "unknown resource type" in result.stderr
     objs = _archived(emu)
     entries = [r for r in rows(objs, "entries") if r["report_id"] == report_of[x]]
     assert {(e["account_id"], e["resource_type"], e["usage_count"]) for e in entries} == {
         (CONSUMER_1, "ec2:Instance", 2), (CONSUMER_2, "ec2:Instance", 1),
-        (CONSUMER_3, "imagebuilder:ImageRecipe", 5)}
+        (CONSUMER_3, "ec2:SomethingNew", 5)}
     (report,) = [r for r in rows(objs, "reports") if r["report_id"] == report_of[x]]
     assert (report["total_usage"], report["instance_usage"], report["launch_template_usage"]) == (8, 3, 0)
 
@@ -328,16 +435,26 @@ def test_an_entry_missing_a_member_fails_its_report_whole_and_the_next_run_archi
     assert sorted((e["account_id"], e["usage_count"]) for e in entries) == [(CONSUMER_1, 2), (CONSUMER_2, 1)]
 
 
-def test_a_report_missing_a_member_is_one_clear_error_and_nothing_is_written(odd):
+def test_a_malformed_report_is_quarantined_the_others_archived_and_it_is_retried(odd):
     emu, fleet, env, report_of = odd
     y = fleet.id("y")
     emu.control("oddities", {"report_drop_fields": {y: ["CreationTime"]}})
     result = run_binary(emu, ["collect", "--now", emu.now()], env)
-    assert result.code == 1 and result.stdout == ""
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr
-    assert f"report {report_of[y]} has no CreationTime" in errors[0]
-    assert _archived(emu) == {}
+    assert result.code == 3, result.stderr
+    [failure] = result.summary["failed"]
+    assert failure["id"] == report_of[y] and f"report {report_of[y]} has no CreationTime" in failure["error"]
+    assert result.summary["archived"] == len(fleet.amis) - 1
+    archived = _archived(emu)
+    assert _keys_of(archived, report_of[y]) == [], "nothing of the malformed report is written"
+    assert all(_keys_of(archived, report_of[fleet.id(k)]) for k in ("x", "z"))
+    assert "REPORTS QUARANTINED" in result.stderr, "the (logged) alert surfaces it"
+    verdicts = [r for r in rows(archived, "verdicts") if r["image_id"] == y]
+    assert verdicts and all(v["verdict"] != "candidate" for v in verdicts)
+
+    emu.control("oddities", {})
+    again = run_binary(emu, ["collect", "--now", emu.now()], env)
+    assert again.code == 0 and again.summary["archived"] == 1, again.stderr
+    assert len(_keys_of(_archived(emu), report_of[y])) == 2, "entries and report object, once"
 
 
 def test_a_report_vanishing_before_its_entries_is_a_recorded_failure_and_nothing_partial(odd):

@@ -96,3 +96,30 @@ def test_collect_stops_at_its_time_budget_and_the_next_run_finishes(emu):
     assert second.summary["archived"] == first.summary["remaining"] and second.summary["remaining"] == 0
     reports = assert_archived_exactly_once(emu, fleet)
     assert_each_error_alerted_once(emu, reports, fleet)
+
+
+def test_unfinished_uploads_of_a_killed_run_are_aborted_by_the_next_one(emu):
+    """A run killed while it streamed an entries object leaves a multipart upload (here
+    made by hand, as the killed run would have): the next collect aborts it once it is
+    older than any live run could be, and leaves uploads outside its prefix alone."""
+    from fleet import archive_and_alerting
+    from harness import base_env
+
+    alerting = archive_and_alerting(emu)
+    env = base_env(emu, ARCHIVE_BUCKET=alerting.bucket, ARCHIVE_PREFIX="ami-usage")
+    s3 = emu.client("s3")
+    leftover = "ami-usage/entries/region=us-east-1/report_date=2026-01-01/amiur-0123456789abcdef0.json.gz"
+    for key in (leftover, "elsewhere/big.bin"):
+        upload = s3.create_multipart_upload(Bucket=alerting.bucket, Key=key)["UploadId"]
+        s3.upload_part(Bucket=alerting.bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"x" * 1024)
+
+    def unfinished() -> list[str]:
+        return sorted(u["Key"] for u in s3.list_multipart_uploads(Bucket=alerting.bucket).get("Uploads", []))
+
+    fresh = run_binary(emu, ["collect", "--now", emu.now()], env)
+    assert fresh.code == 0 and fresh.summary["aborted_uploads"] == 0, fresh.stderr
+    assert unfinished() == ["ami-usage/entries/region=us-east-1/report_date=2026-01-01/amiur-0123456789abcdef0.json.gz",
+                            "elsewhere/big.bin"], "a young upload may belong to a live run"
+    later = run_binary(emu, ["collect", "--now", emu.advance(2 * 3600)], env)
+    assert later.code == 0 and later.summary["aborted_uploads"] == 1, later.stderr
+    assert unfinished() == ["elsewhere/big.bin"]

@@ -56,9 +56,12 @@ def test_members_reach_only_their_own_account_prefix_inside_the_organisation(cen
     sts = _statements(central)
     assert set(sts) == {"DenyInsecureTransport", "DenyOtherEncryption", "DenyCustomerProvidedKeys",
                         "ReportersWriteOwnAccountPrefix", "ReportersListOwnAccountPrefix",
-                        "OwnersReadMemberReferences", "OwnersListMemberReferences"}
+                        "OwnersReadMemberReferences", "OwnersListMemberReferences",
+                        "ReportersListUnfinishedUploads"}
     write = sts["ReportersWriteOwnAccountPrefix"]
-    assert sorted(write["Action"]) == ["s3:GetObject", "s3:PutObject"]  # no delete, no *
+    assert sorted(write["Action"]) == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]  # no delete, no *
+    uploads = sts["ReportersListUnfinishedUploads"]
+    assert uploads["Action"] == "s3:ListBucketMultipartUploads" and "StringLike" not in uploads["Condition"]
     # ${!x} is CloudFormation's escape: IAM receives the policy variable ${aws:PrincipalAccount}.
     assert write["Resource"] == {
         "Fn::Sub": "${OrgArchiveBucket.Arn}/${ArchivePrefix}/account=${!aws:PrincipalAccount}/*"}
@@ -66,7 +69,7 @@ def test_members_reach_only_their_own_account_prefix_inside_the_organisation(cen
     assert listing["Action"] == "s3:ListBucket"
     assert listing["Condition"]["StringLike"] == {
         "s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=${!aws:PrincipalAccount}/*"}}
-    for st in (write, listing):
+    for st in (write, listing, uploads):
         assert st["Effect"] == "Allow"
         assert st["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
         assert st["Condition"]["ArnLike"] == {
@@ -192,6 +195,9 @@ def test_member_mode_creates_no_local_archive_and_writes_only_its_central_prefix
                                     "arn:${AWS::Partition}:s3:::org-archive/ami-usage/account=${AWS::AccountId}/*", []),
         "ListArchivePrefixOnly": ("s3:ListBucket", "arn:${AWS::Partition}:s3:::org-archive",
                                   ["ami-usage/account=${AWS::AccountId}/*"]),
+        "AbortUnfinishedArchiveUploads": ("s3:AbortMultipartUpload",
+                                          "arn:${AWS::Partition}:s3:::org-archive/ami-usage/account=${AWS::AccountId}/*", []),
+        "ListUnfinishedUploads": ("s3:ListBucketMultipartUploads", "arn:${AWS::Partition}:s3:::org-archive", []),
     }
     assert outputs["ArchiveBucketName"]["Value"] == {"Ref": "CentralArchiveBucket"}
     assert substitute(outputs["ArchiveLocation"]["Value"], params) == "s3://org-archive/ami-usage/account=${AWS::AccountId}/"
@@ -215,6 +221,9 @@ def test_single_account_mode_keeps_its_own_archive_and_ignores_the_bucket_region
         "ReadWriteArchiveObjects": (["s3:GetObject", "s3:PutObject"],
                                     "arn:${AWS::Partition}:s3:::${ArchiveBucket}/ami-usage/*", []),
         "ListArchivePrefixOnly": ("s3:ListBucket", "arn:${AWS::Partition}:s3:::${ArchiveBucket}", ["ami-usage/*"]),
+        "AbortUnfinishedArchiveUploads": ("s3:AbortMultipartUpload",
+                                          "arn:${AWS::Partition}:s3:::${ArchiveBucket}/ami-usage/*", []),
+        "ListUnfinishedUploads": ("s3:ListBucketMultipartUploads", "arn:${AWS::Partition}:s3:::${ArchiveBucket}", []),
     }
 
 

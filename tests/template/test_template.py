@@ -309,7 +309,8 @@ def test_function_role_is_least_privilege(template):
         "ec2:DescribeImages", "ec2:DescribeImageUsageReports",
         "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences",
         "autoscaling:DescribeLaunchConfigurations", "ec2:DescribeImageAttribute", "ec2:CreateImageUsageReport", "ec2:CreateTags",
-        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "sns:Publish", "sqs:SendMessage",
+        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload", "s3:ListBucketMultipartUploads",
+        "sns:Publish", "sqs:SendMessage",
     }
     def text(r):  # the template text of a Sub, in both of its forms
         return r if isinstance(r, str) else r["Fn::Sub"] if isinstance(r["Fn::Sub"], str) else r["Fn::Sub"][0]
