@@ -201,15 +201,20 @@ pub async fn archived_ids(s3: &Client, bucket: &str, partition: &str) -> anyhow:
     Ok(ids)
 }
 
-/// Every key under `prefix` that sorts after `start_after` (S3 lists in key order, so
-/// a date-partitioned prefix is listed from a given day on).
-pub async fn keys_after(s3: &Client, bucket: &str, prefix: &str, start_after: &str) -> anyhow::Result<Vec<String>> {
+/// Every key under `prefix` that sorts after `start_after`, with its size (S3 lists in
+/// key order, so a date-partitioned prefix is listed from a given day on).
+pub async fn keys_after(
+    s3: &Client,
+    bucket: &str,
+    prefix: &str,
+    start_after: &str,
+) -> anyhow::Result<Vec<(String, i64)>> {
     let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).start_after(start_after).into_paginator().send();
     let mut keys = Vec::new();
     while let Some(page) = pages.next().await {
         let page =
             page.map_err(|e| anyhow!("s3:ListObjectsV2 s3://{bucket}/{prefix} failed: {}", s3_error_text(s3, &e)))?;
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        keys.extend(page.contents().iter().filter_map(|o| Some((o.key()?.to_string(), o.size().unwrap_or(0)))));
     }
     Ok(keys)
 }

@@ -121,16 +121,57 @@ pub fn probed_at_of(key: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(name, RUN_FORMAT).ok().map(|t| t.and_utc())
 }
 
-/// The probe objects of one member worth reading, newest first: named like a probe
-/// object, not from the future, not older than `max_age`.
-pub fn fresh_objects(keys: &[String], now: DateTime<Utc>, max_age: Duration) -> Vec<(String, DateTime<Utc>)> {
-    let mut fresh: Vec<(String, DateTime<Utc>)> = keys
+/// A listed probe object: its key, when it was probed (from its name) and its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub probed_at: DateTime<Utc>,
+    pub size: i64,
+}
+
+/// The probe objects of one member worth reading (`listed`: key and size), newest
+/// first: named like a probe object, not from the future, not older than `max_age`.
+pub fn fresh_objects(listed: &[(String, i64)], now: DateTime<Utc>, max_age: Duration) -> Vec<ListedObject> {
+    let mut fresh: Vec<ListedObject> = listed
         .iter()
-        .filter_map(|k| Some((k.clone(), probed_at_of(k)?)))
-        .filter(|(_, at)| *at <= now && now - *at <= max_age)
+        .filter_map(|(k, size)| Some(ListedObject { key: k.clone(), probed_at: probed_at_of(k)?, size: *size }))
+        .filter(|o| o.probed_at <= now && now - o.probed_at <= max_age)
         .collect();
-    fresh.sort_by_key(|f| std::cmp::Reverse(f.1));
+    fresh.sort_by_key(|o| std::cmp::Reverse(o.probed_at));
     fresh
+}
+
+/// An object too large to be one probe's facts is not read at all.
+pub fn check_size(o: &ListedObject) -> Result<(), Ignored> {
+    if o.size > MAX_OBJECT_BYTES {
+        return Err(Ignored::Malformed(format!("{} bytes, more than the {MAX_OBJECT_BYTES} a probe writes", o.size)));
+    }
+    Ok(())
+}
+
+/// Bounds of one facts object, compressed as listed and decompressed: a probe row is a
+/// few hundred bytes, so 100,000 shared AMIs stay far below them, while an object some
+/// account wrote by mistake (or a gzip bomb) cannot exhaust the owner's memory.
+pub const MAX_OBJECT_BYTES: i64 = 16 * 1024 * 1024;
+pub const MAX_DECOMPRESSED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The rows of one facts object, refused whole beyond [`MAX_DECOMPRESSED_BYTES`].
+pub fn decode_rows(gz: &[u8]) -> anyhow::Result<Vec<ReferenceRow>> {
+    decode_rows_within(gz, MAX_DECOMPRESSED_BYTES)
+}
+
+fn decode_rows_within(gz: &[u8], limit: u64) -> anyhow::Result<Vec<ReferenceRow>> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(gz).take(limit + 1).read_to_end(&mut text)?;
+    if text.len() as u64 > limit {
+        anyhow::bail!("more than {limit} bytes decompressed");
+    }
+    let mut rows = Vec::new();
+    for (i, line) in text.split(|b| *b == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
+        rows.push(serde_json::from_slice(line).map_err(|e| anyhow::anyhow!("line {}: {e}", i + 1))?);
+    }
+    Ok(rows)
 }
 
 /// Why a probe object does not count as its member's facts (logged once, counted).

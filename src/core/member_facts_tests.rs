@@ -60,23 +60,27 @@ fn the_owner_finds_members_next_to_its_own_prefix_in_organisation_mode_only() {
 
 #[test]
 fn only_fresh_probe_objects_are_read_newest_first() {
-    let key = |time: &str| format!("p/report_date=x/run-{time}.json.gz");
+    let key = |time: &str| (format!("p/report_date=x/run-{time}.json.gz"), 100);
     let keys = vec![
         key("20261201T060000.000Z"),
         key("20261202T060000.000Z"),
         key("20261128T060000.000Z"),
         key("20261204T060000.000Z"),
-        "p/report_date=x/notes.txt".to_string(),
+        ("p/report_date=x/notes.txt".to_string(), 100),
     ];
     let fresh = fresh_objects(&keys, t("2026-12-03T01:00:00Z"), Duration::hours(48));
-    assert_eq!(fresh.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), [&keys[1], &keys[0]]);
+    assert_eq!(fresh.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), [&keys[1].0, &keys[0].0]);
+    assert_eq!(fresh[0].probed_at, t("2026-12-02T06:00:00Z"));
+    assert_eq!(check_size(&fresh[0]), Ok(()));
+    let huge = ListedObject { size: MAX_OBJECT_BYTES + 1, ..fresh[0].clone() };
+    assert!(matches!(check_size(&huge), Err(Ignored::Malformed(_))));
 }
 
 #[test]
 fn an_object_is_a_members_facts_only_if_well_formed_and_its_own() {
     let at = run(MEMBER).probed_at;
     let bytes = jsonl::encode(&rows_of(MEMBER)).unwrap();
-    let facts = accept_object(MEMBER, at, jsonl::decode(&bytes)).unwrap();
+    let facts = accept_object(MEMBER, at, decode_rows(&bytes)).unwrap();
     assert_eq!(facts.images.len(), 2);
     assert_eq!(
         accept_object(MEMBER, at, jsonl::decode(&jsonl::encode::<ReferenceRow>(&[]).unwrap())).unwrap().images.len(),
@@ -114,4 +118,15 @@ fn findings_name_the_references_the_covering_and_the_missing_members() {
     // Facts of an account outside REQUIRE_MEMBER_PROBES never count, even with references.
     let only_member_required = findings_for("ami-1", &[OTHER.to_string()], &only_member);
     assert!(only_member_required.references.is_empty() && only_member_required.missing == [OTHER]);
+}
+
+#[test]
+fn a_facts_object_that_decompresses_past_the_bound_is_refused_whole() {
+    let rows = jsonl::encode(&rows_of(MEMBER)).unwrap();
+    assert_eq!(decode_rows(&rows).unwrap(), rows_of(MEMBER));
+    let text_len =
+        jsonl::decode::<serde_json::Value>(&rows).unwrap().iter().map(|r| r.to_string().len() + 1).sum::<usize>();
+    assert_eq!(decode_rows_within(&rows, text_len as u64).unwrap().len(), 2, "exactly at the bound");
+    let e = decode_rows_within(&rows, text_len as u64 - 1).unwrap_err().to_string();
+    assert!(e.contains("decompressed"), "{e}");
 }

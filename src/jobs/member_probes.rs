@@ -7,14 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::DateTime;
 use serde::Serialize;
 
 use super::archive::Archive;
 use crate::aws::s3;
-use crate::core::jsonl;
 use crate::core::member_facts::{
-    Ignored, MemberFacts, ReferenceRow, accept_object, fresh_objects, fresh_start_after, member_prefix, org_prefix_of,
+    Ignored, ListedObject, MemberFacts, accept_object, check_size, decode_rows, fresh_objects, fresh_start_after,
+    member_prefix, org_prefix_of,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -71,21 +70,26 @@ async fn newest_fresh(
     let (s3c, bucket, max_age) = (&r.clients.s3, archive.bucket, r.config.verdict.max_evidence_age());
     let prefix = member_prefix(org, member, &archive.provenance.region);
     let keys = s3::keys_after(s3c, bucket, &prefix, &fresh_start_after(&prefix, r.now, max_age)).await?;
-    for (key, at) in fresh_objects(&keys, r.now, max_age) {
-        let Some(bytes) = s3::get_optional(s3c, bucket, &key).await? else { continue };
-        match accept_object(member, at, jsonl::decode::<ReferenceRow>(&bytes)) {
+    for object in fresh_objects(&keys, r.now, max_age) {
+        if let Err(why) = check_size(&object) {
+            ignore(&object, member, why, counts);
+            continue;
+        }
+        let Some(bytes) = s3::get_optional(s3c, bucket, &object.key).await? else { continue };
+        match accept_object(member, object.probed_at, decode_rows(&bytes)) {
             Ok(f) => return Ok(Some(f)),
-            Err(why) => ignore(&key, member, at, why, counts),
+            Err(why) => ignore(&object, member, why, counts),
         }
     }
     Ok(None)
 }
 
-fn ignore(key: &str, member: &str, at: DateTime<chrono::Utc>, why: Ignored, counts: &mut MemberProbeCounts) {
+fn ignore(object: &ListedObject, member: &str, why: Ignored, counts: &mut MemberProbeCounts) {
+    let key = object.key.as_str();
     match why {
         Ignored::Malformed(e) => {
             counts.ignored_malformed += 1;
-            tracing::warn!(key, member, probed_at = %at, error = %e, "member probe object ignored: malformed");
+            tracing::warn!(key, member, probed_at = %object.probed_at, error = %e, "member probe object ignored: malformed");
         }
         Ignored::ForeignAccount(account) => {
             counts.ignored_foreign += 1;
