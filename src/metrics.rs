@@ -98,7 +98,6 @@ mod tests {
 
     fn collect() -> Summary {
         Summary::Collect(CollectSummary {
-            phase: "collect",
             reports_seen: 9,
             archived: 4,
             entries_archived: 1234,
@@ -161,7 +160,6 @@ mod tests {
     #[test]
     fn create_line_has_the_create_metrics_even_when_zero() {
         let s = Summary::Create(CreateSummary {
-            phase: "create",
             selected: 10,
             created: 7,
             already_reported: 2,

@@ -2,6 +2,7 @@
 //! the core's plain data. No decisions are made here.
 
 pub mod ec2;
+pub mod fleets;
 pub mod rate;
 pub mod references;
 pub mod s3;

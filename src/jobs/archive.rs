@@ -39,6 +39,12 @@ impl Archive<'_> {
             let streamed = self.stream_entries(report, &mut object, &mut totals).await;
             match streamed {
                 Ok(last) => {
+                    if let Some(overflow) = totals.overflow().cloned() {
+                        // A clipped total is never archived as if exact: the report fails
+                        // (named in the summary) and its AMI's verdict stays unknown.
+                        object.abort().await;
+                        return Err(overflow.into());
+                    }
                     object.finish(last).await?;
                 }
                 Err(e) => {

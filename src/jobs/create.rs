@@ -11,7 +11,6 @@ use crate::core::selection::{Skip, client_token, period_label, period_of, plan_c
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CreateSummary {
-    pub phase: &'static str,
     pub period: String,
     /// AMIs owned by the account that match the tag filters.
     pub selected: usize,
@@ -40,7 +39,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
     let reported = ec2::reported_in_period(&r.clients.ec2, period).await?;
     let plan = plan_create(&amis, &r.config.tag_filters, &reported);
 
-    let mut summary = CreateSummary { phase: "create", period: period_label(period), ..Default::default() };
+    let mut summary = CreateSummary { period: period_label(period), ..Default::default() };
     for (_, skip) in &plan.skipped {
         match skip {
             Skip::AlreadyReported => summary.already_reported += 1,

@@ -14,6 +14,8 @@ Cases (one AMI each, all tagged Golden=true and shared with CONSUMER_1):
 - image_recipe / container_recipe: used only by a consumer's Image Builder recipe.
 - launch_configuration: used only by an owner launch configuration without a group.
 - asg_at_zero: used only by an owner Auto Scaling group at desired capacity 0.
+- spot_fleet: used only by an owner Spot Fleet request at target capacity 0 that names
+  it in a launch specification.
 - owner_until_26: an owner instance runs from day 0 until day 26; its launch (day 0)
   leaves the 30-day window on day 30, the recorded owner checks keep it in use.
 - protected: unused with deregistration protection: a candidate that says so.
@@ -34,12 +36,13 @@ STOPPED = range(32, 37)
 CANDIDATE = ["unused_for_window", "no_owner_account_use", "older_than_min_age"]
 REPORT_KINDS = [f"report:{t}" for t in ("ec2:Instance", "ec2:LaunchTemplate", "imagebuilder:ImageRecipe",
                                           "imagebuilder:ContainerRecipe")]
-OWNER_KINDS = [f"owner:{k}" for k in ("ec2:Instance", "ec2:LaunchTemplate", "ssm:Parameter",
+OWNER_KINDS = [f"owner:{k}" for k in ("ec2:Instance", "ec2:LaunchTemplate", "ec2:SpotFleetRequest", "ec2:Fleet",
+                                       "ssm:Parameter",
                                        "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe",
                                        "autoscaling:LaunchConfiguration", "lastLaunchedTime")]
 MEMBER_KINDS = ["member:ssm:Parameter", "member:autoscaling:LaunchConfiguration"]
 CASES = ["unused", "used_while_stale", "image_recipe", "container_recipe", "launch_configuration",
-         "asg_at_zero", "owner_until_26", "protected", "always_error"]
+         "asg_at_zero", "spot_fleet", "owner_until_26", "protected", "always_error"]
 
 
 def register(ec2, name: str) -> str:
@@ -72,6 +75,13 @@ def seed(emu) -> tuple[dict[str, str], str]:
                                             InstanceType="t3.micro")
     autoscaling.create_auto_scaling_group(AutoScalingGroupName="idle", LaunchConfigurationName="scaled-to-zero",
                                           MinSize=0, MaxSize=2, DesiredCapacity=0, AvailabilityZones=["us-east-1a"])
+    fleet = owner.request_spot_fleet(SpotFleetRequestConfig={
+        "IamFleetRole": "arn:aws:iam::123456789012:role/spot-fleet", "TargetCapacity": 1, "SpotPrice": "0.1",
+        "AllocationStrategy": "lowestPrice",
+        "LaunchSpecifications": [{"ImageId": ids["spot_fleet"], "InstanceType": "t3.micro"}]})["SpotFleetRequestId"]
+    # Scaled in to nothing: only the fleet's launch specification still names the AMI.
+    launched = owner.describe_spot_fleet_instances(SpotFleetRequestId=fleet)["ActiveInstances"]
+    owner.terminate_instances(InstanceIds=[i["InstanceId"] for i in launched])
     instance = owner.run_instances(ImageId=ids["owner_until_26"], MinCount=1, MaxCount=1,
                                    InstanceType="t3.micro")["Instances"][0]["InstanceId"]
     owner.enable_image_deregistration_protection(ImageId=ids["protected"], WithCooldown=True)
@@ -84,7 +94,7 @@ def expected(case: str, day: int) -> tuple[str, list[str] | None, list[str]]:
     """(verdict, exact reasons or None, reasons that must be among them)."""
     if case in ("image_recipe", "container_recipe"):
         return "in_use", None, ["used_in_other_accounts"]
-    if case in ("launch_configuration", "asg_at_zero"):
+    if case in ("launch_configuration", "asg_at_zero", "spot_fleet"):
         return "in_use", None, ["used_in_owner_account"]
     if case == "owner_until_26":
         if day == 0:  # lastLaunchedTime lags 24 h
@@ -170,6 +180,16 @@ def test_every_reference_kind_and_fresh_evidence_over_46_days(emu):
             # The last owner check that saw the instance: the collect of day 24.
             assert got["owner_until_26"]["owner_last_used"][:19] == collected_at[24][:19]
             assert got["launch_configuration"]["owner_references"][0].startswith("arn:aws:autoscaling:")
+            assert got["spot_fleet"]["owner_references"][0].startswith("sfr-")
+
+    # A re-evaluation with an earlier clock archives but never moves the state back.
+    state_key = f"{PREFIX}/state/region=us-east-1/collect-state.json"
+    state_before = s3.get_object(Bucket=alerting.bucket, Key=state_key)["Body"].read()
+    published = len(emu.control("sns/published")["messages"])
+    backfill = run_binary(emu, ["collect", "--now", collected_at[10]], env)
+    assert backfill.code == 0 and "before the newest run" in backfill.summary["state_untouched"], backfill.stderr
+    assert s3.get_object(Bucket=alerting.bucket, Key=state_key)["Body"].read() == state_before
+    assert len(emu.control("sns/published")["messages"]) == published
 
     # Zero false candidates: only the unused ones, announced on the day they became one.
     assert announced == {"unused": [30], "used_while_stale": [30], "protected": [30]}

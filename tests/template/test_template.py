@@ -287,7 +287,8 @@ def test_function_role_is_least_privilege(template):
         "logs:CreateLogStream", "logs:PutLogEvents",
         "ec2:DescribeImages", "ec2:DescribeImageUsageReports",
         "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences",
-        "autoscaling:DescribeLaunchConfigurations", "ec2:DescribeImageAttribute", "ec2:CreateImageUsageReport", "ec2:CreateTags",
+        "autoscaling:DescribeLaunchConfigurations", "ec2:DescribeSpotFleetRequests", "ec2:DescribeFleets",
+        "ec2:DescribeImageAttribute", "ec2:CreateImageUsageReport", "ec2:CreateTags",
         "s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload", "s3:ListBucketMultipartUploads",
         "sns:Publish", "sqs:SendMessage",
     }
@@ -298,7 +299,8 @@ def test_function_role_is_least_privilege(template):
     star = {a for a, st in sts.items() if st["Resource"] == "*"}
     assert star == {"ec2:DescribeImages", "ec2:DescribeImageUsageReports",
                     "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences",
-                    "autoscaling:DescribeLaunchConfigurations"}
+                    "autoscaling:DescribeLaunchConfigurations", "ec2:DescribeSpotFleetRequests",
+                    "ec2:DescribeFleets"}
     assert sub(sts["s3:GetObject"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}/${ArchiveKeyPrefix}/*"]
     assert sts["s3:PutObject"] is sts["s3:GetObject"]
     assert sub(sts["s3:ListBucket"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}"]
