@@ -42,9 +42,9 @@ class EmulatorState:
         self.clock = Clock()
         self.config = Config()
         self.faults = Faults()
-        self.oddities = Oddities()
         self.synthetic = SyntheticFleet()
         self.reports = ReportStore(entry_source=self.synthetic.entries_for)
+        self.oddities = Oddities(self.clock, self.reports)
         self.sns_log = SnsLog()
 
     def now_rfc3339(self) -> str:
