@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod bucket_region;
+pub mod create_outcome;
 pub mod jsonl;
 pub mod model;
 pub mod news;
