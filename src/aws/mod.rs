@@ -2,6 +2,8 @@
 //! the core's plain data. No decisions are made here.
 
 pub mod ec2;
+#[cfg(test)]
+pub mod fake;
 pub mod rate;
 pub mod references;
 pub mod s3;

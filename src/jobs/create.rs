@@ -107,3 +107,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
     summary.stopped_because = stop_reason.into_inner().unwrap();
     Ok(summary)
 }
+
+#[cfg(test)]
+#[path = "create_tests.rs"]
+mod tests;
