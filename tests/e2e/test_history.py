@@ -226,7 +226,7 @@ def test_five_days_of_history_match_the_glue_schema_and_answer_every_query(emu, 
 def check_usage_by_account(rows, h, name, **_):
     expected = []
     for day in h.days:
-        for image_id, (_, created, state, entries) in day.items():
+        for image_id, (_, created, _state, entries) in day.items():
             per_account = defaultdict(lambda: [0, 0])
             for (account, rtype), count in entries.items():
                 per_account[account][0 if rtype == INSTANCE else 1] += count
@@ -276,7 +276,7 @@ def check_family_adoption(rows, h, name, family, **_):
 
 def check_unused_amis(rows, h, name, today, **_):
     expected = []
-    for key, ami in h.amis.items():
+    for ami in h.amis.values():
         image_id = ami.spec.image_id
         reports = [(day[image_id][1], day[image_id][3]) for day in h.days
                    if image_id in day and day[image_id][2] == "available"]
