@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from fleet import CONSUMER_1, CONSUMER_2, AmiSpec, Fleet, TemplateSpec, archive_and_alerting
 from harness import OWNER, REGION, ROOT, base_env, run_binary
 from support.duckdb_archive import open_archive, run_query
@@ -180,6 +182,7 @@ def report_date(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d")
 
 
+@pytest.mark.slow
 def test_five_days_of_history_match_the_glue_schema_and_answer_every_query(emu, tmp_path):
     alerting = archive_and_alerting(emu)
     env = base_env(
