@@ -96,7 +96,7 @@ def create_row(emus: list[Emulator], amis: int, scale: float) -> dict:
            + (" (side by side)" if len(emus) > 1 else ""), "ideal": max(0.0, amis - capacity) / refill}
     if len(emus) > 1:
         with ThreadPoolExecutor(2) as pool:
-            futures = {who: pool.submit(create_one, emu, who, cmd, amis, scale) for emu, (who, cmd) in zip(emus, CREATE_CMDS)}
+            futures = {who: pool.submit(create_one, emu, who, cmd, amis, scale) for emu, (who, cmd) in zip(emus, CREATE_CMDS, strict=True)}
             row.update({who: f.result() for who, f in futures.items()})
     else:
         row.update({who: create_one(emus[0], who, cmd, amis, scale) for who, cmd in CREATE_CMDS})

@@ -19,7 +19,9 @@ import copy
 import threading
 from typing import Any
 
+from .clock import Clock
 from .config import ConfigError
+from .usage_reports import ReportStore
 
 KNOWN_KEYS = {"entry_extra", "entry_drop_fields", "report_drop_fields",
               "vanish_before_entries", "deregister_after"}
@@ -93,9 +95,15 @@ def _parse(body: Any) -> dict[str, Any]:
 
 
 class Oddities:
-    """Current oddity configuration and what has fired (thread-safe)."""
+    """Current oddity configuration and what has fired (thread-safe).
 
-    def __init__(self) -> None:
+    ``clock`` and ``reports`` are the emulator's own (see ``state.EmulatorState``): a
+    vanishing report is deleted from the store the report actions read, at its time.
+    """
+
+    def __init__(self, clock: Clock, reports: ReportStore) -> None:
+        self._clock = clock
+        self._reports = reports
         self._lock = threading.Lock()
         self.configure({})
 
@@ -141,16 +149,14 @@ class Oddities:
             return
         from moto.ec2.models import ec2_backends
 
-        from .state import STATE
-
         requested = {v for k, v in call.params.items() if k.startswith("ReportId.")}
-        now = STATE.clock.now()
+        now = self._clock.now()
         with self._lock:
             vanish = self._settings["vanish_before_entries"]
-            for report in STATE.reports.live(call.account, call.region, now):
+            for report in self._reports.live(call.account, call.region, now):
                 if report.report_id in requested and report.image_id in vanish:
                     vanish.remove(report.image_id)
-                    STATE.reports.delete(call.account, call.region, report.report_id, now)
+                    self._reports.delete(call.account, call.region, report.report_id, now)
                     ec2_backends[call.account][call.region].tags.pop(report.report_id, None)
                     self._fired.append({"oddity": "vanish_before_entries",
                                         "image_id": report.image_id,

@@ -31,6 +31,7 @@ def _reports(ec2, n, tags=None):
     return out
 
 
+@pytest.mark.slow
 def test_report_paging_is_complete_and_stable(aws, control):
     ec2 = aws("ec2")
     made = [rid for _, rid in _reports(ec2, 12)]
@@ -59,6 +60,7 @@ def test_report_paging_is_complete_and_stable(aws, control):
     assert _code(ec2.describe_image_usage_reports, NextToken="garbage") == "InvalidPaginationToken"
 
 
+@pytest.mark.slow
 def test_entry_paging_over_many_entries(aws):
     owner = aws("ec2")
     ami = register_ami(owner)

@@ -139,6 +139,7 @@ def test_the_raw_page_carries_next_token_and_the_cli_follows_it(aws, cli_env):
     assert sorted(i["ImageId"] for i in json.loads(proc.stdout)["Images"]) == sorted(made)
 
 
+@pytest.mark.slow
 def test_ten_thousand_tagged_amis_page_in_seconds(aws, control):
     seeded = control.post("/synthetic", {"amis": 10_000, "entries_per_report": 0})
     ec2 = aws("ec2")
@@ -154,6 +155,7 @@ def test_ten_thousand_tagged_amis_page_in_seconds(aws, control):
     assert elapsed < 30, f"paging 10,000 AMIs took {elapsed:.1f}s"
 
 
+@pytest.mark.slow
 def test_the_compiled_renderer_writes_motos_bytes():
     """ImageXml against moto's EC2 serializer, in-process, over every kind of image moto
     holds: its ~1,300 default Amazon AMIs (Windows, product codes...), RegisterImage with

@@ -100,6 +100,7 @@ def test_report_is_a_snapshot(fleet, aws):
     assert entries_by_key(owner, rid2)[(A2, "ec2:Instance")] == 6
 
 
+@pytest.mark.slow
 def test_instance_activity_lag(fleet, control):
     owner, ami, _ = fleet
     control.post("/config", {"instance_activity_lag_seconds": 86400})

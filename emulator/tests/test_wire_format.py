@@ -132,6 +132,7 @@ def _cli(env, *args):
     return proc
 
 
+@pytest.mark.slow
 def test_aws_cli_round_trip(aws, cli_env):
     owner, ami, rid = _fleet(aws)
     # create through the CLI too (shorthand syntax for the nested lists)

@@ -338,7 +338,7 @@ impl CollectState {
                     image_created: ami.creation_date,
                     unused_since: v.unused_since.unwrap_or(now),
                     snapshot_size_gib: ami.snapshot_size_gib_total(),
-                    has_billing_codes: !ami.billing_products.is_empty() || !ami.product_codes.is_empty(),
+                    has_billing_codes: ami.has_billing_codes(),
                     reasons: codes,
                     not_checked: v.not_checked.clone(),
                     deregistration_protected: v.deregistration_protected,

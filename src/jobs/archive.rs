@@ -24,6 +24,14 @@ pub struct Archive<'a> {
     pub claim_legacy: AtomicBool,
 }
 
+/// An object an earlier run wrote is kept as it is (archive objects are immutable): the
+/// trace of a run that died after writing it, resumed now.
+fn note_existing(outcome: s3::PutOutcome, key: &str) {
+    if outcome == s3::PutOutcome::AlreadyExists {
+        tracing::info!(key, "already archived by an earlier run; kept as it is");
+    }
+}
+
 impl Archive<'_> {
     fn key(&self, dataset: Dataset, report: &UsageReport) -> String {
         self.keys.object(dataset, &self.provenance.region, report.creation_time.date_naive(), &report.report_id)
@@ -45,7 +53,7 @@ impl Archive<'_> {
                         object.abort().await;
                         return Err(overflow.into());
                     }
-                    object.finish(last).await?;
+                    note_existing(object.finish(last).await?, &key);
                 }
                 Err(e) => {
                     object.abort().await;
@@ -55,7 +63,8 @@ impl Archive<'_> {
         }
         let row = report_row(report, image, &totals, &self.provenance);
         let body = jsonl::encode(std::slice::from_ref(&row))?;
-        s3::put_if_absent(&clients.s3, self.bucket, &self.key(Dataset::Reports, report), body).await?;
+        let key = self.key(Dataset::Reports, report);
+        note_existing(s3::put_if_absent(&clients.s3, self.bucket, &key, body).await?, &key);
         Ok(row)
     }
 

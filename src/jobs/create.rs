@@ -6,7 +6,8 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::{Failure, Run};
-use crate::aws::ec2::{self, CreateOutcome, CreateRequest};
+use crate::aws::ec2::{self, CreateRequest};
+use crate::core::create_outcome::CreateOutcome;
 use crate::core::selection::{Skip, client_token, period_label, period_of, plan_create};
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -111,3 +112,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
     summary.stopped_because = stop_reason.into_inner().unwrap();
     Ok(summary)
 }
+
+#[cfg(test)]
+#[path = "create_tests.rs"]
+mod tests;

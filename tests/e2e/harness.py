@@ -158,9 +158,9 @@ class LambdaWatch:
             try:
                 _socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self
-            except OSError:
+            except OSError as e:
                 if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"cargo lambda watch did not start; see {self.log_path}")
+                    raise RuntimeError(f"cargo lambda watch did not start; see {self.log_path}") from e
                 time.sleep(0.3)
 
     def invoke(self, *data_args: str) -> subprocess.CompletedProcess:

@@ -361,7 +361,7 @@ def _odd_fleet(emu):
         templates=[TemplateSpec(CONSUMER_2, "web", ["y"])],
     )
     seed(emu, fleet)
-    alerting = archive_and_alerting(emu, BUCKET)
+    archive_and_alerting(emu, BUCKET)
     env = base_env(emu, ARCHIVE_BUCKET=BUCKET, ARCHIVE_PREFIX=PREFIX, AMI_TAG_FILTERS="Golden=true")
     return fleet, env
 

@@ -4,6 +4,8 @@ once and each piece of news was carried by exactly one alert."""
 
 from __future__ import annotations
 
+import pytest
+
 from harness import run_binary
 from scale import assert_archived_exactly_once, assert_each_error_alerted_once, synthetic_fleet
 
@@ -17,6 +19,7 @@ def create_and_collect(emu, fleet, expect_create=0, expect_collect=0):
     return created, collected
 
 
+@pytest.mark.slow
 def test_throttling_and_server_errors_on_every_ec2_action_are_retried(emu):
     fleet = synthetic_fleet(emu, amis=12, entries=1000, errors=2)
     emu.control("config", {"max_results_cap": 500})  # 2 pages per report: more calls to fail

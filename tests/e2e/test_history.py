@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from fleet import CONSUMER_1, CONSUMER_2, AmiSpec, Fleet, TemplateSpec, archive_and_alerting
 from harness import OWNER, REGION, ROOT, base_env, run_binary
 from support.duckdb_archive import open_archive, run_query
@@ -188,6 +190,7 @@ def report_date(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d")
 
 
+@pytest.mark.slow
 def test_five_days_of_history_match_the_glue_schema_and_answer_every_query(emu, tmp_path):
     alerting = archive_and_alerting(emu)
     env = base_env(
@@ -239,7 +242,7 @@ def test_five_days_of_history_match_the_glue_schema_and_answer_every_query(emu, 
 def check_usage_by_account(rows, h, name, **_):
     expected = []
     for day in h.days:
-        for image_id, (_, created, state, entries) in day.items():
+        for image_id, (_, created, _state, entries) in day.items():
             per_account = defaultdict(lambda: [0, 0])
             for (account, rtype), count in entries.items():
                 per_account[account][0 if rtype == INSTANCE else 1] += count
@@ -327,7 +330,7 @@ def check_unused_amis(rows, h, verdicts, **_):
 
 def check_zero_usage_in_reports(rows, h, name, today, **_):
     expected = []
-    for key, ami in h.amis.items():
+    for ami in h.amis.values():
         image_id = ami.spec.image_id
         reports = [(day[image_id][1], day[image_id][3]) for day in h.days
                    if image_id in day and day[image_id][2] == "available"]

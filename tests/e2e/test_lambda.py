@@ -36,6 +36,7 @@ def lambda_watch(emu):
     watch.stop()
 
 
+@pytest.mark.slow
 def test_lambda_runs_create_and_collect_from_the_sample_events(lambda_watch):
     emu, fleet, alerting, invoke = lambda_watch
     created = invoke("--data-file", "events/create.json")
@@ -58,6 +59,7 @@ def test_lambda_runs_create_and_collect_from_the_sample_events(lambda_watch):
     assert summary["phase"] == "collect" and summary["archived"] == 0 and summary["alert"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "event, error_type, needle",
     [

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from archive import objects, rows
 from fleet import CONSUMER_1
 from harness import OWNER, ROOT, base_env, run_binary
@@ -85,6 +87,7 @@ def run(emu, phase: str, env: dict):
     return run_binary(emu, [phase, "--now", emu.now()], env)
 
 
+@pytest.mark.slow
 def test_two_regions_of_one_account_share_a_central_bucket_in_a_third_region(emu):
     central_bucket(emu, WEST)
     amis = {EAST: seed_region(emu, EAST), WEST: seed_region(emu, WEST)}
@@ -150,6 +153,7 @@ def test_two_regions_of_one_account_share_a_central_bucket_in_a_third_region(emu
     assert {k: (v["etag"], v["last_modified"]) for k, v in after.items() if "/state/" not in k} == unchanged
 
 
+@pytest.mark.slow
 def test_upgrade_adopts_the_single_region_state_once_and_no_other_region_takes_it(emu):
     central_bucket(emu, EAST)
     amis = {EAST: seed_region(emu, EAST), WEST: seed_region(emu, WEST)}

@@ -3,6 +3,8 @@ buckets, and a run that outpaced them would see RequestLimitExceeded answers."""
 
 from __future__ import annotations
 
+import pytest
+
 from harness import run_binary
 from scale import synthetic_fleet
 
@@ -10,6 +12,7 @@ AMIS = 70
 CAPACITY, REFILL = 50, 5.0  # EC2's mutating bucket, at AWS's defaults
 
 
+@pytest.mark.slow
 def test_create_stays_inside_the_mutating_bucket_without_being_throttled(emu):
     # At AWS's rates on purpose: while a call is on its way, EC2's bucket, if full, gains
     # nothing, while the client's own bucket refills; the client runs ahead by rate x latency.

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from harness import BINARY, run_binary
 from scale import assert_archived_exactly_once, assert_each_error_alerted_once, synthetic_fleet
 
@@ -36,6 +38,7 @@ def collect_killed_after(emu, env, now, puts: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_collect_killed_at_random_points_then_rerun_archives_everything_once(emu):
     fleet = synthetic_fleet(emu, amis=16, entries=600, errors=3, COLLECT_CONCURRENCY="2")
     emu.control("config", {"max_results_cap": 200})  # several pages per report
@@ -61,6 +64,7 @@ def test_collect_killed_at_random_points_then_rerun_archives_everything_once(emu
     assert_each_error_alerted_once(emu, reports, fleet)
 
 
+@pytest.mark.slow
 def test_create_stops_at_its_time_budget_and_the_next_run_finishes(emu):
     # 30 AMIs at 10 creates/s after a burst of 2 need about 3 s: a 1 s budget stops early.
     fleet = synthetic_fleet(emu, amis=30, entries=10, errors=0, EC2_MUTATING_RATE="10", EC2_MUTATING_BURST="2")
@@ -80,6 +84,7 @@ def test_create_stops_at_its_time_budget_and_the_next_run_finishes(emu):
     assert sorted(r["ImageId"] for r in reports) == sorted(fleet.image_ids)  # one each, none twice
 
 
+@pytest.mark.slow
 def test_collect_stops_at_its_time_budget_and_the_next_run_finishes(emu):
     # One report at a time, each report's single page paced to 5/s: 20 reports need ~4 s.
     fleet = synthetic_fleet(emu, amis=20, entries=40, errors=2, COLLECT_CONCURRENCY="1",

@@ -13,6 +13,8 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
+
 from fleet import CONSUMER_1, archive_and_alerting
 from harness import OWNER, REGION, base_env, run_binary
 
@@ -111,6 +113,7 @@ def verdict_rows(s3, bucket: str, key: str) -> list[dict]:
     return [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
 
 
+@pytest.mark.slow
 def test_verdicts_over_forty_days(emu):
     ids = seed(emu)
     case_of = {v: k for k, v in ids.items()}

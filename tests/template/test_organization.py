@@ -34,6 +34,7 @@ def test_central_template_lints_clean(lint_bin):
     assert (run.returncode, run.stdout.strip()) == (0, ""), run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_central_template_passes_checkov_with_justified_skips(lint_bin, central):
     run = subprocess.run([str(lint_bin / "checkov"), "-f", str(CENTRAL), "--framework", "cloudformation",
                           "--skip-download", "--output", "json"], cwd=CENTRAL.parent, capture_output=True, text=True)

@@ -113,6 +113,7 @@ def _metadata_skips(tpl: dict) -> dict[tuple[str, str], str]:
     return skips
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["template", "expanded"])
 def test_checkov_has_no_failed_check_and_every_skip_is_justified(lint_bin, expanded, template, which):
     path = TEMPLATE if which == "template" else expanded[0]
