@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from archive import drain, objects, rows
 from fleet import archive_and_alerting, demo_fleet, seed
 from harness import LambdaWatch, base_env
@@ -65,7 +64,11 @@ def test_lambda_runs_create_and_collect_from_the_sample_events(lambda_watch):
     [
         ('{"phase": "delete"}', "BadEvent", 'unknown phase "delete"'),
         ('{"phase": 7}', "BadEvent", "must be a string"),
-        ('{"detail-type": "Scheduled Event", "source": "aws.events", "resources": ["arn:aws:events:us-east-1:123456789012:rule/nightly"], "detail": {}}', "BadEvent", "does not say which phase"),
+        (
+            '{"detail-type": "Scheduled Event", "source": "aws.events", "resources": ["arn:aws:events:us-east-1:123456789012:rule/nightly"], "detail": {}}',
+            "BadEvent",
+            "does not say which phase",
+        ),
         ("[1, 2]", "BadEvent", "not an object"),
     ],
 )

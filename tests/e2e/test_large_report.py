@@ -4,7 +4,6 @@ binary as a multipart upload, complete and exactly once."""
 from __future__ import annotations
 
 import pytest
-
 from harness import run_binary
 from scale import PREFIX, assert_archived_exactly_once, synthetic_fleet
 

@@ -9,7 +9,6 @@ import subprocess
 import time
 
 import pytest
-
 from harness import BINARY, run_binary
 from scale import assert_archived_exactly_once, assert_each_error_alerted_once, synthetic_fleet
 
@@ -24,8 +23,9 @@ def collect_killed_after(emu, env, now, puts: int) -> bool:
     """Starts collect and SIGKILLs it once the emulator has seen `puts` more S3
     PutObject calls from it. False when the run finished before reaching that point."""
     start = s3_puts(emu)
-    proc = subprocess.Popen([str(BINARY), "collect", "--now", now], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(BINARY), "collect", "--now", now], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
         if s3_puts(emu) - start >= puts:
@@ -87,8 +87,9 @@ def test_create_stops_at_its_time_budget_and_the_next_run_finishes(emu):
 @pytest.mark.slow
 def test_collect_stops_at_its_time_budget_and_the_next_run_finishes(emu):
     # One report at a time, each report's single page paced to 5/s: 20 reports need ~4 s.
-    fleet = synthetic_fleet(emu, amis=20, entries=40, errors=2, COLLECT_CONCURRENCY="1",
-                            EC2_DESCRIBE_RATE="5", EC2_DESCRIBE_BURST="3")
+    fleet = synthetic_fleet(
+        emu, amis=20, entries=40, errors=2, COLLECT_CONCURRENCY="1", EC2_DESCRIBE_RATE="5", EC2_DESCRIBE_BURST="3"
+    )
     now = emu.now()
     assert run_binary(emu, ["create", "--now", now], fleet.env).code == 0
     first = run_binary(emu, ["collect", "--now", now, "--time-budget", "1"], fleet.env)
@@ -123,8 +124,10 @@ def test_unfinished_uploads_of_a_killed_run_are_aborted_by_the_next_one(emu):
 
     fresh = run_binary(emu, ["collect", "--now", emu.now()], env)
     assert fresh.code == 0 and fresh.summary["aborted_uploads"] == 0, fresh.stderr
-    assert unfinished() == ["ami-usage/entries/region=us-east-1/report_date=2026-01-01/amiur-0123456789abcdef0.json.gz",
-                            "elsewhere/big.bin"], "a young upload may belong to a live run"
+    assert unfinished() == [
+        "ami-usage/entries/region=us-east-1/report_date=2026-01-01/amiur-0123456789abcdef0.json.gz",
+        "elsewhere/big.bin",
+    ], "a young upload may belong to a live run"
     later = run_binary(emu, ["collect", "--now", emu.advance(2 * 3600)], env)
     assert later.code == 0 and later.summary["aborted_uploads"] == 1, later.stderr
     assert unfinished() == ["elsewhere/big.bin"]
