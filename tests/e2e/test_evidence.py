@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
 from fleet import CONSUMER_1, archive_and_alerting
 from harness import base_env, run_binary
 
@@ -192,6 +193,7 @@ def check_coverage(row: dict, case: str) -> None:
         assert row["not_checked"] == MEMBER_KINDS, (case, row["not_checked"])
 
 
+@pytest.mark.slow
 def test_every_reference_kind_and_fresh_evidence_over_46_days(emu):
     ids, owner_instance = seed(emu)
     case_of = {v: k for k, v in ids.items()}
