@@ -24,8 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import bench  # bench/ is on sys.path as this script's folder; bench puts tests/e2e there too
 from harness import Emulator
+
+import bench  # bench/ is on sys.path as this script's folder; bench puts tests/e2e there too
 
 PROFILING_BINARY = bench.ROOT / "target" / "profiling" / "ami-usage-reporter"
 
@@ -36,10 +37,21 @@ GROUPS = (
     ("SigV4 signing (aws-sigv4, sha2, hmac, digest)", {"aws_sigv4", "sha2", "hmac", "digest", "hex"}),
     ("XML parsing (aws-smithy-xml, xmlparser)", {"aws_smithy_xml", "xmlparser"}),
     ("EC2 operations and shapes (aws-sdk-ec2)", {"aws_sdk_ec2"}),
-    ("SDK runtime (aws-smithy-*, aws-runtime)", {"aws_smithy_runtime", "aws_smithy_runtime_api", "aws_smithy_types",
-                                                 "aws_smithy_http", "aws_smithy_http_client", "aws_smithy_async",
-                                                 "aws_smithy_query", "aws_smithy_observability", "aws_runtime",
-                                                 "aws_types"}),
+    (
+        "SDK runtime (aws-smithy-*, aws-runtime)",
+        {
+            "aws_smithy_runtime",
+            "aws_smithy_runtime_api",
+            "aws_smithy_types",
+            "aws_smithy_http",
+            "aws_smithy_http_client",
+            "aws_smithy_async",
+            "aws_smithy_query",
+            "aws_smithy_observability",
+            "aws_runtime",
+            "aws_types",
+        },
+    ),
     ("HTTP (hyper, hyper-util, http, httparse)", {"hyper", "hyper_util", "http", "http_body", "httparse"}),
     ("tokio, futures", {"tokio", "futures_util", "futures_core", "mio"}),
     ("tracing", {"tracing", "tracing_core", "tracing_subscriber"}),
@@ -61,16 +73,21 @@ def crate_of(path: str, function: str) -> str:
 
 
 def callgrind(cmd: list[str], env: dict, out: Path) -> None:
-    code = subprocess.call(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = subprocess.call(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     if code not in (0, 3):
         raise RuntimeError(f"{' '.join(cmd)} failed under valgrind ({code})")
 
 
 def self_costs(out: Path) -> list[tuple[int, str, str]]:
     """(instructions, source file, function) of every function, its own instructions only."""
-    text = subprocess.run(["callgrind_annotate", "--threshold=100", "--auto=no", str(out)], capture_output=True,
-                          text=True, check=True).stdout
+    text = subprocess.run(
+        ["callgrind_annotate", "--threshold=100", "--auto=no", str(out)], capture_output=True, text=True, check=True
+    ).stdout
     rows = []
     for line in text.splitlines():
         m = LINE.match(line)
@@ -107,11 +124,15 @@ def table(rust: collections.Counter, boto3: collections.Counter | None) -> str:
     total = rust["total"]
     for name, _ in GROUPS + ((OTHER, None),):
         lines.append(f"| {name} | {rust[name]:,.0f} | {100 * rust[name] / total:.0f} % |")
-    lines.append(f"| of which SHA-256 in software (valgrind) | {rust['sha256']:,.0f} | {100 * rust['sha256'] / total:.0f} % |")
+    lines.append(
+        f"| of which SHA-256 in software (valgrind) | {rust['sha256']:,.0f} | {100 * rust['sha256'] / total:.0f} % |"
+    )
     lines.append(f"| **total** | **{total:,.0f}** | |")
     if boto3 is not None:
-        lines.append(f"\nboto3 baseline: {boto3['total']:,.0f} instructions per AMI "
-                     f"({boto3['total'] / total:.1f}x the Rust binary's)")
+        lines.append(
+            f"\nboto3 baseline: {boto3['total']:,.0f} instructions per AMI "
+            f"({boto3['total'] / total:.1f}x the Rust binary's)"
+        )
     return "\n".join(lines)
 
 

@@ -113,10 +113,10 @@ fn account_ids_are_twelve_digits_and_at_most_200() {
     );
     assert!(parse_account_ids("12345").unwrap_err().to_string().contains("12-digit"));
     assert!(parse_account_ids("11112222333a").is_err());
-    let many: Vec<String> = (0..201).map(|i| format!("{:012}", i)).collect();
+    let many: Vec<String> = (0..201).map(|i| format!("{i:012}")).collect();
     let e = parse_account_ids(&many.join(",")).unwrap_err();
     assert!(e.to_string().contains("at most 200"), "{e}");
-    let ok: Vec<String> = (0..200).map(|i| format!("{:012}", i)).collect();
+    let ok: Vec<String> = (0..200).map(|i| format!("{i:012}")).collect();
     assert_eq!(parse_account_ids(&ok.join(",")).unwrap().len(), 200);
 }
 

@@ -101,7 +101,6 @@ mod tests {
 
     fn collect() -> Summary {
         Summary::Collect(CollectSummary {
-            phase: "collect",
             reports_seen: 9,
             archived: 4,
             entries_archived: 1234,
@@ -164,7 +163,6 @@ mod tests {
     #[test]
     fn create_line_has_the_create_metrics_even_when_zero() {
         let s = Summary::Create(CreateSummary {
-            phase: "create",
             selected: 10,
             created: 7,
             already_reported: 2,
@@ -189,7 +187,6 @@ mod tests {
     #[test]
     fn probe_line_counts_the_images_probed_and_the_references_found() {
         let s = Summary::Probe(crate::jobs::probe::ProbeSummary {
-            phase: "probe",
             images_probed: 4,
             references_found: 2,
             ..Default::default()

@@ -86,8 +86,10 @@ def _days_since(stamp: Any, now: datetime) -> float | None:
 
 def _meets(ami: Any, criterion: dict[str, Any], account: str, now: datetime) -> bool:
     providers = criterion.get("ImageProviders") or []
-    if providers and not any(ami.owner_id == account if p == "none" else ami.owner_alias == p if p in ALIASES
-                             else ami.owner_id == p for p in providers):
+    if providers and not any(
+        ami.owner_id == account if p == "none" else ami.owner_alias == p if p in ALIASES else ami.owner_id == p
+        for p in providers
+    ):
         return False
     names = criterion.get("ImageNames") or []
     if names and not matches_any(names, ami.name):
@@ -135,8 +137,7 @@ class AllowedImagesActions(EC2BaseResponse):
 
         self.error_on_dryrun()
         settings = ALLOWED.get(self.current_account, self.region)
-        return MillisResult({"State": settings["state"], "ImageCriteria": settings["criteria"],
-                             "ManagedBy": "account"})
+        return MillisResult({"State": settings["state"], "ImageCriteria": settings["criteria"], "ManagedBy": "account"})
 
     def replace_image_criteria_in_allowed_images_settings(self) -> Any:
         from .report_actions import MillisResult
@@ -147,8 +148,12 @@ class AllowedImagesActions(EC2BaseResponse):
         return MillisResult({"ReturnValue": True})
 
 
-ACTIONS = ("enable_allowed_images_settings", "disable_allowed_images_settings",
-           "get_allowed_images_settings", "replace_image_criteria_in_allowed_images_settings")
+ACTIONS = (
+    "enable_allowed_images_settings",
+    "disable_allowed_images_settings",
+    "get_allowed_images_settings",
+    "replace_image_criteria_in_allowed_images_settings",
+)
 
 
 def install() -> None:

@@ -33,20 +33,26 @@ from .state import STATE
 WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam", "autoscaling", "ssm")
 
 
-def _xml_response(start_response: Any, status: int, body: str,
-                  extra: list[tuple[str, str]] | None = None) -> list[bytes]:
+def _xml_response(
+    start_response: Any, status: int, body: str, extra: list[tuple[str, str]] | None = None
+) -> list[bytes]:
     data = body.encode()
-    headers = [("Content-Type", "text/xml;charset=UTF-8"), ("Content-Length", str(len(data))),
-               ("x-amzn-RequestId", str(uuid.uuid4()))] + (extra or [])
+    headers = [
+        ("Content-Type", "text/xml;charset=UTF-8"),
+        ("Content-Length", str(len(data))),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+    ] + (extra or [])
     reasons = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
     start_response(f"{status} {reasons.get(status, 'Error')}", headers)
     return [data]
 
 
 def ec2_error_xml(code: str, message: str) -> str:
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
-            f"<Code>{code}</Code><Message>{_esc(message)}</Message></Error></Errors>"
-            f"<RequestID>{uuid.uuid4()}</RequestID></Response>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+        f"<Code>{code}</Code><Message>{_esc(message)}</Message></Error></Errors>"
+        f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
+    )
 
 
 def _esc(text: str) -> str:
@@ -56,15 +62,19 @@ def _esc(text: str) -> str:
 def fault_response(call: AwsCall, fault: Fault, start_response: Any) -> list[bytes]:
     if call.service == "s3":
         rid = uuid.uuid4().hex[:16].upper()
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error>'
-                f"<Code>{fault.code}</Code><Message>{_esc(fault.message)}</Message>"
-                f"<RequestId>{rid}</RequestId><HostId>emulator</HostId></Error>")
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error>'
+            f"<Code>{fault.code}</Code><Message>{_esc(fault.message)}</Message>"
+            f"<RequestId>{rid}</RequestId><HostId>emulator</HostId></Error>"
+        )
         return _xml_response(start_response, fault.status, body, [("x-amz-request-id", rid)])
     if call.service == "sns":
         kind = "Sender" if fault.status < 500 else "Receiver"
-        body = ('<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
-                f"<Type>{kind}</Type><Code>{fault.code}</Code><Message>{_esc(fault.message)}"
-                f"</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+        body = (
+            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+            f"<Type>{kind}</Type><Code>{fault.code}</Code><Message>{_esc(fault.message)}"
+            f"</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        )
         return _xml_response(start_response, fault.status, body)
     return _xml_response(start_response, fault.status, ec2_error_xml(fault.code, fault.message))
 
@@ -137,8 +147,9 @@ class EmulatorApp:
                 self._log_sns(call, body)  # under the lock: the log keeps publish order
         if call.service == "ec2":
             body = moto_fixes.polish_ec2_body(body)
-            captured["headers"] = [(k, str(len(body)) if k.lower() == "content-length" else v)
-                                   for k, v in captured["headers"]]
+            captured["headers"] = [
+                (k, str(len(body)) if k.lower() == "content-length" else v) for k, v in captured["headers"]
+            ]
         start_response(status, captured["headers"])
         return [body]
 
@@ -157,14 +168,21 @@ class EmulatorApp:
         p = call.params
         if call.action == "Publish":
             match = re.search(r"<MessageId>([^<]+)</MessageId>", text)
-            STATE.sns_log.add({
-                **base, "MessageId": match.group(1) if match else None,
-                "TopicArn": p.get("TopicArn"), "TargetArn": p.get("TargetArn"),
-                "PhoneNumber": p.get("PhoneNumber"), "Subject": p.get("Subject"),
-                "Message": p.get("Message"), "MessageStructure": p.get("MessageStructure"),
-                "MessageAttributes": sns_message_attributes(p, "MessageAttributes"),
-                "MessageGroupId": p.get("MessageGroupId"),
-                "MessageDeduplicationId": p.get("MessageDeduplicationId")})
+            STATE.sns_log.add(
+                {
+                    **base,
+                    "MessageId": match.group(1) if match else None,
+                    "TopicArn": p.get("TopicArn"),
+                    "TargetArn": p.get("TargetArn"),
+                    "PhoneNumber": p.get("PhoneNumber"),
+                    "Subject": p.get("Subject"),
+                    "Message": p.get("Message"),
+                    "MessageStructure": p.get("MessageStructure"),
+                    "MessageAttributes": sns_message_attributes(p, "MessageAttributes"),
+                    "MessageGroupId": p.get("MessageGroupId"),
+                    "MessageDeduplicationId": p.get("MessageDeduplicationId"),
+                }
+            )
         elif call.action == "PublishBatch":
             ok = dict(re.findall(r"<member>\s*<Id>([^<]+)</Id>\s*<MessageId>([^<]+)</MessageId>", text))
             n = 1
@@ -172,14 +190,21 @@ class EmulatorApp:
                 pre = f"PublishBatchRequestEntries.member.{n}"
                 entry_id = p[f"{pre}.Id"]
                 if entry_id in ok:
-                    STATE.sns_log.add({
-                        **base, "MessageId": ok[entry_id], "TopicArn": p.get("TopicArn"),
-                        "TargetArn": None, "PhoneNumber": None, "Subject": p.get(f"{pre}.Subject"),
-                        "Message": p.get(f"{pre}.Message"),
-                        "MessageStructure": p.get(f"{pre}.MessageStructure"),
-                        "MessageAttributes": sns_message_attributes(p, f"{pre}.MessageAttributes"),
-                        "MessageGroupId": p.get(f"{pre}.MessageGroupId"),
-                        "MessageDeduplicationId": p.get(f"{pre}.MessageDeduplicationId")})
+                    STATE.sns_log.add(
+                        {
+                            **base,
+                            "MessageId": ok[entry_id],
+                            "TopicArn": p.get("TopicArn"),
+                            "TargetArn": None,
+                            "PhoneNumber": None,
+                            "Subject": p.get(f"{pre}.Subject"),
+                            "Message": p.get(f"{pre}.Message"),
+                            "MessageStructure": p.get(f"{pre}.MessageStructure"),
+                            "MessageAttributes": sns_message_attributes(p, f"{pre}.MessageAttributes"),
+                            "MessageGroupId": p.get(f"{pre}.MessageGroupId"),
+                            "MessageDeduplicationId": p.get(f"{pre}.MessageDeduplicationId"),
+                        }
+                    )
                 n += 1
 
 
@@ -204,15 +229,17 @@ def main(argv: list[str] | None = None) -> None:
     from .keep_alive import KeepAliveRequestHandler
 
     app = EmulatorApp()
-    server = make_server("127.0.0.1", args.port, app, threaded=True,
-                         request_handler=KeepAliveRequestHandler)
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=KeepAliveRequestHandler)
     if args.quiet:
         import logging
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
-    print(f"ami-usage emulator listening on http://127.0.0.1:{args.port} "
-          f"(ready in {time.monotonic() - started:.2f}s)", file=sys.stderr, flush=True)
+    print(
+        f"ami-usage emulator listening on http://127.0.0.1:{args.port} (ready in {time.monotonic() - started:.2f}s)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -18,8 +18,18 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
-S3_SUBRESOURCES = {"uploadId", "partNumber", "tagging", "acl", "retention", "legal-hold",
-                   "torrent", "uploads", "restore", "select"}
+S3_SUBRESOURCES = {
+    "uploadId",
+    "partNumber",
+    "tagging",
+    "acl",
+    "retention",
+    "legal-hold",
+    "torrent",
+    "uploads",
+    "restore",
+    "select",
+}
 VIRTUAL_HOST_RE = re.compile(r"^.+\.s3[.-]")  # bucket.s3.amazonaws.com, bucket.s3-eu-west-1...
 QUERY_SERVICES = {"ec2", "sns", "sts", "sqs", "autoscaling"}
 
@@ -79,14 +89,21 @@ def identify(environ: dict[str, Any]) -> AwsCall:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     match = CREDENTIAL_RE.search(auth) or CREDENTIAL_RE.search(
-        "Credential=" + unquote(query.get("X-Amz-Credential", [""])[0]))
-    access_key, region, service = (match.groups() if match else (None, "us-east-1", None))
-    headers_lower = {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
-                     if k.startswith("HTTP_")}
-    call = AwsCall(service=service, region=region, account=_account_for(access_key, environ),
-                   action=None, method=environ.get("REQUEST_METHOD", "GET"),
-                   path=environ.get("PATH_INFO", "/"), query=query,
-                   host=environ.get("HTTP_HOST", ""), headers_lower=headers_lower)
+        "Credential=" + unquote(query.get("X-Amz-Credential", [""])[0])
+    )
+    access_key, region, service = match.groups() if match else (None, "us-east-1", None)
+    headers_lower = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    call = AwsCall(
+        service=service,
+        region=region,
+        account=_account_for(access_key, environ),
+        action=None,
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=environ.get("PATH_INFO", "/"),
+        query=query,
+        host=environ.get("HTTP_HOST", ""),
+        headers_lower=headers_lower,
+    )
     if service in QUERY_SERVICES or service is None:
         content_type = environ.get("CONTENT_TYPE", "")
         params = {k: v[0] for k, v in query.items()}

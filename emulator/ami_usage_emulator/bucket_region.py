@@ -26,8 +26,10 @@ from typing import Any
 from .aws_request import VIRTUAL_HOST_RE, AwsCall
 
 MODES = ("redirect", "authorization_header_malformed", "ignore")
-REDIRECT_MESSAGE = ("The bucket you are attempting to access must be addressed using the specified "
-                    "endpoint. Please send all future requests to this endpoint.")
+REDIRECT_MESSAGE = (
+    "The bucket you are attempting to access must be addressed using the specified "
+    "endpoint. Please send all future requests to this endpoint."
+)
 
 
 def bucket_of(call: AwsCall) -> tuple[str | None, bool]:
@@ -75,15 +77,26 @@ def wrong_region_answer(call: AwsCall, mode: str) -> tuple[int, str, list[tuple[
     headers = [("x-amz-bucket-region", region), ("x-amz-request-id", rid), ("x-amz-id-2", "emulator")]
     if mode == "redirect":
         endpoint = f"{name}.s3.{region}.amazonaws.com" if virtual else f"s3.{region}.amazonaws.com"
-        status, code, extra = 301, "PermanentRedirect", (
-            f"<Message>{REDIRECT_MESSAGE}</Message><Endpoint>{endpoint}</Endpoint><Bucket>{name}</Bucket>")
+        status, code, extra = (
+            301,
+            "PermanentRedirect",
+            (f"<Message>{REDIRECT_MESSAGE}</Message><Endpoint>{endpoint}</Endpoint><Bucket>{name}</Bucket>"),
+        )
     else:
-        status, code, extra = 400, "AuthorizationHeaderMalformed", (
-            f"<Message>The authorization header is malformed; the region '{call.region}' is wrong; "
-            f"expecting '{region}'</Message><Region>{region}</Region>")
-    body = ("" if call.method == "HEAD" else
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>{extra}'
-            f"<RequestId>{rid}</RequestId><HostId>emulator</HostId></Error>")
+        status, code, extra = (
+            400,
+            "AuthorizationHeaderMalformed",
+            (
+                f"<Message>The authorization header is malformed; the region '{call.region}' is wrong; "
+                f"expecting '{region}'</Message><Region>{region}</Region>"
+            ),
+        )
+    body = (
+        ""
+        if call.method == "HEAD"
+        else f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>{extra}'
+        f"<RequestId>{rid}</RequestId><HostId>emulator</HostId></Error>"
+    )
     return status, body, headers
 
 
@@ -91,6 +104,7 @@ def respond(answer: tuple[int, str, list[tuple[str, str]]], start_response: Any)
     status, body, headers = answer
     data = body.encode()
     reason = {301: "Moved Permanently", 400: "Bad Request"}[status]
-    start_response(f"{status} {reason}", [("Content-Type", "application/xml"),
-                                          ("Content-Length", str(len(data)))] + headers)
+    start_response(
+        f"{status} {reason}", [("Content-Type", "application/xml"), ("Content-Length", str(len(data)))] + headers
+    )
     return [data]

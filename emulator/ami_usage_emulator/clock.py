@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class Clock:
@@ -29,7 +29,7 @@ class Clock:
         """Aware UTC datetime, truncated to milliseconds like EC2 timestamps."""
         with self._lock:
             ts = time.time() + self._offset
-        dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+        dt = datetime.fromtimestamp(ts, tz=UTC)
         return dt.replace(microsecond=(dt.microsecond // 1000) * 1000)
 
     def advance(self, seconds: float) -> datetime:
@@ -46,15 +46,15 @@ class Clock:
 
 def rfc3339(dt: datetime) -> str:
     """``2025-11-29T11:04:43.305Z`` (UTC, milliseconds)."""
-    dt = dt.astimezone(timezone.utc)
+    dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def as_utc(value: datetime) -> datetime:
     """moto stores naive UTC datetimes; make them aware so they compare with ours."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 THIRTY_DAYS = timedelta(days=30)

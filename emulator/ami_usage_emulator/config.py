@@ -58,9 +58,7 @@ def _validate(name: str, value: Any) -> Any:
             raise ConfigError("include_owner_account must be true or false")
         return value
     if name == "error_images":
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             raise ConfigError('error_images must be {"ami-...": "reason", ...}')
         return dict(value)
     if name == "pending_images":

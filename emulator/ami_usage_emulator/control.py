@@ -86,11 +86,16 @@ def _reports(_: Any) -> tuple[int, Any]:
     for (owner, region), reports in sorted(STATE.reports.snapshot(now).items()):
         for r in reports:
             item = r.to_output(now, dict(ec2_backends[owner][region].tags.get(r.report_id, {})))
-            item.update(CreationTime=rfc3339(r.creation_time),
-                        ExpirationTime=rfc3339(r.expiration_time),
-                        OwnerId=owner, Region=region, Entries=[
-                            {"AccountId": e.account_id, "ResourceType": e.resource_type,
-                             "UsageCount": e.usage_count} for e in r.entries])
+            item.update(
+                CreationTime=rfc3339(r.creation_time),
+                ExpirationTime=rfc3339(r.expiration_time),
+                OwnerId=owner,
+                Region=region,
+                Entries=[
+                    {"AccountId": e.account_id, "ResourceType": e.resource_type, "UsageCount": e.usage_count}
+                    for e in r.entries
+                ],
+            )
             out.append(item)
     return 200, {"reports": out}
 
@@ -127,9 +132,14 @@ class ControlApi:
         handler = self.routes.get((method, path))
         if handler is None:
             known = any(p == path for _, p in self.routes)
-            status, payload = (405, {"error": f"{method} not allowed on {path}"}) if known else (
-                404, {"error": f"no control endpoint {path}",
-                      "endpoints": sorted({f"{m} {p}" for m, p in self.routes})})
+            status, payload = (
+                (405, {"error": f"{method} not allowed on {path}"})
+                if known
+                else (
+                    404,
+                    {"error": f"no control endpoint {path}", "endpoints": sorted({f"{m} {p}" for m, p in self.routes})},
+                )
+            )
         else:
             try:
                 status, payload = handler(self._json_body(environ) if method == "POST" else None)
@@ -137,8 +147,10 @@ class ControlApi:
                 status, payload = 400, {"error": str(err)}
         data = json.dumps(payload, indent=None, default=str).encode()
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
-        start_response(f"{status} {reason.get(status, '')}",
-                       [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        start_response(
+            f"{status} {reason.get(status, '')}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        )
         return [data]
 
     @staticmethod

@@ -26,13 +26,24 @@ DEFAULT_BUCKETS = {
     "non_mutating": {"capacity": 100, "refill_per_second": 20.0},
 }
 NON_MUTATING_PREFIXES = ("Describe", "Get", "List")
-S3_CODES = {500: ("InternalError", "We encountered an internal error. Please try again."),
-            503: ("SlowDown", "Please reduce your request rate.")}
-SNS_CODES = {500: ("InternalError", "Request could not be completed due to an internal error."),
-             503: ("ServiceUnavailable", "Service is unavailable."),
-             400: ("Throttled", "Rate exceeded")}
-KNOWN_KEYS = {"ec2_token_buckets", "throttle_probability", "server_error_probability",
-              "actions", "seed", "s3_put_object", "sns_publish"}
+S3_CODES = {
+    500: ("InternalError", "We encountered an internal error. Please try again."),
+    503: ("SlowDown", "Please reduce your request rate."),
+}
+SNS_CODES = {
+    500: ("InternalError", "Request could not be completed due to an internal error."),
+    503: ("ServiceUnavailable", "Service is unavailable."),
+    400: ("Throttled", "Rate exceeded"),
+}
+KNOWN_KEYS = {
+    "ec2_token_buckets",
+    "throttle_probability",
+    "server_error_probability",
+    "actions",
+    "seed",
+    "s3_put_object",
+    "sns_publish",
+}
 
 
 @dataclass(frozen=True)
@@ -113,9 +124,12 @@ def _parse_target(name: str, value: Any, codes: dict[int, tuple[str, str]]) -> d
     code = value.get("code", default_code)
     if not isinstance(code, str) or not code:
         raise ConfigError(f"{name}.code must be a non-empty string")
-    return {"fail_next": _count(f"{name}.fail_next", value.get("fail_next", 0)),
-            "probability": _probability(f"{name}.probability", value.get("probability", 0)),
-            "status": status, "code": code}
+    return {
+        "fail_next": _count(f"{name}.fail_next", value.get("fail_next", 0)),
+        "probability": _probability(f"{name}.probability", value.get("probability", 0)),
+        "status": status,
+        "code": code,
+    }
 
 
 class Faults:
@@ -132,8 +146,7 @@ class Faults:
         if unknown:
             raise ConfigError(f"unknown fault field(s) {sorted(unknown)} (known: {sorted(KNOWN_KEYS)})")
         actions = body.get("actions")
-        if actions is not None and (not isinstance(actions, list)
-                                    or not all(isinstance(a, str) for a in actions)):
+        if actions is not None and (not isinstance(actions, list) or not all(isinstance(a, str) for a in actions)):
             raise ConfigError("actions must be a list of EC2 action names")
         seed = body.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -141,8 +154,9 @@ class Faults:
         settings = {
             "ec2_token_buckets": _parse_buckets(body.get("ec2_token_buckets")),
             "throttle_probability": _probability("throttle_probability", body.get("throttle_probability", 0)),
-            "server_error_probability": _probability("server_error_probability",
-                                                     body.get("server_error_probability", 0)),
+            "server_error_probability": _probability(
+                "server_error_probability", body.get("server_error_probability", 0)
+            ),
             "actions": actions,
             "seed": seed,
             "s3_put_object": _parse_target("s3_put_object", body.get("s3_put_object"), S3_CODES),
@@ -192,8 +206,9 @@ class Faults:
                 return Fault(503, "Unavailable", "The server is overloaded and can't handle the request.")
             return None
 
-    def _target_call(self, name: str, site: str, counters: dict[str, int],
-                     codes: dict[int, tuple[str, str]]) -> Fault | None:
+    def _target_call(
+        self, name: str, site: str, counters: dict[str, int], codes: dict[int, tuple[str, str]]
+    ) -> Fault | None:
         counters["calls"] += 1
         target = self._settings[name]
         if not target:

@@ -21,7 +21,7 @@ its DescribeImages lists disabled AMIs.  Here (state per AMI object, so per acco
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto.ec2.exceptions import EC2ClientError
@@ -86,7 +86,7 @@ class ImageFieldActions(EC2Response):
             raise EC2ClientError("MissingParameter", "The request must contain the parameter DeprecateAt")
         ami = _owned_ami(self)
         when = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-        when = when.replace(tzinfo=when.tzinfo or timezone.utc).astimezone(timezone.utc)
+        when = when.replace(tzinfo=when.tzinfo or UTC).astimezone(UTC)
         when = (when + timedelta(seconds=30)).replace(second=0, microsecond=0)  # to the nearest minute
         if when <= STATE.clock.now():
             raise EC2ClientError("InvalidParameterValue", "The deprecation time must be in the future.")
@@ -102,8 +102,11 @@ def _wrap_deregister(original: Any) -> Any:
     def deregister_image(self: Any) -> Any:
         ami = self.ec2_backend.amis.get(self._get_param("ImageId"))
         if ami is not None and _protection(ami) != "disabled":
-            raise EC2ClientError("OperationNotPermitted", f"The image {ami.id} has deregistration protection "
-                                 f"({_protection(ami)}). Disable it before deregistering the image.")
+            raise EC2ClientError(
+                "OperationNotPermitted",
+                f"The image {ami.id} has deregistration protection "
+                f"({_protection(ami)}). Disable it before deregistering the image.",
+            )
         return original(self)
 
     deregister_image.__name__ = "deregister_image"
@@ -141,13 +144,20 @@ def prepare_page(response: Any, page: list[Ami]) -> None:
     for ami in page:
         when = launches.get(ami.id)
         ami.__dict__["last_launched_time"] = format_last_launched(when) if when else None
-        ami.__dict__["image_allowed"] = None if settings["state"] == "disabled" else allowed_images.allowed(
-            ami, response.current_account, settings, now)
+        ami.__dict__["image_allowed"] = (
+            None
+            if settings["state"] == "disabled"
+            else allowed_images.allowed(ami, response.current_account, settings, now)
+        )
 
 
 _installed = False
-ACTIONS = ("enable_image_deregistration_protection", "disable_image_deregistration_protection",
-           "enable_image_deprecation", "disable_image_deprecation")
+ACTIONS = (
+    "enable_image_deregistration_protection",
+    "disable_image_deregistration_protection",
+    "enable_image_deprecation",
+    "disable_image_deprecation",
+)
 
 
 def install() -> None:

@@ -74,8 +74,7 @@ GENERATION = _Generation()
 
 
 def _bad_token() -> EC2ClientError:
-    return EC2ClientError("InvalidPaginationToken",
-                          "The specified pagination token is not valid or is expired.")
+    return EC2ClientError("InvalidPaginationToken", "The specified pagination token is not valid or is expired.")
 
 
 def max_results(raw: Any) -> int | None:
@@ -83,11 +82,16 @@ def max_results(raw: Any) -> int | None:
         return None
     n = int(raw)
     if n < MIN_RESULTS:
-        raise EC2ClientError("InvalidParameterValue", f"Value ( {n} ) for parameter maxResults is "
-                             f"invalid. Expecting a value greater than {MIN_RESULTS}.")
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Value ( {n} ) for parameter maxResults is invalid. Expecting a value greater than {MIN_RESULTS}.",
+        )
     if n > MAX_RESULTS:
-        raise EC2ClientError("InvalidParameterValue", f"Value ( {n} ) for parameter maxResults is "
-                             f"invalid. Expecting a value less than or equal to {MAX_RESULTS}.")
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Value ( {n} ) for parameter maxResults is "
+            f"invalid. Expecting a value less than or equal to {MAX_RESULTS}.",
+        )
     return n
 
 
@@ -165,8 +169,14 @@ class ImageXml:
         cache_key = (type(obj), id(shape), key)
         keys = self._keys.get(cache_key)
         if keys is None:
-            context = AttributePickerContext(obj=obj, key=key, shape=shape, operation_model=self.operation,
-                                             service_model=self.operation.service_model, key_path="")
+            context = AttributePickerContext(
+                obj=obj,
+                key=key,
+                shape=shape,
+                operation_model=self.operation,
+                service_model=self.operation.service_model,
+                key_path="",
+            )
             keys = list(self._picker.get_possible_keys(context))
             if any("." in k for k in keys):
                 raise self._Unsupported(f"dotted alias for {key}")
@@ -186,8 +196,9 @@ class ImageXml:
                 return value
         return None
 
-    def _plan(self, shape: Any, key_path: str, transformers: dict[str, Any],
-              plans: dict[tuple[int, str], Any]) -> list[tuple[str, Any, Any]]:
+    def _plan(
+        self, shape: Any, key_path: str, transformers: dict[str, Any], plans: dict[tuple[int, str], Any]
+    ) -> list[tuple[str, Any, Any]]:
         """(member key, member shape, response transformer) of one structure at one path."""
         plan = plans.get((id(shape), key_path))
         if plan is None:
@@ -200,8 +211,15 @@ class ImageXml:
             plans[(id(shape), key_path)] = plan
         return plan
 
-    def _structure_body(self, out: list[str], obj: Any, shape: Any, path: list[str],
-                        transformers: dict[str, Any], plans: dict[tuple[int, str], Any]) -> None:
+    def _structure_body(
+        self,
+        out: list[str],
+        obj: Any,
+        shape: Any,
+        path: list[str],
+        transformers: dict[str, Any],
+        plans: dict[tuple[int, str], Any],
+    ) -> None:
         for member_key, member_shape, transform in self._plan(shape, ".".join(path), transformers, plans):
             value = self._value(obj, member_shape, member_key)
             if transform is not None:
@@ -209,9 +227,17 @@ class ImageXml:
             if value is not None:
                 self._member(out, value, member_shape, member_key, path, transformers, plans)
 
-    def _member(self, out: list[str], value: Any, shape: Any, key: str, path: list[str],
-                transformers: dict[str, Any], plans: dict[tuple[int, str], Any],
-                name: str | None = None) -> None:
+    def _member(
+        self,
+        out: list[str],
+        value: Any,
+        shape: Any,
+        key: str,
+        path: list[str],
+        transformers: dict[str, Any],
+        plans: dict[tuple[int, str], Any],
+        name: str | None = None,
+    ) -> None:
         serialization = shape.serialization
         if serialization.get("xmlNamespace") or serialization.get("xmlAttribute"):
             raise self._Unsupported(key)
@@ -234,8 +260,16 @@ class ImageXml:
         else:
             raise self._Unsupported(kind)
 
-    def _list(self, out: list[str], values: Any, shape: Any, name: str, path: list[str],
-              transformers: dict[str, Any], plans: dict[tuple[int, str], Any]) -> None:
+    def _list(
+        self,
+        out: list[str],
+        values: Any,
+        shape: Any,
+        name: str,
+        path: list[str],
+        transformers: dict[str, Any],
+        plans: dict[tuple[int, str], Any],
+    ) -> None:
         member = shape.member
         if shape.serialization.get("flattened"):
             raise self._Unsupported("flattened list")
@@ -264,8 +298,9 @@ class ImageXml:
 _XML = ImageXml()
 
 
-def query_digest(account: str, region: str, ami_ids: list[str], owners: list[str],
-                 exec_users: list[str], filters: dict[str, Any]) -> str:
+def query_digest(
+    account: str, region: str, ami_ids: list[str], owners: list[str], exec_users: list[str], filters: dict[str, Any]
+) -> str:
     raw = json.dumps([account, region, ami_ids, owners, exec_users, filters], sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
@@ -286,17 +321,34 @@ def describe_images(self: Any) -> Any:
     include_disabled = str(self._get_param("IncludeDisabled")).lower() == "true"
     backend = self.ec2_backend
     settings = allowed_images.ALLOWED.get(self.current_account, self.region)
-    query = query_digest(self.current_account, self.region, ami_ids, owners, exec_users,
-                         {**filters, "_include_disabled": include_disabled, "_allowed": settings})
+    query = query_digest(
+        self.current_account,
+        self.region,
+        ami_ids,
+        owners,
+        exec_users,
+        {**filters, "_include_disabled": include_disabled, "_allowed": settings},
+    )
     token = self._get_param("NextToken")
     after = decode_token(token, query) if token else None
-    ids = matching_ids(backend, query, lambda: [image for image in describe_visible_images(
-        backend, self.region, ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
-        if (include_disabled or image.state != "disabled") and _discoverable(image, self.current_account, settings)])
+    ids = matching_ids(
+        backend,
+        query,
+        lambda: [
+            image
+            for image in describe_visible_images(
+                backend, self.region, ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners
+            )
+            if (include_disabled or image.state != "disabled") and _discoverable(image, self.current_account, settings)
+        ],
+    )
     start = bisect.bisect_right(ids, after) if after is not None else 0
     stop = len(ids) if limit is None else start + limit
-    visible = backend.amis if not any(i not in backend.amis for i in ids[start:stop]) else {
-        **foreign_amis(self.current_account, self.region), **backend.amis}
+    visible = (
+        backend.amis
+        if not any(i not in backend.amis for i in ids[start:stop])
+        else {**foreign_amis(self.current_account, self.region), **backend.amis}
+    )
     page = [visible[i] for i in ids[start:stop] if i in visible]
     next_token = encode_token(query, ids[stop - 1]) if stop < len(ids) else None
     for hook in BEFORE_RENDER:

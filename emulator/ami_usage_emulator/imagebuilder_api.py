@@ -32,11 +32,31 @@ MODEL = get_service_model("imagebuilder")
 NAME_RE = re.compile(r"^[-_A-Za-z-0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z-0-9]$")
 VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 # Members a recipe keeps and Get echoes (the rest - clientToken, dryRun - are request-only).
-KEPT = {"image": ("description", "components", "parentImage", "blockDeviceMappings", "tags",
-                  "workingDirectory", "additionalInstanceConfiguration", "amiTags", "amiWatermarks"),
-        "container": ("containerType", "description", "components", "instanceConfiguration",
-                      "dockerfileTemplateData", "kmsKeyId", "parentImage", "tags", "workingDirectory",
-                      "targetRepository")}
+KEPT = {
+    "image": (
+        "description",
+        "components",
+        "parentImage",
+        "blockDeviceMappings",
+        "tags",
+        "workingDirectory",
+        "additionalInstanceConfiguration",
+        "amiTags",
+        "amiWatermarks",
+    ),
+    "container": (
+        "containerType",
+        "description",
+        "components",
+        "instanceConfiguration",
+        "dockerfileTemplateData",
+        "kmsKeyId",
+        "parentImage",
+        "tags",
+        "workingDirectory",
+        "targetRepository",
+    ),
+}
 LIST_KEYS = {"image": "imageRecipeSummaryList", "container": "containerRecipeSummaryList"}
 ARN_PARAM = {"image": "imageRecipeArn", "container": "containerRecipeArn"}
 
@@ -51,11 +71,16 @@ def _visible_ami(account: str, region: str, image_id: str) -> Any:
 
     for _, backend_region, backend in list(ec2_backends.iter_backends()):
         ami = backend.amis.get(image_id) if backend_region == region else None
-        if ami is not None and ami.state == "available" and (
-                ami.owner_id == account or ami.is_public or {"UserId": account} in ami.launch_permissions):
+        if (
+            ami is not None
+            and ami.state == "available"
+            and (ami.owner_id == account or ami.is_public or {"UserId": account} in ami.launch_permissions)
+        ):
             return ami
-    raise _bad(f"The value supplied for parameter 'parentImage' is not valid. The AMI '{image_id}' "
-               "does not exist or is not available to this account.")
+    raise _bad(
+        f"The value supplied for parameter 'parentImage' is not valid. The AMI '{image_id}' "
+        "does not exist or is not available to this account."
+    )
 
 
 def _platform(kind: str, account: str, region: str, params: dict[str, Any]) -> str:
@@ -74,8 +99,11 @@ def _validate_create(kind: str, params: dict[str, Any]) -> None:
     if not isinstance(params["name"], str) or not NAME_RE.match(params["name"]):
         raise _bad(f"The value supplied for parameter 'name' is not valid: {params['name']!r}")
     if not isinstance(params["semanticVersion"], str) or not VERSION_RE.match(params["semanticVersion"]):
-        raise _bad(f"The semantic version '{params['semanticVersion']}' is not valid: a recipe version "
-                   "must be <major>.<minor>.<patch>, non-negative integers", "InvalidVersionNumberException")
+        raise _bad(
+            f"The semantic version '{params['semanticVersion']}' is not valid: a recipe version "
+            "must be <major>.<minor>.<patch>, non-negative integers",
+            "InvalidVersionNumberException",
+        )
     if kind == "container":
         if params["containerType"] != "DOCKER":
             raise _bad(f"The value supplied for parameter 'containerType' is not valid: {params['containerType']}")
@@ -83,26 +111,40 @@ def _validate_create(kind: str, params: dict[str, Any]) -> None:
         if not isinstance(repo, dict) or repo.get("service") != "ECR" or not repo.get("repositoryName"):
             raise _bad("targetRepository must name an ECR repository (service ECR, repositoryName)")
         if bool(params.get("dockerfileTemplateData")) == bool(params.get("dockerfileTemplateUri")):
-            raise _bad("You must specify exactly one of dockerfileTemplateData or dockerfileTemplateUri",
-                       "InvalidRequestException")
+            raise _bad(
+                "You must specify exactly one of dockerfileTemplateData or dockerfileTemplateUri",
+                "InvalidRequestException",
+            )
 
 
 def _create(kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
     _validate_create(kind, params)
     platform = _platform(kind, call.account, call.region, params)
     if params.get("dryRun"):
-        raise ImageBuilderError("DryRunOperationException", "The request would have succeeded, "
-                                "but the dryRun parameter was set.")
+        raise ImageBuilderError(
+            "DryRunOperationException", "The request would have succeeded, but the dryRun parameter was set."
+        )
     body = {k: params[k] for k in KEPT[kind] if params.get(k) is not None}
     if kind == "container" and params.get("dockerfileTemplateUri"):
         body["dockerfileTemplateData"] = f"(read once from {params['dockerfileTemplateUri']})"
     arn = recipe_arn(kind, call.region, call.account, params["name"], params["semanticVersion"])
-    recipe = Recipe(kind=kind, account=call.account, region=call.region, arn=arn, name=params["name"],
-                    version=params["semanticVersion"], platform=platform,
-                    date_created=rfc3339(STATE.clock.now()), body=body)
+    recipe = Recipe(
+        kind=kind,
+        account=call.account,
+        region=call.region,
+        arn=arn,
+        name=params["name"],
+        version=params["semanticVersion"],
+        platform=platform,
+        date_created=rfc3339(STATE.clock.now()),
+        body=body,
+    )
     arn = RECIPES.add(recipe, str(params["clientToken"]))
-    return {"clientToken": params["clientToken"], ARN_PARAM[kind]: arn,
-            "latestVersionReferences": latest_version_references(arn)}
+    return {
+        "clientToken": params["clientToken"],
+        ARN_PARAM[kind]: arn,
+        "latestVersionReferences": latest_version_references(arn),
+    }
 
 
 def _get(kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
@@ -147,13 +189,19 @@ def _matches(summary: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
 
 
 ACTIONS: dict[str, tuple[Callable[..., dict[str, Any]], str]] = {
-    "CreateImageRecipe": (_create, "image"), "CreateContainerRecipe": (_create, "container"),
-    "GetImageRecipe": (_get, "image"), "GetContainerRecipe": (_get, "container"),
-    "DeleteImageRecipe": (_delete, "image"), "DeleteContainerRecipe": (_delete, "container"),
-    "ListImageRecipes": (_list, "image"), "ListContainerRecipes": (_list, "container"),
+    "CreateImageRecipe": (_create, "image"),
+    "CreateContainerRecipe": (_create, "container"),
+    "GetImageRecipe": (_get, "image"),
+    "GetContainerRecipe": (_get, "container"),
+    "DeleteImageRecipe": (_delete, "image"),
+    "DeleteContainerRecipe": (_delete, "container"),
+    "ListImageRecipes": (_list, "image"),
+    "ListContainerRecipes": (_list, "container"),
 }
-ROUTES = {(MODEL.operation_model(n).http["method"], MODEL.operation_model(n).http["requestUri"].split("?")[0]): n
-          for n in MODEL.operation_names}
+ROUTES = {
+    (MODEL.operation_model(n).http["method"], MODEL.operation_model(n).http["requestUri"].split("?")[0]): n
+    for n in MODEL.operation_names
+}
 
 
 def _input(op: Any, environ: dict[str, Any]) -> dict[str, Any]:
@@ -176,8 +224,10 @@ def handle(call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[
     result: Any
     try:
         if name not in ACTIONS:
-            raise _bad(f"The emulator does not implement Image Builder operation {name or call.path}",
-                       "InvalidRequestException")
+            raise _bad(
+                f"The emulator does not implement Image Builder operation {name or call.path}",
+                "InvalidRequestException",
+            )
         action, kind = ACTIONS[name]
         result = {"requestId": str(uuid.uuid4()), **action(kind, call, _input(op, environ))}
     except ImageBuilderError as err:

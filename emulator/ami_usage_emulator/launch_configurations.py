@@ -59,8 +59,10 @@ def _max_records(raw: Any) -> int:
         return DEFAULT_RECORDS
     n = int(raw)
     if not 1 <= n <= MAX_RECORDS:
-        raise ValidationError(f"1 validation error detected: Value '{n}' at 'maxRecords' failed to "
-                              f"satisfy constraint: Member must have value between 1 and {MAX_RECORDS}")
+        raise ValidationError(
+            f"1 validation error detected: Value '{n}' at 'maxRecords' failed to "
+            f"satisfy constraint: Member must have value between 1 and {MAX_RECORDS}"
+        )
     return n
 
 
@@ -96,8 +98,11 @@ def _usable(account: str, region: str, image_id: str) -> bool:
 
     for owner, backend_region, backend in list(ec2_backends.iter_backends()):
         ami = backend.amis.get(image_id) if backend_region == region else None
-        if ami is not None and ami.state == "available" and (
-                owner == account or ami.is_public or {"UserId": account} in ami.launch_permissions):
+        if (
+            ami is not None
+            and ami.state == "available"
+            and (owner == account or ami.is_public or {"UserId": account} in ami.launch_permissions)
+        ):
             return True
     return False
 

@@ -80,20 +80,23 @@ def install() -> None:
 
     def register_image(self: Any) -> Any:
         """moto's RegisterImage, plus what it ignores (tags, mappings, root device...)."""
-        mappings = [_mapping(self.ec2_backend, m)
-                    for m in self._get_param("BlockDeviceMappings", []) or []]
+        mappings = [_mapping(self.ec2_backend, m) for m in self._get_param("BlockDeviceMappings", []) or []]
         billing = _billing_platform(self._get_param("BillingProducts", []) or [])
         result = original(self)  # raises DryRunOperation before anything is created
         ami = self.ec2_backend.amis[result.result["ImageId"]]
         ami.platform_details, ami.usage_operation = billing
         ami.creation_date = STATE.clock.now().replace(tzinfo=None)  # moto keeps naive UTC
         specs = self._get_param("TagSpecifications", []) or []
-        tags = {t["Key"]: t.get("Value", "") for s in specs
-                if s.get("ResourceType") == "image" for t in s.get("Tags") or []}
+        tags = {
+            t["Key"]: t.get("Value", "") for s in specs if s.get("ResourceType") == "image" for t in s.get("Tags") or []
+        }
         if tags:
             self.ec2_backend.create_tags([ami.id], tags)
-        for attr, param in (("architecture", "Architecture"), ("boot_mode", "BootMode"),
-                            ("virtualization_type", "VirtualizationType")):
+        for attr, param in (
+            ("architecture", "Architecture"),
+            ("boot_mode", "BootMode"),
+            ("virtualization_type", "VirtualizationType"),
+        ):
             if self._get_param(param):
                 setattr(ami, attr, self._get_param(param))
         if mappings:
@@ -102,8 +105,9 @@ def install() -> None:
             ami.registered_mappings = mappings
             root = self._get_param("RootDeviceName") or mappings[0]["DeviceName"]
             ami.root_device_name = root
-            ami.root_device_type = "ebs" if any(
-                m["DeviceName"] == root and "Ebs" in m for m in mappings) else "instance-store"
+            ami.root_device_type = (
+                "ebs" if any(m["DeviceName"] == root and "Ebs" in m for m in mappings) else "instance-store"
+            )
             for m in mappings:
                 snap_id = m.get("Ebs", {}).get("SnapshotId")
                 if snap_id:
@@ -121,8 +125,11 @@ def install() -> None:
         if source:
             try:
                 name, tid = self._get_param("LaunchTemplateName"), self._get_param("LaunchTemplateId")
-                template = (self.ec2_backend.get_launch_template(tid) if tid
-                            else self.ec2_backend.get_launch_template_by_name(name))
+                template = (
+                    self.ec2_backend.get_launch_template(tid)
+                    if tid
+                    else self.ec2_backend.get_launch_template_by_name(name)
+                )
                 base = copy.deepcopy(template.get_version(source).data)
             except Exception:  # let moto's own handler report the bad template/version
                 base = None
@@ -143,8 +150,7 @@ def _own_tags(self: Any) -> list[dict[str, str]]:
     if not own:
         return []
     kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(self.id), "")
-    return [{"resource_id": self.id, "key": k, "value": v, "resource_type": kind}
-            for k, v in own.items()]
+    return [{"resource_id": self.id, "key": k, "value": v, "resource_type": kind} for k, v in own.items()]
 
 
 class RegisteredAmi(Ami):
@@ -167,7 +173,8 @@ def _billing_platform(codes: list[str]) -> tuple[str, str]:
         raise EC2ClientError(
             "InvalidParameterValue",
             f"Billing products {sorted(set(codes))} are not authorized for this account "
-            f"(the emulator knows {sorted({c for k in BILLING_PLATFORMS for c in k})}).")
+            f"(the emulator knows {sorted({c for k in BILLING_PLATFORMS for c in k})}).",
+        )
     return known
 
 
@@ -181,13 +188,20 @@ def _mapping(backend: Any, raw: dict[str, Any]) -> dict[str, Any]:
     if ebs is not None:
         snapshot = backend.get_snapshot(ebs["SnapshotId"]) if ebs.get("SnapshotId") else None
         size = ebs.get("VolumeSize") or (snapshot.volume.size if snapshot else None)
-        out["Ebs"] = {k: v for k, v in {
-            "SnapshotId": ebs.get("SnapshotId"), "VolumeSize": int(size) if size else None,
-            "DeleteOnTermination": ebs.get("DeleteOnTermination", True),
-            "VolumeType": ebs.get("VolumeType", "gp2"), "Iops": ebs.get("Iops"),
-            "Throughput": ebs.get("Throughput"), "KmsKeyId": ebs.get("KmsKeyId"),
-            "Encrypted": ebs.get("Encrypted", snapshot.encrypted if snapshot else False),
-        }.items() if v is not None}
+        out["Ebs"] = {
+            k: v
+            for k, v in {
+                "SnapshotId": ebs.get("SnapshotId"),
+                "VolumeSize": int(size) if size else None,
+                "DeleteOnTermination": ebs.get("DeleteOnTermination", True),
+                "VolumeType": ebs.get("VolumeType", "gp2"),
+                "Iops": ebs.get("Iops"),
+                "Throughput": ebs.get("Throughput"),
+                "KmsKeyId": ebs.get("KmsKeyId"),
+                "Encrypted": ebs.get("Encrypted", snapshot.encrypted if snapshot else False),
+            }.items()
+            if v is not None
+        }
     return out
 
 
@@ -195,8 +209,11 @@ def polish_ec2_body(body: bytes) -> bytes:
     if b"request-id</" not in body and b'2016-11-15"' not in body:
         return body
     rid = str(uuid.uuid4()).encode()
-    return (body.replace(b"<requestId>request-id</requestId>", b"<requestId>" + rid + b"</requestId>")
-                .replace(b"<RequestID>request-id</RequestID>", b"<RequestID>" + rid + b"</RequestID>")
-                .replace(b'<Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15">', b"<Response>")
-                .replace(b'xmlns="http://ec2.amazonaws.com/doc/2016-11-15"',
-                         b'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"'))
+    return (
+        body.replace(b"<requestId>request-id</requestId>", b"<requestId>" + rid + b"</requestId>")
+        .replace(b"<RequestID>request-id</RequestID>", b"<RequestID>" + rid + b"</RequestID>")
+        .replace(b'<Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15">', b"<Response>")
+        .replace(
+            b'xmlns="http://ec2.amazonaws.com/doc/2016-11-15"', b'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"'
+        )
+    )

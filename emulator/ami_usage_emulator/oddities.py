@@ -19,21 +19,29 @@ import copy
 import threading
 from typing import Any
 
+from .clock import Clock
 from .config import ConfigError
+from .usage_reports import ReportStore
 
-KNOWN_KEYS = {"entry_extra", "entry_drop_fields", "report_drop_fields",
-              "vanish_before_entries", "deregister_after"}
-ENTRY_FIELDS = {"ResourceType", "ReportId", "UsageCount", "AccountId", "ImageId",
-                "ReportCreationTime"}
-REPORT_FIELDS = {"ImageId", "ReportId", "ResourceTypes", "AccountIds", "State", "StateReason",
-                 "CreationTime", "ExpirationTime", "Tags"}
+KNOWN_KEYS = {"entry_extra", "entry_drop_fields", "report_drop_fields", "vanish_before_entries", "deregister_after"}
+ENTRY_FIELDS = {"ResourceType", "ReportId", "UsageCount", "AccountId", "ImageId", "ReportCreationTime"}
+REPORT_FIELDS = {
+    "ImageId",
+    "ReportId",
+    "ResourceTypes",
+    "AccountIds",
+    "State",
+    "StateReason",
+    "CreationTime",
+    "ExpirationTime",
+    "Tags",
+}
 
 
 def _image_map(name: str, value: Any) -> dict[str, Any]:
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and k.startswith("ami-")
-                                               for k in value):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k.startswith("ami-") for k in value):
         raise ConfigError(f"{name} must be an object keyed by AMI id")
     return value
 
@@ -56,8 +64,7 @@ def _extra_entry(name: str, value: Any) -> dict[str, Any]:
 def _image_list(name: str, value: Any) -> list[str]:
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(i, str) and i.startswith("ami-")
-                                              for i in value):
+    if not isinstance(value, list) or not all(isinstance(i, str) and i.startswith("ami-") for i in value):
         raise ConfigError(f"{name} must be a list of AMI ids")
     return list(value)
 
@@ -74,28 +81,35 @@ def _parse(body: Any) -> dict[str, Any]:
             raise ConfigError(f"entry_extra.{image} must be a list of entries")
         extra[image] = [_extra_entry(f"entry_extra.{image}", e) for e in entries]
     deregister = body.get("deregister_after") or {}
-    if not isinstance(deregister, dict) or not all(isinstance(a, str) and a[:1].isupper()
-                                                   for a in deregister):
-        raise ConfigError("deregister_after must be an object {\"<EC2 action>\": [AMI ids]}")
+    if not isinstance(deregister, dict) or not all(isinstance(a, str) and a[:1].isupper() for a in deregister):
+        raise ConfigError('deregister_after must be an object {"<EC2 action>": [AMI ids]}')
     return {
         "entry_extra": extra,
         "entry_drop_fields": {
             image: _fields(f"entry_drop_fields.{image}", f, ENTRY_FIELDS)
-            for image, f in _image_map("entry_drop_fields", body.get("entry_drop_fields")).items()},
+            for image, f in _image_map("entry_drop_fields", body.get("entry_drop_fields")).items()
+        },
         "report_drop_fields": {
             image: _fields(f"report_drop_fields.{image}", f, REPORT_FIELDS)
-            for image, f in _image_map("report_drop_fields", body.get("report_drop_fields")).items()},
-        "vanish_before_entries": _image_list("vanish_before_entries",
-                                             body.get("vanish_before_entries")),
-        "deregister_after": {action: _image_list(f"deregister_after.{action}", ids)
-                             for action, ids in deregister.items()},
+            for image, f in _image_map("report_drop_fields", body.get("report_drop_fields")).items()
+        },
+        "vanish_before_entries": _image_list("vanish_before_entries", body.get("vanish_before_entries")),
+        "deregister_after": {
+            action: _image_list(f"deregister_after.{action}", ids) for action, ids in deregister.items()
+        },
     }
 
 
 class Oddities:
-    """Current oddity configuration and what has fired (thread-safe)."""
+    """Current oddity configuration and what has fired (thread-safe).
 
-    def __init__(self) -> None:
+    ``clock`` and ``reports`` are the emulator's own (see ``state.EmulatorState``): a
+    vanishing report is deleted from the store the report actions read, at its time.
+    """
+
+    def __init__(self, clock: Clock, reports: ReportStore) -> None:
+        self._clock = clock
+        self._reports = reports
         self._lock = threading.Lock()
         self.configure({})
 
@@ -126,8 +140,7 @@ class Oddities:
         with self._lock:
             extra = self._settings["entry_extra"].get(report.image_id, [])
             drop = self._settings["entry_drop_fields"].get(report.image_id, [])
-        base = {"ReportId": report.report_id, "ImageId": report.image_id,
-                "ReportCreationTime": report.creation_time}
+        base = {"ReportId": report.report_id, "ImageId": report.image_id, "ReportCreationTime": report.creation_time}
         out = entries + [{**base, **e} for e in extra]
         if extra:  # keep the order paging relies on; an entry without account goes last
             out.sort(key=lambda e: (e.get("AccountId", "~"), e.get("ResourceType", "~")))
@@ -141,20 +154,18 @@ class Oddities:
             return
         from moto.ec2.models import ec2_backends
 
-        from .state import STATE
-
         requested = {v for k, v in call.params.items() if k.startswith("ReportId.")}
-        now = STATE.clock.now()
+        now = self._clock.now()
         with self._lock:
             vanish = self._settings["vanish_before_entries"]
-            for report in STATE.reports.live(call.account, call.region, now):
+            for report in self._reports.live(call.account, call.region, now):
                 if report.report_id in requested and report.image_id in vanish:
                     vanish.remove(report.image_id)
-                    STATE.reports.delete(call.account, call.region, report.report_id, now)
+                    self._reports.delete(call.account, call.region, report.report_id, now)
                     ec2_backends[call.account][call.region].tags.pop(report.report_id, None)
-                    self._fired.append({"oddity": "vanish_before_entries",
-                                        "image_id": report.image_id,
-                                        "report_id": report.report_id})
+                    self._fired.append(
+                        {"oddity": "vanish_before_entries", "image_id": report.image_id, "report_id": report.report_id}
+                    )
 
     def after_call(self, call: Any, ok: bool) -> None:
         """Deregister, once, the AMIs configured for the EC2 action that just succeeded."""
@@ -171,5 +182,4 @@ class Oddities:
             if image_id in backend.amis:
                 backend.deregister_image(image_id)
             with self._lock:
-                self._fired.append({"oddity": "deregister_after", "action": call.action,
-                                    "image_id": image_id})
+                self._fired.append({"oddity": "deregister_after", "action": call.action, "image_id": image_id})

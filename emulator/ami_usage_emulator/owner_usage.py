@@ -38,8 +38,8 @@ from moto.ec2.responses._base_response import EC2BaseResponse
 
 from . import report_query as q
 from .clock import as_utc
-from .report_actions import MillisResult
 from .recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
+from .report_actions import MillisResult
 from .state import STATE
 from .usage_reports import Report, ReportError
 
@@ -59,28 +59,34 @@ def _bad(message: str) -> EC2ClientError:
 
 def _scope(include_all: bool, raw: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Resource type -> options, AWS's defaults filled in."""
-    defaults = {INSTANCE: {"state-name": list(INSTANCE_STATES)},
-                LAUNCH_TEMPLATE: {"version-depth": DEFAULT_VERSION_DEPTH}}
-    scope: dict[str, dict[str, Any]] = (
-        {t: dict(defaults.get(t, {})) for t in RESOURCE_TYPES} if include_all else {})
+    defaults = {
+        INSTANCE: {"state-name": list(INSTANCE_STATES)},
+        LAUNCH_TEMPLATE: {"version-depth": DEFAULT_VERSION_DEPTH},
+    }
+    scope: dict[str, dict[str, Any]] = {t: dict(defaults.get(t, {})) for t in RESOURCE_TYPES} if include_all else {}
     for item in raw:
         rtype = item.get("ResourceType")
         if rtype not in RESOURCE_TYPES:
-            raise _bad(f"Value ({rtype}) for parameter ResourceType is invalid. Valid values: "
-                       + " | ".join(RESOURCE_TYPES))
+            raise _bad(
+                f"Value ({rtype}) for parameter ResourceType is invalid. Valid values: " + " | ".join(RESOURCE_TYPES)
+            )
         options = scope.setdefault(rtype, dict(defaults.get(rtype, {})))
         for opt in item.get("ResourceTypeOptions") or []:
             name, values = opt.get("OptionName"), [str(v) for v in opt.get("OptionValues") or []]
             if rtype == INSTANCE and name == "state-name":
                 bad = [v for v in values if v not in INSTANCE_STATES]
                 if bad or not values:
-                    raise _bad(f"Value ({','.join(bad)}) for option state-name is invalid. Valid "
-                               "values: " + " | ".join(INSTANCE_STATES))
+                    raise _bad(
+                        f"Value ({','.join(bad)}) for option state-name is invalid. Valid "
+                        "values: " + " | ".join(INSTANCE_STATES)
+                    )
                 options["state-name"] = values
             elif rtype == LAUNCH_TEMPLATE and name == "version-depth":
                 if len(values) != 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= 10000:
-                    raise _bad(f"Value ({','.join(values)}) for option version-depth is invalid. "
-                               "Specify one integer between 1 and 10000")
+                    raise _bad(
+                        f"Value ({','.join(values)}) for option version-depth is invalid. "
+                        "Specify one integer between 1 and 10000"
+                    )
                 options["version-depth"] = int(values[0])
             else:
                 raise _bad(f"Option {name} is not valid for resource type {rtype}")
@@ -98,8 +104,9 @@ def _ssm_parameters(account: str, region: str) -> list[tuple[str, str]]:
     return [(name, versions[-1].value) for name, versions in list(params.items()) if versions]
 
 
-def references(backend: Any, account: str, region: str, image_ids: list[str],
-               scope: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+def references(
+    backend: Any, account: str, region: str, image_ids: list[str], scope: dict[str, dict[str, Any]]
+) -> list[dict[str, str]]:
     """The caller's resources referencing the images, image by image, ARNs sorted."""
     out: list[dict[str, str]] = []
     ssm = _ssm_parameters(account, region) if SSM_PARAMETER in scope else []
@@ -107,17 +114,26 @@ def references(backend: Any, account: str, region: str, image_ids: list[str],
         found: list[tuple[str, str]] = []
         if INSTANCE in scope:
             states = set(scope[INSTANCE]["state-name"])
-            found += [(INSTANCE, f"arn:aws:ec2:{region}:{account}:instance/{i.id}")
-                      for i in backend.all_instances() if i.image_id == image_id and i.state in states]
+            found += [
+                (INSTANCE, f"arn:aws:ec2:{region}:{account}:instance/{i.id}")
+                for i in backend.all_instances()
+                if i.image_id == image_id and i.state in states
+            ]
         if LAUNCH_TEMPLATE in scope:
             depth = scope[LAUNCH_TEMPLATE]["version-depth"]
-            found += [(LAUNCH_TEMPLATE, f"arn:aws:ec2:{region}:{account}:launch-template/{t.id}")
-                      for t in list(backend.launch_templates.values())
-                      if any(v.image_id == image_id for v in t.versions[-depth:])]
-        found += [(SSM_PARAMETER, f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}")
-                  for name, value in ssm if value == image_id]
-        found += [(r.resource_type, r.arn) for r in RECIPES.referencing(account, region, image_id)
-                  if r.resource_type in scope]
+            found += [
+                (LAUNCH_TEMPLATE, f"arn:aws:ec2:{region}:{account}:launch-template/{t.id}")
+                for t in list(backend.launch_templates.values())
+                if any(v.image_id == image_id for v in t.versions[-depth:])
+            ]
+        found += [
+            (SSM_PARAMETER, f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}")
+            for name, value in ssm
+            if value == image_id
+        ]
+        found += [
+            (r.resource_type, r.arn) for r in RECIPES.referencing(account, region, image_id) if r.resource_type in scope
+        ]
         out += [{"ImageId": image_id, "ResourceType": t, "Arn": arn} for t, arn in sorted(found)]
     return out
 
@@ -163,18 +179,25 @@ class OwnerUsageActions(EC2BaseResponse):
         include_all = bool(self._get_param("IncludeAllResourceTypes"))
         raw = self._get_param("ResourceTypes", [])
         if not include_all and not raw:
-            raise EC2ClientError("MissingParameter",
-                                 "Either IncludeAllResourceTypes or ResourceTypes must be specified")
+            raise EC2ClientError(
+                "MissingParameter", "Either IncludeAllResourceTypes or ResourceTypes must be specified"
+            )
         scope = _scope(include_all, raw)
         max_results = self._get_param("MaxResults")
         if max_results is not None and not 5 <= int(max_results) <= 1000:
-            raise _bad(f"Value ({max_results}) for parameter MaxResults is invalid. "
-                       "Expecting a value between 5 and 1000.")
+            raise _bad(
+                f"Value ({max_results}) for parameter MaxResults is invalid. Expecting a value between 5 and 1000."
+            )
         self.error_on_dryrun()
         refs = references(self.ec2_backend, self.current_account, self.region, image_ids, scope)
         try:
-            page, token = q.paginate(refs, lambda r: [image_ids.index(r["ImageId"]), r["ResourceType"], r["Arn"]],
-                                     int(max_results or 1000), self._get_param("NextToken"), "references")
+            page, token = q.paginate(
+                refs,
+                lambda r: [image_ids.index(r["ImageId"]), r["ResourceType"], r["Arn"]],
+                int(max_results or 1000),
+                self._get_param("NextToken"),
+                "references",
+            )
         except ReportError as err:
             raise EC2ClientError(err.code, err.message) from None
         result: dict[str, Any] = {"ImageReferences": page}

@@ -70,8 +70,15 @@ class Recipe:
 
     def to_output(self) -> dict[str, Any]:
         """The ImageRecipe / ContainerRecipe structure, keyed by botocore member names."""
-        out = {"arn": self.arn, "name": self.name, "platform": self.platform, "owner": self.account,
-               "version": self.version, "dateCreated": self.date_created, **self.body}
+        out = {
+            "arn": self.arn,
+            "name": self.name,
+            "platform": self.platform,
+            "owner": self.account,
+            "version": self.version,
+            "dateCreated": self.date_created,
+            **self.body,
+        }
         out.pop("semanticVersion", None)
         if self.kind == "image":
             out["type"] = "AMI"
@@ -80,9 +87,15 @@ class Recipe:
         return out
 
     def summary(self) -> dict[str, Any]:
-        out = {"arn": self.arn, "name": self.name, "platform": self.platform, "owner": self.account,
-               "parentImage": self.body.get("parentImage"), "dateCreated": self.date_created,
-               "tags": self.body.get("tags") or {}}
+        out = {
+            "arn": self.arn,
+            "name": self.name,
+            "platform": self.platform,
+            "owner": self.account,
+            "parentImage": self.body.get("parentImage"),
+            "dateCreated": self.date_created,
+            "tags": self.body.get("tags") or {},
+        }
         if self.kind == "container":
             out["containerType"] = self.body.get("containerType")
             image = (self.body.get("instanceConfiguration") or {}).get("image")
@@ -95,8 +108,12 @@ def latest_version_references(arn: str) -> dict[str, str]:
     """The x-wildcard ARNs that resolve to this version (Image Builder's LatestVersionReferences)."""
     base, version = arn.rsplit("/", 1)
     major, minor, _patch = version.split(".")
-    return {"latestVersionArn": f"{base}/x.x.x", "latestMajorVersionArn": f"{base}/{major}.x.x",
-            "latestMinorVersionArn": f"{base}/{major}.{minor}.x", "latestPatchVersionArn": arn}
+    return {
+        "latestVersionArn": f"{base}/x.x.x",
+        "latestMajorVersionArn": f"{base}/{major}.x.x",
+        "latestMinorVersionArn": f"{base}/{major}.{minor}.x",
+        "latestPatchVersionArn": arn,
+    }
 
 
 class RecipeStore:
@@ -119,13 +136,16 @@ class RecipeStore:
             seen = self._tokens.get(token_key)
             if seen is not None:
                 if seen[0] != fingerprint:
-                    raise ImageBuilderError("IdempotentParameterMismatchException",
-                                            f"The client token {client_token} was used with different parameters.")
+                    raise ImageBuilderError(
+                        "IdempotentParameterMismatchException",
+                        f"The client token {client_token} was used with different parameters.",
+                    )
                 return seen[1]
             bucket = self._recipes.setdefault((recipe.account, recipe.region), {})
             if recipe.arn in bucket:
-                raise ImageBuilderError("ResourceAlreadyExistsException",
-                                        f"The resource ARN '{recipe.arn}' already exists.")
+                raise ImageBuilderError(
+                    "ResourceAlreadyExistsException", f"The resource ARN '{recipe.arn}' already exists."
+                )
             bucket[recipe.arn] = recipe
             self._tokens[token_key] = (fingerprint, recipe.arn)
             return recipe.arn

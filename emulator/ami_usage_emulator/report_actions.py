@@ -63,14 +63,15 @@ def _bad(message: str) -> EC2ClientError:
 
 def _normalise_resource_types(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not raw:
-        raise EC2ClientError("MissingParameter",
-                             "The request must contain the parameter ResourceTypes")
+        raise EC2ClientError("MissingParameter", "The request must contain the parameter ResourceTypes")
     out, seen = [], set()
     for item in raw:
         rtype = item.get("ResourceType")
         if rtype not in VALID_RESOURCE_TYPES:
-            raise _bad(f"Value ({rtype}) for parameter ResourceType is invalid. Valid values: "
-                       + " | ".join(VALID_RESOURCE_TYPES))
+            raise _bad(
+                f"Value ({rtype}) for parameter ResourceType is invalid. Valid values: "
+                + " | ".join(VALID_RESOURCE_TYPES)
+            )
         if rtype in seen:
             raise _bad(f"The resource type {rtype} is specified more than once")
         seen.add(rtype)
@@ -79,12 +80,15 @@ def _normalise_resource_types(raw: list[dict[str, Any]]) -> list[dict[str, Any]]
             if rtype != LAUNCH_TEMPLATE:
                 raise _bad(f"ResourceTypeOptions are valid only for {LAUNCH_TEMPLATE}")
             if opt.get("OptionName") != "version-depth":
-                raise _bad(f"Value ({opt.get('OptionName')}) for parameter OptionName is invalid. "
-                           "Valid value: version-depth")
+                raise _bad(
+                    f"Value ({opt.get('OptionName')}) for parameter OptionName is invalid. Valid value: version-depth"
+                )
             values = opt.get("OptionValues") or []
             if len(values) != 1 or not str(values[0]).isdigit() or not 1 <= int(values[0]) <= 10000:
-                raise _bad(f"Value ({','.join(map(str, values))}) for option version-depth is "
-                           "invalid. Specify one integer between 1 and 10000")
+                raise _bad(
+                    f"Value ({','.join(map(str, values))}) for option version-depth is "
+                    "invalid. Specify one integer between 1 and 10000"
+                )
             options.append({"OptionName": "version-depth", "OptionValues": [str(int(values[0]))]})
         entry: dict[str, Any] = {"ResourceType": rtype}
         if options:
@@ -98,8 +102,7 @@ def _account_ids(raw: list[str]) -> list[str]:
         raise _bad("You can specify at most 200 account IDs")
     for account in raw:
         if not ACCOUNT_RE.match(str(account)):
-            raise _bad(f"Value ({account}) for parameter AccountId is invalid. "
-                       "Account IDs must be 12 digits")
+            raise _bad(f"Value ({account}) for parameter AccountId is invalid. Account IDs must be 12 digits")
     return list(dict.fromkeys(raw))  # dedupe, keep order
 
 
@@ -107,8 +110,10 @@ def _tags(raw: list[dict[str, Any]]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for spec in raw or []:
         if spec.get("ResourceType") != "image-usage-report":
-            raise _bad(f"'{spec.get('ResourceType')}' is not a valid taggable resource type "
-                       "for this operation. The ResourceType must be image-usage-report")
+            raise _bad(
+                f"'{spec.get('ResourceType')}' is not a valid taggable resource type "
+                "for this operation. The ResourceType must be image-usage-report"
+            )
         for tag in spec.get("Tags") or []:
             tags[tag["Key"]] = tag.get("Value", "")
     return tags
@@ -125,18 +130,23 @@ class ImageUsageReportActions(EC2BaseResponse):
         account_ids = _account_ids(self._get_param("AccountIds", []))
         tags = _tags(self._get_param("TagSpecifications", []))
         if not image_id.startswith("ami-"):
-            raise EC2ClientError("InvalidAMIID.Malformed",
-                                 f'Invalid id: "{image_id}" (expecting "ami-...")')
+            raise EC2ClientError("InvalidAMIID.Malformed", f'Invalid id: "{image_id}" (expecting "ami-...")')
         ami = self.ec2_backend.amis.get(image_id)
         if ami is None or ami.owner_id != self.current_account:
             raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
         self.error_on_dryrun()
         try:
             report_id, created = STATE.reports.create(
-                owner=self.current_account, region=self.region, image_id=image_id,
-                resource_types=resource_types, account_ids=account_ids, tags=tags,
-                client_token=self._get_param("ClientToken"), now=STATE.clock.now(),
-                config=STATE.config.snapshot())
+                owner=self.current_account,
+                region=self.region,
+                image_id=image_id,
+                resource_types=resource_types,
+                account_ids=account_ids,
+                tags=tags,
+                client_token=self._get_param("ClientToken"),
+                now=STATE.clock.now(),
+                config=STATE.config.snapshot(),
+            )
         except ReportError as err:
             raise _ec2_error(err) from None
         if created and tags:
@@ -152,14 +162,17 @@ class ImageUsageReportActions(EC2BaseResponse):
         report_ids = self._get_param("ReportIds", [])
         for rid in report_ids:
             if not REPORT_ID_RE.match(rid):
-                raise EC2ClientError("InvalidImageUsageReportId.Malformed",
-                                     f'Invalid id: "{rid}" (expecting "amiur-...")')
+                raise EC2ClientError(
+                    "InvalidImageUsageReportId.Malformed", f'Invalid id: "{rid}" (expecting "amiur-...")'
+                )
         now = STATE.clock.now()
         if report_ids:  # looked up by id: the entries of one report cost the same among 10 or 10,000
             reports, missing = STATE.reports.find(self.current_account, self.region, report_ids, now)
             if missing:
-                raise EC2ClientError("InvalidImageUsageReportId.NotFound",
-                                     f"The image usage report ID '{', '.join(missing)}' does not exist")
+                raise EC2ClientError(
+                    "InvalidImageUsageReportId.NotFound",
+                    f"The image usage report ID '{', '.join(missing)}' does not exist",
+                )
         else:
             reports = STATE.reports.live(self.current_account, self.region, now)
         if image_ids:
@@ -177,13 +190,20 @@ class ImageUsageReportActions(EC2BaseResponse):
             # and one more match are found: a page costs its own size, not the
             # whole listing's (paging 10,000 reports was quadratic).
             page, token = q.paginate_lazily(
-                reports, lambda r: [r.seq], size, self._get_param("NextToken"), "reports",
-                lambda r: q.report_matches(r, filters, r.state(now), self._report_tags(r.report_id)))
+                reports,
+                lambda r: [r.seq],
+                size,
+                self._get_param("NextToken"),
+                "reports",
+                lambda r: q.report_matches(r, filters, r.state(now), self._report_tags(r.report_id)),
+            )
         except ReportError as err:
             raise _ec2_error(err) from None
         result: dict[str, Any] = {
-            "ImageUsageReports": [STATE.oddities.report_output(r.to_output(now, self._report_tags(r.report_id)))
-                                  for r in page]}
+            "ImageUsageReports": [
+                STATE.oddities.report_output(r.to_output(now, self._report_tags(r.report_id))) for r in page
+            ]
+        }
         if token:
             result["NextToken"] = token
         return MillisResult(result)
@@ -197,12 +217,20 @@ class ImageUsageReportActions(EC2BaseResponse):
             fast = synthetic.entry_page(self._selected_reports(), filters, size, self._get_param("NextToken"), now)
             if fast is not None:  # synthetic reports: same bytes, written directly
                 return 200, {"Content-Type": "text/xml", "server": "amazon.com"}, synthetic.entries_xml(*fast)
-            entries = [(r.seq, e) for r in self._selected_reports() if r.state(now) == "available"
-                       for e in STATE.oddities.entry_outputs(r, r.entry_outputs())
-                       if q.entry_matches(e, filters)]
-            page, token = q.paginate(entries, lambda p: [p[0], p[1].get("AccountId", "~"),
-                                                         p[1].get("ResourceType", "~")],
-                                     size, self._get_param("NextToken"), "entries")
+            entries = [
+                (r.seq, e)
+                for r in self._selected_reports()
+                if r.state(now) == "available"
+                for e in STATE.oddities.entry_outputs(r, r.entry_outputs())
+                if q.entry_matches(e, filters)
+            ]
+            page, token = q.paginate(
+                entries,
+                lambda p: [p[0], p[1].get("AccountId", "~"), p[1].get("ResourceType", "~")],
+                size,
+                self._get_param("NextToken"),
+                "entries",
+            )
         except ReportError as err:
             raise _ec2_error(err) from None
         result: dict[str, Any] = {"ImageUsageReportEntries": [e for _, e in page]}
@@ -215,8 +243,9 @@ class ImageUsageReportActions(EC2BaseResponse):
         if not report_id:
             raise EC2ClientError("MissingParameter", "The request must contain the parameter ReportId")
         if not REPORT_ID_RE.match(report_id):
-            raise EC2ClientError("InvalidImageUsageReportId.Malformed",
-                                 f'Invalid id: "{report_id}" (expecting "amiur-...")')
+            raise EC2ClientError(
+                "InvalidImageUsageReportId.Malformed", f'Invalid id: "{report_id}" (expecting "amiur-...")'
+            )
         self.error_on_dryrun()
         try:
             STATE.reports.delete(self.current_account, self.region, report_id, STATE.clock.now())
@@ -226,8 +255,12 @@ class ImageUsageReportActions(EC2BaseResponse):
         return MillisResult({"Return": True})
 
 
-ACTIONS = ("create_image_usage_report", "describe_image_usage_reports",
-           "describe_image_usage_report_entries", "delete_image_usage_report")
+ACTIONS = (
+    "create_image_usage_report",
+    "describe_image_usage_reports",
+    "describe_image_usage_report_entries",
+    "delete_image_usage_report",
+)
 
 
 def install() -> None:

@@ -33,8 +33,9 @@ def matches_any(patterns: Sequence[str], value: str | None) -> bool:
     return value is not None and any(_wildcard(p).fullmatch(value) for p in patterns)
 
 
-def parse_filters(raw: list[dict[str, Any]] | None, allowed: Sequence[str],
-                  allow_tags: bool) -> list[tuple[str, list[str]]]:
+def parse_filters(
+    raw: list[dict[str, Any]] | None, allowed: Sequence[str], allow_tags: bool
+) -> list[tuple[str, list[str]]]:
     """[(name, values)] after checking names; unknown names -> InvalidParameterValue."""
     out = []
     for f in raw or []:
@@ -43,14 +44,12 @@ def parse_filters(raw: list[dict[str, Any]] | None, allowed: Sequence[str],
         if not name or not (name in allowed or (allow_tags and name.startswith("tag:"))):
             raise ReportError("InvalidParameterValue", f"The filter '{name}' is invalid")
         if not values:
-            raise ReportError("InvalidParameterValue",
-                              f"The filter '{name}' requires at least one value")
+            raise ReportError("InvalidParameterValue", f"The filter '{name}' requires at least one value")
         out.append((name, values))
     return out
 
 
-def report_matches(report: Report, filters: list[tuple[str, list[str]]], state: str,
-                   tags: dict[str, str]) -> bool:
+def report_matches(report: Report, filters: list[tuple[str, list[str]]], state: str, tags: dict[str, str]) -> bool:
     for name, values in filters:
         if name == "state":
             ok = matches_any(values, state)
@@ -67,8 +66,11 @@ def report_matches(report: Report, filters: list[tuple[str, list[str]]], state: 
 
 def entry_matches(entry: dict[str, Any], filters: list[tuple[str, list[str]]]) -> bool:
     for name, values in filters:
-        value = {"account-id": entry["AccountId"], "resource-type": entry["ResourceType"],
-                 "creation-time": rfc3339(entry["ReportCreationTime"])}[name]
+        value = {
+            "account-id": entry["AccountId"],
+            "resource-type": entry["ResourceType"],
+            "creation-time": rfc3339(entry["ReportCreationTime"]),
+        }[name]
         if not matches_any(values, value):
             return False
     return True
@@ -79,14 +81,16 @@ def page_size(max_results: Any, cap: int) -> int:
         return cap
     n = int(max_results)
     if n < 1:
-        raise ReportError("InvalidParameterValue",
-                          f"Value ({n}) for parameter maxResults is invalid. "
-                          "Expecting a value greater than 0.")
+        raise ReportError(
+            "InvalidParameterValue",
+            f"Value ({n}) for parameter maxResults is invalid. Expecting a value greater than 0.",
+        )
     return n
 
 
-def _start(items: list[Any], key: Callable[[Any], list[Any]], token: str | None, kind: str,
-           by_bisection: bool = False) -> int:
+def _start(
+    items: list[Any], key: Callable[[Any], list[Any]], token: str | None, kind: str, by_bisection: bool = False
+) -> int:
     """Index of the first item after the token's key.
 
     Entries with oddities (extra rows, dropped fields) need not be sorted by
@@ -106,29 +110,35 @@ def _start(items: list[Any], key: Callable[[Any], list[Any]], token: str | None,
         while start < len(items) and key(items[start]) <= after:
             start += 1
         return start
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error,
-            UnicodeDecodeError):
-        raise ReportError("InvalidPaginationToken",
-                          "The specified pagination token is not valid or is expired.") from None
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+        raise ReportError(
+            "InvalidPaginationToken", "The specified pagination token is not valid or is expired."
+        ) from None
 
 
 def _token(kind: str, after: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps({"kind": kind, "after": after}).encode()).decode()
 
 
-def paginate(items: list[Any], key: Callable[[Any], list[Any]], size: int,
-             token: str | None, kind: str) -> tuple[list[Any], str | None]:
+def paginate(
+    items: list[Any], key: Callable[[Any], list[Any]], size: int, token: str | None, kind: str
+) -> tuple[list[Any], str | None]:
     """Items after the token's key, at most ``size`` of them, and the next token."""
     start = _start(items, key, token, kind)
-    page = items[start:start + size]
+    page = items[start : start + size]
     if start + size >= len(items) or not page:
         return page, None
     return page, _token(kind, key(page[-1]))
 
 
-def paginate_lazily(items: list[Any], key: Callable[[Any], list[Any]], size: int,
-                    token: str | None, kind: str,
-                    keep: Callable[[Any], bool]) -> tuple[list[Any], str | None]:
+def paginate_lazily(
+    items: list[Any],
+    key: Callable[[Any], list[Any]],
+    size: int,
+    token: str | None,
+    kind: str,
+    keep: Callable[[Any], bool],
+) -> tuple[list[Any], str | None]:
     """``paginate`` over the items (sorted by ``key``) that ``keep`` accepts, calling it
     only as far as needed."""
     page: list[Any] = []

@@ -58,8 +58,11 @@ def _executable_by(images: list[Ami], account: str, exec_users: list[str]) -> li
     """EC2's ``ExecutableUsers``: ``self`` / an account id keeps AMIs with an explicit launch
     permission for it, ``all`` the public ones (moto kept every public AMI for any value)."""
     users = {account if u == "self" else u for u in exec_users}
-    return [a for a in images if ("all" in users and a.is_public)
-            or any({"UserId": u} in a.launch_permissions for u in users)]
+    return [
+        a
+        for a in images
+        if ("all" in users and a.is_public) or any({"UserId": u} in a.launch_permissions for u in users)
+    ]
 
 
 def describe_visible_images(backend: Any, region: str, **query: Any) -> list[Ami]:

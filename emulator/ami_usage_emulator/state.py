@@ -44,11 +44,11 @@ class EmulatorState:
         self.clock = Clock()
         self.config = Config()
         self.faults = Faults()
-        self.oddities = Oddities()
         self.synthetic = SyntheticFleet()
         self.reports = ReportStore(entry_source=self.synthetic.entries_for)
         self.recipes = RECIPES  # Image Builder recipes (recipes.py)
         self.allowed_images = ALLOWED  # Allowed AMIs settings (allowed_images.py)
+        self.oddities = Oddities(self.clock, self.reports)
         self.sns_log = SnsLog()
 
     def now_rfc3339(self) -> str:

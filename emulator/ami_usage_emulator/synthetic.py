@@ -104,16 +104,28 @@ class SyntheticFleet:
         backend = ec2_backends[account][region]
         ids = []
         for n in range(amis):
-            ami = Ami(backend, random_ami_id(), name=f"{prefix}-{n:06d}",
-                      description="synthetic AMI (emulator scale seeding)", architecture="x86_64",
-                      virtualization_type="hvm", root_device_type="ebs", tags=dict(tags))
+            ami = Ami(
+                backend,
+                random_ami_id(),
+                name=f"{prefix}-{n:06d}",
+                description="synthetic AMI (emulator scale seeding)",
+                architecture="x86_64",
+                virtualization_type="hvm",
+                root_device_type="ebs",
+                tags=dict(tags),
+            )
             backend.amis[ami.id] = ami
             ids.append(ami.id)
         with self._lock:
             for n, image_id in enumerate(ids):
                 self._images[(account, region, image_id)] = (entries, seed * 1_000_003 + n)
-        return {"synthetic": True, "account": account, "region": region, "image_ids": ids,
-                "entries_per_report": entries}
+        return {
+            "synthetic": True,
+            "account": account,
+            "region": region,
+            "image_ids": ids,
+            "entries_per_report": entries,
+        }
 
     def entries_for(self, owner: str, region: str, image_id: str) -> SyntheticEntries | None:
         with self._lock:
@@ -122,8 +134,7 @@ class SyntheticFleet:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"synthetic_amis": len(self._images),
-                    "entries": sum(count for count, _ in self._images.values())}
+            return {"synthetic_amis": len(self._images), "entries": sum(count for count, _ in self._images.values())}
 
 
 def _decode_after(token: str | None) -> list[Any] | None:
@@ -135,12 +146,14 @@ def _decode_after(token: str | None) -> list[Any] | None:
             raise ValueError("kind")
         return list(decoded["after"])
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
-        raise ReportError("InvalidPaginationToken",
-                          "The specified pagination token is not valid or is expired.") from None
+        raise ReportError(
+            "InvalidPaginationToken", "The specified pagination token is not valid or is expired."
+        ) from None
 
 
-def entry_page(reports: list[Any], filters: list[Any], size: int, token: str | None,
-               now: Any) -> tuple[list[tuple[int, dict[str, Any]]], str | None] | None:
+def entry_page(
+    reports: list[Any], filters: list[Any], size: int, token: str | None, now: Any
+) -> tuple[list[tuple[int, dict[str, Any]]], str | None] | None:
     """One page of DescribeImageUsageReportEntries over synthetic reports, or ``None``.
 
     Answers only when every selected report is synthetic and no filter is given
@@ -158,22 +171,31 @@ def entry_page(reports: list[Any], filters: list[Any], size: int, token: str | N
             continue
         start = 0
         if after and r.seq == after[0]:
-            start = bisect.bisect_right(r.entries, (after[1], after[2]),
-                                        key=lambda e: (e.account_id, e.resource_type))
+            start = bisect.bisect_right(r.entries, (after[1], after[2]), key=lambda e: (e.account_id, e.resource_type))
         stop = min(len(r.entries), start + size - len(page))
         for e in r.entries[start:stop]:
-            page.append((r.seq, {"ResourceType": e.resource_type, "ReportId": r.report_id,
-                                 "UsageCount": e.usage_count, "AccountId": e.account_id,
-                                 "ImageId": r.image_id, "ReportCreationTime": r.creation_time}))
+            page.append(
+                (
+                    r.seq,
+                    {
+                        "ResourceType": e.resource_type,
+                        "ReportId": r.report_id,
+                        "UsageCount": e.usage_count,
+                        "AccountId": e.account_id,
+                        "ImageId": r.image_id,
+                        "ReportCreationTime": r.creation_time,
+                    },
+                )
+            )
         if len(page) == size:
             more = stop < len(r.entries) or any(
-                o.seq > r.seq and o.state(now) == "available" and len(o.entries) for o in reports)
+                o.seq > r.seq and o.state(now) == "available" and len(o.entries) for o in reports
+            )
             break
     if not more or not page:
         return page, None
     last = page[-1]
-    raw = json.dumps({"kind": "entries", "after": [last[0], last[1]["AccountId"],
-                                                   last[1]["ResourceType"]]}).encode()
+    raw = json.dumps({"kind": "entries", "after": [last[0], last[1]["AccountId"], last[1]["ResourceType"]]}).encode()
     return page, base64.urlsafe_b64encode(raw).decode()
 
 
@@ -184,8 +206,10 @@ def _millis(t: Any) -> str:
 def entries_xml(page: list[tuple[int, dict[str, Any]]], token: str | None) -> str:
     """The DescribeImageUsageReportEntries response body moto's EC2 serializer writes
     for this page (before the wrapper's request-id and namespace polish)."""
-    parts = ['<?xml version="1.0" encoding="utf-8"?>\n<DescribeImageUsageReportEntriesResponse '
-             'xmlns="http://ec2.amazonaws.com/doc/2016-11-15">']
+    parts = [
+        '<?xml version="1.0" encoding="utf-8"?>\n<DescribeImageUsageReportEntriesResponse '
+        'xmlns="http://ec2.amazonaws.com/doc/2016-11-15">'
+    ]
     if token:
         parts.append(f"<nextToken>{escape(token)}</nextToken>")
     if not page:
@@ -196,12 +220,14 @@ def entries_xml(page: list[tuple[int, dict[str, Any]]], token: str | None) -> st
         for _, e in page:
             t = e["ReportCreationTime"]
             when = stamp.get(t) or stamp.setdefault(t, _millis(t))
-            parts.append(f"<item><resourceType>{escape(e['ResourceType'])}</resourceType>"
-                         f"<reportId>{escape(e['ReportId'])}</reportId>"
-                         f"<usageCount>{int(e['UsageCount'])}</usageCount>"
-                         f"<accountId>{escape(e['AccountId'])}</accountId>"
-                         f"<imageId>{escape(e['ImageId'])}</imageId>"
-                         f"<reportCreationTime>{when}</reportCreationTime></item>")
+            parts.append(
+                f"<item><resourceType>{escape(e['ResourceType'])}</resourceType>"
+                f"<reportId>{escape(e['ReportId'])}</reportId>"
+                f"<usageCount>{int(e['UsageCount'])}</usageCount>"
+                f"<accountId>{escape(e['AccountId'])}</accountId>"
+                f"<imageId>{escape(e['ImageId'])}</imageId>"
+                f"<reportCreationTime>{when}</reportCreationTime></item>"
+            )
         parts.append("</imageUsageReportEntrySet>")
     parts.append("<requestId>request-id</requestId></DescribeImageUsageReportEntriesResponse>")
     return "".join(parts)

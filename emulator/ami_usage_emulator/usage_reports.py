@@ -95,10 +95,17 @@ class Report:
         return out
 
     def entry_outputs(self) -> list[dict[str, Any]]:
-        return [{"ResourceType": e.resource_type, "ReportId": self.report_id,
-                 "UsageCount": e.usage_count, "AccountId": e.account_id,
-                 "ImageId": self.image_id, "ReportCreationTime": self.creation_time}
-                for e in self.entries]
+        return [
+            {
+                "ResourceType": e.resource_type,
+                "ReportId": self.report_id,
+                "UsageCount": e.usage_count,
+                "AccountId": e.account_id,
+                "ImageId": self.image_id,
+                "ReportCreationTime": self.creation_time,
+            }
+            for e in self.entries
+        ]
 
 
 def version_depth(resource_types: list[dict[str, Any]]) -> int:
@@ -111,18 +118,33 @@ def version_depth(resource_types: list[dict[str, Any]]) -> int:
 
 
 def _instance_count(backend: Any, image_id: str, lag_seconds: float, cutoff: datetime) -> int:
-    return sum(1 for inst in backend.all_instances()
-               if inst.image_id == image_id and inst.state not in NOT_COUNTED_STATES
-               and (lag_seconds <= 0 or as_utc(inst.launch_time) <= cutoff))
+    return sum(
+        1
+        for inst in backend.all_instances()
+        if inst.image_id == image_id
+        and inst.state not in NOT_COUNTED_STATES
+        and (lag_seconds <= 0 or as_utc(inst.launch_time) <= cutoff)
+    )
 
 
 def _template_count(backend: Any, image_id: str, depth: int) -> int:
-    return sum(1 for tpl in list(backend.launch_templates.values())
-               if any(v.image_id == image_id for v in tpl.versions[-depth:]))
+    return sum(
+        1
+        for tpl in list(backend.launch_templates.values())
+        if any(v.image_id == image_id for v in tpl.versions[-depth:])
+    )
 
 
-def _account_counts(account_id: str, region: str, backend: Any, image_id: str, wanted: set[str],
-                    depth: int, lag_seconds: float, cutoff: datetime) -> list[Entry]:
+def _account_counts(
+    account_id: str,
+    region: str,
+    backend: Any,
+    image_id: str,
+    wanted: set[str],
+    depth: int,
+    lag_seconds: float,
+    cutoff: datetime,
+) -> list[Entry]:
     """One account's non-zero counts, for the requested resource types only."""
     counts: dict[str, int] = {}
     if backend is not None and INSTANCE in wanted:
@@ -135,9 +157,16 @@ def _account_counts(account_id: str, region: str, backend: Any, image_id: str, w
     return [Entry(rtype, account_id, n) for rtype, n in counts.items() if n]
 
 
-def compute_entries(owner: str, region: str, image_id: str, resource_types: list[dict[str, Any]],
-                    account_ids: list[str], include_owner: bool, lag_seconds: float,
-                    now: datetime) -> list[Entry]:
+def compute_entries(
+    owner: str,
+    region: str,
+    image_id: str,
+    resource_types: list[dict[str, Any]],
+    account_ids: list[str],
+    include_owner: bool,
+    lag_seconds: float,
+    now: datetime,
+) -> list[Entry]:
     """Count, account by account, what references ``image_id`` in moto (and the recipe
     store) right now: every account with an EC2 backend or a recipe in the Region."""
     from moto.ec2.models import ec2_backends
@@ -150,8 +179,9 @@ def compute_entries(owner: str, region: str, image_id: str, resource_types: list
     for account_id in sorted(set(backends) | RECIPES.accounts(region)):
         if (account_id == owner and not include_owner) or (account_ids and account_id not in account_ids):
             continue
-        entries += _account_counts(account_id, region, backends.get(account_id), image_id, wanted,
-                                   depth, lag_seconds, cutoff)
+        entries += _account_counts(
+            account_id, region, backends.get(account_id), image_id, wanted, depth, lag_seconds, cutoff
+        )
     return entries
 
 
@@ -246,8 +276,7 @@ class ReportStore:
         with self._lock:
             return list(self._bucket(owner, region, now).reports.values())
 
-    def find(self, owner: str, region: str, report_ids: Sequence[str],
-             now: datetime) -> tuple[list[Report], list[str]]:
+    def find(self, owner: str, region: str, report_ids: Sequence[str], now: datetime) -> tuple[list[Report], list[str]]:
         """(the live reports among ``report_ids`` in creation order, the ids not found)."""
         with self._lock:
             reports = self._bucket(owner, region, now).reports
@@ -259,50 +288,77 @@ class ReportStore:
         with self._lock:
             return {key: self.live(key[0], key[1], now) for key in list(self._buckets)}
 
-    def create(self, *, owner: str, region: str, image_id: str,
-               resource_types: list[dict[str, Any]], account_ids: list[str],
-               tags: dict[str, str], client_token: str | None, now: datetime,
-               config: dict[str, Any]) -> tuple[str, bool]:
+    def create(
+        self,
+        *,
+        owner: str,
+        region: str,
+        image_id: str,
+        resource_types: list[dict[str, Any]],
+        account_ids: list[str],
+        tags: dict[str, str],
+        client_token: str | None,
+        now: datetime,
+        config: dict[str, Any],
+    ) -> tuple[str, bool]:
         """Create a report, or replay an earlier ClientToken call: (report id, created?)."""
-        fingerprint = json.dumps([image_id, resource_types, sorted(account_ids), tags],
-                                 sort_keys=True)
+        fingerprint = json.dumps([image_id, resource_types, sorted(account_ids), tags], sort_keys=True)
         with self._lock:
             bucket = self._bucket(owner, region, now)
             if client_token:
                 seen = self._tokens.get((owner, region, client_token))
                 if seen is not None:
                     if seen[0] != fingerprint:
-                        raise ReportError("IdempotentParameterMismatch",
-                                          f"The client token '{client_token}' was already used "
-                                          "with different parameters. Use a different client token.")
+                        raise ReportError(
+                            "IdempotentParameterMismatch",
+                            f"The client token '{client_token}' was already used "
+                            "with different parameters. Use a different client token.",
+                        )
                     return seen[1], False  # replay, even if the report is gone since
             pending = bucket.pending(now, config.get("pending_images", []))
             for report in pending:
                 if report.image_id == image_id:
-                    raise ReportError("IncorrectState",
-                                      f"A usage report for image {image_id} is already pending "
-                                      f"({report.report_id}). Wait until it is available, or "
-                                      "delete it, before creating another.")
+                    raise ReportError(
+                        "IncorrectState",
+                        f"A usage report for image {image_id} is already pending "
+                        f"({report.report_id}). Wait until it is available, or "
+                        "delete it, before creating another.",
+                    )
             limit = config["max_pending_reports_per_account"]
             if len(pending) >= limit:
-                raise ReportError("ResourceLimitExceeded",
-                                  f"You have reached the limit of {limit} pending image usage "
-                                  "reports for this account in this Region.")
+                raise ReportError(
+                    "ResourceLimitExceeded",
+                    f"You have reached the limit of {limit} pending image usage "
+                    "reports for this account in this Region.",
+                )
             error_reason = config["error_images"].get(image_id)
             report = Report(
-                report_id=new_report_id(), owner=owner, region=region, image_id=image_id,
-                resource_types=resource_types, account_ids=list(account_ids),
+                report_id=new_report_id(),
+                owner=owner,
+                region=region,
+                image_id=image_id,
+                resource_types=resource_types,
+                account_ids=list(account_ids),
                 creation_time=now,
                 ready_at=now + timedelta(seconds=config["report_ready_after_seconds"]),
-                error_reason=error_reason, seq=self._seq + 1)
+                error_reason=error_reason,
+                seq=self._seq + 1,
+            )
             self._seq += 1
             synthetic = self.entry_source and self.entry_source(owner, region, image_id)
             if error_reason is None and synthetic is not None:
                 report.entries = synthetic  # type: ignore[assignment]
             elif error_reason is None:
                 report.entries = compute_entries(
-                    owner, region, image_id, resource_types, account_ids,
-                    config["include_owner_account"], config["instance_activity_lag_seconds"], now)
+                    owner,
+                    region,
+                    image_id,
+                    resource_types,
+                    account_ids,
+                    config["include_owner_account"],
+                    config["instance_activity_lag_seconds"],
+                    now,
+                )
             bucket.add(report)
             if client_token:
                 self._tokens[(owner, region, client_token)] = (fingerprint, report.report_id)
@@ -313,6 +369,7 @@ class ReportStore:
         with self._lock:
             bucket = self._bucket(owner, region, now)  # purges expired ones first
             if report_id not in bucket.reports:
-                raise ReportError("InvalidImageUsageReportId.NotFound",
-                                  f"The image usage report ID '{report_id}' does not exist")
+                raise ReportError(
+                    "InvalidImageUsageReportId.NotFound", f"The image usage report ID '{report_id}' does not exist"
+                )
             bucket.remove(report_id)

@@ -34,8 +34,9 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Any:
     port = _free_port()
     log = tmp_path_factory.mktemp("emulator") / "emulator.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(ROOT / "scripts" / "emulator"), "--port", str(port), "--quiet"],
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(ROOT / "scripts" / "emulator"), "--port", str(port), "--quiet"], stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180  # first run may have to build the venv
     while True:
@@ -90,16 +91,25 @@ def control(endpoint: str) -> Control:
 def aws(endpoint: str) -> Any:
     """``aws("ec2", account="111111111111", region=...)`` -> boto3 client without retries."""
 
-    def make(service: str, account: str | None = None, region: str = REGION,
-             credentials: dict[str, str] | None = None, **config: Any) -> Any:
+    def make(
+        service: str,
+        account: str | None = None,
+        region: str = REGION,
+        credentials: dict[str, str] | None = None,
+        **config: Any,
+    ) -> Any:
         creds = credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-        settings = {"retries": {"total_max_attempts": 1, "mode": "standard"},  # see every error
-                    "s3": {"addressing_style": "path"}, **config}
-        client = boto3.client(service, endpoint_url=endpoint, region_name=region, **creds,
-                              config=Config(**settings))
+        settings = {
+            "retries": {"total_max_attempts": 1, "mode": "standard"},  # see every error
+            "s3": {"addressing_style": "path"},
+            **config,
+        }
+        client = boto3.client(service, endpoint_url=endpoint, region_name=region, **creds, config=Config(**settings))
         if account:
+
             def add_header(request: Any, **_: Any) -> None:
                 request.headers["x-moto-account-id"] = account
+
             client.meta.events.register("before-sign.*.*", add_header)
         return client
 
@@ -109,7 +119,13 @@ def aws(endpoint: str) -> Any:
 @pytest.fixture
 def cli_env(endpoint: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL=endpoint, AWS_PAGER="",
-               AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_PAGER="",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    )
     return env

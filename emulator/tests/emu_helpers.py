@@ -16,17 +16,21 @@ def register_ami(ec2: Any, name: str = "golden", tags: dict[str, str] | None = N
     snap = ec2.create_snapshot(VolumeId=vol["VolumeId"])
     kwargs: dict[str, Any] = {}
     if tags:
-        kwargs["TagSpecifications"] = [{"ResourceType": "image",
-                                        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+        kwargs["TagSpecifications"] = [
+            {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ]
     return ec2.register_image(
-        Name=f"img-{name}", RootDeviceName="/dev/xvda", VirtualizationType="hvm", Architecture="x86_64",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
-                              "Ebs": {"SnapshotId": snap["SnapshotId"]}}], **kwargs)["ImageId"]
+        Name=f"img-{name}",
+        RootDeviceName="/dev/xvda",
+        VirtualizationType="hvm",
+        Architecture="x86_64",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
+        **kwargs,
+    )["ImageId"]
 
 
 def share(ec2: Any, image_id: str, *accounts: str) -> None:
-    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={
-        "Add": [{"UserId": a} for a in accounts]})
+    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"UserId": a} for a in accounts]})
 
 
 def entries_by_key(ec2: Any, report_id: str) -> dict[tuple[str, str], int]:

@@ -37,8 +37,11 @@ def error(response: requests.Response) -> dict[str, str]:
 
 
 def test_a_request_signed_for_another_region_is_redirected_to_the_buckets(endpoint, ireland):
-    for method, path in [("GET", f"/{BUCKET}/ami-usage/a.json"), ("GET", f"/{BUCKET}?list-type=2"),
-                         ("PUT", f"/{BUCKET}/ami-usage/b.json")]:
+    for method, path in [
+        ("GET", f"/{BUCKET}/ami-usage/a.json"),
+        ("GET", f"/{BUCKET}?list-type=2"),
+        ("PUT", f"/{BUCKET}/ami-usage/b.json"),
+    ]:
         r = signed(endpoint, method, path, "us-east-1", b"{}" if method == "PUT" else b"")
         assert r.status_code == 301, (method, path, r.text)
         assert r.headers["x-amz-bucket-region"] == "eu-west-1"
@@ -76,8 +79,9 @@ def test_authorization_header_malformed_and_ignore_modes(endpoint, control, irel
     assert r.status_code == 400 and r.headers["x-amz-bucket-region"] == "eu-west-1"
     e = error(r)
     assert e["Code"] == "AuthorizationHeaderMalformed" and e["Region"] == "eu-west-1"
-    assert e["Message"] == ("The authorization header is malformed; the region 'us-east-1' is wrong; "
-                            "expecting 'eu-west-1'")
+    assert e["Message"] == (
+        "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'"
+    )
     control.post("/config", {"s3_wrong_region": "ignore"})
     assert signed(endpoint, "GET", f"/{BUCKET}/ami-usage/a.json", "us-east-1").content == b"{}"
     assert "must be one of" in control.post("/config", {"s3_wrong_region": "follow"}, expect=400)["error"]

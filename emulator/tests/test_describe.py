@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import BOTH_TYPES, register_ami, share
 
 
@@ -24,13 +23,14 @@ def _reports(ec2, n, tags=None):
         ami = register_ami(ec2, f"n{i}")
         kwargs = {}
         if tags:
-            kwargs["TagSpecifications"] = [{"ResourceType": "image-usage-report",
-                                            "Tags": [{"Key": k, "Value": v} for k, v in tags[i].items()]}]
-        out.append((ami, ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES,
-                                                       **kwargs)["ReportId"]))
+            kwargs["TagSpecifications"] = [
+                {"ResourceType": "image-usage-report", "Tags": [{"Key": k, "Value": v} for k, v in tags[i].items()]}
+            ]
+        out.append((ami, ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES, **kwargs)["ReportId"]))
     return out
 
 
+@pytest.mark.slow
 def test_report_paging_is_complete_and_stable(aws, control):
     ec2 = aws("ec2")
     made = [rid for _, rid in _reports(ec2, 12)]
@@ -59,6 +59,7 @@ def test_report_paging_is_complete_and_stable(aws, control):
     assert _code(ec2.describe_image_usage_reports, NextToken="garbage") == "InvalidPaginationToken"
 
 
+@pytest.mark.slow
 def test_entry_paging_over_many_entries(aws):
     owner = aws("ec2")
     ami = register_ami(owner)
@@ -72,7 +73,8 @@ def test_entry_paging_over_many_entries(aws):
     seen, token, pages = [], None, 0
     while True:
         resp = owner.describe_image_usage_report_entries(
-            ReportIds=[rid], MaxResults=7, **({"NextToken": token} if token else {}))
+            ReportIds=[rid], MaxResults=7, **({"NextToken": token} if token else {})
+        )
         assert len(resp["ImageUsageReportEntries"]) <= 7
         seen += [(e["AccountId"], e["ResourceType"], e["UsageCount"]) for e in resp["ImageUsageReportEntries"]]
         pages += 1
@@ -81,8 +83,7 @@ def test_entry_paging_over_many_entries(aws):
             break
     assert pages == 9 and len(seen) == 60 and len(set(seen)) == 60
     assert seen == sorted(seen)
-    assert {(a, c) for a, t, c in seen if t == "ec2:Instance"} == {
-        (a, 1 + i % 3) for i, a in enumerate(accounts)}
+    assert {(a, c) for a, t, c in seen if t == "ec2:Instance"} == {(a, 1 + i % 3) for i, a in enumerate(accounts)}
     assert all(c == 1 for _, t, c in seen if t == "ec2:LaunchTemplate")
 
 
@@ -95,10 +96,14 @@ def test_select_by_image_and_report_ids(aws):
     assert _ids(ec2.describe_image_usage_reports(ReportIds=[r2, r0])) == [r0, r2]
     assert _ids(ec2.describe_image_usage_reports(ImageIds=[a1], ReportIds=[r0, r1])) == [r1]
     assert _ids(ec2.describe_image_usage_reports(ImageIds=["ami-00000000000000000"])) == []
-    assert _code(ec2.describe_image_usage_reports,
-                 ReportIds=[r0, "amiur-00000000000000000"]) == "InvalidImageUsageReportId.NotFound"
-    assert _code(ec2.describe_image_usage_report_entries,
-                 ReportIds=["amiur-00000000000000000"]) == "InvalidImageUsageReportId.NotFound"
+    assert (
+        _code(ec2.describe_image_usage_reports, ReportIds=[r0, "amiur-00000000000000000"])
+        == "InvalidImageUsageReportId.NotFound"
+    )
+    assert (
+        _code(ec2.describe_image_usage_report_entries, ReportIds=["amiur-00000000000000000"])
+        == "InvalidImageUsageReportId.NotFound"
+    )
     assert _code(ec2.describe_image_usage_reports, ReportIds=["bogus"]) == "InvalidImageUsageReportId.Malformed"
 
 
@@ -106,18 +111,18 @@ def test_report_filters(aws, control):
     ec2 = aws("ec2")
     bad = register_ami(ec2, "bad")
     control.post("/config", {"error_images": {bad: "boom"}})
-    (a0, avail), (a1, other) = _reports(ec2, 2, tags=[{"team": "red", "env": "prod"},
-                                                     {"team": "blue"}])
-    err = ec2.create_image_usage_report(ImageId=bad, ResourceTypes=BOTH_TYPES, TagSpecifications=[
-        {"ResourceType": "image-usage-report", "Tags": [{"Key": "env", "Value": "dev"}]}])["ReportId"]
+    (a0, avail), (a1, other) = _reports(ec2, 2, tags=[{"team": "red", "env": "prod"}, {"team": "blue"}])
+    err = ec2.create_image_usage_report(
+        ImageId=bad,
+        ResourceTypes=BOTH_TYPES,
+        TagSpecifications=[{"ResourceType": "image-usage-report", "Tags": [{"Key": "env", "Value": "dev"}]}],
+    )["ReportId"]
     control.post("/clock", {"advance_seconds": 3 * 86400})
     control.post("/config", {"report_ready_after_seconds": 3600})
-    pend = ec2.create_image_usage_report(ImageId=register_ami(ec2, "late"),
-                                         ResourceTypes=BOTH_TYPES)["ReportId"]
+    pend = ec2.create_image_usage_report(ImageId=register_ami(ec2, "late"), ResourceTypes=BOTH_TYPES)["ReportId"]
 
     def ids(*filters):
-        return set(_ids(ec2.describe_image_usage_reports(
-            Filters=[{"Name": n, "Values": v} for n, v in filters])))
+        return set(_ids(ec2.describe_image_usage_reports(Filters=[{"Name": n, "Values": v} for n, v in filters])))
 
     assert ids(("state", ["available"])) == {avail, other}
     assert ids(("state", ["error"])) == {err}
@@ -137,8 +142,10 @@ def test_report_filters(aws, control):
     assert ids(("creation-time", [a["CreationTime"].strftime("%Y-%m-%dT*")])) == {avail, other, err}
     assert ids(("creation-time", [p["CreationTime"].strftime("%Y-%m-%dT*")])) == {pend}
     assert ids(("creation-time", ["1999-*"])) == set()
-    assert _code(ec2.describe_image_usage_reports,
-                 Filters=[{"Name": "image-id", "Values": [a0]}]) == "InvalidParameterValue"
+    assert (
+        _code(ec2.describe_image_usage_reports, Filters=[{"Name": "image-id", "Values": [a0]}])
+        == "InvalidParameterValue"
+    )
 
 
 def test_entry_filters(aws, control):
@@ -155,21 +162,27 @@ def test_entry_filters(aws, control):
     [n] = owner.describe_image_usage_reports(ReportIds=[new])["ImageUsageReports"]
 
     def keys(*filters):
-        resp = owner.describe_image_usage_report_entries(
-            Filters=[{"Name": name, "Values": v} for name, v in filters])
+        resp = owner.describe_image_usage_report_entries(Filters=[{"Name": name, "Values": v} for name, v in filters])
         return {(e["ReportId"], e["AccountId"], e["ResourceType"]) for e in resp["ImageUsageReportEntries"]}
 
     assert len(keys()) == 8
     assert keys(("account-id", ["222222222222"])) == {
-        (r, "222222222222", t) for r in (old, new) for t in ("ec2:Instance", "ec2:LaunchTemplate")}
+        (r, "222222222222", t) for r in (old, new) for t in ("ec2:Instance", "ec2:LaunchTemplate")
+    }
     assert keys(("resource-type", ["ec2:LaunchTemplate"]), ("account-id", ["111111111111"])) == {
-        (old, "111111111111", "ec2:LaunchTemplate"), (new, "111111111111", "ec2:LaunchTemplate")}
+        (old, "111111111111", "ec2:LaunchTemplate"),
+        (new, "111111111111", "ec2:LaunchTemplate"),
+    }
     day = n["CreationTime"].strftime("%Y-%m-%dT*")
     assert {r for r, _, _ in keys(("creation-time", [day]))} == {new}
     assert keys(("creation-time", [day]), ("resource-type", ["ec2:Instance"])) == {
-        (new, "111111111111", "ec2:Instance"), (new, "222222222222", "ec2:Instance")}
-    assert _code(owner.describe_image_usage_report_entries,
-                 Filters=[{"Name": "state", "Values": ["available"]}]) == "InvalidParameterValue"
+        (new, "111111111111", "ec2:Instance"),
+        (new, "222222222222", "ec2:Instance"),
+    }
+    assert (
+        _code(owner.describe_image_usage_report_entries, Filters=[{"Name": "state", "Values": ["available"]}])
+        == "InvalidParameterValue"
+    )
 
 
 def test_create_tags_on_a_report(aws):

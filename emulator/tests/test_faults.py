@@ -6,7 +6,6 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import BOTH_TYPES
 
 
@@ -35,7 +34,8 @@ def test_token_buckets_at_aws_default_rates(aws, control):
     state = control.post("/faults", {"ec2_token_buckets": True})
     assert state["faults"]["ec2_token_buckets"] == {
         "mutating": {"capacity": 50, "refill_per_second": 5.0},
-        "non_mutating": {"capacity": 100, "refill_per_second": 20.0}}
+        "non_mutating": {"capacity": 100, "refill_per_second": 20.0},
+    }
     # mutating: 50 at once, then 5/s
     ok, took = _until_throttled(ec2.create_tags, 400, Resources=[vol], Tags=[{"Key": "k", "Value": "v"}])
     assert 50 <= ok <= 50 + 5 * took + 1
@@ -49,8 +49,7 @@ def test_token_buckets_at_aws_default_rates(aws, control):
 
 
 def test_token_buckets_refill_and_are_per_account_and_region(aws, control):
-    ec2, other_account, other_region = aws("ec2"), aws("ec2", account="111111111111"), aws(
-        "ec2", region="eu-west-1")
+    ec2, other_account, other_region = aws("ec2"), aws("ec2", account="111111111111"), aws("ec2", region="eu-west-1")
     for client in (ec2, other_account, other_region):  # build moto's backends first
         client.describe_image_usage_reports()
     control.post("/faults", {"ec2_token_buckets": {"non_mutating": {"capacity": 3, "refill_per_second": 1}}})
@@ -60,12 +59,13 @@ def test_token_buckets_refill_and_are_per_account_and_region(aws, control):
     assert _outcome(other_account.describe_image_usage_reports) == "ok"
     assert _outcome(other_region.describe_image_usage_reports) == "ok"
     # mutating calls use the other (default-sized) bucket
-    assert _outcome(ec2.create_image_usage_report, ImageId="ami-12c6146b",
-                    ResourceTypes=BOTH_TYPES)[0] == "InvalidAMIID.NotFound"
+    assert (
+        _outcome(ec2.create_image_usage_report, ImageId="ami-12c6146b", ResourceTypes=BOTH_TYPES)[0]
+        == "InvalidAMIID.NotFound"
+    )
     assert _outcome(ec2.describe_image_usage_reports) == ("RequestLimitExceeded", 503)
     time.sleep(1.2)  # 1 token/s -> exactly one more call
-    assert [_outcome(ec2.describe_image_usage_reports) for _ in range(2)] == [
-        "ok", ("RequestLimitExceeded", 503)]
+    assert [_outcome(ec2.describe_image_usage_reports) for _ in range(2)] == ["ok", ("RequestLimitExceeded", 503)]
     by_action = control.get("/faults")["counters"]["ec2"]["by_action"]
     assert by_action["DescribeImageUsageReports"] == {"calls": 10, "throttled": 4, "server_errors": 0}
 
@@ -82,8 +82,15 @@ def test_throttling_reaches_botocore_retry_logic(aws, control):
 
 
 def _sequence(aws, control, n=200):
-    control.post("/faults", {"throttle_probability": 0.3, "server_error_probability": 0.1,
-                             "actions": ["DescribeImageUsageReports"], "seed": 42})
+    control.post(
+        "/faults",
+        {
+            "throttle_probability": 0.3,
+            "server_error_probability": 0.1,
+            "actions": ["DescribeImageUsageReports"],
+            "seed": 42,
+        },
+    )
     ec2 = aws("ec2")
     return [_outcome(ec2.describe_image_usage_reports) for _ in range(n)]
 
@@ -101,8 +108,15 @@ def test_probabilistic_faults_are_seeded_and_scoped(aws, control):
     # actions not listed are untouched
     ec2 = aws("ec2")
     assert all(_outcome(ec2.describe_image_usage_report_entries) == "ok" for _ in range(30))
-    control.post("/faults", {"throttle_probability": 0.3, "server_error_probability": 0.1,
-                             "actions": ["DescribeImageUsageReports"], "seed": 7})
+    control.post(
+        "/faults",
+        {
+            "throttle_probability": 0.3,
+            "server_error_probability": 0.1,
+            "actions": ["DescribeImageUsageReports"],
+            "seed": 7,
+        },
+    )
     other = [_outcome(ec2.describe_image_usage_reports) for _ in range(200)]
     assert other != first
 
@@ -122,7 +136,10 @@ def test_s3_put_object_faults(aws, control):
     s3.create_bucket(Bucket="reports")
     control.post("/faults", {"s3_put_object": {"fail_next": 2, "status": 500}})
     assert [_outcome(s3.put_object, Bucket="reports", Key=f"k{i}", Body=b"x") for i in range(3)] == [
-        ("InternalError", 500), ("InternalError", 500), "ok"]
+        ("InternalError", 500),
+        ("InternalError", 500),
+        "ok",
+    ]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="reports")["Contents"]] == ["k2"]
     assert s3.get_object(Bucket="reports", Key="k2")["Body"].read() == b"x"
     control.post("/faults", {"s3_put_object": {"fail_next": 1, "status": 503}})
@@ -145,10 +162,17 @@ def test_sns_publish_faults(aws, control):
     assert _outcome(sns.publish, TopicArn=topic, Message="three") == ("Throttled", 400)
 
 
-@pytest.mark.parametrize("body", [
-    {"bogus": 1}, {"throttle_probability": 2}, {"throttle_probability": 0.7, "server_error_probability": 0.7},
-    {"ec2_token_buckets": {"mutating": {"capacity": 0}}}, {"s3_put_object": {"status": 200}},
-    {"actions": "CreateImageUsageReport"}, {"seed": "x"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"bogus": 1},
+        {"throttle_probability": 2},
+        {"throttle_probability": 0.7, "server_error_probability": 0.7},
+        {"ec2_token_buckets": {"mutating": {"capacity": 0}}},
+        {"s3_put_object": {"status": 200}},
+        {"actions": "CreateImageUsageReport"},
+        {"seed": "x"},
+    ],
+)
 def test_bad_fault_config_is_rejected(control, body):
     assert "error" in control.post("/faults", body, expect=400)

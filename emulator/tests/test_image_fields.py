@@ -4,11 +4,10 @@ left out unless IncludeDisabled."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import OWNER as OWNER_ID
 from emu_helpers import REGION, register_ami, share
 
@@ -42,11 +41,12 @@ def test_last_launched_time_is_lagged_in_both_places_and_shown_to_the_owner_only
     owner.run_instances(ImageId=ami, MinCount=1, MaxCount=1)  # a newer launch, not published yet
     published = _image(owner, ami)["LastLaunchedTime"]
     assert published == _attr(owner, ami)
-    seen = datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    seen = datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert abs(seen - first) < timedelta(seconds=5)
     control.post("/clock", {"advance_seconds": DAY})
     assert datetime.strptime(_image(owner, ami)["LastLaunchedTime"], "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=timezone.utc) - seen > timedelta(hours=23)
+        tzinfo=UTC
+    ) - seen > timedelta(hours=23)
     [amazon] = owner.describe_images(Owners=["amazon"], MaxResults=5)["Images"][:1]
     owner.run_instances(ImageId=amazon["ImageId"], MinCount=1, MaxCount=1)
     control.post("/config", {"last_launched_lag_seconds": 0})
@@ -62,7 +62,9 @@ def test_deregistration_protection_with_and_without_cooldown(aws, control):
     assert ec2.enable_image_deregistration_protection(ImageId=plain)["Return"] == "true"
     ec2.enable_image_deregistration_protection(ImageId=cooled, WithCooldown=True)
     assert [_image(ec2, a)["DeregistrationProtection"] for a in (plain, cooled)] == [
-        "enabled-without-cooldown", "enabled-with-cooldown"]
+        "enabled-without-cooldown",
+        "enabled-with-cooldown",
+    ]
     for ami in (plain, cooled):
         with pytest.raises(ClientError) as err:
             ec2.deregister_image(ImageId=ami)
@@ -121,12 +123,15 @@ def test_copy_image_names_its_source_and_the_wire_has_the_elements(aws):
     ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)
     ec2.enable_image_deregistration_protection(ImageId=ami)
     captured = {}
-    ec2.meta.events.register("after-call.ec2.DescribeImages",
-                             lambda http_response, **_: captured.update(body=http_response.text))
+    ec2.meta.events.register(
+        "after-call.ec2.DescribeImages", lambda http_response, **_: captured.update(body=http_response.text)
+    )
     ec2.describe_images(ImageIds=[ami])
     raw = captured["body"]
-    for element in ("<deregistrationProtection>enabled-without-cooldown</deregistrationProtection>",
-                    "<lastLaunchedTime>"):
+    for element in (
+        "<deregistrationProtection>enabled-without-cooldown</deregistrationProtection>",
+        "<lastLaunchedTime>",
+    ):
         assert element in raw
 
 
@@ -173,17 +178,30 @@ def test_the_compiled_renderer_writes_motos_bytes_for_the_new_members():
         amis = [register_ami(ec2, name) for name in ("a", "b", "c")]
         ec2.copy_image(SourceImageId=amis[0], SourceRegion=REGION, Name="copy")
         backend = ec2_backends[OWNER_ID][REGION]
-        for ami, protection, allowed in zip(amis, ("enabled-with-cooldown", "disabled", "enabled-without-cooldown"),
-                                            (True, False, None)):
+        for ami, protection, allowed in zip(
+            amis, ("enabled-with-cooldown", "disabled", "enabled-without-cooldown"), (True, False, None), strict=True
+        ):
             image = backend.amis[ami]
-            image.__dict__.update(_emulator_protection=protection, image_allowed=allowed,
-                                  last_launched_time="2026-11-22T10:00:00Z", deprecation_time="2026-12-31T10:15:00.000Z")
-        backend.amis[amis[1]].__dict__["_emulator_protection_until"] = datetime.now(timezone.utc) + timedelta(hours=1)
+            image.__dict__.update(
+                _emulator_protection=protection,
+                image_allowed=allowed,
+                last_launched_time="2026-11-22T10:00:00Z",
+                deprecation_time="2026-12-31T10:15:00.000Z",
+            )
+        backend.amis[amis[1]].__dict__["_emulator_protection_until"] = datetime.now(UTC) + timedelta(hours=1)
         images = [backend.amis[i] for i in sorted(backend.amis) if backend.amis[i].owner_id == OWNER_ID]
-        serializer = EC2Serializer(operation_model=image_pages._XML.operation, value_picker=XFormedAttributePicker(
-            response_transformers=EC2Response.RESPONSE_KEY_PATH_TO_TRANSFORMER))
+        serializer = EC2Serializer(
+            operation_model=image_pages._XML.operation,
+            value_picker=XFormedAttributePicker(response_transformers=EC2Response.RESPONSE_KEY_PATH_TO_TRANSFORMER),
+        )
         expected = serializer.serialize({"Images": images})["body"]
         assert image_pages.ImageXml().render(images, None) == expected
-        for element in ("<deregistrationProtection>disabled-until-", "<imageAllowed>false</imageAllowed>",
-                        "<sourceImageId>", "<sourceImageRegion>", "<deprecationTime>", "<lastLaunchedTime>"):
+        for element in (
+            "<deregistrationProtection>disabled-until-",
+            "<imageAllowed>false</imageAllowed>",
+            "<sourceImageId>",
+            "<sourceImageRegion>",
+            "<deprecationTime>",
+            "<lastLaunchedTime>",
+        ):
             assert element in expected, element

@@ -11,7 +11,6 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import OWNER, REGION, register_ami
 
 AWS_CLI = str(Path(sys.executable).parent / "aws")
@@ -129,23 +128,42 @@ def test_the_raw_page_carries_next_token_and_the_cli_follows_it(aws, cli_env):
     ec2.meta.events.register("after-call.ec2.DescribeImages", grab)
     ec2.describe_images(MaxResults=5, **MINE)
     body = captured["body"]
-    assert body.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<DescribeImagesResponse '
-                           b'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><nextToken>')
+    assert body.startswith(
+        b'<?xml version="1.0" encoding="utf-8"?>\n<DescribeImagesResponse '
+        b'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><nextToken>'
+    )
     assert body.count(b"<imageId>") == 5 and b"<requestId>request-id<" not in body
-    proc = subprocess.run([AWS_CLI, "ec2", "describe-images", "--owners", "self", "--filters",
-                           "Name=tag:team,Values=platform", "--page-size", "5", "--output", "json"],
-                          env=cli_env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            AWS_CLI,
+            "ec2",
+            "describe-images",
+            "--owners",
+            "self",
+            "--filters",
+            "Name=tag:team,Values=platform",
+            "--page-size",
+            "5",
+            "--output",
+            "json",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert sorted(i["ImageId"] for i in json.loads(proc.stdout)["Images"]) == sorted(made)
 
 
+@pytest.mark.slow
 def test_ten_thousand_tagged_amis_page_in_seconds(aws, control):
     seeded = control.post("/synthetic", {"amis": 10_000, "entries_per_report": 0})
     ec2 = aws("ec2")
     started, seen, pages = time.monotonic(), [], 0
     for page in ec2.get_paginator("describe_images").paginate(
-            Owners=["self"], Filters=[{"Name": "tag:Synthetic", "Values": ["true"]}],
-            PaginationConfig={"PageSize": 1000}):
+        Owners=["self"], Filters=[{"Name": "tag:Synthetic", "Values": ["true"]}], PaginationConfig={"PageSize": 1000}
+    ):
         seen += [i["ImageId"] for i in page["Images"]]
         pages += 1
     elapsed = time.monotonic() - started
@@ -154,29 +172,42 @@ def test_ten_thousand_tagged_amis_page_in_seconds(aws, control):
     assert elapsed < 30, f"paging 10,000 AMIs took {elapsed:.1f}s"
 
 
+@pytest.mark.slow
 def test_the_compiled_renderer_writes_motos_bytes():
     """ImageXml against moto's EC2 serializer, in-process, over every kind of image moto
     holds: its ~1,300 default Amazon AMIs (Windows, product codes...), RegisterImage with
     mappings and billing products, CreateImage, CopyImage, public, tagged with XML
     specials, deregistered neighbours."""
     sys.path.insert(0, str(EMULATOR))
+    from ami_usage_emulator import image_pages, moto_fixes
     from moto import mock_aws
     from moto.core.serialize import EC2Serializer, XFormedAttributePicker
     from moto.ec2.models import ec2_backends
     from moto.ec2.responses import EC2Response
 
-    from ami_usage_emulator import image_pages, moto_fixes
-
     moto_fixes.install()
     with mock_aws():
         ec2 = boto3.client("ec2", region_name=REGION)
         registered = [register_ami(ec2, "a", {"team": "<plat&form>", "empty": ""}), register_ami(ec2, "b")]
-        ec2.register_image(Name="rhel", BillingProducts=["bp-6fa54006"], RootDeviceName="/dev/sda1",
-                           BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {
-                               "SnapshotId": ec2.create_snapshot(VolumeId=ec2.create_volume(
-                                   Size=30, AvailabilityZone=REGION + "a")["VolumeId"])["SnapshotId"],
-                               "VolumeType": "gp3", "Iops": 3000, "Encrypted": True}},
-                               {"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}])
+        ec2.register_image(
+            Name="rhel",
+            BillingProducts=["bp-6fa54006"],
+            RootDeviceName="/dev/sda1",
+            BlockDeviceMappings=[
+                {
+                    "DeviceName": "/dev/sda1",
+                    "Ebs": {
+                        "SnapshotId": ec2.create_snapshot(
+                            VolumeId=ec2.create_volume(Size=30, AvailabilityZone=REGION + "a")["VolumeId"]
+                        )["SnapshotId"],
+                        "VolumeType": "gp3",
+                        "Iops": 3000,
+                        "Encrypted": True,
+                    },
+                },
+                {"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"},
+            ],
+        )
         ec2.modify_image_attribute(ImageId=registered[1], LaunchPermission={"Add": [{"Group": "all"}]})
         default = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
         instance = ec2.run_instances(ImageId=default, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
@@ -187,8 +218,10 @@ def test_the_compiled_renderer_writes_motos_bytes():
         assert len(images) > 1000
         operation = image_pages._XML.operation
         for token in (None, "eyJ0b2tlbiI6MX0="):
-            serializer = EC2Serializer(operation_model=operation, value_picker=XFormedAttributePicker(
-                response_transformers=EC2Response.RESPONSE_KEY_PATH_TO_TRANSFORMER))
+            serializer = EC2Serializer(
+                operation_model=operation,
+                value_picker=XFormedAttributePicker(response_transformers=EC2Response.RESPONSE_KEY_PATH_TO_TRANSFORMER),
+            )
             expected = serializer.serialize({"Images": images, **({"NextToken": token} if token else {})})
             assert image_pages.ImageXml().render(images, token) == expected["body"]
         empty = EC2Serializer(operation_model=operation).serialize({"Images": []})["body"]
@@ -198,13 +231,17 @@ def test_the_compiled_renderer_writes_motos_bytes():
 # The report store's indexes (usage_reports._Bucket) replaced scans over every report;
 # these pin the behaviour the scans had.
 
+
 def test_report_pages_with_a_sparse_filter_and_a_delete_between_pages(aws):
     ec2 = aws("ec2")
     made = []
     for n, ami in enumerate(_amis(ec2, 9)):
         tags = [{"ResourceType": "image-usage-report", "Tags": [{"Key": "keep", "Value": "yes"}]}] if n % 3 == 0 else []
-        made.append(ec2.create_image_usage_report(ImageId=ami, ResourceTypes=[{"ResourceType": "ec2:Instance"}],
-                                                  TagSpecifications=tags)["ReportId"])
+        made.append(
+            ec2.create_image_usage_report(
+                ImageId=ami, ResourceTypes=[{"ResourceType": "ec2:Instance"}], TagSpecifications=tags
+            )["ReportId"]
+        )
     kept = made[0::3]
     keep = [{"Name": "tag:keep", "Values": ["yes"]}]
     first = ec2.describe_image_usage_reports(Filters=keep, MaxResults=2)
@@ -217,8 +254,7 @@ def test_report_pages_with_a_sparse_filter_and_a_delete_between_pages(aws):
     # Lookup by id answers in creation order whatever the request order, and names the missing.
     by_id = ec2.describe_image_usage_reports(ReportIds=[made[5], made[2]])["ImageUsageReports"]
     assert [r["ReportId"] for r in by_id] == [made[2], made[5]]
-    assert _code(ec2.describe_image_usage_reports, ReportIds=[made[2], kept[1]]) == \
-        "InvalidImageUsageReportId.NotFound"
+    assert _code(ec2.describe_image_usage_reports, ReportIds=[made[2], kept[1]]) == "InvalidImageUsageReportId.NotFound"
 
 
 def test_pending_bookkeeping_follows_deletes_time_and_pending_images(aws, control):

@@ -9,9 +9,11 @@ from urllib.parse import urlparse
 import pytest
 
 EC2_FORM = "Action=DescribeImageUsageReports&Version=2016-11-15"
-FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-                "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261129/us-east-1/ec2/aws4_request, "
-                                 "SignedHeaders=host, Signature=0"}
+FORM_HEADERS = {
+    "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261129/us-east-1/ec2/aws4_request, "
+    "SignedHeaders=host, Signature=0",
+}
 
 
 @pytest.fixture
@@ -23,8 +25,14 @@ def conn(endpoint: str):
     c.close()
 
 
-def _exchange(c: http.client.HTTPConnection, method: str, path: str, body: str | bytes | None = None,
-              headers: dict | None = None, chunked: bool = False) -> http.client.HTTPResponse:
+def _exchange(
+    c: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: str | bytes | None = None,
+    headers: dict | None = None,
+    chunked: bool = False,
+) -> http.client.HTTPResponse:
     c.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
     r = c.getresponse()
     r.body = r.read()
@@ -55,8 +63,14 @@ def test_a_body_the_application_ignores_does_not_leak_into_the_next_request(conn
 
 
 def test_a_chunked_body_or_a_client_close_ends_the_connection(conn):
-    r = _exchange(conn, "POST", "/", (part.encode() for part in (EC2_FORM[:20], EC2_FORM[20:])),
-                  {**FORM_HEADERS, "Transfer-Encoding": "chunked"}, chunked=True)
+    r = _exchange(
+        conn,
+        "POST",
+        "/",
+        (part.encode() for part in (EC2_FORM[:20], EC2_FORM[20:])),
+        {**FORM_HEADERS, "Transfer-Encoding": "chunked"},
+        chunked=True,
+    )
     assert r.status == 200 and r.getheader("Connection") == "close"
     conn.close()
     conn.connect()

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import OWNER, register_ami, share
 
 CONSUMER = "111111111111"
-ALL_FOUR = [{"ResourceType": t} for t in ("ec2:Instance", "ec2:LaunchTemplate", "imagebuilder:ImageRecipe",
-                                          "imagebuilder:ContainerRecipe")]
+ALL_FOUR = [
+    {"ResourceType": t}
+    for t in ("ec2:Instance", "ec2:LaunchTemplate", "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe")
+]
 
 
 def _names(asg, **kwargs):
@@ -23,8 +24,14 @@ def test_a_group_at_desired_zero_keeps_its_launch_configuration_and_ami(aws):
     ami = register_ami(aws("ec2"))
     asg = aws("autoscaling")
     asg.create_launch_configuration(LaunchConfigurationName="web-v1", ImageId=ami, InstanceType="t3.micro")
-    asg.create_auto_scaling_group(AutoScalingGroupName="web", LaunchConfigurationName="web-v1",
-                                  MinSize=0, MaxSize=4, DesiredCapacity=0, AvailabilityZones=["us-east-1a"])
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="web",
+        LaunchConfigurationName="web-v1",
+        MinSize=0,
+        MaxSize=4,
+        DesiredCapacity=0,
+        AvailabilityZones=["us-east-1a"],
+    )
     [group] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"]
     assert (group["DesiredCapacity"], group["LaunchConfigurationName"], group["Instances"]) == (0, "web-v1", [])
     [lc] = asg.describe_launch_configurations(LaunchConfigurationNames=["web-v1"])["LaunchConfigurations"]
@@ -47,8 +54,11 @@ def test_describe_launch_configurations_pages_by_name_with_an_opaque_token(aws):
     assert [lc["LaunchConfigurationName"] for lc in second["LaunchConfigurations"]] == names[3:6]
     assert _names(asg, PaginationConfig={"PageSize": 2}) == names[:2] + names[3:]
     assert "NextToken" not in asg.describe_launch_configurations()  # default page of 50
-    for kwargs, code in [({"NextToken": "lc-01"}, "InvalidNextToken"), ({"MaxRecords": 101}, "ValidationError"),
-                         ({"MaxRecords": 0}, "ValidationError")]:
+    for kwargs, code in [
+        ({"NextToken": "lc-01"}, "InvalidNextToken"),
+        ({"MaxRecords": 101}, "ValidationError"),
+        ({"MaxRecords": 0}, "ValidationError"),
+    ]:
         with pytest.raises(ClientError) as err:
             asg.describe_launch_configurations(**kwargs)
         assert err.value.response["Error"]["Code"] == code, kwargs
@@ -61,7 +71,8 @@ def test_launch_configurations_are_counted_by_neither_reports_nor_references(aws
     control.post("/config", {"include_owner_account": True})
     for account in (OWNER, CONSUMER):
         aws("autoscaling", account=account).create_launch_configuration(
-            LaunchConfigurationName="only-lc", ImageId=ami, InstanceType="t3.micro")
+            LaunchConfigurationName="only-lc", ImageId=ami, InstanceType="t3.micro"
+        )
     report = owner.create_image_usage_report(ImageId=ami, ResourceTypes=ALL_FOUR)["ReportId"]
     assert owner.describe_image_usage_report_entries(ReportIds=[report])["ImageUsageReportEntries"] == []
     for account in (OWNER, CONSUMER):

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import BOTH_TYPES, register_ami
 
 
@@ -92,22 +91,37 @@ def test_client_token_idempotency(aws):
     again = ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES, ClientToken="tok-1")
     assert first["ReportId"] == again["ReportId"]
     assert len(ec2.describe_image_usage_reports()["ImageUsageReports"]) == 1
-    assert _code(ec2.create_image_usage_report, ImageId=other, ResourceTypes=BOTH_TYPES,
-                 ClientToken="tok-1") == "IdempotentParameterMismatch"
-    assert _code(ec2.create_image_usage_report, ImageId=ami, AccountIds=["111111111111"],
-                 ResourceTypes=BOTH_TYPES, ClientToken="tok-1") == "IdempotentParameterMismatch"
+    assert (
+        _code(ec2.create_image_usage_report, ImageId=other, ResourceTypes=BOTH_TYPES, ClientToken="tok-1")
+        == "IdempotentParameterMismatch"
+    )
+    assert (
+        _code(
+            ec2.create_image_usage_report,
+            ImageId=ami,
+            AccountIds=["111111111111"],
+            ResourceTypes=BOTH_TYPES,
+            ClientToken="tok-1",
+        )
+        == "IdempotentParameterMismatch"
+    )
     # a replay after deletion still answers the original id (EC2 idempotency), never a new report
     ec2.delete_image_usage_report(ReportId=first["ReportId"])
-    assert ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES,
-                                         ClientToken="tok-1")["ReportId"] == first["ReportId"]
+    assert (
+        ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES, ClientToken="tok-1")["ReportId"]
+        == first["ReportId"]
+    )
     assert ec2.describe_image_usage_reports()["ImageUsageReports"] == []
     # a fresh token is a fresh report
-    assert ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES,
-                                         ClientToken="tok-2")["ReportId"] != first["ReportId"]
+    assert (
+        ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES, ClientToken="tok-2")["ReportId"]
+        != first["ReportId"]
+    )
     # tokens are scoped to the account: another owner may use the same one
     other = aws("ec2", account="444444444444")
-    theirs = other.create_image_usage_report(ImageId=register_ami(other), ResourceTypes=BOTH_TYPES,
-                                             ClientToken="tok-1")["ReportId"]
+    theirs = other.create_image_usage_report(
+        ImageId=register_ami(other), ResourceTypes=BOTH_TYPES, ClientToken="tok-1"
+    )["ReportId"]
     assert theirs != first["ReportId"]
 
 
@@ -117,8 +131,7 @@ def test_client_token_replays_while_pending(aws, control):
     control.post("/config", {"report_ready_after_seconds": 60})
     rid = ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES, ClientToken="t")["ReportId"]
     # an SDK retry (same token) is not a second pending report
-    assert ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES,
-                                         ClientToken="t")["ReportId"] == rid
+    assert ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES, ClientToken="t")["ReportId"] == rid
 
 
 def test_one_pending_report_per_image(aws, control):
@@ -143,8 +156,7 @@ def test_pending_quota_per_account(aws, control):
     control.post("/config", {"report_ready_after_seconds": 60, "max_pending_reports_per_account": 3})
     for ami in amis[:3]:
         ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES)
-    assert _code(ec2.create_image_usage_report, ImageId=amis[3],
-                 ResourceTypes=BOTH_TYPES) == "ResourceLimitExceeded"
+    assert _code(ec2.create_image_usage_report, ImageId=amis[3], ResourceTypes=BOTH_TYPES) == "ResourceLimitExceeded"
     # the quota is per account: another owner is unaffected
     other = aws("ec2", account="444444444444")
     other.create_image_usage_report(ImageId=register_ami(other), ResourceTypes=BOTH_TYPES)
@@ -170,30 +182,72 @@ def test_delete(aws):
 def test_dry_run(aws):
     ec2 = aws("ec2")
     ami = register_ami(ec2)
-    assert _code(ec2.create_image_usage_report, ImageId=ami, ResourceTypes=BOTH_TYPES,
-                 DryRun=True) == "DryRunOperation"
+    assert _code(ec2.create_image_usage_report, ImageId=ami, ResourceTypes=BOTH_TYPES, DryRun=True) == "DryRunOperation"
     assert ec2.describe_image_usage_reports()["ImageUsageReports"] == []
     assert _code(ec2.describe_image_usage_reports, DryRun=True) == "DryRunOperation"
 
 
-@pytest.mark.parametrize("kwargs, code", [
-    ({"ResourceTypes": []}, "MissingParameter"),
-    ({"ResourceTypes": [{"ResourceType": "ec2:Volume"}]}, "InvalidParameterValue"),
-    ({"ResourceTypes": [{"ResourceType": "ec2:Instance"}, {"ResourceType": "ec2:Instance"}]},
-     "InvalidParameterValue"),
-    ({"ResourceTypes": [{"ResourceType": "ec2:Instance", "ResourceTypeOptions": [
-        {"OptionName": "version-depth", "OptionValues": ["3"]}]}]}, "InvalidParameterValue"),
-    ({"ResourceTypes": [{"ResourceType": "ec2:LaunchTemplate", "ResourceTypeOptions": [
-        {"OptionName": "version-depth", "OptionValues": ["0"]}]}]}, "InvalidParameterValue"),
-    ({"ResourceTypes": [{"ResourceType": "ec2:LaunchTemplate", "ResourceTypeOptions": [
-        {"OptionName": "version-depth", "OptionValues": ["10001"]}]}]}, "InvalidParameterValue"),
-    ({"ResourceTypes": [{"ResourceType": "ec2:LaunchTemplate", "ResourceTypeOptions": [
-        {"OptionName": "depth", "OptionValues": ["5"]}]}]}, "InvalidParameterValue"),
-    ({"AccountIds": ["12345"]}, "InvalidParameterValue"),
-    ({"AccountIds": [f"{i:012d}" for i in range(201)]}, "InvalidParameterValue"),
-    ({"TagSpecifications": [{"ResourceType": "image", "Tags": [{"Key": "a", "Value": "b"}]}]},
-     "InvalidParameterValue"),
-])
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        ({"ResourceTypes": []}, "MissingParameter"),
+        ({"ResourceTypes": [{"ResourceType": "ec2:Volume"}]}, "InvalidParameterValue"),
+        (
+            {"ResourceTypes": [{"ResourceType": "ec2:Instance"}, {"ResourceType": "ec2:Instance"}]},
+            "InvalidParameterValue",
+        ),
+        (
+            {
+                "ResourceTypes": [
+                    {
+                        "ResourceType": "ec2:Instance",
+                        "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["3"]}],
+                    }
+                ]
+            },
+            "InvalidParameterValue",
+        ),
+        (
+            {
+                "ResourceTypes": [
+                    {
+                        "ResourceType": "ec2:LaunchTemplate",
+                        "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["0"]}],
+                    }
+                ]
+            },
+            "InvalidParameterValue",
+        ),
+        (
+            {
+                "ResourceTypes": [
+                    {
+                        "ResourceType": "ec2:LaunchTemplate",
+                        "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["10001"]}],
+                    }
+                ]
+            },
+            "InvalidParameterValue",
+        ),
+        (
+            {
+                "ResourceTypes": [
+                    {
+                        "ResourceType": "ec2:LaunchTemplate",
+                        "ResourceTypeOptions": [{"OptionName": "depth", "OptionValues": ["5"]}],
+                    }
+                ]
+            },
+            "InvalidParameterValue",
+        ),
+        ({"AccountIds": ["12345"]}, "InvalidParameterValue"),
+        ({"AccountIds": [f"{i:012d}" for i in range(201)]}, "InvalidParameterValue"),
+        (
+            {"TagSpecifications": [{"ResourceType": "image", "Tags": [{"Key": "a", "Value": "b"}]}]},
+            "InvalidParameterValue",
+        ),
+    ],
+)
 def test_validation(aws, kwargs, code):
     ec2 = aws("ec2", parameter_validation=False)  # let the server, not botocore, judge
     args = {"ImageId": register_ami(ec2), "ResourceTypes": BOTH_TYPES, **kwargs}
@@ -205,7 +259,13 @@ def test_version_depth_bounds_are_accepted(aws):
     ec2 = aws("ec2")
     ami = register_ami(ec2)
     for depth in ("1", "10000"):
-        rid = ec2.create_image_usage_report(ImageId=ami, ResourceTypes=[
-            {"ResourceType": "ec2:LaunchTemplate", "ResourceTypeOptions": [
-                {"OptionName": "version-depth", "OptionValues": [depth]}]}])["ReportId"]
+        rid = ec2.create_image_usage_report(
+            ImageId=ami,
+            ResourceTypes=[
+                {
+                    "ResourceType": "ec2:LaunchTemplate",
+                    "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": [depth]}],
+                }
+            ],
+        )["ReportId"]
         assert _state(ec2, rid)["ResourceTypes"][0]["ResourceTypeOptions"][0]["OptionValues"] == [depth]

@@ -9,7 +9,6 @@ import time
 import pytest
 import requests
 from botocore.exceptions import ClientError
-
 from emu_helpers import OWNER, REGION, register_ami, share
 
 CONSUMER = "111111111111"
@@ -23,8 +22,7 @@ def test_x_moto_account_id_separates_every_service(aws):
         aws("sqs", account=account).create_queue(QueueName="queue")
         aws("ec2", account=account).create_key_pair(KeyName=f"key-{account}")
     for account in (OWNER, CONSUMER):
-        assert [b["Name"] for b in aws("s3", account=account).list_buckets()["Buckets"]] == [
-            f"bucket-{account}"]
+        assert [b["Name"] for b in aws("s3", account=account).list_buckets()["Buckets"]] == [f"bucket-{account}"]
         [topic] = aws("sns", account=account).list_topics()["Topics"]
         assert topic["TopicArn"] == f"arn:aws:sns:{REGION}:{account}:topic"
         [url] = aws("sqs", account=account).list_queues()["QueueUrls"]
@@ -49,8 +47,9 @@ def test_shared_ami_is_usable_in_a_consumer_account(aws):
     [inst] = consumer.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
     assert inst["ImageId"] == ami
     consumer.create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": ami})
-    consumer.create_launch_template_version(LaunchTemplateName="web", SourceVersion="1",
-                                            LaunchTemplateData={"InstanceType": "t3.micro"})
+    consumer.create_launch_template_version(
+        LaunchTemplateName="web", SourceVersion="1", LaunchTemplateData={"InstanceType": "t3.micro"}
+    )
     versions = consumer.describe_launch_template_versions(LaunchTemplateName="web")["LaunchTemplateVersions"]
     assert sorted(v["VersionNumber"] for v in versions) == [1, 2]
     assert all(v["LaunchTemplateData"]["ImageId"] == ami for v in versions)
@@ -63,23 +62,49 @@ def test_register_image_keeps_its_block_device_mappings(aws):
     root = ec2.create_snapshot(VolumeId=ec2.create_volume(Size=8, AvailabilityZone="us-east-1a")["VolumeId"])
     data = ec2.create_snapshot(VolumeId=ec2.create_volume(Size=40, AvailabilityZone="us-east-1a")["VolumeId"])
     ami = ec2.register_image(
-        Name="img-bdm", RootDeviceName="/dev/xvda", Architecture="arm64", VirtualizationType="hvm",
+        Name="img-bdm",
+        RootDeviceName="/dev/xvda",
+        Architecture="arm64",
+        VirtualizationType="hvm",
         BlockDeviceMappings=[
             {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root["SnapshotId"]}},
-            {"DeviceName": "/dev/xvdb", "Ebs": {"SnapshotId": data["SnapshotId"], "VolumeSize": 100,
-                                               "VolumeType": "gp3", "DeleteOnTermination": False}},
-            {"DeviceName": "/dev/xvdc", "VirtualName": "ephemeral0"}])["ImageId"]
+            {
+                "DeviceName": "/dev/xvdb",
+                "Ebs": {
+                    "SnapshotId": data["SnapshotId"],
+                    "VolumeSize": 100,
+                    "VolumeType": "gp3",
+                    "DeleteOnTermination": False,
+                },
+            },
+            {"DeviceName": "/dev/xvdc", "VirtualName": "ephemeral0"},
+        ],
+    )["ImageId"]
     [image] = ec2.describe_images(ImageIds=[ami])["Images"]
-    assert (image["RootDeviceName"], image["RootDeviceType"], image["Architecture"]) == (
-        "/dev/xvda", "ebs", "arm64")
+    assert (image["RootDeviceName"], image["RootDeviceType"], image["Architecture"]) == ("/dev/xvda", "ebs", "arm64")
     assert image["BlockDeviceMappings"] == [
-        {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root["SnapshotId"], "VolumeSize": 8,
-                                            "DeleteOnTermination": True, "VolumeType": "gp2",
-                                            "Encrypted": False}},
-        {"DeviceName": "/dev/xvdb", "Ebs": {"SnapshotId": data["SnapshotId"], "VolumeSize": 100,
-                                            "DeleteOnTermination": False, "VolumeType": "gp3",
-                                            "Encrypted": False}},
-        {"DeviceName": "/dev/xvdc", "VirtualName": "ephemeral0"}]
+        {
+            "DeviceName": "/dev/xvda",
+            "Ebs": {
+                "SnapshotId": root["SnapshotId"],
+                "VolumeSize": 8,
+                "DeleteOnTermination": True,
+                "VolumeType": "gp2",
+                "Encrypted": False,
+            },
+        },
+        {
+            "DeviceName": "/dev/xvdb",
+            "Ebs": {
+                "SnapshotId": data["SnapshotId"],
+                "VolumeSize": 100,
+                "DeleteOnTermination": False,
+                "VolumeType": "gp3",
+                "Encrypted": False,
+            },
+        },
+        {"DeviceName": "/dev/xvdc", "VirtualName": "ephemeral0"},
+    ]
     # no made-up snapshot, and the registered ones are in use by the AMI
     snapshots = ec2.describe_snapshots()["Snapshots"]
     assert not [s for s in snapshots if ami in s.get("Description", "")]
@@ -88,8 +113,11 @@ def test_register_image_keeps_its_block_device_mappings(aws):
         ec2.delete_snapshot(SnapshotId=root["SnapshotId"])
     assert err.value.response["Error"]["Code"] == "InvalidSnapshot.InUse"
     with pytest.raises(ClientError) as err:
-        ec2.register_image(Name="img-missing", RootDeviceName="/dev/xvda", BlockDeviceMappings=[
-            {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-0123456789abcdef0"}}])
+        ec2.register_image(
+            Name="img-missing",
+            RootDeviceName="/dev/xvda",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-0123456789abcdef0"}}],
+        )
     assert err.value.response["Error"]["Code"] == "InvalidSnapshot.NotFound"
     assert len(ec2.describe_images(Owners=["self"])["Images"]) == 1
 
@@ -106,10 +134,13 @@ def _sns_to_sqs(aws):
 def test_sns_json_structure_reaches_sqs_and_the_published_log(aws, control):
     sns, sqs, topic, url = _sns_to_sqs(aws)
     structured = {"default": "usage summary", "email": "Dear owner,\nAMI usage follows."}
-    msg_id = sns.publish(TopicArn=topic, Subject="AMI usage", MessageStructure="json",
-                         Message=json.dumps(structured),
-                         MessageAttributes={"kind": {"DataType": "String", "StringValue": "usage"}}
-                         )["MessageId"]
+    msg_id = sns.publish(
+        TopicArn=topic,
+        Subject="AMI usage",
+        MessageStructure="json",
+        Message=json.dumps(structured),
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "usage"}},
+    )["MessageId"]
     sns.publish(TopicArn=topic, Message="plain text")
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2)["Messages"]
     bodies = [json.loads(m["Body"]) for m in got]
@@ -124,7 +155,12 @@ def test_sns_json_structure_reaches_sqs_and_the_published_log(aws, control):
     p = published[0]
     assert json.loads(p["Message"])["email"] == "Dear owner,\nAMI usage follows."
     assert (p["TopicArn"], p["Subject"], p["MessageStructure"], p["account"], p["region"]) == (
-        topic, "AMI usage", "json", OWNER, REGION)
+        topic,
+        "AMI usage",
+        "json",
+        OWNER,
+        REGION,
+    )
     assert p["MessageAttributes"] == {"kind": {"DataType": "String", "StringValue": "usage"}}
     assert p["timestamp"].endswith("Z")
     assert published[1]["Message"] == "plain text" and published[1]["MessageStructure"] is None
@@ -132,8 +168,7 @@ def test_sns_json_structure_reaches_sqs_and_the_published_log(aws, control):
 
 def test_sns_protocol_specific_key_for_sqs(aws):
     sns, sqs, topic, url = _sns_to_sqs(aws)
-    sns.publish(TopicArn=topic, MessageStructure="json",
-                Message=json.dumps({"default": "d", "sqs": "for queues"}))
+    sns.publish(TopicArn=topic, MessageStructure="json", Message=json.dumps({"default": "d", "sqs": "for queues"}))
     [m] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)["Messages"]
     assert json.loads(m["Body"])["Message"] == "for queues"
 
@@ -141,8 +176,9 @@ def test_sns_protocol_specific_key_for_sqs(aws):
 def test_sqs_long_poll_does_not_block_the_publish_it_waits_for(aws):
     sns, sqs, topic, url = _sns_to_sqs(aws)
     got: list = []
-    poller = threading.Thread(target=lambda: got.extend(
-        aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=15).get("Messages", [])))
+    poller = threading.Thread(
+        target=lambda: got.extend(aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=15).get("Messages", []))
+    )
     start = time.monotonic()
     poller.start()
     time.sleep(0.5)
@@ -155,8 +191,13 @@ def test_sqs_long_poll_does_not_block_the_publish_it_waits_for(aws):
 def test_publish_batch_is_logged(aws, control):
     sns = aws("sns")
     topic = sns.create_topic(Name="batch")["TopicArn"]
-    resp = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
-        {"Id": "one", "Message": "first", "Subject": "s1"}, {"Id": "two", "Message": "second"}])
+    resp = sns.publish_batch(
+        TopicArn=topic,
+        PublishBatchRequestEntries=[
+            {"Id": "one", "Message": "first", "Subject": "s1"},
+            {"Id": "two", "Message": "second"},
+        ],
+    )
     assert len(resp["Successful"]) == 2
     logged = control.get("/sns/published")["messages"]
     assert [(m["Message"], m["Subject"]) for m in logged] == [("first", "s1"), ("second", None)]
@@ -217,8 +258,7 @@ def test_control_api_basics(endpoint, control):
     assert control.post("/config", {"report_ready_after_seconds": 5})["report_ready_after_seconds"] == 5
     assert requests.get(endpoint + "/_emulator/nope").status_code == 404
     assert requests.get(endpoint + "/_emulator/reset").status_code == 405
-    r = requests.post(endpoint + "/_emulator/config", data=b"{not json",
-                      headers={"Content-Type": "application/json"})
+    r = requests.post(endpoint + "/_emulator/config", data=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
 
 
@@ -233,6 +273,8 @@ def test_multipart_uploads_say_when_they_started_on_the_emulator_clock(aws, cont
     start = datetime.fromisoformat(control.get("/clock")["now"].replace("Z", "+00:00"))
     control.post("/clock", {"advance_seconds": 7200})
     second = s3.create_multipart_upload(Bucket="uploads", Key="a/two")["UploadId"]
-    listed = {u["UploadId"]: u["Initiated"] for u in s3.list_multipart_uploads(Bucket="uploads", Prefix="a/")["Uploads"]}
+    listed = {
+        u["UploadId"]: u["Initiated"] for u in s3.list_multipart_uploads(Bucket="uploads", Prefix="a/")["Uploads"]
+    }
     assert abs(listed[first] - start) < timedelta(seconds=5)
     assert abs(listed[second] - listed[first] - timedelta(hours=2)) < timedelta(seconds=5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import BOTH_TYPES, register_ami, share
 
 CONSUMER = "111111111111"
@@ -24,11 +23,15 @@ def _used_report(aws, control) -> tuple[object, str, str]:
 
 def test_extra_entries_and_missing_members_reach_the_client(aws, control):
     ec2, image, report = _used_report(aws, control)
-    control.post("/oddities", {
-        "entry_extra": {image: [{"ResourceType": "ec2:SomethingNew", "AccountId": "222222222222",
-                                 "UsageCount": 4}]},
-        "report_drop_fields": {image: ["CreationTime"]},
-    })
+    control.post(
+        "/oddities",
+        {
+            "entry_extra": {
+                image: [{"ResourceType": "ec2:SomethingNew", "AccountId": "222222222222", "UsageCount": 4}]
+            },
+            "report_drop_fields": {image: ["CreationTime"]},
+        },
+    )
     entries = ec2.describe_image_usage_report_entries(ReportIds=[report])["ImageUsageReportEntries"]
     by_type = {(e["AccountId"], e["ResourceType"]): e for e in entries}
     assert set(by_type) == {(CONSUMER, "ec2:Instance"), ("222222222222", "ec2:SomethingNew")}
@@ -67,18 +70,21 @@ def test_an_ami_is_deregistered_once_after_an_action(aws, control):
     assert control.get("/oddities")["oddities"]["deregister_after"] == {}
 
 
-@pytest.mark.parametrize("body, needle", [
-    ([], "JSON object"),
-    ({"surprise": 1}, "unknown oddity"),
-    ({"entry_extra": {"i-123": []}}, "keyed by AMI id"),
-    ({"entry_extra": {"ami-1": {"ResourceType": "x"}}}, "must be a list"),
-    ({"entry_extra": {"ami-1": [{"Bogus": 1}]}}, "entries take"),
-    ({"entry_extra": {"ami-1": [{"UsageCount": -1}]}}, "UsageCount"),
-    ({"entry_drop_fields": {"ami-1": ["Nope"]}}, "non-empty list"),
-    ({"report_drop_fields": {"ami-1": []}}, "non-empty list"),
-    ({"vanish_before_entries": "ami-1"}, "list of AMI ids"),
-    ({"deregister_after": {"describeImages": ["ami-1"]}}, "EC2 action"),
-])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ([], "JSON object"),
+        ({"surprise": 1}, "unknown oddity"),
+        ({"entry_extra": {"i-123": []}}, "keyed by AMI id"),
+        ({"entry_extra": {"ami-1": {"ResourceType": "x"}}}, "must be a list"),
+        ({"entry_extra": {"ami-1": [{"Bogus": 1}]}}, "entries take"),
+        ({"entry_extra": {"ami-1": [{"UsageCount": -1}]}}, "UsageCount"),
+        ({"entry_drop_fields": {"ami-1": ["Nope"]}}, "non-empty list"),
+        ({"report_drop_fields": {"ami-1": []}}, "non-empty list"),
+        ({"vanish_before_entries": "ami-1"}, "list of AMI ids"),
+        ({"deregister_after": {"describeImages": ["ami-1"]}}, "EC2 action"),
+    ],
+)
 def test_bad_configurations_are_rejected(control, body, needle):
     answer = control.post("/oddities", body, expect=400)
     assert needle in answer["error"]
@@ -88,6 +94,12 @@ def test_reset_clears_oddities(control):
     control.post("/oddities", {"vanish_before_entries": ["ami-1"]})
     control.post("/reset")
     assert control.get("/oddities") == {
-        "oddities": {"entry_extra": {}, "entry_drop_fields": {}, "report_drop_fields": {},
-                     "vanish_before_entries": [], "deregister_after": {}},
-        "fired": []}
+        "oddities": {
+            "entry_extra": {},
+            "entry_drop_fields": {},
+            "report_drop_fields": {},
+            "vanish_before_entries": [],
+            "deregister_after": {},
+        },
+        "fired": [],
+    }

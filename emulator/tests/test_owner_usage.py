@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import BOTH_TYPES, OWNER, REGION, register_ami, share
 
 AWS_CLI = str(Path(sys.executable).parent / "aws")
@@ -46,17 +45,37 @@ def test_references_list_the_callers_instances_templates_and_parameters(aws):
         (ami, "ec2:LaunchTemplate", f"arn:aws:ec2:{REGION}:{OWNER}:launch-template/{lt_id}"),
         (ami, "ssm:Parameter", f"arn:aws:ssm:{REGION}:{OWNER}:parameter/golden/current"),
     ]
-    deep = _refs(owner, [ami], ResourceTypes=[
-        {"ResourceType": "ec2:LaunchTemplate", "ResourceTypeOptions": [
-            {"OptionName": "version-depth", "OptionValues": ["4"]}]}])
-    shallow = _refs(owner, [ami], ResourceTypes=[
-        {"ResourceType": "ec2:LaunchTemplate", "ResourceTypeOptions": [
-            {"OptionName": "version-depth", "OptionValues": ["3"]}]}])
+    deep = _refs(
+        owner,
+        [ami],
+        ResourceTypes=[
+            {
+                "ResourceType": "ec2:LaunchTemplate",
+                "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["4"]}],
+            }
+        ],
+    )
+    shallow = _refs(
+        owner,
+        [ami],
+        ResourceTypes=[
+            {
+                "ResourceType": "ec2:LaunchTemplate",
+                "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["3"]}],
+            }
+        ],
+    )
     assert deep == [(ami, "ec2:LaunchTemplate", f"arn:aws:ec2:{REGION}:{OWNER}:launch-template/{lt_id}")]
     assert shallow == []
-    live = _refs(owner, [ami, other], ResourceTypes=[
-        {"ResourceType": "ec2:Instance", "ResourceTypeOptions": LIVE}, {"ResourceType": "ssm:Parameter"},
-        {"ResourceType": "imagebuilder:ImageRecipe"}])
+    live = _refs(
+        owner,
+        [ami, other],
+        ResourceTypes=[
+            {"ResourceType": "ec2:Instance", "ResourceTypeOptions": LIVE},
+            {"ResourceType": "ssm:Parameter"},
+            {"ResourceType": "imagebuilder:ImageRecipe"},
+        ],
+    )
     assert live == [
         (ami, "ec2:Instance", f"arn:aws:ec2:{REGION}:{OWNER}:instance/{running}"),
         (ami, "ssm:Parameter", f"arn:aws:ssm:{REGION}:{OWNER}:parameter/golden/current"),
@@ -80,8 +99,9 @@ def test_references_page_and_validate(aws):
     owner.run_instances(ImageId=ami, MinCount=7, MaxCount=7)
     first = owner.describe_image_references(ImageIds=[ami], IncludeAllResourceTypes=True, MaxResults=5)
     assert len(first["ImageReferences"]) == 5 and first["NextToken"]
-    second = owner.describe_image_references(ImageIds=[ami], IncludeAllResourceTypes=True, MaxResults=5,
-                                             NextToken=first["NextToken"])
+    second = owner.describe_image_references(
+        ImageIds=[ami], IncludeAllResourceTypes=True, MaxResults=5, NextToken=first["NextToken"]
+    )
     assert len(second["ImageReferences"]) == 2 and "NextToken" not in second
     arns = {r["Arn"] for r in first["ImageReferences"] + second["ImageReferences"]}
     assert len(arns) == 7
@@ -89,10 +109,30 @@ def test_references_page_and_validate(aws):
         ({"ImageIds": [ami]}, "MissingParameter"),
         ({"ImageIds": [ami] * 11, "IncludeAllResourceTypes": True}, "InvalidParameterValue"),
         ({"ImageIds": ["img-1"], "IncludeAllResourceTypes": True}, "InvalidAMIID.Malformed"),
-        ({"ImageIds": [ami], "ResourceTypes": [{"ResourceType": "ec2:LaunchTemplate", "ResourceTypeOptions": [
-            {"OptionName": "version-depth", "OptionValues": ["0"]}]}]}, "InvalidParameterValue"),
-        ({"ImageIds": [ami], "ResourceTypes": [{"ResourceType": "ec2:Instance", "ResourceTypeOptions": [
-            {"OptionName": "state-name", "OptionValues": ["sleeping"]}]}]}, "InvalidParameterValue"),
+        (
+            {
+                "ImageIds": [ami],
+                "ResourceTypes": [
+                    {
+                        "ResourceType": "ec2:LaunchTemplate",
+                        "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["0"]}],
+                    }
+                ],
+            },
+            "InvalidParameterValue",
+        ),
+        (
+            {
+                "ImageIds": [ami],
+                "ResourceTypes": [
+                    {
+                        "ResourceType": "ec2:Instance",
+                        "ResourceTypeOptions": [{"OptionName": "state-name", "OptionValues": ["sleeping"]}],
+                    }
+                ],
+            },
+            "InvalidParameterValue",
+        ),
     ]:
         with pytest.raises(ClientError) as err:
             owner.describe_image_references(**kwargs)
@@ -109,7 +149,7 @@ def test_last_launched_time_follows_launches_in_any_account_and_the_emulator_clo
     now = datetime.fromisoformat(control.get("/clock")["now"].replace("Z", "+00:00"))
     aws("ec2", account=CONSUMER).run_instances(ImageId=ami, MinCount=1, MaxCount=1)
     got = owner.describe_image_attribute(ImageId=ami, Attribute="lastLaunchedTime")["LastLaunchedTime"]["Value"]
-    launched = datetime.strptime(got, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    launched = datetime.strptime(got, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert abs(launched - now) < timedelta(seconds=5)
     [image] = owner.describe_images(ImageIds=[register_ami(owner, "later")])["Images"]
     created = datetime.fromisoformat(image["CreationDate"].replace("Z", "+00:00"))
@@ -126,13 +166,15 @@ def test_aws_cli_parses_both(aws, cli_env):
     instance = owner.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
 
     def cli(*args):
-        out = subprocess.run([AWS_CLI, "ec2", *args, "--output", "json"], env=cli_env,
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [AWS_CLI, "ec2", *args, "--output", "json"], env=cli_env, capture_output=True, text=True, check=True
+        ).stdout
         return json.loads(out)
 
     refs = cli("describe-image-references", "--image-ids", ami, "--include-all-resource-types")
-    assert refs["ImageReferences"] == [{"ImageId": ami, "ResourceType": "ec2:Instance",
-                                        "Arn": f"arn:aws:ec2:{REGION}:{OWNER}:instance/{instance}"}]
+    assert refs["ImageReferences"] == [
+        {"ImageId": ami, "ResourceType": "ec2:Instance", "Arn": f"arn:aws:ec2:{REGION}:{OWNER}:instance/{instance}"}
+    ]
     attr = cli("describe-image-attribute", "--image-id", ami, "--attribute", "lastLaunchedTime")
     assert attr["ImageId"] == ami and attr["LastLaunchedTime"]["Value"].endswith("Z")
 

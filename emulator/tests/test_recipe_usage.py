@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import OWNER, REGION, entries_by_key, register_ami, share
 from test_recipes import container_recipe, image_recipe
 
@@ -32,8 +31,9 @@ def test_reports_count_recipes_of_other_accounts_per_requested_type(aws, control
     image_recipe(aws("imagebuilder"), ami)  # the owner's own: left out unless include_owner_account
     report = owner.create_image_usage_report(ImageId=ami, ResourceTypes=ALL_FOUR)["ReportId"]
     assert entries_by_key(owner, report) == {(CONSUMER, IMAGE): 2, (CONSUMER, CONTAINER): 1, (OTHER, CONTAINER): 1}
-    only_images = owner.create_image_usage_report(ImageId=ami, ResourceTypes=[
-        {"ResourceType": "ec2:Instance"}, {"ResourceType": IMAGE}])["ReportId"]
+    only_images = owner.create_image_usage_report(
+        ImageId=ami, ResourceTypes=[{"ResourceType": "ec2:Instance"}, {"ResourceType": IMAGE}]
+    )["ReportId"]
     assert entries_by_key(owner, only_images) == {(CONSUMER, IMAGE): 2}
     narrowed = owner.create_image_usage_report(ImageId=ami, ResourceTypes=ALL_FOUR, AccountIds=[OTHER])["ReportId"]
     assert entries_by_key(owner, narrowed) == {(OTHER, CONTAINER): 1}
@@ -63,8 +63,12 @@ def test_unknown_resource_types_are_refused(aws):
             owner.create_image_usage_report(ImageId=ami, ResourceTypes=[{"ResourceType": rtype}])
         assert err.value.response["Error"]["Code"] == "InvalidParameterValue", rtype
     with pytest.raises(ClientError) as err:
-        owner.create_image_usage_report(ImageId=ami, ResourceTypes=[{"ResourceType": IMAGE, "ResourceTypeOptions": [
-            {"OptionName": "version-depth", "OptionValues": ["2"]}]}])
+        owner.create_image_usage_report(
+            ImageId=ami,
+            ResourceTypes=[
+                {"ResourceType": IMAGE, "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["2"]}]}
+            ],
+        )
     assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
 
 
@@ -76,7 +80,9 @@ def test_references_list_the_callers_recipes(aws):
     container_arn = container_recipe(ib, ami)["containerRecipeArn"]
     image_recipe(ib, other, name="unrelated")
     assert _refs(owner, [ami], IncludeAllResourceTypes=True) == [
-        (ami, CONTAINER, container_arn), (ami, IMAGE, image_arn)]
+        (ami, CONTAINER, container_arn),
+        (ami, IMAGE, image_arn),
+    ]
     assert _refs(owner, [ami], ResourceTypes=[{"ResourceType": IMAGE}]) == [(ami, IMAGE, image_arn)]
     assert _refs(owner, [ami], ResourceTypes=[{"ResourceType": "ec2:Instance"}]) == []
     assert image_arn == f"arn:aws:imagebuilder:{REGION}:{OWNER}:image-recipe/web/1.0.0"

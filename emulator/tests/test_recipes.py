@@ -9,7 +9,6 @@ import uuid
 import pytest
 import requests
 from botocore.exceptions import ClientError
-
 from emu_helpers import OWNER, REGION, register_ami, share
 
 CONSUMER = "111111111111"
@@ -17,16 +16,21 @@ COMPONENT = [{"componentArn": f"arn:aws:imagebuilder:{REGION}:aws:component/upda
 
 
 def image_recipe(ib, ami, name="web", version="1.0.0", **kwargs):
-    return ib.create_image_recipe(name=name, semanticVersion=version, parentImage=ami,
-                                  components=COMPONENT, **kwargs)
+    return ib.create_image_recipe(name=name, semanticVersion=version, parentImage=ami, components=COMPONENT, **kwargs)
 
 
 def container_recipe(ib, ami, name="svc", version="2.1.0", **kwargs):
     return ib.create_container_recipe(
-        containerType="DOCKER", name=name, semanticVersion=version, components=COMPONENT,
-        parentImage="amazonlinux:latest", instanceConfiguration={"image": ami},
+        containerType="DOCKER",
+        name=name,
+        semanticVersion=version,
+        components=COMPONENT,
+        parentImage="amazonlinux:latest",
+        instanceConfiguration={"image": ami},
         dockerfileTemplateData="FROM {{{ imagebuilder:parentImage }}}",
-        targetRepository={"service": "ECR", "repositoryName": "svc"}, **kwargs)
+        targetRepository={"service": "ECR", "repositoryName": "svc"},
+        **kwargs,
+    )
 
 
 def test_image_recipe_create_get_list_delete(aws):
@@ -38,7 +42,13 @@ def test_image_recipe_create_get_list_delete(aws):
     assert created["latestVersionReferences"]["latestMajorVersionArn"].endswith("/web-server/1.x.x")
     got = ib.get_image_recipe(imageRecipeArn=arn)["imageRecipe"]
     assert (got["name"], got["version"], got["parentImage"], got["owner"], got["type"], got["platform"]) == (
-        "Web Server", "1.0.0", ami, OWNER, "AMI", "Linux")
+        "Web Server",
+        "1.0.0",
+        ami,
+        OWNER,
+        "AMI",
+        "Linux",
+    )
     assert got["tags"] == {"team": "a"} and got["dateCreated"].endswith("Z")
     [summary] = ib.list_image_recipes()["imageRecipeSummaryList"]
     assert (summary["arn"], summary["parentImage"]) == (arn, ami)
@@ -61,10 +71,12 @@ def test_container_recipe_references_its_build_instance_ami(aws):
     got = ib.get_container_recipe(containerRecipeArn=arn)["containerRecipe"]
     assert got["instanceConfiguration"] == {"image": ami} and got["containerType"] == "DOCKER"
     [summary] = ib.list_container_recipes(filters=[{"name": "instanceImage", "values": [ami]}])[
-        "containerRecipeSummaryList"]
+        "containerRecipeSummaryList"
+    ]
     assert summary["arn"] == arn
-    assert ib.list_container_recipes(filters=[{"name": "name", "values": ["other"]}])[
-        "containerRecipeSummaryList"] == []
+    assert (
+        ib.list_container_recipes(filters=[{"name": "name", "values": ["other"]}])["containerRecipeSummaryList"] == []
+    )
     ib.delete_container_recipe(containerRecipeArn=arn)
     assert ib.list_container_recipes()["containerRecipeSummaryList"] == []
 
@@ -85,11 +97,15 @@ def test_refusals(aws):
         (lambda: image_recipe(ib, ami, version="1.x.0"), "InvalidVersionNumberException"),
         (lambda: image_recipe(ib, ami, version="3.0.0", dryRun=True), "DryRunOperationException"),
         (lambda: container_recipe(ib, private), "InvalidParameterValueException"),
-        (lambda: ib.delete_container_recipe(containerRecipeArn=first.replace("image-", "container-")),
-         "ResourceNotFoundException"),
+        (
+            lambda: ib.delete_container_recipe(containerRecipeArn=first.replace("image-", "container-")),
+            "ResourceNotFoundException",
+        ),
         (lambda: ib.list_image_recipes(nextToken="bogus"), "InvalidPaginationTokenException"),
-        (lambda: ib.list_image_recipes(filters=[{"name": "colour", "values": ["x"]}]),
-         "InvalidParameterValueException"),
+        (
+            lambda: ib.list_image_recipes(filters=[{"name": "colour", "values": ["x"]}]),
+            "InvalidParameterValueException",
+        ),
         (lambda: ib.list_images(), "InvalidRequestException"),  # not emulated
     ]
     for call, code in cases:
@@ -107,9 +123,15 @@ def test_list_pages_and_the_wire_is_rest_json(aws, endpoint):
     assert [s["arn"] for s in first["imageRecipeSummaryList"]] == arns[:2] and first["nextToken"]
     pages = ib.get_paginator("list_image_recipes").paginate(PaginationConfig={"PageSize": 2})
     assert [s["arn"] for p in pages for s in p["imageRecipeSummaryList"]] == arns
-    raw = requests.get(endpoint + "/GetImageRecipe", params={"imageRecipeArn": arns[0]}, headers={
-        "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/imagebuilder/aws4_request, "
-                         "SignedHeaders=host, Signature=x"}, timeout=10)
+    raw = requests.get(
+        endpoint + "/GetImageRecipe",
+        params={"imageRecipeArn": arns[0]},
+        headers={
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/imagebuilder/aws4_request, "
+            "SignedHeaders=host, Signature=x"
+        },
+        timeout=10,
+    )
     assert raw.status_code == 200 and raw.headers["Content-Type"] == "application/json"
     body = json.loads(raw.text)
     assert set(body) == {"requestId", "imageRecipe", "latestVersionReferences"}
@@ -123,9 +145,33 @@ def test_the_aws_cli_creates_and_reads_a_recipe(aws, cli_env):
 
     ami = register_ami(aws("ec2"))
     cli = [str(Path(sys.executable).parent / "aws"), "imagebuilder", "--output", "json"]
-    created = json.loads(subprocess.run(cli + ["create-image-recipe", "--name", "cli", "--semantic-version", "1.2.3",
-                                               "--parent-image", ami, "--components", json.dumps(COMPONENT)],
-                                        env=cli_env, capture_output=True, text=True, check=True).stdout)
-    got = json.loads(subprocess.run(cli + ["get-image-recipe", "--image-recipe-arn", created["imageRecipeArn"]],
-                                    env=cli_env, capture_output=True, text=True, check=True).stdout)
+    created = json.loads(
+        subprocess.run(
+            cli
+            + [
+                "create-image-recipe",
+                "--name",
+                "cli",
+                "--semantic-version",
+                "1.2.3",
+                "--parent-image",
+                ami,
+                "--components",
+                json.dumps(COMPONENT),
+            ],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    got = json.loads(
+        subprocess.run(
+            cli + ["get-image-recipe", "--image-recipe-arn", created["imageRecipeArn"]],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert got["imageRecipe"]["parentImage"] == ami and got["imageRecipe"]["version"] == "1.2.3"

@@ -22,9 +22,13 @@ EXPECTED = {
 def _register(ec2, name: str, billing_products: list[str]) -> str:
     snap = ec2.create_snapshot(VolumeId=ec2.create_volume(Size=8, AvailabilityZone="us-east-1a")["VolumeId"])
     return ec2.register_image(
-        Name=name, RootDeviceName="/dev/xvda", VirtualizationType="hvm", Architecture="x86_64",
+        Name=name,
+        RootDeviceName="/dev/xvda",
+        VirtualizationType="hvm",
+        Architecture="x86_64",
         BillingProducts=billing_products,
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}])["ImageId"]
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
+    )["ImageId"]
 
 
 def _billing_fields(ec2, image_id: str) -> tuple[str, str]:
@@ -58,8 +62,10 @@ def test_creation_date_follows_the_emulator_clock(aws, control):
     before = register_ami(ec2, "before")
     now = control.post("/clock", {"advance_seconds": 3 * 86400})["now"]
     after = register_ami(ec2, "after")
-    created = {i["ImageId"]: dt.datetime.fromisoformat(i["CreationDate"].replace("Z", "+00:00"))
-               for i in ec2.describe_images(Owners=["self"])["Images"]}
+    created = {
+        i["ImageId"]: dt.datetime.fromisoformat(i["CreationDate"].replace("Z", "+00:00"))
+        for i in ec2.describe_images(Owners=["self"])["Images"]
+    }
     clock = dt.datetime.fromisoformat(now.replace("Z", "+00:00"))
     assert abs((created[after] - clock).total_seconds()) < 5
     assert 3 * 86400 - 5 < (created[after] - created[before]).total_seconds() < 3 * 86400 + 5

@@ -40,7 +40,8 @@ def test_seeded_amis_are_owned_tagged_and_their_reports_carry_generated_entries(
     again = ec2.create_image_usage_report(ImageId=seeded["image_ids"][0], ResourceTypes=BOTH_TYPES)["ReportId"]
     same = ec2.describe_image_usage_report_entries(ReportIds=[again])["ImageUsageReportEntries"]
     assert [(e["AccountId"], e["ResourceType"], e["UsageCount"]) for e in same] == [
-        (e["AccountId"], e["ResourceType"], e["UsageCount"]) for e in entries]
+        (e["AccountId"], e["ResourceType"], e["UsageCount"]) for e in entries
+    ]
     assert control.get("/synthetic") == {"synthetic_amis": 3, "entries": 21}
     control.post("/reset")
     assert control.get("/synthetic") == {"synthetic_amis": 0, "entries": 0}
@@ -50,8 +51,7 @@ def test_fast_pages_are_byte_identical_to_the_model_serializer(aws, control):
     """A filter sends the same page through moto's serializer: both paths must agree."""
     seeded = control.post("/synthetic", {"amis": 2, "entries_per_report": 5})
     ec2 = aws("ec2")
-    rids = [ec2.create_image_usage_report(ImageId=i, ResourceTypes=BOTH_TYPES)["ReportId"]
-            for i in seeded["image_ids"]]
+    rids = [ec2.create_image_usage_report(ImageId=i, ResourceTypes=BOTH_TYPES)["ReportId"] for i in seeded["image_ids"]]
     match_all = [{"Name": "resource-type", "Values": ["ec2:*"]}]
     token, serial_token, pages = None, None, 0
     while True:
@@ -81,8 +81,10 @@ def test_a_large_report_pages_quickly_and_completely(aws, control):
     assert len(seen) == 5_000 and len(set(seen)) == 5_000 and seen == sorted(seen)
 
 
-@pytest.mark.parametrize("body", [{}, {"amis": 0}, {"amis": 1, "entries_per_report": -1},
-                                  {"amis": 1, "tags": ["x"]}, {"amis": 1, "color": "red"}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"amis": 0}, {"amis": 1, "entries_per_report": -1}, {"amis": 1, "tags": ["x"]}, {"amis": 1, "color": "red"}],
+)
 def test_bad_synthetic_requests_are_refused(control, body):
     assert "error" in control.post("/synthetic", body, expect=400)
 
@@ -96,19 +98,22 @@ def test_complete_multipart_upload_honours_if_none_match(aws):
         up = s3.create_multipart_upload(Bucket="mpu", Key=key, ChecksumAlgorithm="CRC32")
         parts = []
         for n, body in enumerate([part, b"tail"], start=1):
-            out = s3.upload_part(Bucket="mpu", Key=key, UploadId=up["UploadId"], PartNumber=n, Body=body,
-                                 ChecksumAlgorithm="CRC32")
+            out = s3.upload_part(
+                Bucket="mpu", Key=key, UploadId=up["UploadId"], PartNumber=n, Body=body, ChecksumAlgorithm="CRC32"
+            )
             parts.append({"PartNumber": n, "ETag": out["ETag"], "ChecksumCRC32": out["ChecksumCRC32"]})
         return up["UploadId"], parts
 
     upload_id, parts = upload("k")
-    s3.complete_multipart_upload(Bucket="mpu", Key="k", UploadId=upload_id, MultipartUpload={"Parts": parts},
-                                 IfNoneMatch="*")
+    s3.complete_multipart_upload(
+        Bucket="mpu", Key="k", UploadId=upload_id, MultipartUpload={"Parts": parts}, IfNoneMatch="*"
+    )
     assert s3.head_object(Bucket="mpu", Key="k")["ContentLength"] == len(part) + 4
     upload_id, parts = upload("k")
     with pytest.raises(ClientError) as err:
-        s3.complete_multipart_upload(Bucket="mpu", Key="k", UploadId=upload_id, MultipartUpload={"Parts": parts},
-                                     IfNoneMatch="*")
+        s3.complete_multipart_upload(
+            Bucket="mpu", Key="k", UploadId=upload_id, MultipartUpload={"Parts": parts}, IfNoneMatch="*"
+        )
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
     s3.abort_multipart_upload(Bucket="mpu", Key="k", UploadId=upload_id)
     assert s3.list_multipart_uploads(Bucket="mpu").get("Uploads", []) == []

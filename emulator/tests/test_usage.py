@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import BOTH_TYPES, OWNER, entries_by_key, register_ami, share
 
 A1, A2, A3 = "111111111111", "222222222222", "333333333333"
@@ -15,8 +14,7 @@ def _lt(ec2, name, *image_ids):
     """A launch template whose versions reference ``image_ids`` in order."""
     ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"ImageId": image_ids[0]})
     for image_id in image_ids[1:]:
-        ec2.create_launch_template_version(LaunchTemplateName=name,
-                                           LaunchTemplateData={"ImageId": image_id})
+        ec2.create_launch_template_version(LaunchTemplateName=name, LaunchTemplateData={"ImageId": image_id})
 
 
 @pytest.fixture
@@ -49,8 +47,11 @@ def test_counts_instances_and_templates_per_account(fleet):
     owner, ami, other = fleet
     rid = owner.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES)["ReportId"]
     assert entries_by_key(owner, rid) == {
-        (A1, "ec2:Instance"): 2, (A1, "ec2:LaunchTemplate"): 2,
-        (A2, "ec2:Instance"): 1, (A2, "ec2:LaunchTemplate"): 1}
+        (A1, "ec2:Instance"): 2,
+        (A1, "ec2:LaunchTemplate"): 2,
+        (A2, "ec2:Instance"): 1,
+        (A2, "ec2:LaunchTemplate"): 1,
+    }
     rid = owner.create_image_usage_report(ImageId=other, ResourceTypes=BOTH_TYPES)["ReportId"]
     assert entries_by_key(owner, rid) == {(A1, "ec2:Instance"): 1, (A3, "ec2:Instance"): 2}
 
@@ -59,9 +60,14 @@ def test_version_depth_option(fleet):
     owner, ami, _ = fleet
 
     def templates(depth):
-        rid = owner.create_image_usage_report(ImageId=ami, ResourceTypes=[
-            {"ResourceType": "ec2:LaunchTemplate",
-             "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": [str(depth)]}]}],
+        rid = owner.create_image_usage_report(
+            ImageId=ami,
+            ResourceTypes=[
+                {
+                    "ResourceType": "ec2:LaunchTemplate",
+                    "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": [str(depth)]}],
+                }
+            ],
         )["ReportId"]
         return entries_by_key(owner, rid)
 
@@ -73,11 +79,9 @@ def test_version_depth_option(fleet):
 
 def test_account_ids_and_resource_types_limit_the_report(fleet):
     owner, ami, _ = fleet
-    rid = owner.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES,
-                                          AccountIds=[A2, A3])["ReportId"]
+    rid = owner.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES, AccountIds=[A2, A3])["ReportId"]
     assert entries_by_key(owner, rid) == {(A2, "ec2:Instance"): 1, (A2, "ec2:LaunchTemplate"): 1}
-    rid = owner.create_image_usage_report(ImageId=ami,
-                                          ResourceTypes=[{"ResourceType": "ec2:Instance"}])["ReportId"]
+    rid = owner.create_image_usage_report(ImageId=ami, ResourceTypes=[{"ResourceType": "ec2:Instance"}])["ReportId"]
     assert entries_by_key(owner, rid) == {(A1, "ec2:Instance"): 2, (A2, "ec2:Instance"): 1}
 
 
@@ -100,6 +104,7 @@ def test_report_is_a_snapshot(fleet, aws):
     assert entries_by_key(owner, rid2)[(A2, "ec2:Instance")] == 6
 
 
+@pytest.mark.slow
 def test_instance_activity_lag(fleet, control):
     owner, ami, _ = fleet
     control.post("/config", {"instance_activity_lag_seconds": 86400})
@@ -115,11 +120,15 @@ def test_usage_through_assumed_role_credentials(aws):
     owner = aws("ec2")
     ami = register_ami(owner)
     share(owner, ami, A3)
-    creds = aws("sts").assume_role(RoleArn=f"arn:aws:iam::{A3}:role/consumer",
-                                   RoleSessionName="tests")["Credentials"]
-    consumer = aws("ec2", credentials={"aws_access_key_id": creds["AccessKeyId"],
-                                       "aws_secret_access_key": creds["SecretAccessKey"],
-                                       "aws_session_token": creds["SessionToken"]})
+    creds = aws("sts").assume_role(RoleArn=f"arn:aws:iam::{A3}:role/consumer", RoleSessionName="tests")["Credentials"]
+    consumer = aws(
+        "ec2",
+        credentials={
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        },
+    )
     consumer.run_instances(ImageId=ami, MinCount=2, MaxCount=2)
     rid = owner.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES)["ReportId"]
     assert entries_by_key(owner, rid) == {(A3, "ec2:Instance"): 2}

@@ -6,13 +6,12 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
-
 from emu_helpers import BOTH_TYPES, register_ami, share
 
 NS = "{http://ec2.amazonaws.com/doc/2016-11-15/}"
@@ -27,18 +26,23 @@ def _fleet(aws):
     consumer.run_instances(ImageId=ami, MinCount=2, MaxCount=2)
     consumer.create_launch_template(LaunchTemplateName="lt", LaunchTemplateData={"ImageId": ami})
     rid = owner.create_image_usage_report(
-        ImageId=ami, AccountIds=["111111111111", "222222222222"],
-        ResourceTypes=[{"ResourceType": "ec2:Instance"},
-                       {"ResourceType": "ec2:LaunchTemplate", "ResourceTypeOptions": [
-                           {"OptionName": "version-depth", "OptionValues": ["7"]}]}],
-        TagSpecifications=[{"ResourceType": "image-usage-report",
-                            "Tags": [{"Key": "team", "Value": "platform"}]}])["ReportId"]
+        ImageId=ami,
+        AccountIds=["111111111111", "222222222222"],
+        ResourceTypes=[
+            {"ResourceType": "ec2:Instance"},
+            {
+                "ResourceType": "ec2:LaunchTemplate",
+                "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["7"]}],
+            },
+        ],
+        TagSpecifications=[{"ResourceType": "image-usage-report", "Tags": [{"Key": "team", "Value": "platform"}]}],
+    )["ReportId"]
     return owner, ami, rid
 
 
 def test_boto3_parses_every_field(aws, control):
     owner, ami, rid = _fleet(aws)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert rid.startswith("amiur-") and len(rid) == len("amiur-") + 17
     int(rid[6:], 16)
     [report] = owner.describe_image_usage_reports(ReportIds=[rid])["ImageUsageReports"]
@@ -47,8 +51,11 @@ def test_boto3_parses_every_field(aws, control):
     assert report["AccountIds"] == ["111111111111", "222222222222"]
     assert report["ResourceTypes"] == [
         {"ResourceType": "ec2:Instance"},
-        {"ResourceType": "ec2:LaunchTemplate",
-         "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["7"]}]}]
+        {
+            "ResourceType": "ec2:LaunchTemplate",
+            "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["7"]}],
+        },
+    ]
     assert report["Tags"] == [{"Key": "team", "Value": "platform"}]
     assert isinstance(report["CreationTime"], datetime)
     assert report["ExpirationTime"] - report["CreationTime"] == timedelta(days=30)
@@ -57,7 +64,9 @@ def test_boto3_parses_every_field(aws, control):
 
     entries = owner.describe_image_usage_report_entries(ReportIds=[rid])["ImageUsageReportEntries"]
     assert [(e["AccountId"], e["ResourceType"], e["UsageCount"]) for e in entries] == [
-        ("111111111111", "ec2:Instance", 2), ("111111111111", "ec2:LaunchTemplate", 1)]
+        ("111111111111", "ec2:Instance", 2),
+        ("111111111111", "ec2:LaunchTemplate", 1),
+    ]
     for e in entries:
         assert e["ReportId"] == rid and e["ImageId"] == ami
         assert e["ReportCreationTime"] == report["CreationTime"]
@@ -94,12 +103,21 @@ def _allowed_names(shape, out=None):
     return out
 
 
-@pytest.mark.parametrize("op", ["CreateImageUsageReport", "DescribeImageUsageReports",
-                                "DescribeImageUsageReportEntries", "DeleteImageUsageReport"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "CreateImageUsageReport",
+        "DescribeImageUsageReports",
+        "DescribeImageUsageReportEntries",
+        "DeleteImageUsageReport",
+    ],
+)
 def test_raw_xml_matches_the_botocore_model(aws, op):
     owner, ami, rid = _fleet(aws)
-    kwargs = {"CreateImageUsageReport": {"ImageId": ami, "ResourceTypes": BOTH_TYPES},
-              "DeleteImageUsageReport": {"ReportId": rid}}.get(op, {})
+    kwargs = {
+        "CreateImageUsageReport": {"ImageId": ami, "ResourceTypes": BOTH_TYPES},
+        "DeleteImageUsageReport": {"ReportId": rid},
+    }.get(op, {})
     if op == "CreateImageUsageReport":
         owner.delete_image_usage_report(ReportId=rid)
     status, body = _raw(owner, op, **kwargs)
@@ -127,30 +145,46 @@ def test_ec2_error_envelope(aws):
 
 
 def _cli(env, *args):
-    proc = subprocess.run([AWS_CLI, "ec2", *args, "--output", "json"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [AWS_CLI, "ec2", *args, "--output", "json"], env=env, capture_output=True, text=True, timeout=120
+    )
     return proc
 
 
+@pytest.mark.slow
 def test_aws_cli_round_trip(aws, cli_env):
     owner, ami, rid = _fleet(aws)
     # create through the CLI too (shorthand syntax for the nested lists)
     owner.delete_image_usage_report(ReportId=rid)
-    proc = _cli(cli_env, "create-image-usage-report", "--image-id", ami,
-                "--resource-types", "ResourceType=ec2:Instance",
-                "ResourceType=ec2:LaunchTemplate,ResourceTypeOptions=[{OptionName=version-depth,OptionValues=[3]}]",
-                "--tag-specifications", "ResourceType=image-usage-report,Tags=[{Key=via,Value=cli}]")
+    proc = _cli(
+        cli_env,
+        "create-image-usage-report",
+        "--image-id",
+        ami,
+        "--resource-types",
+        "ResourceType=ec2:Instance",
+        "ResourceType=ec2:LaunchTemplate,ResourceTypeOptions=[{OptionName=version-depth,OptionValues=[3]}]",
+        "--tag-specifications",
+        "ResourceType=image-usage-report,Tags=[{Key=via,Value=cli}]",
+    )
     assert proc.returncode == 0, proc.stderr
     cli_rid = json.loads(proc.stdout)["ReportId"]
 
     proc = _cli(cli_env, "describe-image-usage-reports", "--report-ids", cli_rid)
     assert proc.returncode == 0, proc.stderr
     [report] = json.loads(proc.stdout)["ImageUsageReports"]
-    assert set(report) == {"ImageId", "ReportId", "ResourceTypes", "AccountIds", "State",
-                           "CreationTime", "ExpirationTime", "Tags"}
+    assert set(report) == {
+        "ImageId",
+        "ReportId",
+        "ResourceTypes",
+        "AccountIds",
+        "State",
+        "CreationTime",
+        "ExpirationTime",
+        "Tags",
+    }
     assert report["ImageId"] == ami and report["State"] == "available"
-    assert report["ResourceTypes"][1]["ResourceTypeOptions"] == [
-        {"OptionName": "version-depth", "OptionValues": ["3"]}]
+    assert report["ResourceTypes"][1]["ResourceTypeOptions"] == [{"OptionName": "version-depth", "OptionValues": ["3"]}]
     assert report["Tags"] == [{"Key": "via", "Value": "cli"}]
     created = datetime.fromisoformat(report["CreationTime"].replace("Z", "+00:00"))
     expires = datetime.fromisoformat(report["ExpirationTime"].replace("Z", "+00:00"))
@@ -160,10 +194,11 @@ def test_aws_cli_round_trip(aws, cli_env):
     assert proc.returncode == 0, proc.stderr
     entries = json.loads(proc.stdout)["ImageUsageReportEntries"]
     assert {(e["AccountId"], e["ResourceType"], e["UsageCount"]) for e in entries} == {
-        ("111111111111", "ec2:Instance", 2), ("111111111111", "ec2:LaunchTemplate", 1)}
+        ("111111111111", "ec2:Instance", 2),
+        ("111111111111", "ec2:LaunchTemplate", 1),
+    }
     for e in entries:
-        assert set(e) == {"ResourceType", "ReportId", "UsageCount", "AccountId", "ImageId",
-                          "ReportCreationTime"}
+        assert set(e) == {"ResourceType", "ReportId", "UsageCount", "AccountId", "ImageId", "ReportCreationTime"}
         assert e["ReportCreationTime"] == report["CreationTime"]
 
     proc = _cli(cli_env, "delete-image-usage-report", "--report-id", cli_rid)

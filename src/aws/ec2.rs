@@ -12,6 +12,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::{error_code, error_text};
+use crate::core::create_outcome::{self, CreateOutcome};
 use crate::core::model::{
     Ami, BlockDevice, Lifecycle, MalformedReport, ProductCode, REPORT_RESOURCE_TYPES, RESOURCE_TYPE_LAUNCH_TEMPLATE,
     ReportListing, ReportState, ResourceTypeOption, ResourceTypeSpec, Tags, UsageEntry, UsageReport,
@@ -51,9 +52,7 @@ fn ami_of(i: &aws_sdk_ec2::types::Image) -> Option<Ami> {
         state: i.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
         architecture: i.architecture().map(|a| a.as_str().to_string()),
         platform_details: i.platform_details().map(str::to_string),
-        // DescribeImages does not return RegisterImage's BillingProducts; the visible
-        // trace of a billing product is a usage operation other than plain RunInstances.
-        billing_products: usage_operation.iter().filter(|u| u.as_str() != "RunInstances").cloned().collect(),
+        billing_products: Ami::billing_products_of(usage_operation.as_deref()),
         usage_operation,
         tags: tags_of(i.tags()),
         product_codes: i
@@ -151,20 +150,6 @@ fn resource_type_request(resource_type: &str, version_depth: u32) -> ImageUsageR
         .build()
 }
 
-#[derive(Debug, PartialEq)]
-pub enum CreateOutcome {
-    Created(String),
-    /// EC2 says a report with this token but other parameters exists: the configuration
-    /// changed within the period, and the AMI already has its report.
-    AlreadyExists,
-    /// An account-wide limit (pending reports) is reached: stop creating for this run.
-    QuotaReached(String),
-    /// EC2 allows one pending report per AMI and the previous period's is still pending
-    /// (`IncorrectState`): nothing is wrong, the next run in this period creates it.
-    PreviousPending(String),
-    Failed(String),
-}
-
 pub async fn create_report(ec2: &Client, r: &CreateRequest<'_>) -> CreateOutcome {
     let tags = TagSpecification::builder()
         .resource_type(ResourceType::ImageUsageReport)
@@ -180,18 +165,8 @@ pub async fn create_report(ec2: &Client, r: &CreateRequest<'_>) -> CreateOutcome
         req = req.account_ids(a);
     }
     match req.send().await {
-        Ok(out) => match out.report_id() {
-            Some(id) => CreateOutcome::Created(id.to_string()),
-            None => CreateOutcome::Failed("CreateImageUsageReport returned no ReportId".into()),
-        },
-        Err(e) => match error_code(&e) {
-            Some("IdempotentParameterMismatch") => CreateOutcome::AlreadyExists,
-            Some("IncorrectState") => CreateOutcome::PreviousPending(error_text(&e)),
-            Some(code) if code.contains("LimitExceeded") && code != "RequestLimitExceeded" => {
-                CreateOutcome::QuotaReached(error_text(&e))
-            }
-            _ => CreateOutcome::Failed(error_text(&e)),
-        },
+        Ok(out) => create_outcome::of_answer(out.report_id()),
+        Err(e) => create_outcome::of_refusal(error_code(&e), error_text(&e)),
     }
 }
 

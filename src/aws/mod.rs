@@ -2,6 +2,9 @@
 //! the core's plain data. No decisions are made here.
 
 pub mod ec2;
+#[cfg(test)]
+pub mod fake;
+pub mod fleets;
 pub mod probe;
 pub mod rate;
 pub mod references;
@@ -34,9 +37,8 @@ pub struct Clients {
 /// Standard retry (exponential back-off with jitter, up to 8 attempts) on top of the
 /// client-side pacing of `rate`, which keeps this process under the account's bucket
 /// rates. Not the SDK's adaptive mode: it treats every `RequestLimitExceeded` as
-/// congestion and cuts its own send rate, and with pacing already at the bucket's rate
-/// that only slows a run down (measured on the emulator with 30 % of calls throttled: a
-/// 12-AMI create + collect took over three minutes adaptive, seconds standard).
+/// congestion and cuts its own send rate below the pacing's (BENCHMARKS.md, "Design
+/// measurements").
 const MAX_ATTEMPTS: u32 = 8;
 
 /// The SDK's default HTTPS client (hyper 1 + rustls/aws-lc), wrapped so that every EC2
@@ -50,8 +52,8 @@ fn paced_ec2_http_client(config: &Config) -> rate::PacedHttpClient {
 
 /// Download protection only. The SDK's upload check runs a timer loop for as long as a
 /// request body is unsent, and a paced request waits for its token inside the
-/// connector, body unsent: at 5 tokens/s with 8 creates queued, those idle checks cost
-/// more CPU than the calls. EC2's request bodies are small forms that cannot stall.
+/// connector, body unsent, so it would tick through every wait. EC2's request bodies
+/// are small forms that cannot stall.
 fn ec2_stalled_stream_protection() -> aws_sdk_ec2::config::StalledStreamProtectionConfig {
     aws_sdk_ec2::config::StalledStreamProtectionConfig::enabled().upload_enabled(false).build()
 }

@@ -1,7 +1,7 @@
 //! A member account's probe of the AMIs other accounts share with it: which AMIs of
 //! the configured owners it can see, and which of its own resources reference them
-//! (the owner's check of `references.rs`, run in the member: DescribeImageReferences
-//! and Auto Scaling launch configurations).
+//! (the owner's check of `references.rs`, run in the member: DescribeImageReferences,
+//! Auto Scaling launch configurations, Spot Fleet requests and EC2 Fleets).
 
 use std::collections::BTreeMap;
 
@@ -48,6 +48,9 @@ pub async fn member_references(
         .collect()
         .await;
     let mut found = launch_configurations(clients).await?;
+    for (id, refs) in super::fleets::fleet_references(ec2).await? {
+        found.entry(id).or_default().extend(refs);
+    }
     found.retain(|id, _| image_ids.binary_search(id).is_ok());
     for batch in batches {
         for (id, refs) in batch? {

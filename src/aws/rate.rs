@@ -85,17 +85,14 @@ impl Pacer {
 /// At most how many tokens an empty bucket gathers before the head of the queue wakes:
 /// about a second's refill, capped by the bucket's capacity. Same sustained rate (tokens
 /// accrue continuously and EC2's bucket is never behind ours), but queued requests leave
-/// in small groups: one wake-up and a warm CPU cache for a group of calls instead of a
-/// cold start every 200 ms, which measured at about a third less CPU per paced call.
+/// in small groups: one wake-up for a group of calls instead of one per token.
 fn wake_group(rate: Rate) -> u32 {
     (paced_per_second(rate).floor() as u32).clamp(1, rate.burst.max(1))
 }
 
 /// One token bucket with a queue in front of it. Only the task at the head of the
-/// queue sleeps; the others wait their turn on a fair (FIFO) lock. Without the queue,
-/// every waiting request would wake at each refill, one would win and the rest go back
-/// to sleep: with 8 requests in flight at 5 tokens/s that herd of wake-ups cost more
-/// CPU than the calls themselves.
+/// queue sleeps; the others wait their turn on a fair (FIFO) lock, so a refill wakes
+/// one task, not every waiting request.
 #[derive(Debug)]
 struct Bucket {
     limiter: DefaultDirectRateLimiter,

@@ -148,17 +148,23 @@ pub async fn owner_checks(
             .collect()
             .await;
     let configurations = launch_configurations(clients).await;
+    let fleets = super::fleets::fleet_references(ec2).await;
     let launched = launch_times(ec2, image_ids, known_launch, concurrency).await;
     let mut checks = BTreeMap::new();
     for (chunk, refs) in batches {
         for id in chunk {
-            let check = match (&refs, &configurations, &launched[id]) {
-                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            let check = match (&refs, &configurations, &fleets, &launched[id]) {
+                (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
                     tracing::warn!(image_id = %id, error = %format!("{e:#}"), "owner-account check failed");
                     OwnerCheck::Failed(format!("{e:#}"))
                 }
-                (Ok(refs), Ok(lcs), Ok(last)) => OwnerCheck::Checked(OwnerFacts {
-                    references: refs.get(id).into_iter().chain(lcs.get(id)).flatten().cloned().collect(),
+                (Ok(refs), Ok(lcs), Ok(fleets), Ok(last)) => OwnerCheck::Checked(OwnerFacts {
+                    references: [refs.get(id), lcs.get(id), fleets.get(id)]
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .cloned()
+                        .collect(),
                     last_launched: *last,
                     kinds: OWNER_KINDS.iter().map(|k| k.to_string()).collect(),
                 }),

@@ -162,9 +162,11 @@ pub fn live_observations<'a>(
 /// reports (other accounts), `owner:*` from the owner-account check, `member:*` are
 /// references inside consumer accounts that no owner-side API reveals: only the
 /// members' own probes (`member:<account id>`, `core::member_facts`) check them.
-pub const OWNER_KINDS: [&str; 7] = [
+pub const OWNER_KINDS: [&str; 9] = [
     "owner:ec2:Instance",
     "owner:ec2:LaunchTemplate",
+    "owner:ec2:SpotFleetRequest",
+    "owner:ec2:Fleet",
     "owner:ssm:Parameter",
     "owner:imagebuilder:ImageRecipe",
     "owner:imagebuilder:ContainerRecipe",
@@ -172,6 +174,13 @@ pub const OWNER_KINDS: [&str; 7] = [
     "owner:lastLaunchedTime",
 ];
 pub const MEMBER_KINDS: [&str; 2] = ["member:ssm:Parameter", "member:autoscaling:LaunchConfiguration"];
+
+/// Whether a Spot Fleet request or EC2 Fleet in this state can still launch instances
+/// (`submitted`, `active`, `modifying`); a cancelled or deleted one cannot, whatever
+/// its remaining instances (those are instances, checked as such).
+pub fn fleet_can_launch(state: &str) -> bool {
+    matches!(state, "submitted" | "active" | "modifying")
+}
 
 /// What a verdict checked and what it did not, from the report types every report in
 /// the window covered and the owner-account kinds this run's check covered (no member
@@ -257,6 +266,18 @@ mod tests {
         let text = serde_json::to_string(&new).unwrap();
         assert_eq!(text, r#"[1700000000,"a",0,15]"#);
         assert_eq!(serde_json::from_str::<Observation>(&text).unwrap(), new);
+    }
+
+    #[test]
+    fn only_fleets_that_can_still_launch_reference_their_images() {
+        for state in ["submitted", "active", "modifying"] {
+            assert!(fleet_can_launch(state), "{state}");
+        }
+        for state in
+            ["cancelled", "cancelled_running", "cancelled_terminating", "deleted", "deleted_running", "failed", ""]
+        {
+            assert!(!fleet_can_launch(state), "{state}");
+        }
     }
 
     #[test]

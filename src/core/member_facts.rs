@@ -23,9 +23,11 @@ use super::records::{SCHEMA_VERSION, timestamp};
 use super::verdict::OwnerReference;
 
 /// The reference kinds a probe checks in its account, in `checked` order.
-pub const PROBE_KINDS: [&str; 6] = [
+pub const PROBE_KINDS: [&str; 8] = [
     "ec2:Instance",
     "ec2:LaunchTemplate",
+    "ec2:SpotFleetRequest",
+    "ec2:Fleet",
     "ssm:Parameter",
     "imagebuilder:ImageRecipe",
     "imagebuilder:ContainerRecipe",

@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod bucket_region;
+pub mod create_outcome;
 pub mod evidence;
 pub mod jsonl;
 pub mod member_facts;

@@ -75,6 +75,19 @@ impl Ami {
             .filter_map(|d| d.volume_size_gib)
             .fold(0, i64::saturating_add)
     }
+
+    /// Billing products as far as DescribeImages shows them: it never returns
+    /// RegisterImage's `bp-` codes, so their visible trace is a usage operation other
+    /// than plain `RunInstances`.
+    pub fn billing_products_of(usage_operation: Option<&str>) -> Vec<String> {
+        usage_operation.into_iter().filter(|u| *u != "RunInstances").map(str::to_string).collect()
+    }
+
+    /// A billing product or a product code: alerts and verdicts flag such an AMI, since
+    /// one re-registered from its snapshots loses them.
+    pub fn has_billing_codes(&self) -> bool {
+        !self.billing_products.is_empty() || !self.product_codes.is_empty()
+    }
 }
 
 /// The state of a usage report. The API returns a plain string; anything unknown is
@@ -178,3 +191,24 @@ pub const RESOURCE_TYPE_CONTAINER_RECIPE: &str = "imagebuilder:ContainerRecipe";
 /// per-report coverage bit set depends on it: append, never reorder).
 pub const REPORT_RESOURCE_TYPES: [&str; 4] =
     [RESOURCE_TYPE_INSTANCE, RESOURCE_TYPE_LAUNCH_TEMPLATE, RESOURCE_TYPE_IMAGE_RECIPE, RESOURCE_TYPE_CONTAINER_RECIPE];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_usage_operation_other_than_run_instances_is_a_billing_product() {
+        assert_eq!(Ami::billing_products_of(Some("RunInstances:0002")), vec!["RunInstances:0002"]);
+        assert!(Ami::billing_products_of(Some("RunInstances")).is_empty());
+        assert!(Ami::billing_products_of(None).is_empty());
+    }
+
+    #[test]
+    fn billing_products_or_product_codes_flag_an_ami() {
+        let plain = Ami::default();
+        assert!(!plain.has_billing_codes());
+        assert!(Ami { billing_products: vec!["RunInstances:0010".into()], ..Ami::default() }.has_billing_codes());
+        let marketplace = ProductCode { product_code_id: "pc".into(), product_code_type: "marketplace".into() };
+        assert!(Ami { product_codes: vec![marketplace], ..Ami::default() }.has_billing_codes());
+    }
+}

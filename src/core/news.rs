@@ -220,6 +220,9 @@ pub struct CollectState {
     /// state was per Region (`ArchiveKeys::state_object`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The clock of the newest run that saved this state (see [`CollectState::moved_by`]).
+    #[serde(with = "timestamp::option", default, skip_serializing_if = "Option::is_none")]
+    pub latest_run: Option<DateTime<Utc>>,
 }
 
 impl Default for CollectState {
@@ -232,6 +235,7 @@ impl Default for CollectState {
             outbox: Vec::new(),
             verdicts_written: None,
             region: None,
+            latest_run: None,
         }
     }
 }
@@ -243,6 +247,15 @@ impl CollectState {
     /// state would bring that Region's outbox and history along, so it starts afresh.
     pub fn adoptable_by(&self, region: &str) -> bool {
         self.region.as_deref().is_none_or(|r| r == region)
+    }
+
+    /// Whether a run at `now` may move this state. A run whose clock is before the newest
+    /// run that saved it (a backfill or a re-evaluation with `--now`) archives reports,
+    /// which are immutable and keyed by the report, but must not prune, absorb or
+    /// announce against an earlier clock: the next run at the real time would announce
+    /// old news again.
+    pub fn moved_by(&self, now: DateTime<Utc>) -> bool {
+        self.latest_run.is_none_or(|latest| now >= latest)
     }
 
     pub fn is_processed(&self, report_date: NaiveDate, report_id: &str) -> bool {
@@ -329,7 +342,7 @@ impl CollectState {
                     image_created: ami.creation_date,
                     unused_since: v.unused_since.unwrap_or(now),
                     snapshot_size_gib: ami.snapshot_size_gib_total(),
-                    has_billing_codes: !ami.billing_products.is_empty() || !ami.product_codes.is_empty(),
+                    has_billing_codes: ami.has_billing_codes(),
                     reasons: codes,
                     not_checked: v.not_checked.clone(),
                     deregistration_protected: v.deregistration_protected,

@@ -352,3 +352,15 @@ fn amis_without_a_recent_report_of_any_state_are_gaps() {
     let gaps = report_gaps(&inputs, now, Duration::hours(48));
     assert!(matches!(&gaps[..], [News::NoRecentReport { image_id, .. }] if image_id == "ami-old"));
 }
+
+#[test]
+fn only_a_run_at_or_after_the_newest_one_moves_the_state() {
+    let mut s = CollectState::default();
+    assert!(s.moved_by(t("2026-01-01T00:00:00Z")), "a new state moves with any run");
+    s.latest_run = Some(t("2026-12-01T10:00:00Z"));
+    assert!(s.moved_by(t("2026-12-01T10:00:00Z")) && s.moved_by(t("2026-12-01T11:00:00Z")));
+    assert!(!s.moved_by(t("2026-12-01T09:59:59Z")), "a backfill leaves it alone");
+    let json = serde_json::to_string(&s).unwrap();
+    assert!(json.contains(r#""latest_run":"2026-12-01T10:00:00.000Z""#), "{json}");
+    assert_eq!(serde_json::from_str::<CollectState>(&json).unwrap(), s);
+}

@@ -106,7 +106,7 @@ pub fn verdict_row(v: &Verdict, ami: &Ami, state: Option<&AmiState>, ctx: &RowCo
         group_value: v.group.clone(),
         snapshot_size_gib_total: gib,
         estimated_snapshot_usd_month: (gib as f64 * ctx.snapshot_gb_month_usd * 100.0).round() / 100.0,
-        has_billing_codes: !ami.billing_products.is_empty() || !ami.product_codes.is_empty(),
+        has_billing_codes: ami.has_billing_codes(),
         unused_min_days: i64::from(ctx.settings.unused_min_days),
         min_reports: i64::from(ctx.settings.min_reports),
         checked: v.checked.clone(),

@@ -24,6 +24,14 @@ pub struct Archive<'a> {
     pub claim_legacy: AtomicBool,
 }
 
+/// An object an earlier run wrote is kept as it is (archive objects are immutable): the
+/// trace of a run that died after writing it, resumed now.
+fn note_existing(outcome: s3::PutOutcome, key: &str) {
+    if outcome == s3::PutOutcome::AlreadyExists {
+        tracing::info!(key, "already archived by an earlier run; kept as it is");
+    }
+}
+
 impl Archive<'_> {
     fn key(&self, dataset: Dataset, report: &UsageReport) -> String {
         self.keys.object(dataset, &self.provenance.region, report.creation_time.date_naive(), &report.report_id)
@@ -39,7 +47,13 @@ impl Archive<'_> {
             let streamed = self.stream_entries(report, &mut object, &mut totals).await;
             match streamed {
                 Ok(last) => {
-                    object.finish(last).await?;
+                    if let Some(overflow) = totals.overflow().cloned() {
+                        // A clipped total is never archived as if exact: the report fails
+                        // (named in the summary) and its AMI's verdict stays unknown.
+                        object.abort().await;
+                        return Err(overflow.into());
+                    }
+                    note_existing(object.finish(last).await?, &key);
                 }
                 Err(e) => {
                     object.abort().await;
@@ -49,7 +63,8 @@ impl Archive<'_> {
         }
         let row = report_row(report, image, &totals, &self.provenance);
         let body = jsonl::encode(std::slice::from_ref(&row))?;
-        s3::put_if_absent(&clients.s3, self.bucket, &self.key(Dataset::Reports, report), body).await?;
+        let key = self.key(Dataset::Reports, report);
+        note_existing(s3::put_if_absent(&clients.s3, self.bucket, &key, body).await?, &key);
         Ok(row)
     }
 

@@ -58,7 +58,6 @@ pub struct AlertSummary {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CollectSummary {
-    pub phase: &'static str,
     pub reports_seen: usize,
     pub archived: usize,
     pub entries_archived: u64,
@@ -80,6 +79,9 @@ pub struct CollectSummary {
     pub aborted_uploads: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_clean_up_error: Option<String>,
+    /// Why this run left the state alone (a `--now` before the newest run's clock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_untouched: Option<String>,
 }
 
 /// The pipeline ARCHITECTURE.md names: triage → archive → recover → decide → save,
@@ -90,7 +92,6 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
     let reports = &listing.reports;
     let t = triage(reports, &archived, r.now, Duration::hours(i64::from(r.config.pending_alert_hours)));
     let mut summary = CollectSummary {
-        phase: "collect",
         reports_seen: reports.len(),
         already_archived: t.already_archived,
         pending: t.pending.len(),
@@ -107,6 +108,15 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
         expiring.iter().map(|p| ReportRef::of(p, Some(timestamp::format(&p.expiration_time)))).collect();
 
     let mut state = archive.load_state().await?;
+    if !state.moved_by(r.now) {
+        summary.state_untouched = state.latest_run.map(|t| {
+            format!(
+                "--now is before the newest run that saved the state ({}): reports archived, verdicts, state and alert left to a run at the current time",
+                timestamp::format(&t)
+            )
+        });
+        return Ok(summary);
+    }
     let rows = recover(&archive, &state, reports, &archived, rows).await?;
     let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
     let candidates = decide(&archive, &mut state, &listing, &archived, &mut news, &mut summary).await;
@@ -289,6 +299,7 @@ async fn save(archive: &Archive<'_>, state: &mut CollectState, news: Vec<News>) 
     let r = archive.run;
     state.enqueue(news);
     state.prune(r.now, r.config.verdict.unused_min_days + HISTORY_MARGIN_DAYS);
+    state.latest_run = Some(r.now);
     let state: &CollectState = state;
     super::retrying(SAVE_ATTEMPTS, std::time::Duration::from_millis(100), || archive.save_state(state)).await
 }

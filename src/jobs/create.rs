@@ -6,12 +6,12 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::{Failure, Run};
-use crate::aws::ec2::{self, CreateOutcome, CreateRequest};
+use crate::aws::ec2::{self, CreateRequest};
+use crate::core::create_outcome::CreateOutcome;
 use crate::core::selection::{Skip, client_token, period_label, period_of, plan_create};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CreateSummary {
-    pub phase: &'static str,
     pub period: String,
     /// AMIs owned by the account that match the tag filters.
     pub selected: usize,
@@ -40,7 +40,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
     let reported = ec2::reported_in_period(&r.clients.ec2, period).await?;
     let plan = plan_create(&amis, &r.config.tag_filters, &reported);
 
-    let mut summary = CreateSummary { phase: "create", period: period_label(period), ..Default::default() };
+    let mut summary = CreateSummary { period: period_label(period), ..Default::default() };
     for (_, skip) in &plan.skipped {
         match skip {
             Skip::AlreadyReported => summary.already_reported += 1,
@@ -112,3 +112,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
     summary.stopped_because = stop_reason.into_inner().unwrap();
     Ok(summary)
 }
+
+#[cfg(test)]
+#[path = "create_tests.rs"]
+mod tests;

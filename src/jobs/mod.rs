@@ -63,12 +63,29 @@ pub struct Failure {
     pub error: String,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(untagged)]
+/// The run's summary, printed as JSON with `phase` first (`Phase` is its one definition).
+#[derive(Debug, Clone)]
 pub enum Summary {
     Create(create::CreateSummary),
     Collect(collect::CollectSummary),
     Probe(probe::ProbeSummary),
+}
+
+#[derive(serde::Serialize)]
+struct PhaseFirst<'a, T> {
+    phase: Phase,
+    #[serde(flatten)]
+    summary: &'a T,
+}
+
+impl serde::Serialize for Summary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Summary::Create(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
+            Summary::Collect(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
+            Summary::Probe(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
+        }
+    }
 }
 
 impl Summary {
@@ -129,6 +146,14 @@ mod tests {
         assert!(Deadline::after(now, Duration::MAX, Duration::from_secs(60)).stop_at().is_none());
         let hour = Deadline::after(now, Duration::from_secs(3600), Duration::from_secs(60));
         assert_eq!(hour.stop_at(), Some(now + Duration::from_secs(3540)));
+    }
+
+    #[test]
+    fn summaries_print_their_phase_first() {
+        let create = serde_json::to_string(&Summary::Create(create::CreateSummary::default())).unwrap();
+        assert!(create.starts_with(r#"{"phase":"create","period":"#), "{create}");
+        let collect = serde_json::to_string(&Summary::Collect(collect::CollectSummary::default())).unwrap();
+        assert!(collect.starts_with(r#"{"phase":"collect","reports_seen":0"#), "{collect}");
     }
 
     #[tokio::test]

@@ -13,7 +13,6 @@ use crate::core::member_facts::{ProbeRun, probe_rows, references_object};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ProbeSummary {
-    pub phase: &'static str,
     pub owners: Vec<String>,
     /// AMIs of those owners visible to this account, each one a row of the object.
     pub images_probed: usize,
@@ -40,7 +39,6 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<ProbeSummary> {
     let key = references_object(&r.config.archive_prefix, &run.region, run.probed_at);
     let outcome = s3::put_if_absent(&r.clients.s3, bucket, &key, jsonl::encode(&rows)?).await?;
     let summary = ProbeSummary {
-        phase: "probe",
         owners: owners.to_vec(),
         images_probed: rows.len(),
         references_found: rows.iter().map(|row| row.references.len()).sum(),

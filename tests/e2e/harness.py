@@ -35,7 +35,7 @@ class Emulator:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         log = open(ROOT / "target" / f"emulator-{self.port}.log", "w")
         self.proc = subprocess.Popen(
             [str(ROOT / "scripts" / "emulator"), "--port", str(self.port)],
@@ -88,6 +88,7 @@ class Emulator:
             config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 10, "mode": "standard"}),
         )
         if account != OWNER:
+
             def add_header(request, **_):
                 request.headers["x-moto-account-id"] = account
 
@@ -140,7 +141,7 @@ class LambdaWatch:
         self.log_path = ROOT / "target" / f"cargo-lambda-watch-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "LambdaWatch":
+    def start(self) -> LambdaWatch:
         import shutil
         import socket as _socket
 
@@ -158,9 +159,9 @@ class LambdaWatch:
             try:
                 _socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self
-            except OSError:
+            except OSError as e:
                 if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"cargo lambda watch did not start; see {self.log_path}")
+                    raise RuntimeError(f"cargo lambda watch did not start; see {self.log_path}") from e
                 time.sleep(0.3)
 
     def invoke(self, *data_args: str) -> subprocess.CompletedProcess:

@@ -14,6 +14,8 @@ Cases (one AMI each, all tagged Golden=true and shared with CONSUMER_1):
 - image_recipe / container_recipe: used only by a consumer's Image Builder recipe.
 - launch_configuration: used only by an owner launch configuration without a group.
 - asg_at_zero: used only by an owner Auto Scaling group at desired capacity 0.
+- spot_fleet: used only by an owner Spot Fleet request at target capacity 0 that names
+  it in a launch specification.
 - owner_until_26: an owner instance runs from day 0 until day 26; its launch (day 0)
   leaves the 30-day window on day 30, the recorded owner checks keep it in use.
 - protected: unused with deregistration protection: a candidate that says so.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
 from fleet import CONSUMER_1, archive_and_alerting
 from harness import base_env, run_binary
 
@@ -32,21 +35,47 @@ PREFIX = "ami-usage"
 DAY = 86400
 STOPPED = range(32, 37)
 CANDIDATE = ["unused_for_window", "no_owner_account_use", "older_than_min_age"]
-REPORT_KINDS = [f"report:{t}" for t in ("ec2:Instance", "ec2:LaunchTemplate", "imagebuilder:ImageRecipe",
-                                          "imagebuilder:ContainerRecipe")]
-OWNER_KINDS = [f"owner:{k}" for k in ("ec2:Instance", "ec2:LaunchTemplate", "ssm:Parameter",
-                                       "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe",
-                                       "autoscaling:LaunchConfiguration", "lastLaunchedTime")]
+REPORT_KINDS = [
+    f"report:{t}"
+    for t in ("ec2:Instance", "ec2:LaunchTemplate", "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe")
+]
+OWNER_KINDS = [
+    f"owner:{k}"
+    for k in (
+        "ec2:Instance",
+        "ec2:LaunchTemplate",
+        "ec2:SpotFleetRequest",
+        "ec2:Fleet",
+        "ssm:Parameter",
+        "imagebuilder:ImageRecipe",
+        "imagebuilder:ContainerRecipe",
+        "autoscaling:LaunchConfiguration",
+        "lastLaunchedTime",
+    )
+]
 MEMBER_KINDS = ["member:ssm:Parameter", "member:autoscaling:LaunchConfiguration"]
-CASES = ["unused", "used_while_stale", "image_recipe", "container_recipe", "launch_configuration",
-         "asg_at_zero", "owner_until_26", "protected", "always_error"]
+CASES = [
+    "unused",
+    "used_while_stale",
+    "image_recipe",
+    "container_recipe",
+    "launch_configuration",
+    "asg_at_zero",
+    "spot_fleet",
+    "owner_until_26",
+    "protected",
+    "always_error",
+]
 
 
 def register(ec2, name: str) -> str:
     vol = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)
     snap = ec2.create_snapshot(VolumeId=vol["VolumeId"])
     image_id = ec2.register_image(
-        Name=name, Architecture="x86_64", RootDeviceName="/dev/xvda", VirtualizationType="hvm",
+        Name=name,
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
+        VirtualizationType="hvm",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
         TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "Golden", "Value": "true"}]}],
     )["ImageId"]
@@ -58,25 +87,61 @@ def seed(emu) -> tuple[dict[str, str], str]:
     owner = emu.client("ec2")
     ids = {case: register(owner, f"golden-{case}") for case in CASES}
     builder = emu.client("imagebuilder", CONSUMER_1)
-    builder.create_image_recipe(name="web", semanticVersion="1.0.0", parentImage=ids["image_recipe"],
-                                components=[{"componentArn": "arn:aws:imagebuilder:us-east-1:aws:component/x/1.0.0"}])
+    builder.create_image_recipe(
+        name="web",
+        semanticVersion="1.0.0",
+        parentImage=ids["image_recipe"],
+        components=[{"componentArn": "arn:aws:imagebuilder:us-east-1:aws:component/x/1.0.0"}],
+    )
     builder.create_container_recipe(
-        containerType="DOCKER", name="svc", semanticVersion="1.0.0", parentImage="amazonlinux:2023",
+        containerType="DOCKER",
+        name="svc",
+        semanticVersion="1.0.0",
+        parentImage="amazonlinux:2023",
         components=[{"componentArn": "arn:aws:imagebuilder:us-east-1:aws:component/x/1.0.0"}],
         instanceConfiguration={"image": ids["container_recipe"]},
-        targetRepository={"service": "ECR", "repositoryName": "svc"}, dockerfileTemplateData="FROM {{{ imagebuilder:parentImage }}}")
+        targetRepository={"service": "ECR", "repositoryName": "svc"},
+        dockerfileTemplateData="FROM {{{ imagebuilder:parentImage }}}",
+    )
     autoscaling = emu.client("autoscaling")
-    autoscaling.create_launch_configuration(LaunchConfigurationName="only-config", ImageId=ids["launch_configuration"],
-                                            InstanceType="t3.micro")
-    autoscaling.create_launch_configuration(LaunchConfigurationName="scaled-to-zero", ImageId=ids["asg_at_zero"],
-                                            InstanceType="t3.micro")
-    autoscaling.create_auto_scaling_group(AutoScalingGroupName="idle", LaunchConfigurationName="scaled-to-zero",
-                                          MinSize=0, MaxSize=2, DesiredCapacity=0, AvailabilityZones=["us-east-1a"])
-    instance = owner.run_instances(ImageId=ids["owner_until_26"], MinCount=1, MaxCount=1,
-                                   InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="only-config", ImageId=ids["launch_configuration"], InstanceType="t3.micro"
+    )
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="scaled-to-zero", ImageId=ids["asg_at_zero"], InstanceType="t3.micro"
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="idle",
+        LaunchConfigurationName="scaled-to-zero",
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=0,
+        AvailabilityZones=["us-east-1a"],
+    )
+    fleet = owner.request_spot_fleet(
+        SpotFleetRequestConfig={
+            "IamFleetRole": "arn:aws:iam::123456789012:role/spot-fleet",
+            "TargetCapacity": 1,
+            "SpotPrice": "0.1",
+            "AllocationStrategy": "lowestPrice",
+            "LaunchSpecifications": [{"ImageId": ids["spot_fleet"], "InstanceType": "t3.micro"}],
+        }
+    )["SpotFleetRequestId"]
+    # Scaled in to nothing: only the fleet's launch specification still names the AMI.
+    launched = owner.describe_spot_fleet_instances(SpotFleetRequestId=fleet)["ActiveInstances"]
+    owner.terminate_instances(InstanceIds=[i["InstanceId"] for i in launched])
+    instance = owner.run_instances(ImageId=ids["owner_until_26"], MinCount=1, MaxCount=1, InstanceType="t3.micro")[
+        "Instances"
+    ][0]["InstanceId"]
     owner.enable_image_deregistration_protection(ImageId=ids["protected"], WithCooldown=True)
-    emu.control("config", {"instance_activity_lag_seconds": DAY, "last_launched_lag_seconds": DAY,
-                           "error_images": {ids["always_error"]: "InternalError: report failed"}})
+    emu.control(
+        "config",
+        {
+            "instance_activity_lag_seconds": DAY,
+            "last_launched_lag_seconds": DAY,
+            "error_images": {ids["always_error"]: "InternalError: report failed"},
+        },
+    )
     return ids, instance
 
 
@@ -84,7 +149,7 @@ def expected(case: str, day: int) -> tuple[str, list[str] | None, list[str]]:
     """(verdict, exact reasons or None, reasons that must be among them)."""
     if case in ("image_recipe", "container_recipe"):
         return "in_use", None, ["used_in_other_accounts"]
-    if case in ("launch_configuration", "asg_at_zero"):
+    if case in ("launch_configuration", "asg_at_zero", "spot_fleet"):
         return "in_use", None, ["used_in_owner_account"]
     if case == "owner_until_26":
         if day == 0:  # lastLaunchedTime lags 24 h
@@ -114,8 +179,9 @@ def verdict_rows(s3, bucket: str, key: str) -> list[dict]:
 
 def section(email: str, title: str) -> list[str]:
     parts = email.split(f"\n{title}\n", 1)
-    return [] if len(parts) == 1 else [line for line in parts[1].split("\n\n", 1)[0].splitlines()
-                                       if line.startswith("- ")]
+    return (
+        [] if len(parts) == 1 else [line for line in parts[1].split("\n\n", 1)[0].splitlines() if line.startswith("- ")]
+    )
 
 
 def check_coverage(row: dict, case: str) -> None:
@@ -127,12 +193,18 @@ def check_coverage(row: dict, case: str) -> None:
         assert row["not_checked"] == MEMBER_KINDS, (case, row["not_checked"])
 
 
+@pytest.mark.slow
 def test_every_reference_kind_and_fresh_evidence_over_46_days(emu):
     ids, owner_instance = seed(emu)
     case_of = {v: k for k, v in ids.items()}
     alerting = archive_and_alerting(emu)
-    env = base_env(emu, ARCHIVE_BUCKET=alerting.bucket, ARCHIVE_PREFIX=PREFIX, ALERT_TOPIC_ARN=alerting.topic_arn,
-                   AMI_TAG_FILTERS="Golden=true")
+    env = base_env(
+        emu,
+        ARCHIVE_BUCKET=alerting.bucket,
+        ARCHIVE_PREFIX=PREFIX,
+        ALERT_TOPIC_ARN=alerting.topic_arn,
+        AMI_TAG_FILTERS="Golden=true",
+    )
     s3 = emu.client("s3")
     announced: dict[str, list[int]] = {}
     collected_at: dict[int, str] = {}
@@ -146,7 +218,8 @@ def test_every_reference_kind_and_fresh_evidence_over_46_days(emu):
             emu.client("ec2").terminate_instances(InstanceIds=[owner_instance])
         if day == 32:
             emu.client("ec2", CONSUMER_1).create_launch_template(
-                LaunchTemplateName="late-adopter", LaunchTemplateData={"ImageId": ids["used_while_stale"]})
+                LaunchTemplateName="late-adopter", LaunchTemplateData={"ImageId": ids["used_while_stale"]}
+            )
         now = collected_at[day] = emu.advance(3600)
         collected = run_binary(emu, ["collect", "--now", now], env)
         assert collected.code == 0, (day, collected.stderr)
@@ -170,12 +243,28 @@ def test_every_reference_kind_and_fresh_evidence_over_46_days(emu):
             # The last owner check that saw the instance: the collect of day 24.
             assert got["owner_until_26"]["owner_last_used"][:19] == collected_at[24][:19]
             assert got["launch_configuration"]["owner_references"][0].startswith("arn:aws:autoscaling:")
+            assert got["spot_fleet"]["owner_references"][0].startswith("sfr-")
+
+    # A re-evaluation with an earlier clock archives but never moves the state back.
+    state_key = f"{PREFIX}/state/region=us-east-1/collect-state.json"
+    state_before = s3.get_object(Bucket=alerting.bucket, Key=state_key)["Body"].read()
+    published = len(emu.control("sns/published")["messages"])
+    backfill = run_binary(emu, ["collect", "--now", collected_at[10]], env)
+    assert backfill.code == 0 and "before the newest run" in backfill.summary["state_untouched"], backfill.stderr
+    assert s3.get_object(Bucket=alerting.bucket, Key=state_key)["Body"].read() == state_before
+    assert len(emu.control("sns/published")["messages"]) == published
 
     # Zero false candidates: only the unused ones, announced on the day they became one.
     assert announced == {"unused": [30], "used_while_stale": [30], "protected": [30]}
     emails = [json.loads(m["Message"])["email"] for m in emu.control("sns/published")["messages"]]
-    stale = [line for e in emails for line in section(e, "CANDIDATES NO LONGER CONFIRMED (evidence stale: do not deregister)")]
-    assert sorted(line.split()[1] for line in stale) == sorted([ids["unused"], ids["used_while_stale"], ids["protected"]])
+    stale = [
+        line
+        for e in emails
+        for line in section(e, "CANDIDATES NO LONGER CONFIRMED (evidence stale: do not deregister)")
+    ]
+    assert sorted(line.split()[1] for line in stale) == sorted(
+        [ids["unused"], ids["used_while_stale"], ids["protected"]]
+    )
     gaps = [line for e in emails for line in section(e, "AMIS WITHOUT NEW REPORTS (their verdicts stay unknown)")]
     assert sorted(line.split()[1] for line in gaps) == sorted(ids.values()), "each AMI's gap announced once"
     errors = [line for e in emails for line in section(e, "REPORTS IN ERROR")]

@@ -4,6 +4,7 @@ once and each piece of news was carried by exactly one alert."""
 
 from __future__ import annotations
 
+import pytest
 from harness import run_binary
 from scale import assert_archived_exactly_once, assert_each_error_alerted_once, synthetic_fleet
 
@@ -17,19 +18,31 @@ def create_and_collect(emu, fleet, expect_create=0, expect_collect=0):
     return created, collected
 
 
+@pytest.mark.slow
 def test_throttling_and_server_errors_on_every_ec2_action_are_retried(emu):
     fleet = synthetic_fleet(emu, amis=12, entries=1000, errors=2)
     emu.control("config", {"max_results_cap": 500})  # 2 pages per report: more calls to fail
-    emu.control("faults", {"throttle_probability": 0.3, "server_error_probability": 0.05, "seed": 5,
-                           "s3_put_object": {"probability": 0.2, "status": 503}})
+    emu.control(
+        "faults",
+        {
+            "throttle_probability": 0.3,
+            "server_error_probability": 0.05,
+            "seed": 5,
+            "s3_put_object": {"probability": 0.2, "status": 503},
+        },
+    )
     created, collected = create_and_collect(emu, fleet)
     assert created.summary["created"] == 12 and created.summary["failed"] == []
     assert collected.summary["archived"] == 12 and collected.summary["failed"] == []
 
     counters = emu.control("faults")["counters"]
     by_action = counters["ec2"]["by_action"]
-    for action in ("DescribeImages", "CreateImageUsageReport", "DescribeImageUsageReports",
-                   "DescribeImageUsageReportEntries"):
+    for action in (
+        "DescribeImages",
+        "CreateImageUsageReport",
+        "DescribeImageUsageReports",
+        "DescribeImageUsageReportEntries",
+    ):
         assert by_action[action]["calls"] > 0, action  # the faults apply to every action
     assert counters["ec2"]["totals"]["throttled"] >= 0.15 * counters["ec2"]["totals"]["calls"]
     assert counters["ec2"]["totals"]["server_errors"] > 0
@@ -45,8 +58,7 @@ def test_throttling_and_server_errors_on_every_ec2_action_are_retried(emu):
 def test_failed_s3_writes_are_finished_by_the_next_run_without_duplicates(emu):
     fleet = synthetic_fleet(emu, amis=10, entries=800, errors=2, COLLECT_CONCURRENCY="2")
     # Refused writes (not retried by the SDK): some reports are left half-written.
-    emu.control("faults", {"seed": 11, "s3_put_object": {"probability": 0.35, "status": 403,
-                                                         "code": "AccessDenied"}})
+    emu.control("faults", {"seed": 11, "s3_put_object": {"probability": 0.35, "status": 403, "code": "AccessDenied"}})
     now = emu.now()
     assert run_binary(emu, ["create", "--now", now], fleet.env).code == 0
     first = run_binary(emu, ["collect", "--now", now], fleet.env)

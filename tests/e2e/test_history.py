@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from fleet import CONSUMER_1, CONSUMER_2, AmiSpec, Fleet, TemplateSpec, archive_and_alerting
-from harness import OWNER, REGION, ROOT, base_env, run_binary
+from harness import REGION, ROOT, base_env, run_binary
 from support.duckdb_archive import open_archive, run_query
 from support.glue_schema import check_rows, glue_columns
 
@@ -56,7 +57,10 @@ class History:
         vol = owner.create_volume(AvailabilityZone=f"{REGION}a", Size=gib)
         snap = owner.create_snapshot(VolumeId=vol["VolumeId"])
         image_id = owner.register_image(
-            Name=name, Architecture="x86_64", RootDeviceName="/dev/xvda", VirtualizationType="hvm",
+            Name=name,
+            Architecture="x86_64",
+            RootDeviceName="/dev/xvda",
+            VirtualizationType="hvm",
             BillingProducts=list(billing),
             BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
             TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
@@ -185,9 +189,10 @@ def download(s3, bucket: str, dest: Path) -> dict[str, list[dict]]:
 
 
 def report_date(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%d")
 
 
+@pytest.mark.slow
 def test_five_days_of_history_match_the_glue_schema_and_answer_every_query(emu, tmp_path):
     alerting = archive_and_alerting(emu)
     env = base_env(
@@ -226,8 +231,7 @@ def test_five_days_of_history_match_the_glue_schema_and_answer_every_query(emu, 
         "billing_products": check_billing_products,
     }
     assert set(queries) == set(checks), "every query in queries/ needs its check here"
-    ctx = {"h": h, "name": name, "family": family, "today": today,
-           "verdicts": latest_verdicts(h, tmp_path)}
+    ctx = {"h": h, "name": name, "family": family, "today": today, "verdicts": latest_verdicts(h, tmp_path)}
     for query, check in checks.items():
         check(run_query(con, queries[query]), **ctx)
 
@@ -239,16 +243,23 @@ def test_five_days_of_history_match_the_glue_schema_and_answer_every_query(emu, 
 def check_usage_by_account(rows, h, name, **_):
     expected = []
     for day in h.days:
-        for image_id, (_, created, state, entries) in day.items():
+        for image_id, (_, created, _state, entries) in day.items():
             per_account = defaultdict(lambda: [0, 0])
             for (account, rtype), count in entries.items():
                 per_account[account][0 if rtype == INSTANCE else 1] += count
             for account, (inst, lt) in per_account.items():
-                expected.append({
-                    "report_date": report_date(created), "region": REGION, "image_id": image_id,
-                    "image_name": name[image_id], "account_id": account,
-                    "instance_usage": inst, "launch_template_usage": lt, "total_usage": inst + lt,
-                })
+                expected.append(
+                    {
+                        "report_date": report_date(created),
+                        "region": REGION,
+                        "image_id": image_id,
+                        "image_name": name[image_id],
+                        "account_id": account,
+                        "instance_usage": inst,
+                        "launch_template_usage": lt,
+                        "total_usage": inst + lt,
+                    }
+                )
     expected.sort(key=lambda r: (r["region"], r["image_id"], r["account_id"], r["report_date"]))
     assert rows == expected
     # The story the history tells: consumer 1 left app1 on day 4, consumer 2's template
@@ -272,13 +283,21 @@ def check_family_adoption(rows, h, name, family, **_):
             fam_usage[family[image_id]] += sum(entries.values())
         for image_id, (_, created, _, entries) in available.items():
             total, f = sum(entries.values()), family[image_id]
-            expected.append({
-                "report_date": report_date(created), "region": REGION, "family": f, "image_id": image_id,
-                "image_name": name[image_id], "image_creation_date": creation[image_id].replace(tzinfo=None),
-                "generation": generation[image_id], "total_usage": total,
-                "account_count": len({a for a, _ in entries}), "family_usage": fam_usage[f],
-                "usage_share": round(total / fam_usage[f], 4) if fam_usage[f] else None,
-            })
+            expected.append(
+                {
+                    "report_date": report_date(created),
+                    "region": REGION,
+                    "family": f,
+                    "image_id": image_id,
+                    "image_name": name[image_id],
+                    "image_creation_date": creation[image_id].replace(tzinfo=None),
+                    "generation": generation[image_id],
+                    "total_usage": total,
+                    "account_count": len({a for a, _ in entries}),
+                    "family_usage": fam_usage[f],
+                    "usage_share": round(total / fam_usage[f], 4) if fam_usage[f] else None,
+                }
+            )
     expected.sort(key=lambda r: (r["region"], r["family"], r["report_date"], r["generation"]))
     assert rows == expected
     assert generation[h.id("app1")] == 1 and generation[h.id("app2")] == 2
@@ -289,23 +308,39 @@ def check_family_adoption(rows, h, name, family, **_):
 
 def latest_verdicts(h: History, archive: Path) -> list[dict]:
     """The rows of the latest verdicts object in the downloaded archive, as written."""
-    objects = sorted(archive.glob("verdicts/region=*/report_date=*/run-*.json.gz"),
-                     key=lambda p: (p.parent.name, p.name))
+    objects = sorted(
+        archive.glob("verdicts/region=*/report_date=*/run-*.json.gz"), key=lambda p: (p.parent.name, p.name)
+    )
     assert objects and h.verdict_objects[-1], "the last day's first collect writes the day's verdicts"
     latest = objects[-1]
-    assert latest.relative_to(archive).as_posix() == h.verdict_objects[-1][len(PREFIX) + 1:]
+    assert latest.relative_to(archive).as_posix() == h.verdict_objects[-1][len(PREFIX) + 1 :]
     return [json.loads(line) for line in gzip.decompress(latest.read_bytes()).decode().splitlines() if line]
 
 
-VERDICT_COLUMNS = ("owner_account_id", "region", "image_id", "name", "evaluated_at", "age_days",
-                   "unused_since", "days_unused", "reports_in_window", "zero_usage_reports",
-                   "snapshot_size_gib_total", "estimated_snapshot_usd_month", "has_billing_codes",
-                   "deregistration_protection", "not_checked", "reasons")
+VERDICT_COLUMNS = (
+    "owner_account_id",
+    "region",
+    "image_id",
+    "name",
+    "evaluated_at",
+    "age_days",
+    "unused_since",
+    "days_unused",
+    "reports_in_window",
+    "zero_usage_reports",
+    "snapshot_size_gib_total",
+    "estimated_snapshot_usd_month",
+    "has_billing_codes",
+    "deregistration_protection",
+    "not_checked",
+    "reasons",
+)
 
 
 def check_unused_amis(rows, h, verdicts, **_):
     """Exactly the candidates of the latest verdicts object, as the binary wrote them
     (a column the binary does not write yet reads NULL)."""
+
     def as_read(row: dict) -> dict:
         out = {c: row.get(c) for c in VERDICT_COLUMNS}
         for c in ("evaluated_at", "unused_since"):
@@ -327,20 +362,28 @@ def check_unused_amis(rows, h, verdicts, **_):
 
 def check_zero_usage_in_reports(rows, h, name, today, **_):
     expected = []
-    for key, ami in h.amis.items():
+    for ami in h.amis.values():
         image_id = ami.spec.image_id
-        reports = [(day[image_id][1], day[image_id][3]) for day in h.days
-                   if image_id in day and day[image_id][2] == "available"]
+        reports = [
+            (day[image_id][1], day[image_id][3])
+            for day in h.days
+            if image_id in day and day[image_id][2] == "available"
+        ]
         if not reports or any(sum(entries.values()) for _, entries in reports):
             continue
-        expected.append({
-            "region": REGION, "image_id": image_id, "image_name": name[image_id],
-            "age_days": (today - ami.creation_date.date()).days,
-            "snapshot_size_gib": ami.spec.volume_gib,
-            "snapshot_usd_per_month": ami.spec.volume_gib * Decimal("0.05"),  # a decimal literal in SQL
-            "report_count": len(reports),
-            "first_report_date": report_date(reports[0][0]), "last_report_date": report_date(reports[-1][0]),
-        })
+        expected.append(
+            {
+                "region": REGION,
+                "image_id": image_id,
+                "image_name": name[image_id],
+                "age_days": (today - ami.creation_date.date()).days,
+                "snapshot_size_gib": ami.spec.volume_gib,
+                "snapshot_usd_per_month": ami.spec.volume_gib * Decimal("0.05"),  # a decimal literal in SQL
+                "report_count": len(reports),
+                "first_report_date": report_date(reports[0][0]),
+                "last_report_date": report_date(reports[-1][0]),
+            }
+        )
     expected.sort(key=lambda r: (-r["snapshot_size_gib"], -r["age_days"], r["region"], r["image_id"]))
     assert rows == expected
     # legacy never had a user; flaky's error days are gaps, not usage; rhel was used.
@@ -353,12 +396,19 @@ def check_report_problems(rows, h, name, **_):
     per_image = defaultdict(int)
     for image_id, _ in errors:
         per_image[image_id] += 1
-    expected = [{
-        "report_date": report_date(created), "region": REGION, "report_id": report_id, "image_id": image_id,
-        "image_name": name[image_id], "state_reason": FLAKY_REASON,
-        "report_creation_time": created.astimezone(dt.timezone.utc).replace(tzinfo=None),
-        "errors_for_image": per_image[image_id],
-    } for image_id, (report_id, created, _, _) in errors]
+    expected = [
+        {
+            "report_date": report_date(created),
+            "region": REGION,
+            "report_id": report_id,
+            "image_id": image_id,
+            "image_name": name[image_id],
+            "state_reason": FLAKY_REASON,
+            "report_creation_time": created.astimezone(dt.UTC).replace(tzinfo=None),
+            "errors_for_image": per_image[image_id],
+        }
+        for image_id, (report_id, created, _, _) in errors
+    ]
     expected.sort(key=lambda r: (r["region"], r["image_id"], r["report_id"]))
     expected.sort(key=lambda r: r["report_date"], reverse=True)  # stable: newest day first
     got = [{k: v for k, v in r.items() if k != "collected_at"} for r in rows]
@@ -376,12 +426,20 @@ def check_billing_products(rows, h, name, **_):
     assert rhel.billing_products == ["bp-6fa54006"]
     # DescribeImages never returns BillingProducts: the writer records the AMI's
     # non-default usage operation as its billing trace (see queries/README.md).
-    assert rows == [{
-        "region": REGION, "image_id": image_id, "image_name": name[image_id],
-        "platform_details": "Red Hat Enterprise Linux", "usage_operation": "RunInstances:0010",
-        "billing_products": ["RunInstances:0010"], "product_codes": [],
-        "billing_product_count": 1, "product_code_count": 0,
-        "latest_report_date": report_date(created), "latest_report_state": state,
-        "latest_total_usage": sum(entries.values()),
-    }]
+    assert rows == [
+        {
+            "region": REGION,
+            "image_id": image_id,
+            "image_name": name[image_id],
+            "platform_details": "Red Hat Enterprise Linux",
+            "usage_operation": "RunInstances:0010",
+            "billing_products": ["RunInstances:0010"],
+            "product_codes": [],
+            "billing_product_count": 1,
+            "product_code_count": 0,
+            "latest_report_date": report_date(created),
+            "latest_report_state": state,
+            "latest_total_usage": sum(entries.values()),
+        }
+    ]
     assert rows[0]["latest_total_usage"] == 0  # unused now, and still must not be deregistered blindly

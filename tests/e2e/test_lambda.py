@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from archive import drain, objects, rows
 from fleet import archive_and_alerting, demo_fleet, seed
 from harness import LambdaWatch, base_env
@@ -36,6 +35,7 @@ def lambda_watch(emu):
     watch.stop()
 
 
+@pytest.mark.slow
 def test_lambda_runs_create_and_collect_from_the_sample_events(lambda_watch):
     emu, fleet, alerting, invoke = lambda_watch
     created = invoke("--data-file", "events/create.json")
@@ -58,12 +58,17 @@ def test_lambda_runs_create_and_collect_from_the_sample_events(lambda_watch):
     assert summary["phase"] == "collect" and summary["archived"] == 0 and summary["alert"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "event, error_type, needle",
     [
         ('{"phase": "delete"}', "BadEvent", 'unknown phase "delete"'),
         ('{"phase": 7}', "BadEvent", "must be a string"),
-        ('{"detail-type": "Scheduled Event", "source": "aws.events", "resources": ["arn:aws:events:us-east-1:123456789012:rule/nightly"], "detail": {}}', "BadEvent", "does not say which phase"),
+        (
+            '{"detail-type": "Scheduled Event", "source": "aws.events", "resources": ["arn:aws:events:us-east-1:123456789012:rule/nightly"], "detail": {}}',
+            "BadEvent",
+            "does not say which phase",
+        ),
         ("[1, 2]", "BadEvent", "not an object"),
         # A member probe needs the owners whose shared AMIs it asks about.
         ('{"phase": "probe"}', "BadConfiguration", "PROBE_OWNER_ACCOUNT_IDS (--probe-owner-account-"),

@@ -3,6 +3,7 @@ binary as a multipart upload, complete and exactly once."""
 
 from __future__ import annotations
 
+import pytest
 from harness import run_binary
 from scale import PREFIX, assert_archived_exactly_once, synthetic_fleet
 
@@ -12,6 +13,7 @@ ENTRIES = 1_200_000
 PART_SIZE = 5 * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_a_report_past_the_part_size_is_archived_by_multipart_upload(emu):
     fleet = synthetic_fleet(emu, amis=1, entries=ENTRIES, errors=0)
     now = emu.now()

@@ -48,8 +48,12 @@ def test_create_collect_archive_alert_and_rerun_changes_nothing(emu):
     for r in reports:
         assert {"Key": "ami-usage-reporter:period", "Value": period} in r["Tags"]
         types = {t["ResourceType"]: t.get("ResourceTypeOptions", []) for t in r["ResourceTypes"]}
-        assert set(types) == {"ec2:Instance", "ec2:LaunchTemplate", "imagebuilder:ImageRecipe",
-                              "imagebuilder:ContainerRecipe"}, "REPORT_RESOURCE_TYPES defaults to all four"
+        assert set(types) == {
+            "ec2:Instance",
+            "ec2:LaunchTemplate",
+            "imagebuilder:ImageRecipe",
+            "imagebuilder:ContainerRecipe",
+        }, "REPORT_RESOURCE_TYPES defaults to all four"
         assert types["ec2:LaunchTemplate"] == [{"OptionName": "version-depth", "OptionValues": ["20"]}]
         assert types["ec2:Instance"] == types["imagebuilder:ImageRecipe"] == []
 

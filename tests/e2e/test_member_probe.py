@@ -25,7 +25,6 @@ import pytest
 from archive import objects, rows
 from fleet import CONSUMER_1, CONSUMER_2
 from harness import OWNER, ROOT, base_env, run_binary
-
 from support.glue_schema import check_rows, glue_columns
 
 CENTRAL = ROOT / "deploy" / "org" / "central-archive.yaml"
@@ -33,40 +32,69 @@ BUCKET = "org-archive"
 ORG = "ami-usage"
 MEMBER, OUTSIDER = CONSUMER_1, CONSUMER_2
 HOUR = 3600
-PROBE_KINDS = ["ec2:Instance", "ec2:LaunchTemplate", "ssm:Parameter", "imagebuilder:ImageRecipe",
-               "imagebuilder:ContainerRecipe", "autoscaling:LaunchConfiguration"]
+PROBE_KINDS = [
+    "ec2:Instance",
+    "ec2:LaunchTemplate",
+    "ec2:SpotFleetRequest",
+    "ec2:Fleet",
+    "ssm:Parameter",
+    "imagebuilder:ImageRecipe",
+    "imagebuilder:ContainerRecipe",
+    "autoscaling:LaunchConfiguration",
+]
 
 
 def register(ec2, name: str) -> str:
     vol = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)
     snap = ec2.create_snapshot(VolumeId=vol["VolumeId"])
     image_id = ec2.register_image(
-        Name=name, Architecture="x86_64", RootDeviceName="/dev/xvda", VirtualizationType="hvm",
+        Name=name,
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
+        VirtualizationType="hvm",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
         TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "Golden", "Value": "true"}]}],
     )["ImageId"]
-    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"UserId": MEMBER},
-                                                                           {"UserId": OUTSIDER}]})
+    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"UserId": MEMBER}, {"UserId": OUTSIDER}]})
     return image_id
 
 
 def credentials(emu, account: str) -> dict:
     """The account's own credentials (moto maps an assumed role's key to its account)."""
-    c = emu.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/ami-usage-reporter/probe",
-                                      RoleSessionName="probe")["Credentials"]
-    return {"AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": c["SessionToken"]}
+    c = emu.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/ami-usage-reporter/probe", RoleSessionName="probe"
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": c["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": c["SessionToken"],
+    }
 
 
 def owner_env(emu, **extra: str) -> dict:
-    return base_env(emu, ARCHIVE_BUCKET=BUCKET, ARCHIVE_PREFIX=f"{ORG}/account={OWNER}", AMI_TAG_FILTERS="Golden=true",
-                    UNUSED_MIN_DAYS="1", MIN_REPORTS="1", MIN_AGE_DAYS="0", MAX_CANDIDATE_PERCENT="100",
-                    REQUIRE_MEMBER_PROBES=MEMBER, **extra)
+    return base_env(
+        emu,
+        ARCHIVE_BUCKET=BUCKET,
+        ARCHIVE_PREFIX=f"{ORG}/account={OWNER}",
+        AMI_TAG_FILTERS="Golden=true",
+        UNUSED_MIN_DAYS="1",
+        MIN_REPORTS="1",
+        MIN_AGE_DAYS="0",
+        MAX_CANDIDATE_PERCENT="100",
+        REQUIRE_MEMBER_PROBES=MEMBER,
+        **extra,
+    )
 
 
 def member_env(emu, account: str = MEMBER, **extra: str) -> dict:
-    return base_env(emu, ARCHIVE_BUCKET=BUCKET, ARCHIVE_PREFIX=f"{ORG}/account={account}",
-                    PROBE_OWNER_ACCOUNT_IDS=OWNER, **credentials(emu, account), **extra)
+    return base_env(
+        emu,
+        ARCHIVE_BUCKET=BUCKET,
+        ARCHIVE_PREFIX=f"{ORG}/account={account}",
+        PROBE_OWNER_ACCOUNT_IDS=OWNER,
+        **credentials(emu, account),
+        **extra,
+    )
 
 
 def day(emu, env: dict) -> dict:
@@ -87,14 +115,15 @@ def test_a_members_ssm_parameter_keeps_the_owners_ami_in_use_and_missing_facts_k
     emu.client("s3").create_bucket(Bucket=BUCKET)
     owner = emu.client("ec2")
     param, unused = register(owner, "golden-in-member-param"), register(owner, "golden-unused")
-    emu.client("ssm", MEMBER).put_parameter(Name="/golden/web", Value=param, Type="String",
-                                            DataType="aws:ec2:image")
+    emu.client("ssm", MEMBER).put_parameter(Name="/golden/web", Value=param, Type="String", DataType="aws:ec2:image")
     env = owner_env(emu)
 
     # The member has not probed: nothing may be called unused.
     first = day(emu, env)
     assert {i: (r["verdict"], r["reasons"]) for i, r in first["rows"].items()} == {
-        param: ("unknown", ["member_probe_missing"]), unused: ("unknown", ["member_probe_missing"])}
+        param: ("unknown", ["member_probe_missing"]),
+        unused: ("unknown", ["member_probe_missing"]),
+    }
     assert first["summary"]["new_candidates"] == []
     assert first["summary"]["verdicts"]["member_probes"]["missing"] == [MEMBER]
     assert f"member:{MEMBER}" in first["rows"][unused]["not_checked"]
@@ -107,22 +136,35 @@ def test_a_members_ssm_parameter_keeps_the_owners_ami_in_use_and_missing_facts_k
     facts = rows(objects(emu.client("s3"), BUCKET, f"{ORG}/account={MEMBER}/"), "references")
     assert check_rows(glue_columns(CENTRAL)["references"], facts) == []
     assert {r["image_id"]: (r["probe_account_id"], r["owner_account_id"], r["checked"]) for r in facts} == {
-        param: (MEMBER, OWNER, PROBE_KINDS), unused: (MEMBER, OWNER, PROBE_KINDS)}
+        param: (MEMBER, OWNER, PROBE_KINDS),
+        unused: (MEMBER, OWNER, PROBE_KINDS),
+    }
     arn = f"arn:aws:ssm:us-east-1:{MEMBER}:parameter/golden/web"
     assert {r["image_id"]: r["references"] for r in facts} == {
-        param: [{"resource_type": "ssm:Parameter", "arn": arn}], unused: []}
+        param: [{"resource_type": "ssm:Parameter", "arn": arn}],
+        unused: [],
+    }
 
     emu.advance(HOUR)
     second = day(emu, env)
     used, free = second["rows"][param], second["rows"][unused]
     assert (used["verdict"], used["reasons"], used["member_references"]) == (
-        "in_use", ["used_in_member_account"], [arn])
+        "in_use",
+        ["used_in_member_account"],
+        [arn],
+    )
     assert free["verdict"] == "candidate", free["reasons"]
     for kind in (f"member:{MEMBER}", "member:ssm:Parameter", "member:autoscaling:LaunchConfiguration"):
         assert kind in free["checked"] and kind not in free["not_checked"], kind
     assert second["summary"]["new_candidates"] == [unused]
     assert second["summary"]["verdicts"]["member_probes"] == {
-        "required": 1, "fresh": 1, "missing": [], "ignored_malformed": 0, "ignored_foreign": 0, "unreadable": 0}
+        "required": 1,
+        "fresh": 1,
+        "missing": [],
+        "ignored_malformed": 0,
+        "ignored_foreign": 0,
+        "unreadable": 0,
+    }
     assert check_rows(glue_columns(CENTRAL)["verdicts"], list(second["rows"].values())) == []
 
     # Newer objects in the member's prefix that are not its facts: one malformed, one
@@ -133,8 +175,11 @@ def test_a_members_ssm_parameter_keeps_the_owners_ami_in_use_and_missing_facts_k
     compact = stamp[:19].replace("-", "").replace(":", "")
     put_facts(emu, f"{partition}/run-{compact}.000Z.json.gz", b"not gzip")
     foreign = [dict(r, probe_account_id=OUTSIDER, probed_at=f"{stamp[:19]}.001Z", references=[]) for r in facts]
-    put_facts(emu, f"{partition}/run-{compact}.001Z.json.gz",
-              gzip.compress("".join(json.dumps(r) + "\n" for r in foreign).encode()))
+    put_facts(
+        emu,
+        f"{partition}/run-{compact}.001Z.json.gz",
+        gzip.compress("".join(json.dumps(r) + "\n" for r in foreign).encode()),
+    )
     third = day(emu, env)
     assert (third["rows"][param]["verdict"], third["rows"][param]["member_references"]) == ("in_use", [arn])
     counts = third["summary"]["verdicts"]["member_probes"]
@@ -147,7 +192,9 @@ def test_a_members_ssm_parameter_keeps_the_owners_ami_in_use_and_missing_facts_k
     emu.advance(48 * HOUR)
     stale = day(emu, env)
     assert {i: (r["verdict"], r["reasons"]) for i, r in stale["rows"].items()} == {
-        param: ("unknown", ["member_probe_missing"]), unused: ("unknown", ["member_probe_missing"])}
+        param: ("unknown", ["member_probe_missing"]),
+        unused: ("unknown", ["member_probe_missing"]),
+    }
     assert stale["summary"]["verdicts"]["member_probes"]["missing"] == [MEMBER]
     # The candidate announced on the second day is announced as no longer confirmed.
     assert stale["summary"]["alert"]["news"] == 1, stale["summary"]["alert"]

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from archive import objects, rows
 from fleet import CONSUMER_1
 from harness import OWNER, ROOT, base_env, run_binary
-
 from support.glue_schema import check_rows, glue_columns
 
 CENTRAL = ROOT / "deploy" / "org" / "central-archive.yaml"
@@ -34,7 +34,9 @@ def seed_region(emu, region: str) -> dict[str, str]:
         vol = ec2.create_volume(AvailabilityZone=f"{region}a", Size=8)
         snap = ec2.create_snapshot(VolumeId=vol["VolumeId"])
         amis[case] = ec2.register_image(
-            Name=f"golden-{case}-{region}", Architecture="x86_64", RootDeviceName="/dev/xvda",
+            Name=f"golden-{case}-{region}",
+            Architecture="x86_64",
+            RootDeviceName="/dev/xvda",
             VirtualizationType="hvm",
             BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
             TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "Golden", "Value": "true"}]}],
@@ -85,6 +87,7 @@ def run(emu, phase: str, env: dict):
     return run_binary(emu, [phase, "--now", emu.now()], env)
 
 
+@pytest.mark.slow
 def test_two_regions_of_one_account_share_a_central_bucket_in_a_third_region(emu):
     central_bucket(emu, WEST)
     amis = {EAST: seed_region(emu, EAST), WEST: seed_region(emu, WEST)}
@@ -129,8 +132,13 @@ def test_two_regions_of_one_account_share_a_central_bucket_in_a_third_region(emu
         written = rows(before, table)
         assert written and check_rows(org_columns[table], written) == [], table
     assert f"{PREFIX}/state/collect-state.json" not in before
-    assert not [k for k in before if not k.startswith((f"{PREFIX}/entries/", f"{PREFIX}/reports/",
-                                                       f"{PREFIX}/verdicts/", f"{PREFIX}/state/region="))]
+    assert not [
+        k
+        for k in before
+        if not k.startswith(
+            (f"{PREFIX}/entries/", f"{PREFIX}/reports/", f"{PREFIX}/verdicts/", f"{PREFIX}/state/region=")
+        )
+    ]
     alerts = published(emu)
     assert sorted((m["region"], m["Subject"]) for m in alerts) == [
         (WEST, "AMI usage eu-west-1: 1 deregistration candidate"),
@@ -150,6 +158,7 @@ def test_two_regions_of_one_account_share_a_central_bucket_in_a_third_region(emu
     assert {k: (v["etag"], v["last_modified"]) for k, v in after.items() if "/state/" not in k} == unchanged
 
 
+@pytest.mark.slow
 def test_upgrade_adopts_the_single_region_state_once_and_no_other_region_takes_it(emu):
     central_bucket(emu, EAST)
     amis = {EAST: seed_region(emu, EAST), WEST: seed_region(emu, WEST)}

@@ -3,6 +3,7 @@ buckets, and a run that outpaced them would see RequestLimitExceeded answers."""
 
 from __future__ import annotations
 
+import pytest
 from harness import run_binary
 from scale import synthetic_fleet
 
@@ -10,13 +11,21 @@ AMIS = 70
 CAPACITY, REFILL = 50, 5.0  # EC2's mutating bucket, at AWS's defaults
 
 
+@pytest.mark.slow
 def test_create_stays_inside_the_mutating_bucket_without_being_throttled(emu):
     # At AWS's rates on purpose: while a call is on its way, EC2's bucket, if full, gains
     # nothing, while the client's own bucket refills; the client runs ahead by rate x latency.
     # At 5/s that is a fraction of a token; at the emulator's speed and much faster
     # scaled rates it can be one whole token at the start of a run.
-    fleet = synthetic_fleet(emu, amis=AMIS, entries=1, errors=0, CREATE_CONCURRENCY="8",
-                            EC2_MUTATING_BURST=str(CAPACITY), EC2_MUTATING_RATE=str(REFILL))
+    fleet = synthetic_fleet(
+        emu,
+        amis=AMIS,
+        entries=1,
+        errors=0,
+        CREATE_CONCURRENCY="8",
+        EC2_MUTATING_BURST=str(CAPACITY),
+        EC2_MUTATING_RATE=str(REFILL),
+    )
     emu.control("faults", {"ec2_token_buckets": {"mutating": {"capacity": CAPACITY, "refill_per_second": REFILL}}})
 
     result = run_binary(emu, ["create", "--now", emu.now()], fleet.env)

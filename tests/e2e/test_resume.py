@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 from harness import BINARY, run_binary
 from scale import assert_archived_exactly_once, assert_each_error_alerted_once, synthetic_fleet
 
@@ -22,8 +23,9 @@ def collect_killed_after(emu, env, now, puts: int) -> bool:
     """Starts collect and SIGKILLs it once the emulator has seen `puts` more S3
     PutObject calls from it. False when the run finished before reaching that point."""
     start = s3_puts(emu)
-    proc = subprocess.Popen([str(BINARY), "collect", "--now", now], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(BINARY), "collect", "--now", now], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
         if s3_puts(emu) - start >= puts:
@@ -36,6 +38,7 @@ def collect_killed_after(emu, env, now, puts: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_collect_killed_at_random_points_then_rerun_archives_everything_once(emu):
     fleet = synthetic_fleet(emu, amis=16, entries=600, errors=3, COLLECT_CONCURRENCY="2")
     emu.control("config", {"max_results_cap": 200})  # several pages per report
@@ -61,6 +64,7 @@ def test_collect_killed_at_random_points_then_rerun_archives_everything_once(emu
     assert_each_error_alerted_once(emu, reports, fleet)
 
 
+@pytest.mark.slow
 def test_create_stops_at_its_time_budget_and_the_next_run_finishes(emu):
     # 30 AMIs at 10 creates/s after a burst of 2 need about 3 s: a 1 s budget stops early.
     fleet = synthetic_fleet(emu, amis=30, entries=10, errors=0, EC2_MUTATING_RATE="10", EC2_MUTATING_BURST="2")
@@ -80,10 +84,12 @@ def test_create_stops_at_its_time_budget_and_the_next_run_finishes(emu):
     assert sorted(r["ImageId"] for r in reports) == sorted(fleet.image_ids)  # one each, none twice
 
 
+@pytest.mark.slow
 def test_collect_stops_at_its_time_budget_and_the_next_run_finishes(emu):
     # One report at a time, each report's single page paced to 5/s: 20 reports need ~4 s.
-    fleet = synthetic_fleet(emu, amis=20, entries=40, errors=2, COLLECT_CONCURRENCY="1",
-                            EC2_DESCRIBE_RATE="5", EC2_DESCRIBE_BURST="3")
+    fleet = synthetic_fleet(
+        emu, amis=20, entries=40, errors=2, COLLECT_CONCURRENCY="1", EC2_DESCRIBE_RATE="5", EC2_DESCRIBE_BURST="3"
+    )
     now = emu.now()
     assert run_binary(emu, ["create", "--now", now], fleet.env).code == 0
     first = run_binary(emu, ["collect", "--now", now, "--time-budget", "1"], fleet.env)
@@ -118,8 +124,10 @@ def test_unfinished_uploads_of_a_killed_run_are_aborted_by_the_next_one(emu):
 
     fresh = run_binary(emu, ["collect", "--now", emu.now()], env)
     assert fresh.code == 0 and fresh.summary["aborted_uploads"] == 0, fresh.stderr
-    assert unfinished() == ["ami-usage/entries/region=us-east-1/report_date=2026-01-01/amiur-0123456789abcdef0.json.gz",
-                            "elsewhere/big.bin"], "a young upload may belong to a live run"
+    assert unfinished() == [
+        "ami-usage/entries/region=us-east-1/report_date=2026-01-01/amiur-0123456789abcdef0.json.gz",
+        "elsewhere/big.bin",
+    ], "a young upload may belong to a live run"
     later = run_binary(emu, ["collect", "--now", emu.advance(2 * 3600)], env)
     assert later.code == 0 and later.summary["aborted_uploads"] == 1, later.stderr
     assert unfinished() == ["elsewhere/big.bin"]

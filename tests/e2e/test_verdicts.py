@@ -13,9 +13,9 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
 from fleet import CONSUMER_1, archive_and_alerting
 from harness import OWNER, REGION, base_env, run_binary
-
 from support.glue_schema import check_rows, glue_columns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,10 @@ def register(ec2, name: str, tags: dict[str, str]) -> str:
     vol = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)
     snap = ec2.create_snapshot(VolumeId=vol["VolumeId"])
     image_id = ec2.register_image(
-        Name=name, Architecture="x86_64", RootDeviceName="/dev/xvda", VirtualizationType="hvm",
+        Name=name,
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
+        VirtualizationType="hvm",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
         TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
     )["ImageId"]
@@ -74,12 +77,23 @@ def expected(case: str, day: int) -> tuple[str, list[str] | None, list[str]] | N
 def seed(emu) -> dict[str, str]:
     owner = emu.client("ec2")
     golden = {"Golden": "true"}
-    ids = {case: register(owner, f"golden-{case}", {**golden, **tags}) for case, tags in [
-        ("current", {}), ("lt_old_version", {}), ("lt_beyond_depth", {}), ("owner_instance", {}),
-        ("owner_ssm", {}), ("launched_recent", {}), ("shared_unused", {}),
-        ("excluded_tag", {"ami-usage-reporter:keep": "true"}), ("report_error", {}), ("report_pending", {}),
-        ("deregistered", {}), ("web_v1", {"Family": "web"}),
-    ]}
+    ids = {
+        case: register(owner, f"golden-{case}", {**golden, **tags})
+        for case, tags in [
+            ("current", {}),
+            ("lt_old_version", {}),
+            ("lt_beyond_depth", {}),
+            ("owner_instance", {}),
+            ("owner_ssm", {}),
+            ("launched_recent", {}),
+            ("shared_unused", {}),
+            ("excluded_tag", {"ami-usage-reporter:keep": "true"}),
+            ("report_error", {}),
+            ("report_pending", {}),
+            ("deregistered", {}),
+            ("web_v1", {"Family": "web"}),
+        ]
+    }
     ids["scratch"] = register(owner, "scratch", {"Golden": "false"})
     consumer = emu.client("ec2", CONSUMER_1)
     consumer.run_instances(ImageId=ids["current"], MinCount=2, MaxCount=2, InstanceType="t3.micro")
@@ -87,13 +101,20 @@ def seed(emu) -> dict[str, str]:
         consumer.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"ImageId": ids[first]})
         for _ in range(DEPTH - 1 if first == "lt_old_version" else DEPTH):
             consumer.create_launch_template_version(
-                LaunchTemplateName=name, LaunchTemplateData={"ImageId": ids["current"]})
+                LaunchTemplateName=name, LaunchTemplateData={"ImageId": ids["current"]}
+            )
     owner.run_instances(ImageId=ids["owner_instance"], MinCount=1, MaxCount=1, InstanceType="t3.micro")
-    emu.client("ssm").put_parameter(Name="/golden/base", Value=ids["owner_ssm"], Type="String",
-                                    DataType="aws:ec2:image")
-    emu.control("config", {"instance_activity_lag_seconds": DAY,
-                           "error_images": {ids["report_error"]: "InternalError: report failed"},
-                           "pending_images": [ids["report_pending"]]})
+    emu.client("ssm").put_parameter(
+        Name="/golden/base", Value=ids["owner_ssm"], Type="String", DataType="aws:ec2:image"
+    )
+    emu.control(
+        "config",
+        {
+            "instance_activity_lag_seconds": DAY,
+            "error_images": {ids["report_error"]: "InternalError: report failed"},
+            "pending_images": [ids["report_pending"]],
+        },
+    )
     emu.advance(3600)
     ids["web_v2"] = register(owner, "golden-web_v2", {**golden, "Family": "web"})  # newer by 1 h
     return ids
@@ -102,8 +123,9 @@ def seed(emu) -> dict[str, str]:
 def section(email: str, title: str) -> list[str]:
     """The `- ...` lines of one titled section of the e-mail digest."""
     parts = email.split(f"\n{title}\n", 1)
-    return [] if len(parts) == 1 else [line for line in parts[1].split("\n\n", 1)[0].splitlines()
-                                       if line.startswith("- ")]
+    return (
+        [] if len(parts) == 1 else [line for line in parts[1].split("\n\n", 1)[0].splitlines() if line.startswith("- ")]
+    )
 
 
 def verdict_rows(s3, bucket: str, key: str) -> list[dict]:
@@ -111,12 +133,20 @@ def verdict_rows(s3, bucket: str, key: str) -> list[dict]:
     return [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
 
 
+@pytest.mark.slow
 def test_verdicts_over_forty_days(emu):
     ids = seed(emu)
     case_of = {v: k for k, v in ids.items()}
     alerting = archive_and_alerting(emu)
-    env = base_env(emu, ARCHIVE_BUCKET=alerting.bucket, ARCHIVE_PREFIX=PREFIX, ALERT_TOPIC_ARN=alerting.topic_arn,
-                   AMI_TAG_FILTERS="Golden=true", LAUNCH_TEMPLATE_VERSION_DEPTH=str(DEPTH), GROUP_TAG="Family")
+    env = base_env(
+        emu,
+        ARCHIVE_BUCKET=alerting.bucket,
+        ARCHIVE_PREFIX=PREFIX,
+        ALERT_TOPIC_ARN=alerting.topic_arn,
+        AMI_TAG_FILTERS="Golden=true",
+        LAUNCH_TEMPLATE_VERSION_DEPTH=str(DEPTH),
+        GROUP_TAG="Family",
+    )
     s3, owner = emu.client("s3"), emu.client("ec2")
     columns = glue_columns(ROOT / "template.yaml")["verdicts"]
     announced: dict[str, list[int]] = {}
@@ -135,7 +165,8 @@ def test_verdicts_over_forty_days(emu):
             case_of[ids["too_young"]] = "too_young"
         if day == 34:
             emu.client("ec2", CONSUMER_1).run_instances(
-                ImageId=ids["launched_recent"], MinCount=1, MaxCount=1, InstanceType="t3.micro")
+                ImageId=ids["launched_recent"], MinCount=1, MaxCount=1, InstanceType="t3.micro"
+            )
         now = emu.advance(3600)
         collected = run_binary(emu, ["collect", "--now", now], env)
         assert collected.code == 0, (day, collected.stderr)

@@ -24,7 +24,7 @@ def condition_holds(tpl: dict, name: str, params: dict[str, str]) -> bool:
 
 
 def _truth(expr: Any, tpl: dict, params: dict[str, str]) -> bool:
-    (fn, arg), = expr.items()
+    ((fn, arg),) = expr.items()
     if fn == "Fn::Equals":
         left, right = (_scalar(a, params) for a in arg)
         return left == right
@@ -65,8 +65,11 @@ def deployed(tpl: dict, **given: str) -> tuple[dict[str, dict], dict[str, dict],
     params = parameter_values(tpl, **given)
 
     def kept(items: dict[str, dict]) -> dict[str, dict]:
-        return {name: resolve(item, tpl, params) for name, item in items.items()
-                if "Condition" not in item or condition_holds(tpl, item["Condition"], params)}
+        return {
+            name: resolve(item, tpl, params)
+            for name, item in items.items()
+            if "Condition" not in item or condition_holds(tpl, item["Condition"], params)
+        }
 
     return kept(tpl["Resources"]), kept(tpl.get("Outputs", {})), params
 

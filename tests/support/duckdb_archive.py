@@ -131,4 +131,4 @@ def run_query(con, sql_text: str) -> list[dict[str, Any]]:
     """Run one Athena query (queries/*.sql) on the archive; rows as dicts, in order."""
     cur = con.execute(rewrite_for_duckdb(sql_text))
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -94,10 +95,7 @@ def glue_tables(template_path: str | Path) -> dict[str, dict[str, Any]]:
 def glue_columns(template_path: str | Path) -> dict[str, dict[str, str]]:
     """{table: {column: hive_type}} for every Glue table (partition keys excluded)."""
     return {
-        table: {
-            c["Name"]: "".join(str(c["Type"]).split())
-            for c in table_input["StorageDescriptor"]["Columns"]
-        }
+        table: {c["Name"]: "".join(str(c["Type"]).split()) for c in table_input["StorageDescriptor"]["Columns"]}
         for table, table_input in glue_tables(template_path).items()
     }
 
@@ -171,7 +169,13 @@ def _parse_type(src: str, pos: int) -> tuple[HiveType, int]:
             pos = end + 1
         return (("decimal",) if lname == "decimal" else ("primitive", "string")), pos
     if lname in _INT_RANGES or lname in (
-        "string", "boolean", "double", "float", "timestamp", "date", "binary",
+        "string",
+        "boolean",
+        "double",
+        "float",
+        "timestamp",
+        "date",
+        "binary",
     ):
         return ("primitive", lname), pos
     raise ValueError(f"unknown Hive type {name!r} in {src!r}")

@@ -25,8 +25,7 @@ _BLOCK = re.compile(
 
 
 def render(sql: str, indent: str) -> str:
-    return "".join((indent + "  " + line if line.strip() else "") + "\n"
-                   for line in sql.rstrip("\n").split("\n"))
+    return "".join((indent + "  " + line if line.strip() else "") + "\n" for line in sql.rstrip("\n").split("\n"))
 
 
 def sync(template_text: str, queries_dir: Path) -> tuple[str, list[str]]:
@@ -38,7 +37,7 @@ def sync(template_text: str, queries_dir: Path) -> tuple[str, list[str]]:
             return m.group(0)
         body = render(path.read_text(encoding="utf-8"), m.group("indent"))
         # keep the blank line that separates the block from the next resource
-        trailing = m.group("body")[len(m.group("body").rstrip("\n")) + 1:]
+        trailing = m.group("body")[len(m.group("body").rstrip("\n")) + 1 :]
         if m.group("body").rstrip("\n") + "\n" != body:
             changed.append(m.group("name"))
         return m.group("head") + body + trailing

@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from support.glue_schema import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +29,12 @@ def expanded(tmp_path_factory) -> dict:
     assert lint.returncode == 0, lint.stderr
     lint_bin = Path(lint.stdout.strip().splitlines()[-1])
     out = tmp_path_factory.mktemp("sam") / "expanded.json"
-    run = subprocess.run([str(lint_bin / "python"), str(ROOT / "tests" / "support" / "sam_transform.py"),
-                          str(TEMPLATE), str(out)], cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [str(lint_bin / "python"), str(ROOT / "tests" / "support" / "sam_transform.py"), str(TEMPLATE), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     return json.loads(out.read_text())
 
@@ -45,29 +48,37 @@ def test_optional_kms_keys_are_key_arns_and_default_off(template):
         p = template["Parameters"][name]
         assert p["Default"] == ""
         assert re.fullmatch(p["AllowedPattern"], "")
-        assert re.fullmatch(p["AllowedPattern"],
-                            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        assert re.fullmatch(
+            p["AllowedPattern"], "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        )
         assert not re.fullmatch(p["AllowedPattern"], "alias/aws/sns")
         assert not re.fullmatch(p["AllowedPattern"], "arn:aws:kms:eu-west-1:123456789012:alias/mine")
     topic = _res(template, "AlertTopic")["Properties"]
     assert topic["KmsMasterKeyId"] == {
-        "Fn::If": ["HasAlertTopicKmsKey", {"Ref": "AlertTopicKmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
+        "Fn::If": ["HasAlertTopicKmsKey", {"Ref": "AlertTopicKmsKeyArn"}, {"Ref": "AWS::NoValue"}]
+    }
 
 
-@pytest.mark.parametrize("policy, key, service", [
-    ("ArchiveKmsPolicy", "ArchiveKmsKeyArn", "s3"),
-    ("AlertTopicKmsPolicy", "AlertTopicKmsKeyArn", "sns"),
-])
+@pytest.mark.parametrize(
+    "policy, key, service",
+    [
+        ("ArchiveKmsPolicy", "ArchiveKmsKeyArn", "s3"),
+        ("AlertTopicKmsPolicy", "AlertTopicKmsKeyArn", "sns"),
+    ],
+)
 def test_kms_grants_exist_only_with_a_key_and_only_through_the_service(template, policy, key, service):
     res = _res(template, policy)
     assert res["Type"] == "AWS::IAM::Policy"
-    assert res["Condition"] == {"ArchiveKmsKeyArn": "HasArchiveKmsKey",
-                                "AlertTopicKmsKeyArn": "HasAlertTopicKmsKey"}[key]
+    assert (
+        res["Condition"] == {"ArchiveKmsKeyArn": "HasArchiveKmsKey", "AlertTopicKmsKeyArn": "HasAlertTopicKmsKey"}[key]
+    )
     assert res["Properties"]["Roles"] == [{"Ref": "FunctionRole"}]
     (st,) = res["Properties"]["PolicyDocument"]["Statement"]
     assert st["Effect"] == "Allow" and sorted(st["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert st["Resource"] == {"Ref": key}
-    assert st["Condition"] == {"StringEquals": {"kms:ViaService": {"Fn::Sub": service + ".${AWS::Region}.amazonaws.com"}}}
+    assert st["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": service + ".${AWS::Region}.amazonaws.com"}}
+    }
 
 
 def test_bucket_denies_other_encryption_and_customer_keys(template):
@@ -76,16 +87,20 @@ def test_bucket_denies_other_encryption_and_customer_keys(template):
     assert set(plain) == {"DenyInsecureTransport", "DenyOtherEncryption", "DenyCustomerProvidedKeys"}
     other = plain["DenyOtherEncryption"]
     assert (other["Effect"], other["Action"], other["Principal"]) == ("Deny", "s3:PutObject", "*")
-    assert other["Condition"] == {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": {
-        "Fn::If": ["HasArchiveKmsKey", "aws:kms", "AES256"]}}}
+    assert other["Condition"] == {
+        "StringNotEqualsIfExists": {
+            "s3:x-amz-server-side-encryption": {"Fn::If": ["HasArchiveKmsKey", "aws:kms", "AES256"]}
+        }
+    }
     ssec = plain["DenyCustomerProvidedKeys"]
     assert ssec["Condition"] == {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}
     (conditional,) = [st["Fn::If"] for st in statements if "Fn::If" in st]
     cond, kms_only, otherwise = conditional
     assert cond == "HasArchiveKmsKey" and otherwise == {"Ref": "AWS::NoValue"}
     assert kms_only["Sid"] == "DenyOtherKmsKeys"
-    assert kms_only["Condition"] == {"StringNotEqualsIfExists": {
-        "s3:x-amz-server-side-encryption-aws-kms-key-id": {"Ref": "ArchiveKmsKeyArn"}}}
+    assert kms_only["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": {"Ref": "ArchiveKmsKeyArn"}}
+    }
 
 
 def test_access_logs_are_optional(template):
@@ -99,8 +114,11 @@ def test_topic_policy_lets_only_own_alarms_publish_and_requires_tls(template):
     doc = _res(template, "AlertTopicPolicy")["Properties"]["PolicyDocument"]
     allow, deny = doc["Statement"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and allow["Action"] == "sns:Publish"
-    assert allow["Condition"] == {"ArnLike": {"aws:SourceArn": {
-        "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"}}}
+    assert allow["Condition"] == {
+        "ArnLike": {
+            "aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"}
+        }
+    }
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
@@ -128,7 +146,9 @@ def test_alarms_watch_real_metrics_and_notify_the_topic(template):
     assert f"pub const DIMENSIONS: [&str; 2] = {json.dumps(dims)};" in rust
     assert {"Name": "Phase", "Value": "collect"} in expiring["Dimensions"]
     failed = alarms["FailedInvocationsAlarm"]
-    assert failed["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailedInvocationsQueue", "QueueName"]}}]
+    assert failed["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailedInvocationsQueue", "QueueName"]}}
+    ]
 
 
 def test_async_failures_go_to_an_encrypted_queue(template, expanded):
@@ -136,7 +156,9 @@ def test_async_failures_go_to_an_encrypted_queue(template, expanded):
     cfg = props["EventInvokeConfig"]
     assert cfg["MaximumRetryAttempts"] == 2 and cfg["MaximumEventAgeInSeconds"] == 3600
     assert cfg["DestinationConfig"]["OnFailure"] == {
-        "Type": "SQS", "Destination": {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}}
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]},
+    }
     queue = _res(template, "FailedInvocationsQueue")["Properties"]
     assert queue["KmsMasterKeyId"] == "alias/aws/sqs" and queue["MessageRetentionPeriod"] == 1209600
     (invoke_config,) = [r for r in expanded["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
@@ -149,7 +171,8 @@ def test_reserved_concurrency_defaults_to_one_run_at_a_time(template, expanded):
     assert (p["Default"], p["MinValue"]) == (1, 0)
     props = _res(template, "ReporterFunction")["Properties"]
     assert props["ReservedConcurrentExecutions"] == {
-        "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+        "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
     lam = expanded["Resources"]["ReporterFunction"]["Properties"]
     assert lam["ReservedConcurrentExecutions"] == props["ReservedConcurrentExecutions"]
 

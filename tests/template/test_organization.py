@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from support.cfn_conditions import deployed, references, substitute
 from support.glue_schema import glue_columns, glue_partition_keys, glue_tables, load_template
 
@@ -34,14 +33,31 @@ def test_central_template_lints_clean(lint_bin):
     assert (run.returncode, run.stdout.strip()) == (0, ""), run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_central_template_passes_checkov_with_justified_skips(lint_bin, central):
-    run = subprocess.run([str(lint_bin / "checkov"), "-f", str(CENTRAL), "--framework", "cloudformation",
-                          "--skip-download", "--output", "json"], cwd=CENTRAL.parent, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            str(lint_bin / "checkov"),
+            "-f",
+            str(CENTRAL),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--output",
+            "json",
+        ],
+        cwd=CENTRAL.parent,
+        capture_output=True,
+        text=True,
+    )
     results = json.loads(run.stdout)["results"]
     assert [c["check_id"] for c in results["failed_checks"]] == []
     assert len(results["passed_checks"]) >= 8
-    declared = {(lid, s["id"]): s["comment"] for lid, r in central["Resources"].items()
-                for s in ((r.get("Metadata") or {}).get("checkov") or {}).get("skip", [])}
+    declared = {
+        (lid, s["id"]): s["comment"]
+        for lid, r in central["Resources"].items()
+        for s in ((r.get("Metadata") or {}).get("checkov") or {}).get("skip", [])
+    }
     assert all(len(c.split()) >= 8 for c in declared.values())
     assert {(c["resource"].split(".", 1)[1], c["check_id"]) for c in results["skipped_checks"]} == set(declared)
 
@@ -54,26 +70,35 @@ def _statements(central) -> dict[str, dict]:
 
 def test_members_reach_only_their_own_account_prefix_inside_the_organisation(central):
     sts = _statements(central)
-    assert set(sts) == {"DenyInsecureTransport", "DenyOtherEncryption", "DenyCustomerProvidedKeys",
-                        "ReportersWriteOwnAccountPrefix", "ReportersListOwnAccountPrefix",
-                        "OwnersReadMemberReferences", "OwnersListMemberReferences",
-                        "ReportersListUnfinishedUploads"}
+    assert set(sts) == {
+        "DenyInsecureTransport",
+        "DenyOtherEncryption",
+        "DenyCustomerProvidedKeys",
+        "ReportersWriteOwnAccountPrefix",
+        "ReportersListOwnAccountPrefix",
+        "ReportersListUnfinishedUploads",
+        "OwnersReadMemberReferences",
+        "OwnersListMemberReferences",
+    }
     write = sts["ReportersWriteOwnAccountPrefix"]
     assert sorted(write["Action"]) == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]  # no delete, no *
     uploads = sts["ReportersListUnfinishedUploads"]
     assert uploads["Action"] == "s3:ListBucketMultipartUploads" and "StringLike" not in uploads["Condition"]
     # ${!x} is CloudFormation's escape: IAM receives the policy variable ${aws:PrincipalAccount}.
     assert write["Resource"] == {
-        "Fn::Sub": "${OrgArchiveBucket.Arn}/${ArchivePrefix}/account=${!aws:PrincipalAccount}/*"}
+        "Fn::Sub": "${OrgArchiveBucket.Arn}/${ArchivePrefix}/account=${!aws:PrincipalAccount}/*"
+    }
     listing = sts["ReportersListOwnAccountPrefix"]
     assert listing["Action"] == "s3:ListBucket"
     assert listing["Condition"]["StringLike"] == {
-        "s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=${!aws:PrincipalAccount}/*"}}
+        "s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=${!aws:PrincipalAccount}/*"}
+    }
     for st in (write, listing, uploads):
         assert st["Effect"] == "Allow"
         assert st["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
         assert st["Condition"]["ArnLike"] == {
-            "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role${ReporterRolePath}*"}}
+            "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role${ReporterRolePath}*"}
+        }
     # The role path the policy names is the one template.yaml gives the function role.
     role = load_template(TEMPLATE)["Resources"]["FunctionRole"]["Properties"]
     assert central["Parameters"]["ReporterRolePath"]["Default"] == role["Path"]
@@ -88,30 +113,45 @@ def test_only_listed_owner_accounts_read_the_member_probe_facts_read_only(centra
     assert read["Resource"] == {"Fn::Sub": "${OrgArchiveBucket.Arn}/${ArchivePrefix}/account=*/references/*"}
     assert listing["Condition"]["StringLike"] == {"s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=*/references/*"}}
     for st in (read, listing):
-        assert st["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"},
-                                                   "aws:PrincipalAccount": {"Ref": "AmiOwnerAccountIds"}}
+        assert st["Condition"]["StringEquals"] == {
+            "aws:PrincipalOrgID": {"Ref": "OrganizationId"},
+            "aws:PrincipalAccount": {"Ref": "AmiOwnerAccountIds"},
+        }
         assert st["Condition"]["ArnLike"] == {
-            "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role${ReporterRolePath}*"}}
+            "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role${ReporterRolePath}*"}
+        }
     assert central["Parameters"]["AmiOwnerAccountIds"]["Default"] == ""
 
 
 def test_org_references_table_reads_the_member_probes_of_every_account_and_region():
-    assert glue_partition_keys(CENTRAL)["references"] == {"account": "string", "region": "string",
-                                                          "report_date": "string"}
+    assert glue_partition_keys(CENTRAL)["references"] == {
+        "account": "string",
+        "region": "string",
+        "report_date": "string",
+    }
     assert glue_columns(CENTRAL)["references"] == {
-        "schema_version": "int", "probed_at": "timestamp", "probe_account_id": "string",
-        "owner_account_id": "string", "image_id": "string", "checked": "array<string>",
-        "references": "array<struct<resource_type:string,arn:string>>"}
+        "schema_version": "int",
+        "probed_at": "timestamp",
+        "probe_account_id": "string",
+        "owner_account_id": "string",
+        "image_id": "string",
+        "checked": "array<string>",
+        "references": "array<struct<resource_type:string,arn:string>>",
+    }
     p = glue_tables(CENTRAL)["references"]["Parameters"]
-    assert p["storage.location.template"] == {"Fn::Sub": (
-        "s3://${OrgArchiveBucket}/${ArchivePrefix}/account=${!account}/references/region=${!region}/"
-        "report_date=${!report_date}/")}
+    assert p["storage.location.template"] == {
+        "Fn::Sub": (
+            "s3://${OrgArchiveBucket}/${ArchivePrefix}/account=${!account}/references/region=${!region}/"
+            "report_date=${!report_date}/"
+        )
+    }
 
 
 def test_central_bucket_is_private_versioned_encrypted_and_owner_enforced(central):
     b = central["Resources"]["OrgArchiveBucket"]["Properties"]
-    assert b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-        "ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
     assert b["VersioningConfiguration"] == {"Status": "Enabled"}
     assert list(b["PublicAccessBlockConfiguration"].values()) == [True] * 4
     assert b["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
@@ -122,16 +162,19 @@ def test_central_bucket_is_private_versioned_encrypted_and_owner_enforced(centra
 def test_org_tables_read_every_account_and_region_with_the_archive_columns(table):
     single = glue_columns(TEMPLATE)[table]
     assert glue_columns(CENTRAL)[table] == single  # the same rows, nothing rewritten
-    assert glue_partition_keys(CENTRAL)[table] == {"account": "string", "region": "string",
-                                                   "report_date": "string"}
+    assert glue_partition_keys(CENTRAL)[table] == {"account": "string", "region": "string", "report_date": "string"}
     p = glue_tables(CENTRAL)[table]["Parameters"]
     assert p["projection.account.type"] == "enum"
     assert p["projection.account.values"] == {"Fn::Join": [",", {"Ref": "MemberAccountIds"}]}
     assert p["projection.region.type"] == "enum"
     # Below account=<id>/ the layout is the single-account contract, unchanged.
-    assert p["storage.location.template"] == {"Fn::Sub": (
-        "s3://${OrgArchiveBucket}/${ArchivePrefix}/account=${!account}/" + table
-        + "/region=${!region}/report_date=${!report_date}/")}
+    assert p["storage.location.template"] == {
+        "Fn::Sub": (
+            "s3://${OrgArchiveBucket}/${ArchivePrefix}/account=${!account}/"
+            + table
+            + "/region=${!region}/report_date=${!report_date}/"
+        )
+    }
 
 
 def test_member_mode_writes_under_its_own_account_prefix():
@@ -139,7 +182,8 @@ def test_member_mode_writes_under_its_own_account_prefix():
     param = tpl["Parameters"]["CentralArchiveBucket"]
     assert param["Default"] == ""
     assert tpl["Conditions"]["UseCentralArchive"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "CentralArchiveBucket"}, ""]}]}
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "CentralArchiveBucket"}, ""]}]
+    }
     env = tpl["Resources"]["ReporterFunction"]["Properties"]["Environment"]["Variables"]
     assert env["ARCHIVE_PREFIX"]["Fn::If"][1] == {"Fn::Sub": "${ArchivePrefix}/account=${AWS::AccountId}"}
     central_params = load_template(CENTRAL)["Parameters"]
@@ -148,11 +192,27 @@ def test_member_mode_writes_under_its_own_account_prefix():
 
 
 # Resources of the stack's own archive: organisation mode must create none of them.
-LOCAL_ARCHIVE = {"ArchiveBucket", "ArchiveBucketPolicy", "AthenaDatabase", "EntriesTable", "ReportsTable",
-                 "VerdictsTable", "AthenaWorkGroup", "UnusedAmisQuery", "ZeroUsageInReportsQuery",
-                 "UsageByAccountQuery", "FamilyAdoptionQuery", "ReportProblemsQuery", "BillingProductsQuery"}
-MEMBER = {"CentralArchiveBucket": "org-archive", "ArchiveBucketRegion": "eu-west-1",
-          "AthenaDatabaseName": "ami_usage_org", "CentralAthenaWorkGroup": "ami-usage-central-ami-usage-org"}
+LOCAL_ARCHIVE = {
+    "ArchiveBucket",
+    "ArchiveBucketPolicy",
+    "AthenaDatabase",
+    "EntriesTable",
+    "ReportsTable",
+    "VerdictsTable",
+    "AthenaWorkGroup",
+    "UnusedAmisQuery",
+    "ZeroUsageInReportsQuery",
+    "UsageByAccountQuery",
+    "FamilyAdoptionQuery",
+    "ReportProblemsQuery",
+    "BillingProductsQuery",
+}
+MEMBER = {
+    "CentralArchiveBucket": "org-archive",
+    "ArchiveBucketRegion": "eu-west-1",
+    "AthenaDatabaseName": "ami_usage_org",
+    "CentralAthenaWorkGroup": "ami-usage-central-ami-usage-org",
+}
 
 
 def _archive_settings(resources: dict, params: dict) -> tuple[dict, dict]:
@@ -191,16 +251,28 @@ def test_member_mode_creates_no_local_archive_and_writes_only_its_central_prefix
         "ATHENA_WORKGROUP": "ami-usage-central-ami-usage-org",
     }
     assert s3 == {
-        "ReadWriteArchiveObjects": (["s3:GetObject", "s3:PutObject"],
-                                    "arn:${AWS::Partition}:s3:::org-archive/ami-usage/account=${AWS::AccountId}/*", []),
-        "ListArchivePrefixOnly": ("s3:ListBucket", "arn:${AWS::Partition}:s3:::org-archive",
-                                  ["ami-usage/account=${AWS::AccountId}/*"]),
-        "AbortUnfinishedArchiveUploads": ("s3:AbortMultipartUpload",
-                                          "arn:${AWS::Partition}:s3:::org-archive/ami-usage/account=${AWS::AccountId}/*", []),
+        "ReadWriteArchiveObjects": (
+            ["s3:GetObject", "s3:PutObject"],
+            "arn:${AWS::Partition}:s3:::org-archive/ami-usage/account=${AWS::AccountId}/*",
+            [],
+        ),
+        "ListArchivePrefixOnly": (
+            "s3:ListBucket",
+            "arn:${AWS::Partition}:s3:::org-archive",
+            ["ami-usage/account=${AWS::AccountId}/*"],
+        ),
+        "AbortUnfinishedArchiveUploads": (
+            "s3:AbortMultipartUpload",
+            "arn:${AWS::Partition}:s3:::org-archive/ami-usage/account=${AWS::AccountId}/*",
+            [],
+        ),
         "ListUnfinishedUploads": ("s3:ListBucketMultipartUploads", "arn:${AWS::Partition}:s3:::org-archive", []),
     }
     assert outputs["ArchiveBucketName"]["Value"] == {"Ref": "CentralArchiveBucket"}
-    assert substitute(outputs["ArchiveLocation"]["Value"], params) == "s3://org-archive/ami-usage/account=${AWS::AccountId}/"
+    assert (
+        substitute(outputs["ArchiveLocation"]["Value"], params)
+        == "s3://org-archive/ami-usage/account=${AWS::AccountId}/"
+    )
 
 
 def test_single_account_mode_keeps_its_own_archive_and_ignores_the_bucket_region():
@@ -218,18 +290,34 @@ def test_single_account_mode_keeps_its_own_archive_and_ignores_the_bucket_region
         "ATHENA_WORKGROUP": "${AthenaWorkGroup}",
     }
     assert s3 == {
-        "ReadWriteArchiveObjects": (["s3:GetObject", "s3:PutObject"],
-                                    "arn:${AWS::Partition}:s3:::${ArchiveBucket}/ami-usage/*", []),
+        "ReadWriteArchiveObjects": (
+            ["s3:GetObject", "s3:PutObject"],
+            "arn:${AWS::Partition}:s3:::${ArchiveBucket}/ami-usage/*",
+            [],
+        ),
         "ListArchivePrefixOnly": ("s3:ListBucket", "arn:${AWS::Partition}:s3:::${ArchiveBucket}", ["ami-usage/*"]),
-        "AbortUnfinishedArchiveUploads": ("s3:AbortMultipartUpload",
-                                          "arn:${AWS::Partition}:s3:::${ArchiveBucket}/ami-usage/*", []),
+        "AbortUnfinishedArchiveUploads": (
+            "s3:AbortMultipartUpload",
+            "arn:${AWS::Partition}:s3:::${ArchiveBucket}/ami-usage/*",
+            [],
+        ),
         "ListUnfinishedUploads": ("s3:ListBucketMultipartUploads", "arn:${AWS::Partition}:s3:::${ArchiveBucket}", []),
     }
 
 
-@pytest.mark.parametrize("value, ok", [("", True), ("eu-west-1", True), ("us-gov-west-1", True),
-                                       ("cn-north-1", True), ("eu-west", False), ("EU-WEST-1", False),
-                                       ("eu-west-0", False), ("s3.eu-west-1.amazonaws.com", False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("", True),
+        ("eu-west-1", True),
+        ("us-gov-west-1", True),
+        ("cn-north-1", True),
+        ("eu-west", False),
+        ("EU-WEST-1", False),
+        ("eu-west-0", False),
+        ("s3.eu-west-1.amazonaws.com", False),
+    ],
+)
 def test_archive_bucket_region_parameter_accepts_region_codes_only(value, ok):
     import re
 
@@ -241,6 +329,10 @@ def test_central_stack_outputs_what_members_need():
     outputs = load_template(CENTRAL)["Outputs"]
     member_params = load_template(TEMPLATE)["Parameters"]
     assert outputs["ArchiveBucketRegion"]["Value"] == {"Ref": "AWS::Region"}
-    for output, param in [("CentralArchiveBucket", "CentralArchiveBucket"), ("ArchiveBucketRegion", "ArchiveBucketRegion"),
-                          ("AthenaDatabaseName", "AthenaDatabaseName"), ("AthenaWorkGroupName", "CentralAthenaWorkGroup")]:
+    for output, param in [
+        ("CentralArchiveBucket", "CentralArchiveBucket"),
+        ("ArchiveBucketRegion", "ArchiveBucketRegion"),
+        ("AthenaDatabaseName", "AthenaDatabaseName"),
+        ("AthenaWorkGroupName", "CentralAthenaWorkGroup"),
+    ]:
         assert param in member_params and param in outputs[output]["Description"], output

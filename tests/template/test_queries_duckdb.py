@@ -17,7 +17,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 from support.duckdb_archive import duckdb_type, open_archive, rewrite_for_duckdb, run_query
 from support.glue_schema import check_rows, glue_columns
 
@@ -26,22 +25,32 @@ QUERIES = ROOT / "queries"
 OWNER = "123456789012"
 OWNER2, OWNER3 = "210987654321", "310987654321"
 R1, R2 = "us-east-1", "eu-west-1"
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = dt.datetime.now(dt.UTC).date()
 A, B, C, D, E = "111111111111", "222222222222", "333333333333", "444444444444", "555555555555"
 INST, LT = "ec2:Instance", "ec2:LaunchTemplate"
 CANDIDATE = ["unused_for_window", "no_owner_account_use", "older_than_min_age"]
 # Verdict columns added by issue 11: rows of a binary that predates them lack the keys.
-NEW_VERDICT_COLUMNS = ("checked", "not_checked", "newest_zero_usage_report", "max_evidence_age_hours",
-                       "owner_last_used", "deregistration_protection", "deprecation_time",
-                       "image_allowed", "source_image_id", "member_references")
+NEW_VERDICT_COLUMNS = (
+    "checked",
+    "not_checked",
+    "newest_zero_usage_report",
+    "max_evidence_age_hours",
+    "owner_last_used",
+    "deregistration_protection",
+    "deprecation_time",
+    "image_allowed",
+    "source_image_id",
+    "member_references",
+)
 
 
 def ts(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def image(name, created, *, tags=None, billing=(), codes=(), sizes=(8,),
-          usage_operation="RunInstances", platform="Linux/UNIX"):
+def image(
+    name, created, *, tags=None, billing=(), codes=(), sizes=(8,), usage_operation="RunInstances", platform="Linux/UNIX"
+):
     return {
         "name": name,
         "description": f"{name} image",
@@ -54,8 +63,7 @@ def image(name, created, *, tags=None, billing=(), codes=(), sizes=(8,),
         "billing_products": list(billing),
         "product_codes": [{"product_code_id": c, "product_code_type": t} for c, t in codes],
         "block_devices": [
-            {"device_name": f"/dev/sd{chr(97 + i)}", "snapshot_id": f"snap-{i:017x}",
-             "volume_size_gib": size}
+            {"device_name": f"/dev/sd{chr(97 + i)}", "snapshot_id": f"snap-{i:017x}", "volume_size_gib": size}
             for i, size in enumerate(sizes)
         ],
         "snapshot_size_gib_total": sum(sizes),
@@ -65,25 +73,42 @@ def image(name, created, *, tags=None, billing=(), codes=(), sizes=(8,),
 def verdict(image_id, kind, reasons=None, *, gib=8, days_unused=40, new_columns=True, **extra):
     """One verdict row as src/core/verdict_row.rs writes it (its run fills in the rest)."""
     row = {
-        "image_id": image_id, "name": f"{image_id[4:]}-image", "verdict": kind,
+        "image_id": image_id,
+        "name": f"{image_id[4:]}-image",
+        "verdict": kind,
         "reasons": list(reasons if reasons is not None else CANDIDATE),
-        "image_creation_date": "2024-01-02T03:04:05.000Z", "age_days": 400,
+        "image_creation_date": "2024-01-02T03:04:05.000Z",
+        "age_days": 400,
         "unused_since": None if kind == "in_use" else "2024-10-01T10:05:07.123Z",
         "days_unused": None if kind == "in_use" else days_unused,
-        "reports_in_window": 30, "zero_usage_reports": 30 if kind != "in_use" else 29,
-        "latest_report_id": f"amiur-{image_id[4:]}", "latest_total_usage": 0,
-        "owner_references": [], "last_launched_time": None, "group_value": None,
-        "snapshot_size_gib_total": gib, "estimated_snapshot_usd_month": round(gib * 0.05, 2),
-        "has_billing_codes": False, "unused_min_days": 30, "min_reports": 3,
+        "reports_in_window": 30,
+        "zero_usage_reports": 30 if kind != "in_use" else 29,
+        "latest_report_id": f"amiur-{image_id[4:]}",
+        "latest_total_usage": 0,
+        "owner_references": [],
+        "last_launched_time": None,
+        "group_value": None,
+        "snapshot_size_gib_total": gib,
+        "estimated_snapshot_usd_month": round(gib * 0.05, 2),
+        "has_billing_codes": False,
+        "unused_min_days": 30,
+        "min_reports": 3,
     }
     if new_columns:
-        row.update({
-            "checked": ["report:ec2:Instance", "report:ec2:LaunchTemplate", "owner:ec2:Instance"],
-            "not_checked": [], "newest_zero_usage_report": "2024-10-30T10:05:07.123Z",
-            "max_evidence_age_hours": 48, "owner_last_used": None,
-            "deregistration_protection": "disabled", "deprecation_time": None,
-            "image_allowed": True, "source_image_id": None, "member_references": [],
-        })
+        row.update(
+            {
+                "checked": ["report:ec2:Instance", "report:ec2:LaunchTemplate", "owner:ec2:Instance"],
+                "not_checked": [],
+                "newest_zero_usage_report": "2024-10-30T10:05:07.123Z",
+                "max_evidence_age_hours": 48,
+                "owner_last_used": None,
+                "deregistration_protection": "disabled",
+                "deprecation_time": None,
+                "image_allowed": True,
+                "source_image_id": None,
+                "member_references": [],
+            }
+        )
     row.update(extra)
     return row
 
@@ -99,45 +124,67 @@ class SyntheticArchive:
         """One collect run's verdicts object: every selected AMI's verdict at that clock."""
         at = dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(hour, minute, 7, 456000))
         for row in rows:
-            self.verdicts.append({"schema_version": 1, "evaluated_at": ts(at), "owner_account_id": owner,
-                                  "region": region, **row, "_run": at})
+            self.verdicts.append(
+                {
+                    "schema_version": 1,
+                    "evaluated_at": ts(at),
+                    "owner_account_id": owner,
+                    "region": region,
+                    **row,
+                    "_run": at,
+                }
+            )
 
-    def report(self, region, image_id, days_ago, img, usage=(), *, state="available",
-               hour=10, state_reason=None):
+    def report(self, region, image_id, days_ago, img, usage=(), *, state="available", hour=10, state_reason=None):
         self._n += 1
         created = dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(hour, 5, 7, 123000))
         report_id = f"amiur-{self._n:017x}"
         collected = ts(created + dt.timedelta(hours=2))
         entries = [
-            {"schema_version": 1, "report_id": report_id, "image_id": image_id,
-             "account_id": account, "resource_type": rtype, "usage_count": count,
-             "report_creation_time": ts(created), "owner_account_id": OWNER,
-             "region": region, "collected_at": collected}
+            {
+                "schema_version": 1,
+                "report_id": report_id,
+                "image_id": image_id,
+                "account_id": account,
+                "resource_type": rtype,
+                "usage_count": count,
+                "report_creation_time": ts(created),
+                "owner_account_id": OWNER,
+                "region": region,
+                "collected_at": collected,
+            }
             for account, rtype, count in (usage if state == "available" else ())
         ]
         self.entries += entries
-        self.reports.append({
-            "schema_version": 1, "report_id": report_id, "image_id": image_id,
-            "owner_account_id": OWNER, "region": region, "state": state,
-            "state_reason": state_reason,
-            "resource_types": [{"resource_type": INST, "options": []},
-                               {"resource_type": LT,
-                                "options": [{"name": "version-depth", "values": ["20"]}]}],
-            "account_ids": [],
-            "report_creation_time": ts(created),
-            "report_expiration_time": ts(created + dt.timedelta(days=30)),
-            "tags": {"CreatedBy": "ami-usage-reporter"},
-            "image": img,
-            "entry_count": len(entries),
-            "account_count": len({e["account_id"] for e in entries}),
-            "total_usage": sum(e["usage_count"] for e in entries),
-            "instance_usage": sum(e["usage_count"] for e in entries if e["resource_type"] == INST),
-            "launch_template_usage": sum(e["usage_count"] for e in entries if e["resource_type"] == LT),
-            "collected_at": collected,
-            # test-only bookkeeping, stripped before writing
-            "_date": created.date().isoformat(),
-            "_created": created,
-        })
+        self.reports.append(
+            {
+                "schema_version": 1,
+                "report_id": report_id,
+                "image_id": image_id,
+                "owner_account_id": OWNER,
+                "region": region,
+                "state": state,
+                "state_reason": state_reason,
+                "resource_types": [
+                    {"resource_type": INST, "options": []},
+                    {"resource_type": LT, "options": [{"name": "version-depth", "values": ["20"]}]},
+                ],
+                "account_ids": [],
+                "report_creation_time": ts(created),
+                "report_expiration_time": ts(created + dt.timedelta(days=30)),
+                "tags": {"CreatedBy": "ami-usage-reporter"},
+                "image": img,
+                "entry_count": len(entries),
+                "account_count": len({e["account_id"] for e in entries}),
+                "total_usage": sum(e["usage_count"] for e in entries),
+                "instance_usage": sum(e["usage_count"] for e in entries if e["resource_type"] == INST),
+                "launch_template_usage": sum(e["usage_count"] for e in entries if e["resource_type"] == LT),
+                "collected_at": collected,
+                # test-only bookkeeping, stripped before writing
+                "_date": created.date().isoformat(),
+                "_created": created,
+            }
+        )
         return report_id
 
     def public_reports(self):
@@ -177,7 +224,7 @@ def build() -> SyntheticArchive:
     old = image("base-2023.01.01", "2023-01-01", sizes=(8, 100))
     for n in (1, 8, 20):
         a.report(R1, "ami-unused-old", n, old)
-    a.report(R1, "ami-unused-old", 40, old, [(A, INST, 5)])          # outside the 30-day window
+    a.report(R1, "ami-unused-old", 40, old, [(A, INST, 5)])  # outside the 30-day window
     a.report(R2, "ami-unused-eu", 2, image("eu-base-2024.06.01", "2024-06-01", sizes=(30,)))
     mix = image("mix-1", "2024-03-01", sizes=(20,))
     a.report(R1, "ami-unused-errmix", 3, mix)
@@ -191,69 +238,90 @@ def build() -> SyntheticArchive:
     a.report(R1, "ami-error-only", 35, err, state="error", state_reason="too old to list")
     gone = image("gone-1", "2024-04-01", sizes=(80,))
     a.report(R1, "ami-gone", 9, gone)
-    a.report(R1, "ami-gone", 2, None)                                  # deregistered since
+    a.report(R1, "ami-gone", 2, None)  # deregistered since
     a.report(R1, "ami-stale", 45, image("stale-1", "2022-01-01", sizes=(90,)))
     edge = image("edge-1", "2024-07-01", sizes=(50,))
-    a.report(R1, "ami-edge", 30, edge)                                 # first day of the window
-    a.report(R1, "ami-edge", 31, edge, [(A, INST, 9)])                 # day before it
+    a.report(R1, "ami-edge", 30, edge)  # first day of the window
+    a.report(R1, "ami-edge", 31, edge, [(A, INST, 9)])  # day before it
     a.report(R1, "ami-edge-out", 31, image("edge-out-1", "2024-07-02", sizes=(40,)))
     # --- a family named by version suffix, with a superseded same-day report
     app0 = image("app-2024.12.01", "2024-12-01")
     app1 = image("app-2025.01.01", "2025-01-01")
     app2 = image("app-2025.02.01", "2025-02-01")
     a.report(R1, "ami-app0", 10, app0, [(E, INST, 2)])
-    a.report(R1, "ami-app0", 1, None, [(E, INST, 1)])                 # deregistered, still used
-    a.report(R1, "ami-app1", 91, app1, [(C, INST, 5)])                 # day before the 90-day window
-    a.report(R1, "ami-app2", 90, app2, [(C, LT, 2)])                   # first day of the window
+    a.report(R1, "ami-app0", 1, None, [(E, INST, 1)])  # deregistered, still used
+    a.report(R1, "ami-app1", 91, app1, [(C, INST, 5)])  # day before the 90-day window
+    a.report(R1, "ami-app2", 90, app2, [(C, LT, 2)])  # first day of the window
     a.report(R1, "ami-app1", 3, app1, [(A, INST, 6), (A, LT, 1), (B, INST, 3)])
-    a.report(R1, "ami-app1", 2, app1, [(A, INST, 100)], hour=6)        # superseded same day
+    a.report(R1, "ami-app1", 2, app1, [(A, INST, 100)], hour=6)  # superseded same day
     a.report(R1, "ami-app1", 2, app1, [(A, INST, 4), (B, INST, 2)], hour=12)
     a.report(R1, "ami-app1", 1, app1, [(B, INST, 2)])
     a.report(R1, "ami-app2", 3, app2)
     a.report(R1, "ami-app2", 2, app2, [(A, INST, 4)])
     a.report(R1, "ami-app2", 1, app2, [(A, INST, 7), (A, LT, 1)])
-    a.report(R1, "ami-app3", 1, image("app-2025.03.01", "2025-03-01"), state="error",
-             state_reason="Internal error")
+    a.report(R1, "ami-app3", 1, image("app-2025.03.01", "2025-03-01"), state="error", state_reason="Internal error")
     # --- a family named by tag
-    a.report(R1, "ami-web1", 1, image("nginx-custom", "2024-05-01", tags={"Family": "web"}),
-             [(D, INST, 1)])
-    a.report(R1, "ami-web2", 1, image("web-server-7", "2024-09-01", tags={"Family": "web"}),
-             [(D, INST, 3)])
+    a.report(R1, "ami-web1", 1, image("nginx-custom", "2024-05-01", tags={"Family": "web"}), [(D, INST, 1)])
+    a.report(R1, "ami-web2", 1, image("web-server-7", "2024-09-01", tags={"Family": "web"}), [(D, INST, 3)])
     # --- billing products / product codes
-    a.report(R1, "ami-market", 2, image("market-1", "2024-08-01", billing=["bp-6fa54006"],
-                                        codes=[("abc123xyz", "marketplace")]))
-    a.report(R1, "ami-win", 2, image("win-2022", "2024-08-02", usage_operation="RunInstances:0002",
-                                     platform="Windows"), [(A, INST, 1)])
+    a.report(
+        R1,
+        "ami-market",
+        2,
+        image("market-1", "2024-08-01", billing=["bp-6fa54006"], codes=[("abc123xyz", "marketplace")]),
+    )
+    a.report(
+        R1,
+        "ami-win",
+        2,
+        image("win-2022", "2024-08-02", usage_operation="RunInstances:0002", platform="Windows"),
+        [(A, INST, 1)],
+    )
     a.report(R2, "ami-code-only", 4, image("fpga-1", "2024-08-03", codes=[("devpay1", "devpay")]))
     a.report(R1, "ami-market-old", 40, image("market-old", "2023-08-01", billing=["bp-63a5400a"]))
     a.report(R1, "ami-billing-gone", 5, image("bill-gone", "2024-08-04", billing=["bp-6fa54006"]))
     a.report(R1, "ami-billing-gone", 1, None)
-    a.report(R1, "ami-bill-edge", 30, image("bill-edge", "2024-08-05", billing=["bp-6fa54006"]),
-             [(A, INST, 1)])                                           # first day of the window
-    a.report(R1, "ami-bill-edge-out", 31, image("bill-edge-out", "2024-08-06",
-                                                billing=["bp-6fa54006"]))
+    a.report(
+        R1, "ami-bill-edge", 30, image("bill-edge", "2024-08-05", billing=["bp-6fa54006"]), [(A, INST, 1)]
+    )  # first day of the window
+    a.report(R1, "ami-bill-edge-out", 31, image("bill-edge-out", "2024-08-06", billing=["bp-6fa54006"]))
     # --- error reports on both sides of the 30-day window
-    a.report(R2, "ami-err-edge", 30, image("err-edge", "2024-09-02"), state="error",
-             state_reason="Edge of the window")
-    a.report(R2, "ami-err-edge-out", 31, image("err-edge-out", "2024-09-03"), state="error",
-             state_reason="Outside the window")
+    a.report(R2, "ami-err-edge", 30, image("err-edge", "2024-09-02"), state="error", state_reason="Edge of the window")
+    a.report(
+        R2,
+        "ami-err-edge-out",
+        31,
+        image("err-edge-out", "2024-09-03"),
+        state="error",
+        state_reason="Outside the window",
+    )
     # --- verdicts: runs of the owner in two Regions, and of a second owner account.
     # Yesterday every AMI of us-east-1 was a candidate (it stays in the archive).
-    a.verdict_run(R1, 1, 10, [
-        verdict("ami-v-cand", "candidate", gib=100),
-        verdict("ami-v-owner", "candidate", gib=200),
-        verdict("ami-v-error", "candidate", gib=300),
-        verdict("ami-v-keep", "candidate", gib=400),
-        verdict("ami-v-gone", "candidate", gib=500),
-        verdict("ami-v-flip", "candidate", gib=600),
-        verdict("ami-v-small", "candidate", gib=8, days_unused=35),
-    ])
+    a.verdict_run(
+        R1,
+        1,
+        10,
+        [
+            verdict("ami-v-cand", "candidate", gib=100),
+            verdict("ami-v-owner", "candidate", gib=200),
+            verdict("ami-v-error", "candidate", gib=300),
+            verdict("ami-v-keep", "candidate", gib=400),
+            verdict("ami-v-gone", "candidate", gib=500),
+            verdict("ami-v-flip", "candidate", gib=600),
+            verdict("ami-v-small", "candidate", gib=8, days_unused=35),
+        ],
+    )
     # Today's first run: the owner check found use, a report ended in error, a tag was set,
     # one AMI was deregistered (no longer selected: no row at all).
     first_today = [
         verdict("ami-v-cand", "candidate", gib=100, not_checked=["member:444444444444"]),
-        verdict("ami-v-owner", "in_use", ["used_in_owner_account"], gib=200,
-                owner_references=["arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0"]),
+        verdict(
+            "ami-v-owner",
+            "in_use",
+            ["used_in_owner_account"],
+            gib=200,
+            owner_references=["arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0"],
+        ),
         verdict("ami-v-error", "unknown", ["report_error"], gib=300),
         verdict("ami-v-keep", "excluded", ["excluded_by_tag"], gib=400),
         verdict("ami-v-flip", "candidate", gib=600),
@@ -261,19 +329,36 @@ def build() -> SyntheticArchive:
     ]
     a.verdict_run(R1, 0, 0, first_today)
     # A later run today: a consumer started using ami-v-flip.
-    a.verdict_run(R1, 0, 0, [r if r["image_id"] != "ami-v-flip" else
-                             verdict("ami-v-flip", "in_use", ["used_in_other_accounts"], gib=600)
-                             for r in first_today], minute=35)
+    a.verdict_run(
+        R1,
+        0,
+        0,
+        [
+            r if r["image_id"] != "ami-v-flip" else verdict("ami-v-flip", "in_use", ["used_in_other_accounts"], gib=600)
+            for r in first_today
+        ],
+        minute=35,
+    )
     # eu-west-1 collects too (by a binary from before issue 11: no new keys); its latest
     # object is yesterday's, which must still count (collect writes at least once a day).
-    a.verdict_run(R2, 2, 23, [
-        verdict("ami-v-eu", "candidate", gib=30, new_columns=False),
-        verdict("ami-v-eu-used", "candidate", gib=900, new_columns=False),
-    ])
-    a.verdict_run(R2, 1, 9, [
-        verdict("ami-v-eu", "candidate", gib=30, days_unused=41, new_columns=False),
-        verdict("ami-v-eu-used", "in_use", ["used_in_other_accounts"], gib=900, new_columns=False),
-    ])
+    a.verdict_run(
+        R2,
+        2,
+        23,
+        [
+            verdict("ami-v-eu", "candidate", gib=30, new_columns=False),
+            verdict("ami-v-eu-used", "candidate", gib=900, new_columns=False),
+        ],
+    )
+    a.verdict_run(
+        R2,
+        1,
+        9,
+        [
+            verdict("ami-v-eu", "candidate", gib=30, days_unused=41, new_columns=False),
+            verdict("ami-v-eu-used", "in_use", ["used_in_other_accounts"], gib=900, new_columns=False),
+        ],
+    )
     # Another owner account in us-east-1 (organisation tables) whose collect stopped three
     # days ago: outside the window, its last candidates are no current verdict.
     a.verdict_run(R1, 3, 12, [verdict("ami-v-stale", "candidate", gib=1000)], owner=OWNER2)
@@ -281,8 +366,7 @@ def build() -> SyntheticArchive:
     a.verdict_run(R1, 2, 0, [verdict("ami-v-edge", "candidate", gib=20)], owner=OWNER3, minute=0)
     # The second account's eu-west-1 run today is later than the first account's there:
     # the latest object is per account and Region, not per Region.
-    a.verdict_run(R2, 0, 0, [verdict("ami-v-org", "candidate", gib=30, days_unused=50)],
-                  owner=OWNER2, minute=50)
+    a.verdict_run(R2, 0, 0, [verdict("ami-v-org", "candidate", gib=30, days_unused=50)], owner=OWNER2, minute=50)
     return a
 
 
@@ -352,20 +436,34 @@ def test_views_have_the_glue_column_types(archive):
         "select region, report_date, evaluated_at, not_checked, deregistration_protection, reasons"
         " from verdicts where image_id = 'ami-v-eu' order by evaluated_at desc limit 1"
     ).fetchone()
-    assert row == (R2, since(1), dt.datetime.combine(TODAY - dt.timedelta(days=1), dt.time(9, 5, 7, 456000)),
-                   None, None, CANDIDATE)
+    assert row == (
+        R2,
+        since(1),
+        dt.datetime.combine(TODAY - dt.timedelta(days=1), dt.time(9, 5, 7, 456000)),
+        None,
+        None,
+        CANDIDATE,
+    )
 
 
 def test_empty_archive_gives_empty_typed_views(tmp_path):
     con = open_archive(tmp_path)
-    for name in ("unused_amis", "zero_usage_in_reports", "usage_by_account", "family_adoption",
-                 "report_problems", "billing_products"):
+    for name in (
+        "unused_amis",
+        "zero_usage_in_reports",
+        "usage_by_account",
+        "family_adoption",
+        "report_problems",
+        "billing_products",
+    ):
         assert q(con, name) == []
 
 
 def test_rewrite_rule():
-    assert rewrite_for_duckdb("coalesce(element_at(image.tags, 'Family'), x)") == \
-        "coalesce(map_extract_value(image.tags, 'Family'), x)"
+    assert (
+        rewrite_for_duckdb("coalesce(element_at(image.tags, 'Family'), x)")
+        == "coalesce(map_extract_value(image.tags, 'Family'), x)"
+    )
     assert rewrite_for_duckdb("ELEMENT_AT (m, 'k')") == "map_extract_value(m, 'k')"
     assert rewrite_for_duckdb("select my_element_at(1)") == "select my_element_at(1)"
     assert rewrite_for_duckdb("cardinality(image.product_codes) > 0") == "len(image.product_codes) > 0"
@@ -375,10 +473,24 @@ def test_rewrite_rule():
 
 # --------------------------------------------------------------------------- unused_amis
 
-VERDICT_COLUMNS = ("owner_account_id", "region", "image_id", "name", "evaluated_at", "age_days",
-                   "unused_since", "days_unused", "reports_in_window", "zero_usage_reports",
-                   "snapshot_size_gib_total", "estimated_snapshot_usd_month", "has_billing_codes",
-                   "deregistration_protection", "not_checked", "reasons")
+VERDICT_COLUMNS = (
+    "owner_account_id",
+    "region",
+    "image_id",
+    "name",
+    "evaluated_at",
+    "age_days",
+    "unused_since",
+    "days_unused",
+    "reports_in_window",
+    "zero_usage_reports",
+    "snapshot_size_gib_total",
+    "estimated_snapshot_usd_month",
+    "has_billing_codes",
+    "deregistration_protection",
+    "not_checked",
+    "reasons",
+)
 TIMESTAMPS = ("evaluated_at", "unused_since")
 
 
@@ -408,18 +520,25 @@ def test_unused_amis_are_the_latest_candidate_verdicts(archive):
     got = q(con, "unused_amis")
     assert got == expected_candidates(data)
     assert [(r["owner_account_id"], r["region"], r["image_id"]) for r in got] == [
-        (OWNER, R1, "ami-v-cand"),      # 5.00 USD
-        (OWNER2, R2, "ami-v-org"),      # 1.50 USD, 50 days unused
-        (OWNER, R2, "ami-v-eu"),        # 1.50 USD, 41 days unused (yesterday's object is its latest)
-        (OWNER3, R1, "ami-v-edge"),     # 1.00 USD, its object of 2 days ago at 00:00
-        (OWNER, R1, "ami-v-small"),     # 0.40 USD
+        (OWNER, R1, "ami-v-cand"),  # 5.00 USD
+        (OWNER2, R2, "ami-v-org"),  # 1.50 USD, 50 days unused
+        (OWNER, R2, "ami-v-eu"),  # 1.50 USD, 41 days unused (yesterday's object is its latest)
+        (OWNER3, R1, "ami-v-edge"),  # 1.00 USD, its object of 2 days ago at 00:00
+        (OWNER, R1, "ami-v-small"),  # 0.40 USD
     ]
     # Candidates in an older run, now in_use (owner account, or a consumer in a later run
     # the same day), unknown (report in error), excluded (tag), or no longer selected
     # (deregistered); a candidate of an account whose last object is 3 days old.
     listed = {r["image_id"] for r in got}
-    assert not listed & {"ami-v-owner", "ami-v-flip", "ami-v-error", "ami-v-keep", "ami-v-gone",
-                         "ami-v-eu-used", "ami-v-stale"}
+    assert not listed & {
+        "ami-v-owner",
+        "ami-v-flip",
+        "ami-v-error",
+        "ami-v-keep",
+        "ami-v-gone",
+        "ami-v-eu-used",
+        "ami-v-stale",
+    }
     cand = got[0]
     assert cand["evaluated_at"] == dt.datetime.combine(TODAY, dt.time(0, 35, 7, 456000))
     assert cand["not_checked"] == ["member:444444444444"] and cand["reasons"] == CANDIDATE
@@ -445,13 +564,19 @@ def expected_zero_usage(data):
             continue
         created = dt.date.fromisoformat(latest["image"]["creation_date"][:10])
         size = latest["image"]["snapshot_size_gib_total"]
-        out.append({
-            "region": region, "image_id": image_id, "image_name": latest["image"]["name"],
-            "age_days": (TODAY - created).days, "snapshot_size_gib": size,
-            "snapshot_usd_per_month": round(size * 0.05, 2), "report_count": len(reps),
-            "first_report_date": min(r["_date"] for r in reps),
-            "last_report_date": max(r["_date"] for r in reps),
-        })
+        out.append(
+            {
+                "region": region,
+                "image_id": image_id,
+                "image_name": latest["image"]["name"],
+                "age_days": (TODAY - created).days,
+                "snapshot_size_gib": size,
+                "snapshot_usd_per_month": round(size * 0.05, 2),
+                "report_count": len(reps),
+                "first_report_date": min(r["_date"] for r in reps),
+                "last_report_date": max(r["_date"] for r in reps),
+            }
+        )
     out.sort(key=lambda r: (-r["snapshot_size_gib"], -r["age_days"], r["region"], r["image_id"]))
     return out
 
@@ -463,18 +588,21 @@ def test_zero_usage_in_reports(archive):
         row["snapshot_usd_per_month"] = float(row["snapshot_usd_per_month"])
     assert got == expected_zero_usage(data)
     assert [r["image_id"] for r in got] == [
-        "ami-unused-old", "ami-edge", "ami-unused-eu", "ami-unused-errmix",
-        "ami-market", "ami-code-only"]  # 8 GiB each; the older one first
+        "ami-unused-old",
+        "ami-edge",
+        "ami-unused-eu",
+        "ami-unused-errmix",
+        "ami-market",
+        "ami-code-only",
+    ]  # 8 GiB each; the older one first
     old = got[0]
-    assert (old["report_count"], old["first_report_date"], old["last_report_date"]) == (
-        3, since(20), since(1))
+    assert (old["report_count"], old["first_report_date"], old["last_report_date"]) == (3, since(20), since(1))
     assert old["snapshot_size_gib"] == 108 and old["snapshot_usd_per_month"] == 5.4
     assert old["age_days"] == (TODAY - dt.date(2023, 1, 1)).days
     assert got[3]["report_count"] == 1  # its error report does not count
     ids = {r["image_id"] for r in got}
     # used in the window / only errors / deregistered / outside the window
-    assert not ids & {"ami-busy", "ami-error-only", "ami-gone", "ami-stale", "ami-edge-out",
-                      "ami-app1", "ami-win"}
+    assert not ids & {"ami-busy", "ami-error-only", "ami-gone", "ami-stale", "ami-edge-out", "ami-app1", "ami-win"}
 
 
 # --------------------------------------------------------------------------- usage_by_account
@@ -489,13 +617,25 @@ def expected_usage_by_account(data):
         rep = chosen.get(e["report_id"])
         if rep is None:
             continue
-        key = (rep["_date"], rep["region"], rep["image_id"],
-               rep["image"]["name"] if rep["image"] else None, e["account_id"])
+        key = (
+            rep["_date"],
+            rep["region"],
+            rep["image_id"],
+            rep["image"]["name"] if rep["image"] else None,
+            e["account_id"],
+        )
         sums[key][0 if e["resource_type"] == INST else 1] += e["usage_count"]
     rows = [
-        {"report_date": k[0], "region": k[1], "image_id": k[2], "image_name": k[3],
-         "account_id": k[4], "instance_usage": v[0], "launch_template_usage": v[1],
-         "total_usage": v[0] + v[1]}
+        {
+            "report_date": k[0],
+            "region": k[1],
+            "image_id": k[2],
+            "image_name": k[3],
+            "account_id": k[4],
+            "instance_usage": v[0],
+            "launch_template_usage": v[1],
+            "total_usage": v[0] + v[1],
+        }
         for k, v in sums.items()
     ]
     rows.sort(key=lambda r: (r["region"], r["image_id"], r["account_id"], r["report_date"]))
@@ -506,18 +646,29 @@ def test_usage_by_account(archive):
     data, con = archive
     got = q(con, "usage_by_account")
     assert got == expected_usage_by_account(data)
-    app1 = [(r["report_date"], r["account_id"], r["instance_usage"], r["launch_template_usage"])
-            for r in got if r["image_id"] == "ami-app1"]
+    app1 = [
+        (r["report_date"], r["account_id"], r["instance_usage"], r["launch_template_usage"])
+        for r in got
+        if r["image_id"] == "ami-app1"
+    ]
     assert app1 == [
-        (since(3), A, 6, 1), (since(2), A, 4, 0),      # 4, not the superseded 100
-        (since(3), B, 3, 0), (since(2), B, 2, 0), (since(1), B, 2, 0),
+        (since(3), A, 6, 1),
+        (since(2), A, 4, 0),  # 4, not the superseded 100
+        (since(3), B, 3, 0),
+        (since(2), B, 2, 0),
+        (since(1), B, 2, 0),
     ]  # account C (91 days ago) is outside the window
-    app2_c = [(r["report_date"], r["launch_template_usage"]) for r in got
-              if r["image_id"] == "ami-app2" and r["account_id"] == C]
+    app2_c = [
+        (r["report_date"], r["launch_template_usage"])
+        for r in got
+        if r["image_id"] == "ami-app2" and r["account_id"] == C
+    ]
     assert app2_c == [(since(90), 2)]
     app0 = [r for r in got if r["image_id"] == "ami-app0"]
     assert [(r["report_date"], r["image_name"], r["total_usage"]) for r in app0] == [
-        (since(10), "app-2024.12.01", 2), (since(1), None, 1)]
+        (since(10), "app-2024.12.01", 2),
+        (since(1), None, 1),
+    ]
 
 
 # --------------------------------------------------------------------------- family_adoption
@@ -528,19 +679,24 @@ def family_of(img) -> str:
 
 
 def expected_family_adoption(data):
-    described = latest_per([r for r in data.reports if r["image"] is not None],
-                           lambda r: (r["region"], r["image_id"]))
+    described = latest_per([r for r in data.reports if r["image"] is not None], lambda r: (r["region"], r["image_id"]))
     window = [r for r in data.reports if r["state"] == "available" and r["_date"] >= since(90)]
     daily = latest_per(window, lambda r: (r["region"], r["image_id"], r["_date"])).values()
     rows = []
     for r in daily:
         img = described[(r["region"], r["image_id"])]["image"]
-        rows.append({
-            "report_date": r["_date"], "region": r["region"], "family": family_of(img),
-            "image_id": r["image_id"], "image_name": img["name"],
-            "image_creation_date": dt.datetime.fromisoformat(img["creation_date"][:-1]),
-            "total_usage": r["total_usage"], "account_count": r["account_count"],
-        })
+        rows.append(
+            {
+                "report_date": r["_date"],
+                "region": r["region"],
+                "family": family_of(img),
+                "image_id": r["image_id"],
+                "image_name": img["name"],
+                "image_creation_date": dt.datetime.fromisoformat(img["creation_date"][:-1]),
+                "total_usage": r["total_usage"],
+                "account_count": r["account_count"],
+            }
+        )
     by_family = defaultdict(list)
     for row in rows:
         by_family[(row["region"], row["family"])].append(row)
@@ -556,8 +712,19 @@ def expected_family_adoption(data):
             m["family_usage"] = total
             m["usage_share"] = round(m["total_usage"] / total, 4) if total else None
     rows.sort(key=lambda r: (r["region"], r["family"], r["report_date"], r["generation"]))
-    keys = ["report_date", "region", "family", "image_id", "image_name", "image_creation_date",
-            "generation", "total_usage", "account_count", "family_usage", "usage_share"]
+    keys = [
+        "report_date",
+        "region",
+        "family",
+        "image_id",
+        "image_name",
+        "image_creation_date",
+        "generation",
+        "total_usage",
+        "account_count",
+        "family_usage",
+        "usage_share",
+    ]
     return [{k: r[k] for k in keys} for r in rows]
 
 
@@ -568,25 +735,31 @@ def test_family_adoption(archive):
         if row["usage_share"] is not None:
             row["usage_share"] = round(row["usage_share"], 4)
     assert got == expected_family_adoption(data)
-    app = [(r["report_date"], r["image_id"], r["generation"], r["total_usage"], r["usage_share"])
-           for r in got if (r["region"], r["family"]) == (R1, "app")]
+    app = [
+        (r["report_date"], r["image_id"], r["generation"], r["total_usage"], r["usage_share"])
+        for r in got
+        if (r["region"], r["family"]) == (R1, "app")
+    ]
     assert app == [
         (since(90), "ami-app2", 3, 2, 1.0),
         (since(10), "ami-app0", 1, 2, 1.0),
         (since(3), "ami-app1", 2, 10, 1.0),
         (since(3), "ami-app2", 3, 0, 0.0),
-        (since(2), "ami-app1", 2, 6, 0.6),                  # the 12:05 report, not the 06:05 one
+        (since(2), "ami-app1", 2, 6, 0.6),  # the 12:05 report, not the 06:05 one
         (since(2), "ami-app2", 3, 4, 0.4),
-        (since(1), "ami-app0", 1, 1, round(1 / 11, 4)),     # deregistered, family kept
+        (since(1), "ami-app0", 1, 1, round(1 / 11, 4)),  # deregistered, family kept
         (since(1), "ami-app1", 2, 2, round(2 / 11, 4)),
         (since(1), "ami-app2", 3, 8, round(8 / 11, 4)),
     ]
     web = [(r["image_id"], r["image_name"], r["usage_share"]) for r in got if r["family"] == "web"]
     assert web == [("ami-web1", "nginx-custom", 0.25), ("ami-web2", "web-server-7", 0.75)]
-    base = [(r["report_date"], r["family"], r["usage_share"]) for r in got
-            if r["image_id"] == "ami-unused-old"]
-    assert base == [(since(40), "base", 1.0), (since(20), "base", None),  # no usage: no share
-                    (since(8), "base", None), (since(1), "base", None)]
+    base = [(r["report_date"], r["family"], r["usage_share"]) for r in got if r["image_id"] == "ami-unused-old"]
+    assert base == [
+        (since(40), "base", 1.0),
+        (since(20), "base", None),  # no usage: no share
+        (since(8), "base", None),
+        (since(1), "base", None),
+    ]
 
 
 # --------------------------------------------------------------------------- report_problems
@@ -603,12 +776,17 @@ def test_report_problems(archive):
     expected = sorted(expected, key=lambda r: (r["region"], r["image_id"]))
     expected = sorted(expected, key=lambda r: r["_date"], reverse=True)
     assert got == [
-        {"report_date": r["_date"], "region": r["region"], "report_id": r["report_id"],
-         "image_id": r["image_id"], "image_name": r["image"]["name"] if r["image"] else None,
-         "state_reason": r["state_reason"],
-         "report_creation_time": r["_created"],
-         "collected_at": dt.datetime.fromisoformat(r["collected_at"][:-1]),
-         "errors_for_image": per_image[(r["region"], r["image_id"])]}
+        {
+            "report_date": r["_date"],
+            "region": r["region"],
+            "report_id": r["report_id"],
+            "image_id": r["image_id"],
+            "image_name": r["image"]["name"] if r["image"] else None,
+            "state_reason": r["state_reason"],
+            "report_creation_time": r["_created"],
+            "collected_at": dt.datetime.fromisoformat(r["collected_at"][:-1]),
+            "errors_for_image": per_image[(r["region"], r["image_id"])],
+        }
         for r in expected
     ]
     assert [(r["image_id"], r["errors_for_image"], r["state_reason"]) for r in got] == [
@@ -626,26 +804,34 @@ def test_report_problems(archive):
 def test_billing_products(archive):
     data, con = archive
     got = q(con, "billing_products")
-    latest = latest_per([r for r in data.reports if r["_date"] >= since(30)],
-                        lambda r: (r["region"], r["image_id"]))
+    latest = latest_per([r for r in data.reports if r["_date"] >= since(30)], lambda r: (r["region"], r["image_id"]))
     expected = []
     for r in sorted(latest.values(), key=lambda r: (r["region"], r["image_id"])):
         img = r["image"]
         if img is None or not (img["billing_products"] or img["product_codes"]):
             continue
-        expected.append({
-            "region": r["region"], "image_id": r["image_id"], "image_name": img["name"],
-            "platform_details": img["platform_details"], "usage_operation": img["usage_operation"],
-            "billing_products": img["billing_products"], "product_codes": img["product_codes"],
-            "billing_product_count": len(img["billing_products"]),
-            "product_code_count": len(img["product_codes"]),
-            "latest_report_date": r["_date"], "latest_report_state": r["state"],
-            "latest_total_usage": r["total_usage"],
-        })
+        expected.append(
+            {
+                "region": r["region"],
+                "image_id": r["image_id"],
+                "image_name": img["name"],
+                "platform_details": img["platform_details"],
+                "usage_operation": img["usage_operation"],
+                "billing_products": img["billing_products"],
+                "product_codes": img["product_codes"],
+                "billing_product_count": len(img["billing_products"]),
+                "product_code_count": len(img["product_codes"]),
+                "latest_report_date": r["_date"],
+                "latest_report_state": r["state"],
+                "latest_total_usage": r["total_usage"],
+            }
+        )
     assert got == expected
     assert [(r["region"], r["image_id"]) for r in got] == [
-        (R2, "ami-code-only"), (R1, "ami-bill-edge"), (R1, "ami-market")]
+        (R2, "ami-code-only"),
+        (R1, "ami-bill-edge"),
+        (R1, "ami-market"),
+    ]
     market = got[2]
     assert market["billing_products"] == ["bp-6fa54006"]
-    assert market["product_codes"] == [{"product_code_id": "abc123xyz",
-                                        "product_code_type": "marketplace"}]
+    assert market["product_codes"] == [{"product_code_id": "abc123xyz", "product_code_type": "marketplace"}]

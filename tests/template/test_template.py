@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-
 from support.glue_schema import glue_columns, glue_partition_keys, glue_tables, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +29,7 @@ DEPLOY_README = ROOT / "deploy" / "README.md"
 
 @pytest.fixture(scope="session")
 def lint_bin() -> Path:
-    out = subprocess.run(
-        [str(ROOT / "scripts" / "lint-env")], cwd=ROOT, capture_output=True, text=True
-    )
+    out = subprocess.run([str(ROOT / "scripts" / "lint-env")], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, f"scripts/lint-env failed:\n{out.stderr}"
     return Path(out.stdout.strip().splitlines()[-1])
 
@@ -47,9 +44,10 @@ def expanded(lint_bin, tmp_path_factory) -> tuple[Path, dict]:
     """template.yaml after the SAM transform (what CloudFormation deploys)."""
     out = tmp_path_factory.mktemp("sam") / "expanded.json"
     run = subprocess.run(
-        [str(lint_bin / "python"), str(ROOT / "tests" / "support" / "sam_transform.py"),
-         str(TEMPLATE), str(out)],
-        cwd=ROOT, capture_output=True, text=True,
+        [str(lint_bin / "python"), str(ROOT / "tests" / "support" / "sam_transform.py"), str(TEMPLATE), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, f"SAM transform failed:\n{run.stdout}\n{run.stderr}"
     return out, json.loads(out.read_text())
@@ -67,9 +65,7 @@ def _as_list(v):
 
 
 def _cfn_lint(lint_bin: Path, path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(lint_bin / "cfn-lint"), str(path)], cwd=ROOT, capture_output=True, text=True
-    )
+    return subprocess.run([str(lint_bin / "cfn-lint"), str(path)], cwd=ROOT, capture_output=True, text=True)
 
 
 def test_cfn_lint_reports_nothing(lint_bin):
@@ -96,9 +92,19 @@ def test_cfn_lint_really_lints(lint_bin, tmp_path):
 
 def _checkov(lint_bin: Path, path: Path) -> dict:
     run = subprocess.run(
-        [str(lint_bin / "checkov"), "-f", str(path), "--framework", "cloudformation",
-         "--skip-download", "--output", "json"],
-        cwd=path.parent, capture_output=True, text=True,
+        [
+            str(lint_bin / "checkov"),
+            "-f",
+            str(path),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--output",
+            "json",
+        ],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
     )
     assert run.stdout.strip(), f"checkov printed nothing:\n{run.stderr}"
     report = json.loads(run.stdout)
@@ -113,6 +119,7 @@ def _metadata_skips(tpl: dict) -> dict[tuple[str, str], str]:
     return skips
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["template", "expanded"])
 def test_checkov_has_no_failed_check_and_every_skip_is_justified(lint_bin, expanded, template, which):
     path = TEMPLATE if which == "template" else expanded[0]
@@ -155,23 +162,42 @@ def test_function_properties(template, expanded):
 def test_function_environment_is_the_contract(template):
     env = template["Resources"]["ReporterFunction"]["Properties"]["Environment"]["Variables"]
     assert set(env) == {
-        "ARCHIVE_BUCKET", "ARCHIVE_PREFIX", "ALERT_TOPIC_ARN", "AMI_TAG_FILTERS",
-        "LAUNCH_TEMPLATE_VERSION_DEPTH", "REPORT_ACCOUNT_IDS", "PENDING_ALERT_HOURS",
-        "EXPIRY_WARNING_DAYS", "SNAPSHOT_GB_MONTH_USD", "CREATE_CONCURRENCY",
-        "ATHENA_DATABASE", "ATHENA_WORKGROUP", "ARCHIVE_BUCKET_REGION",
-        "PROBE_OWNER_ACCOUNT_IDS", "REQUIRE_MEMBER_PROBES",
+        "ARCHIVE_BUCKET",
+        "ARCHIVE_PREFIX",
+        "ALERT_TOPIC_ARN",
+        "AMI_TAG_FILTERS",
+        "LAUNCH_TEMPLATE_VERSION_DEPTH",
+        "REPORT_ACCOUNT_IDS",
+        "PENDING_ALERT_HOURS",
+        "EXPIRY_WARNING_DAYS",
+        "SNAPSHOT_GB_MONTH_USD",
+        "CREATE_CONCURRENCY",
+        "ATHENA_DATABASE",
+        "ATHENA_WORKGROUP",
+        "ARCHIVE_BUCKET_REGION",
+        "PROBE_OWNER_ACCOUNT_IDS",
+        "REQUIRE_MEMBER_PROBES",
     }
     assert env["ARCHIVE_BUCKET"] == {
-        "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]}
+        "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]
+    }
     # The stack's own bucket is in the stack's Region; a central one wherever it was made.
     assert env["ARCHIVE_BUCKET_REGION"] == {
-        "Fn::If": ["UseCentralArchive", {"Ref": "ArchiveBucketRegion"}, {"Ref": "AWS::Region"}]}
+        "Fn::If": ["UseCentralArchive", {"Ref": "ArchiveBucketRegion"}, {"Ref": "AWS::Region"}]
+    }
     assert env["ATHENA_DATABASE"] == {
-        "Fn::If": ["UseCentralArchive", {"Ref": "AthenaDatabaseName"}, {"Ref": "AthenaDatabase"}]}
+        "Fn::If": ["UseCentralArchive", {"Ref": "AthenaDatabaseName"}, {"Ref": "AthenaDatabase"}]
+    }
     assert env["ATHENA_WORKGROUP"] == {
-        "Fn::If": ["UseCentralArchive", {"Ref": "CentralAthenaWorkGroup"}, {"Ref": "AthenaWorkGroup"}]}
-    assert env["ARCHIVE_PREFIX"] == {"Fn::If": [
-        "UseCentralArchive", {"Fn::Sub": "${ArchivePrefix}/account=${AWS::AccountId}"}, {"Ref": "ArchivePrefix"}]}
+        "Fn::If": ["UseCentralArchive", {"Ref": "CentralAthenaWorkGroup"}, {"Ref": "AthenaWorkGroup"}]
+    }
+    assert env["ARCHIVE_PREFIX"] == {
+        "Fn::If": [
+            "UseCentralArchive",
+            {"Fn::Sub": "${ArchivePrefix}/account=${AWS::AccountId}"},
+            {"Ref": "ArchivePrefix"},
+        ]
+    }
     assert env["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
     params = template["Parameters"]
     assert params["ArchivePrefix"]["Default"] == "ami-usage"
@@ -202,8 +228,9 @@ def test_schedules_deliver_the_phase_events(template, expanded):
     assert by_phase["collect"]["Properties"]["ScheduleExpression"] == {"Ref": "CollectScheduleExpression"}
     # The probe runs only in member stacks that name owners (organisation mode).
     assert by_phase["probe"]["Properties"]["ScheduleExpression"] == {"Ref": "ProbeScheduleExpression"}
-    assert by_phase["probe"]["Properties"]["State"] == {"Fn::If": ["RunsMemberProbe", {"Ref": "ScheduleState"},
-                                                                   "DISABLED"]}
+    assert by_phase["probe"]["Properties"]["State"] == {
+        "Fn::If": ["RunsMemberProbe", {"Ref": "ScheduleState"}, "DISABLED"]
+    }
     assert by_phase["create"]["Properties"]["State"] == {"Ref": "ScheduleState"}
     assert template["Parameters"]["CreateScheduleExpression"]["Default"] == "cron(0 6 * * ? *)"
     assert template["Parameters"]["CollectScheduleExpression"]["Default"] == "cron(30 * * * ? *)"
@@ -214,8 +241,7 @@ def test_schedules_deliver_the_phase_events(template, expanded):
 
 def test_scheduled_rule_sample_is_a_real_envelope():
     ev = _load_event("scheduled-rule.json")
-    assert set(ev) == {"version", "id", "detail-type", "source", "account", "time", "region",
-                       "resources", "detail"}
+    assert set(ev) == {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
     assert ev["detail-type"] == "Scheduled Event" and ev["source"] == "aws.events"
     assert ev["detail"] == {} and re.fullmatch(r"\d{12}", ev["account"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", ev["time"])
@@ -233,8 +259,12 @@ def _policy_statements(tpl: dict):
         docs = []
         if res["Type"] == "AWS::IAM::Role":
             docs += [p["PolicyDocument"] for p in props.get("Policies", [])]
-        if res["Type"] in ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::IAM::Policy",
-                           "AWS::IAM::ManagedPolicy"):
+        if res["Type"] in (
+            "AWS::S3::BucketPolicy",
+            "AWS::SNS::TopicPolicy",
+            "AWS::IAM::Policy",
+            "AWS::IAM::ManagedPolicy",
+        ):
             docs.append(props["PolicyDocument"])
         if res["Type"] == "AWS::Serverless::Function":
             assert "Policies" not in props, "use the explicit FunctionRole"
@@ -286,7 +316,8 @@ def test_owners_read_member_probe_facts_only_with_require_member_probes(template
     get, listing = (c[1] for c in conditional)
     assert (get["Action"], listing["Action"]) == ("s3:GetObject", "s3:ListBucket")
     assert get["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:s3:::${CentralArchiveBucket}/${ArchivePrefix}/account=*/references/*"}
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${CentralArchiveBucket}/${ArchivePrefix}/account=*/references/*"
+    }
     assert listing["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=*/references/*"}}}
     env = template["Resources"]["ReporterFunction"]["Properties"]["Environment"]["Variables"]
     assert env["REQUIRE_MEMBER_PROBES"] == {"Fn::If": ["ReadsMemberProbes", {"Ref": "RequireMemberProbes"}, ""]}
@@ -305,21 +336,42 @@ def _by_action(statements) -> dict[str, dict]:
 def test_function_role_is_least_privilege(template):
     sts = _by_action(_role_statements(template))
     assert set(sts) == {
-        "logs:CreateLogStream", "logs:PutLogEvents",
-        "ec2:DescribeImages", "ec2:DescribeImageUsageReports",
-        "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences",
-        "autoscaling:DescribeLaunchConfigurations", "ec2:DescribeImageAttribute", "ec2:CreateImageUsageReport", "ec2:CreateTags",
-        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload", "s3:ListBucketMultipartUploads",
-        "sns:Publish", "sqs:SendMessage",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "ec2:DescribeImages",
+        "ec2:DescribeImageUsageReports",
+        "ec2:DescribeImageUsageReportEntries",
+        "ec2:DescribeImageReferences",
+        "autoscaling:DescribeLaunchConfigurations",
+        "ec2:DescribeSpotFleetRequests",
+        "ec2:DescribeFleets",
+        "ec2:DescribeImageAttribute",
+        "ec2:CreateImageUsageReport",
+        "ec2:CreateTags",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "s3:AbortMultipartUpload",
+        "s3:ListBucketMultipartUploads",
+        "sns:Publish",
+        "sqs:SendMessage",
     }
+
     def text(r):  # the template text of a Sub, in both of its forms
         return r if isinstance(r, str) else r["Fn::Sub"] if isinstance(r["Fn::Sub"], str) else r["Fn::Sub"][0]
+
     sub = lambda st: [text(r) for r in _as_list(st["Resource"])]  # noqa: E731
     # Only the describe actions without resource-level support get "*".
     star = {a for a, st in sts.items() if st["Resource"] == "*"}
-    assert star == {"ec2:DescribeImages", "ec2:DescribeImageUsageReports",
-                    "ec2:DescribeImageUsageReportEntries", "ec2:DescribeImageReferences",
-                    "autoscaling:DescribeLaunchConfigurations"}
+    assert star == {
+        "ec2:DescribeImages",
+        "ec2:DescribeImageUsageReports",
+        "ec2:DescribeImageUsageReportEntries",
+        "ec2:DescribeImageReferences",
+        "autoscaling:DescribeLaunchConfigurations",
+        "ec2:DescribeSpotFleetRequests",
+        "ec2:DescribeFleets",
+    }
     assert sub(sts["s3:GetObject"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}/${ArchiveKeyPrefix}/*"]
     assert sts["s3:PutObject"] is sts["s3:GetObject"]
     assert sub(sts["s3:ListBucket"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}"]
@@ -328,23 +380,31 @@ def test_function_role_is_least_privilege(template):
     # Own bucket: the archive prefix; organisation mode: the central bucket, own account's prefix.
     variables = sts["s3:GetObject"]["Resource"]["Fn::Sub"][1]
     assert variables == {
-        "ArchiveBucketName": {"Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"},
-                                         {"Ref": "ArchiveBucket"}]},
-        "ArchiveKeyPrefix": {"Fn::If": ["UseCentralArchive",
-                                        {"Fn::Sub": "${ArchivePrefix}/account=${AWS::AccountId}"},
-                                        {"Ref": "ArchivePrefix"}]}}
+        "ArchiveBucketName": {
+            "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]
+        },
+        "ArchiveKeyPrefix": {
+            "Fn::If": [
+                "UseCentralArchive",
+                {"Fn::Sub": "${ArchivePrefix}/account=${AWS::AccountId}"},
+                {"Ref": "ArchivePrefix"},
+            ]
+        },
+    }
     assert prefix["Fn::Sub"][1] == {"ArchiveKeyPrefix": variables["ArchiveKeyPrefix"]}
     assert sub(sts["sns:Publish"]) == ["${AlertTopic}"]
     assert sub(sts["sqs:SendMessage"]) == ["${FailedInvocationsQueue.Arn}"]
-    assert sts["ec2:CreateTags"]["Condition"] == {
-        "StringEquals": {"ec2:CreateAction": "CreateImageUsageReport"}}
+    assert sts["ec2:CreateTags"]["Condition"] == {"StringEquals": {"ec2:CreateAction": "CreateImageUsageReport"}}
     assert sub(sts["ec2:CreateTags"]) == [
-        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:image-usage-report/*"]
+        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:image-usage-report/*"
+    ]
     assert sub(sts["ec2:CreateImageUsageReport"]) == [
         "arn:${AWS::Partition}:ec2:${AWS::Region}::image/*",
-        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:image-usage-report/*"]
+        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:image-usage-report/*",
+    ]
     assert sub(sts["logs:PutLogEvents"]) == [
-        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${FunctionLogGroup}:*"]
+        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${FunctionLogGroup}:*"
+    ]
     # The role never reaches the Athena results prefix.
     for st in sts.values():
         for r in sub(st):
@@ -385,8 +445,16 @@ def test_deploy_iam_policy_equals_the_function_role(template):
 def test_deploy_readme_documents_every_placeholder_and_parameter(template):
     readme = DEPLOY_README.read_text()
     placeholders = set(re.findall(r"\$\{(\w+)\}", IAM_POLICY.read_text()))
-    assert placeholders == {"Partition", "Region", "AccountId", "LogGroupName", "ArchiveBucket",
-                            "ArchivePrefix", "AlertTopicArn", "FailedInvocationsQueueArn"}
+    assert placeholders == {
+        "Partition",
+        "Region",
+        "AccountId",
+        "LogGroupName",
+        "ArchiveBucket",
+        "ArchivePrefix",
+        "AlertTopicArn",
+        "FailedInvocationsQueueArn",
+    }
     for name in placeholders:
         assert "${" + name + "}" in readme, f"deploy/README.md does not document ${{{name}}}"
     for sid in (st["Sid"] for st in json.loads(IAM_POLICY.read_text())["Statement"]):
@@ -405,7 +473,9 @@ def test_bucket_is_private_versioned_encrypted_and_tls_only(template):
     assert cond == "HasArchiveKmsKey"
     assert default == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
     assert kms["ServerSideEncryptionByDefault"] == {
-        "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "ArchiveKmsKeyArn"}}
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Ref": "ArchiveKmsKeyArn"},
+    }
     assert kms["BucketKeyEnabled"] is True
     assert b["VersioningConfiguration"] == {"Status": "Enabled"}
     assert all(b["PublicAccessBlockConfiguration"].values())
@@ -418,7 +488,8 @@ def test_lifecycle_rules(template):
     rules = template["Resources"]["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     plain = {r["Id"]: r for r in rules if "Id" in r}
     assert plain["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
-        "NoncurrentDays": {"Ref": "NoncurrentVersionRetentionDays"}}
+        "NoncurrentDays": {"Ref": "NoncurrentVersionRetentionDays"}
+    }
     assert plain["expire-athena-results"]["Prefix"] == "athena-results/"
     conditional = [r["Fn::If"] for r in rules if "Fn::If" in r]
     assert len(conditional) == 2
@@ -426,17 +497,31 @@ def test_lifecycle_rules(template):
         assert cond == "HasArchiveRetention" and otherwise == {"Ref": "AWS::NoValue"}
         assert rule["ExpirationInDays"] == {"Ref": "ArchiveRetentionDays"}
     assert {r[1]["Prefix"]["Fn::Sub"] for r in conditional} == {
-        "${ArchivePrefix}/entries/", "${ArchivePrefix}/reports/"}
+        "${ArchivePrefix}/entries/",
+        "${ArchivePrefix}/reports/",
+    }
     assert template["Parameters"]["ArchiveRetentionDays"]["Default"] == 0
     assert template["Conditions"]["HasArchiveRetention"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "ArchiveRetentionDays"}, "0"]}]}
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ArchiveRetentionDays"}, "0"]}]
+    }
 
 
-@pytest.mark.parametrize("prefix,ok", [
-    ("ami-usage", True), ("team/ami-usage", True), ("a", True), ("ami_usage.v1", True),
-    ("athena-results", False), ("athena-results/x", False), ("/ami-usage", False),
-    ("ami-usage/", False), ("a//b", False), ("", False), ("athena-results-archive", True),
-])
+@pytest.mark.parametrize(
+    "prefix,ok",
+    [
+        ("ami-usage", True),
+        ("team/ami-usage", True),
+        ("a", True),
+        ("ami_usage.v1", True),
+        ("athena-results", False),
+        ("athena-results/x", False),
+        ("/ami-usage", False),
+        ("ami-usage/", False),
+        ("a//b", False),
+        ("", False),
+        ("athena-results-archive", True),
+    ],
+)
 def test_archive_prefix_cannot_overlap_athena_results(template, prefix, ok):
     pattern = template["Parameters"]["ArchivePrefix"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern, prefix)) is ok
@@ -495,27 +580,51 @@ REPORTS_COLUMNS = {
 
 # src/core/verdict_row.rs (region is the partition key).
 VERDICTS_COLUMNS = {
-    "schema_version": "int", "evaluated_at": "timestamp", "owner_account_id": "string",
-    "image_id": "string", "name": "string", "verdict": "string", "reasons": "array<string>",
-    "image_creation_date": "timestamp", "age_days": "bigint", "unused_since": "timestamp",
-    "days_unused": "bigint", "reports_in_window": "bigint", "zero_usage_reports": "bigint",
-    "latest_report_id": "string", "latest_total_usage": "bigint", "owner_references": "array<string>",
-    "last_launched_time": "timestamp", "group_value": "string", "snapshot_size_gib_total": "bigint",
-    "estimated_snapshot_usd_month": "double", "has_billing_codes": "boolean",
-    "unused_min_days": "bigint", "min_reports": "bigint",
-    "checked": "array<string>", "not_checked": "array<string>",
-    "newest_zero_usage_report": "timestamp", "max_evidence_age_hours": "bigint",
-    "owner_last_used": "timestamp", "deregistration_protection": "string",
-    "deprecation_time": "timestamp", "image_allowed": "boolean", "source_image_id": "string",
+    "schema_version": "int",
+    "evaluated_at": "timestamp",
+    "owner_account_id": "string",
+    "image_id": "string",
+    "name": "string",
+    "verdict": "string",
+    "reasons": "array<string>",
+    "image_creation_date": "timestamp",
+    "age_days": "bigint",
+    "unused_since": "timestamp",
+    "days_unused": "bigint",
+    "reports_in_window": "bigint",
+    "zero_usage_reports": "bigint",
+    "latest_report_id": "string",
+    "latest_total_usage": "bigint",
+    "owner_references": "array<string>",
+    "last_launched_time": "timestamp",
+    "group_value": "string",
+    "snapshot_size_gib_total": "bigint",
+    "estimated_snapshot_usd_month": "double",
+    "has_billing_codes": "boolean",
+    "unused_min_days": "bigint",
+    "min_reports": "bigint",
+    "checked": "array<string>",
+    "not_checked": "array<string>",
+    "newest_zero_usage_report": "timestamp",
+    "max_evidence_age_hours": "bigint",
+    "owner_last_used": "timestamp",
+    "deregistration_protection": "string",
+    "deprecation_time": "timestamp",
+    "image_allowed": "boolean",
+    "source_image_id": "string",
     "member_references": "array<string>",
 }
 
 
 def test_glue_columns_are_the_archive_contract():
     assert glue_columns(TEMPLATE) == {
-        "entries": ENTRIES_COLUMNS, "reports": REPORTS_COLUMNS, "verdicts": VERDICTS_COLUMNS}
+        "entries": ENTRIES_COLUMNS,
+        "reports": REPORTS_COLUMNS,
+        "verdicts": VERDICTS_COLUMNS,
+    }
     assert glue_partition_keys(TEMPLATE) == {
-        t: {"region": "string", "report_date": "string"} for t in ("entries", "reports", "verdicts")}
+        t: {"region": "string", "report_date": "string"} for t in ("entries", "reports", "verdicts")
+    }
 
 
 @pytest.mark.parametrize("table", ["entries", "reports", "verdicts"])
@@ -533,22 +642,24 @@ def test_tables_use_openx_json_and_partition_projection(table):
     assert p["projection.enabled"] == "true"
     assert p["projection.region.type"] == "enum"
     assert p["projection.region.values"] == {
-        "Fn::If": ["HasProjectionRegions", {"Ref": "ProjectionRegions"}, {"Ref": "AWS::Region"}]}
+        "Fn::If": ["HasProjectionRegions", {"Ref": "ProjectionRegions"}, {"Ref": "AWS::Region"}]
+    }
     assert p["projection.report_date.type"] == "date"
     assert p["projection.report_date.format"] == "yyyy-MM-dd"
     assert p["projection.report_date.range"] == {"Fn::Sub": "${ProjectionStartDate},NOW"}
     assert p["projection.report_date.interval"] == "1"
     assert p["projection.report_date.interval.unit"] == "DAYS"
     # ${!x} is CloudFormation's escape for a literal ${x} (Athena's placeholder).
-    assert p["storage.location.template"] == {"Fn::Sub": (
-        "s3://${ArchiveBucket}/${ArchivePrefix}/" + table
-        + "/region=${!region}/report_date=${!report_date}/")}
+    assert p["storage.location.template"] == {
+        "Fn::Sub": (
+            "s3://${ArchiveBucket}/${ArchivePrefix}/" + table + "/region=${!region}/report_date=${!report_date}/"
+        )
+    }
 
 
 def test_workgroup_results_live_outside_the_archive(template):
     wg = template["Resources"]["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
-    assert wg["ResultConfiguration"]["OutputLocation"] == {
-        "Fn::Sub": "s3://${ArchiveBucket}/athena-results/"}
+    assert wg["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${ArchiveBucket}/athena-results/"}
     assert wg["EnforceWorkGroupConfiguration"] is True
 
 
@@ -558,9 +669,12 @@ def test_outputs(template):
     for ref in ("AlertTopic", "ReporterFunction", "AthenaDatabase", "AthenaWorkGroup"):
         assert json.dumps({"Ref": ref}) in values, f"no output for {ref}"
     assert outputs["ArchiveBucketName"]["Value"] == {
-        "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]}
+        "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]
+    }
     # Organisation mode creates no database or workgroup: the central stack outputs them.
-    assert outputs["AthenaDatabaseName"]["Condition"] == outputs["AthenaWorkGroupName"]["Condition"] == "UseLocalArchive"
+    assert (
+        outputs["AthenaDatabaseName"]["Condition"] == outputs["AthenaWorkGroupName"]["Condition"] == "UseLocalArchive"
+    )
 
 
 # --------------------------------------------------------------------------- queries
@@ -569,14 +683,20 @@ def test_outputs(template):
 def test_named_queries_are_the_query_files(template):
     named = _resources(template, "AWS::Athena::NamedQuery")
     files = {p.stem: p.read_text() for p in QUERIES.glob("*.sql")}
-    assert set(files) == {"unused_amis", "zero_usage_in_reports", "usage_by_account",
-                          "family_adoption", "report_problems", "billing_products"}
+    assert set(files) == {
+        "unused_amis",
+        "zero_usage_in_reports",
+        "usage_by_account",
+        "family_adoption",
+        "report_problems",
+        "billing_products",
+    }
     by_name = {q["Properties"]["Name"]: q["Properties"] for q in named.values()}
     assert set(by_name) == set(files)
     for name, props in by_name.items():
         assert props["QueryString"] == files[name], (
-            f"NamedQuery {name} differs from queries/{name}.sql: "
-            "run python3 tests/support/sync_named_queries.py")
+            f"NamedQuery {name} differs from queries/{name}.sql: run python3 tests/support/sync_named_queries.py"
+        )
         assert props["Database"] == {"Ref": "AthenaDatabase"}
         assert props["WorkGroup"] == {"Ref": "AthenaWorkGroup"}
 
