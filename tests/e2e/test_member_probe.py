@@ -111,6 +111,7 @@ def put_facts(emu, key: str, body: bytes) -> None:
     emu.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)
 
 
+@pytest.mark.slow
 def test_a_members_ssm_parameter_keeps_the_owners_ami_in_use_and_missing_facts_keep_it_unknown(emu):
     emu.client("s3").create_bucket(Bucket=BUCKET)
     owner = emu.client("ec2")
@@ -201,6 +202,7 @@ def test_a_members_ssm_parameter_keeps_the_owners_ami_in_use_and_missing_facts_k
     assert f"{unused}  golden-unused: a required member account's probe facts are missing or stale" in stale["stderr"]
 
 
+@pytest.mark.slow
 def test_a_probe_whose_reference_check_fails_writes_no_facts(emu):
     emu.client("s3").create_bucket(Bucket=BUCKET)
     register(emu.client("ec2"), "golden")
