@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::evidence::OwnerObservation;
 use crate::core::model::Tags;
 
 const ALL: ResourceTypes = ResourceTypes::ALL;
