@@ -34,3 +34,17 @@ def drain(sqs, queue_url: str) -> list[dict]:
         for m in batch:
             messages.append(json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def object_rows(s3, bucket: str, key: str) -> list[dict]:
+    """The rows of one gzip JSON Lines object (a verdicts object, a facts object)."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
+
+
+def section(email: str, title: str) -> list[str]:
+    """The `- ...` lines of one titled section of the alert's e-mail digest."""
+    parts = email.split(f"\n{title}\n", 1)
+    if len(parts) == 1:
+        return []
+    return [line for line in parts[1].split("\n\n", 1)[0].splitlines() if line.startswith("- ")]

@@ -125,3 +125,21 @@ def archive_and_alerting(emu: Emulator, bucket: str = "ami-usage-archive") -> Al
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     return Alerting(bucket, topic, queue_url)
+
+
+def register_golden(ec2, name: str, share_with: list[str], tags: dict[str, str] | None = None, gib: int = 10) -> str:
+    """An EBS-backed AMI of one snapshot of `gib` GiB, tagged (Golden=true unless `tags`
+    say otherwise) and shared with `share_with`."""
+    vol = ec2.create_volume(AvailabilityZone="us-east-1a", Size=gib)
+    snap = ec2.create_snapshot(VolumeId=vol["VolumeId"])
+    tags = {"Golden": "true"} if tags is None else tags
+    image_id = ec2.register_image(
+        Name=name,
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
+        VirtualizationType="hvm",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
+        TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+    )["ImageId"]
+    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"UserId": a} for a in share_with]})
+    return image_id

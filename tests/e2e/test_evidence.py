@@ -24,11 +24,12 @@ Cases (one AMI each, all tagged Golden=true and shared with CONSUMER_1):
 
 from __future__ import annotations
 
-import gzip
 import json
 
 import pytest
-from fleet import CONSUMER_1, archive_and_alerting
+from archive import object_rows as verdict_rows
+from archive import section
+from fleet import CONSUMER_1, archive_and_alerting, register_golden
 from harness import base_env, run_binary
 
 PREFIX = "ami-usage"
@@ -68,24 +69,9 @@ CASES = [
 ]
 
 
-def register(ec2, name: str) -> str:
-    vol = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)
-    snap = ec2.create_snapshot(VolumeId=vol["VolumeId"])
-    image_id = ec2.register_image(
-        Name=name,
-        Architecture="x86_64",
-        RootDeviceName="/dev/xvda",
-        VirtualizationType="hvm",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
-        TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "Golden", "Value": "true"}]}],
-    )["ImageId"]
-    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"UserId": CONSUMER_1}]})
-    return image_id
-
-
 def seed(emu) -> tuple[dict[str, str], str]:
     owner = emu.client("ec2")
-    ids = {case: register(owner, f"golden-{case}") for case in CASES}
+    ids = {case: register_golden(owner, f"golden-{case}", [CONSUMER_1]) for case in CASES}
     builder = emu.client("imagebuilder", CONSUMER_1)
     builder.create_image_recipe(
         name="web",
@@ -170,18 +156,6 @@ def expected(case: str, day: int) -> tuple[str, list[str] | None, list[str]]:
     if day in STOPPED:
         return "unknown", ["evidence_stale"], []
     return "candidate", CANDIDATE, []
-
-
-def verdict_rows(s3, bucket: str, key: str) -> list[dict]:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
-
-
-def section(email: str, title: str) -> list[str]:
-    parts = email.split(f"\n{title}\n", 1)
-    return (
-        [] if len(parts) == 1 else [line for line in parts[1].split("\n\n", 1)[0].splitlines() if line.startswith("- ")]
-    )
 
 
 def check_coverage(row: dict, case: str) -> None:

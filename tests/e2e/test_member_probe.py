@@ -23,7 +23,7 @@ import json
 
 import pytest
 from archive import objects, rows
-from fleet import CONSUMER_1, CONSUMER_2
+from fleet import CONSUMER_1, CONSUMER_2, register_golden
 from harness import OWNER, ROOT, base_env, run_binary
 from support.glue_schema import check_rows, glue_columns
 
@@ -42,21 +42,6 @@ PROBE_KINDS = [
     "imagebuilder:ContainerRecipe",
     "autoscaling:LaunchConfiguration",
 ]
-
-
-def register(ec2, name: str) -> str:
-    vol = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)
-    snap = ec2.create_snapshot(VolumeId=vol["VolumeId"])
-    image_id = ec2.register_image(
-        Name=name,
-        Architecture="x86_64",
-        RootDeviceName="/dev/xvda",
-        VirtualizationType="hvm",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
-        TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "Golden", "Value": "true"}]}],
-    )["ImageId"]
-    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"UserId": MEMBER}, {"UserId": OUTSIDER}]})
-    return image_id
 
 
 def credentials(emu, account: str) -> dict:
@@ -233,3 +218,7 @@ def test_bad_probe_settings_exit_2_with_one_line_and_write_nothing(emu, phase, c
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {var} (--"), line
     assert objects(emu.client("s3"), BUCKET, "") == {}
+
+
+def register(ec2, name: str) -> str:
+    return register_golden(ec2, name, [MEMBER, OUTSIDER], gib=8)

@@ -9,12 +9,13 @@ published at once by the emulator."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 import pytest
-from fleet import CONSUMER_1, archive_and_alerting
+from archive import object_rows as verdict_rows
+from archive import section
+from fleet import CONSUMER_1, archive_and_alerting, register_golden
 from harness import OWNER, REGION, base_env, run_binary
 from support.glue_schema import check_rows, glue_columns
 
@@ -23,21 +24,6 @@ PREFIX = "ami-usage"
 DAY = 86400
 DEPTH = 3
 CANDIDATE = ["unused_for_window", "no_owner_account_use", "older_than_min_age"]
-
-
-def register(ec2, name: str, tags: dict[str, str]) -> str:
-    vol = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)
-    snap = ec2.create_snapshot(VolumeId=vol["VolumeId"])
-    image_id = ec2.register_image(
-        Name=name,
-        Architecture="x86_64",
-        RootDeviceName="/dev/xvda",
-        VirtualizationType="hvm",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap["SnapshotId"]}}],
-        TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
-    )["ImageId"]
-    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"UserId": CONSUMER_1}]})
-    return image_id
 
 
 def expected(case: str, day: int) -> tuple[str, list[str] | None, list[str]] | None:
@@ -118,19 +104,6 @@ def seed(emu) -> dict[str, str]:
     emu.advance(3600)
     ids["web_v2"] = register(owner, "golden-web_v2", {**golden, "Family": "web"})  # newer by 1 h
     return ids
-
-
-def section(email: str, title: str) -> list[str]:
-    """The `- ...` lines of one titled section of the e-mail digest."""
-    parts = email.split(f"\n{title}\n", 1)
-    return (
-        [] if len(parts) == 1 else [line for line in parts[1].split("\n\n", 1)[0].splitlines() if line.startswith("- ")]
-    )
-
-
-def verdict_rows(s3, bucket: str, key: str) -> list[dict]:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
 
 
 @pytest.mark.slow
@@ -231,3 +204,7 @@ def test_verdicts_over_forty_days(emu):
     rows = verdict_rows(emu.client("s3"), alerting.bucket, tight.summary["verdicts"]["object"])
     withheld = {case_of[r["image_id"]] for r in rows if "withheld_by_circuit_breaker" in r["reasons"]}
     assert withheld == {"lt_beyond_depth", "shared_unused", "web_v1"}
+
+
+def register(ec2, name: str, tags: dict[str, str]) -> str:
+    return register_golden(ec2, name, [CONSUMER_1], tags)
