@@ -29,6 +29,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
 from . import allowed_images, image_pages
+from .once import once
 from .owner_usage import format_last_launched, published_launches
 from .report_actions import MillisResult
 from .state import STATE
@@ -151,7 +152,6 @@ def prepare_page(response: Any, page: list[Ami]) -> None:
         )
 
 
-_installed = False
 ACTIONS = (
     "enable_image_deregistration_protection",
     "disable_image_deregistration_protection",
@@ -160,11 +160,8 @@ ACTIONS = (
 )
 
 
+@once
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
     Ami.deregistration_protection = property(_protection)  # type: ignore[attr-defined]
     for attr in ("deprecation_time", "source_image_id", "source_image_region", "last_launched_time", "image_allowed"):
         setattr(Ami, attr, None)

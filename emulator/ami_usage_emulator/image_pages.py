@@ -45,6 +45,7 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 
 from . import allowed_images
+from .once import once
 from .shared_images import describe_visible_images, foreign_amis
 from .state import STATE
 
@@ -363,15 +364,9 @@ def describe_images(self: Any) -> Any:
     return 200, {"Content-Type": "text/xml", "server": "amazon.com"}, body
 
 
-_installed = False
-
-
+@once
 def install() -> None:
     """Replace moto's DescribeImages and count image-changing EC2 actions; idempotent."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
     describe_images.__name__ = "describe_images"
     EC2Response.describe_images = describe_images
     original = EC2Response.call_action

@@ -32,6 +32,8 @@ from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult
 
+from .once import once
+
 DEFAULT_RECORDS, MAX_RECORDS = 50, 100
 
 
@@ -107,14 +109,8 @@ def _usable(account: str, region: str, image_id: str) -> bool:
     return False
 
 
-_installed = False
-
-
+@once
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
     describe_launch_configurations.__name__ = "describe_launch_configurations"
     AutoScalingResponse.describe_launch_configurations = describe_launch_configurations
     AutoScalingResponse.create_launch_configuration = _wrap_create(AutoScalingResponse.create_launch_configuration)

@@ -50,6 +50,7 @@ from moto.ec2.responses import EC2Response
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, EC2_RESOURCE_TO_PREFIX, get_prefix
 
 from . import image_pages, s3_uploads
+from .once import once
 from .state import STATE
 
 REPORT_PREFIX = "amiur"
@@ -64,14 +65,10 @@ BILLING_PLATFORMS: dict[frozenset[str], tuple[str, str]] = {
     frozenset({"bp-6fa54006", "bp-79a54010"}): ("Red Hat Enterprise Linux with HA", "RunInstances:1010"),
     frozenset({"bp-63a5400a"}): ("Red Hat BYOL Linux", "RunInstances:00g0"),
 }
-_installed = False
 
 
+@once
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
     EC2_RESOURCE_TO_PREFIX.setdefault("image-usage-report", REPORT_PREFIX)
     TaggedEC2Resource.get_tags = _own_tags
     image_pages.install()

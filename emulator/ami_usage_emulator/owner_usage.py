@@ -38,6 +38,7 @@ from moto.ec2.responses._base_response import EC2BaseResponse
 
 from . import report_query as q
 from .clock import as_utc
+from .once import once
 from .recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
 from .report_actions import MillisResult
 from .state import STATE
@@ -236,15 +237,9 @@ def _report_state(original: Any) -> Any:
     return state
 
 
-_installed = False
-
-
+@once
 def install() -> None:
     """Graft the actions onto moto, and moto's clock onto the emulator's; idempotent."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
     from moto.ec2.models import amis, instances
 
     EC2Response.describe_image_references = OwnerUsageActions.__dict__["describe_image_references"]
