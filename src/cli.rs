@@ -204,6 +204,9 @@ pub async fn main(cli: Cli) -> ExitCode {
             if summary.failures() > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS }
         }
         Err(e) => {
+            if let Some(partial) = e.downcast_ref::<crate::jobs::PartialRun>() {
+                println!("{}", serde_json::to_string_pretty(&partial.summary).expect("summary serialises"));
+            }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

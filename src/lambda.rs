@@ -98,7 +98,12 @@ async fn handle(shared: &Shared, event: LambdaEvent<RawEvent>) -> Result<Value, 
         config.require_probe_owners()?;
     }
     let run = Run { clients, config, now: Utc::now(), deadline: deadline_of(&event.context) };
-    let summary = crate::run_phase(phase, &run).await.map_err(HandlerError::Run)?;
+    let summary = crate::run_phase(phase, &run).await.map_err(|e| {
+        if let Some(partial) = e.downcast_ref::<crate::jobs::PartialRun>() {
+            tracing::error!(summary = %serde_json::to_string(&partial.summary).unwrap_or_default(), "run summary of a failed run");
+        }
+        HandlerError::Run(e)
+    })?;
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "run summary");
     // Raw stdout, not a tracing event: CloudWatch extracts EMF metrics only from a log
     // event whose top-level object carries `_aws`.

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::archive::Archive;
 use super::verdicts::{self, VerdictCounts};
-use super::{Failure, Run};
+use super::{Failure, PartialRun, Run, Summary};
 use crate::aws::{ec2, s3, sns, uploads};
 use crate::core::alert::{AlertContext, Standing, render};
 use crate::core::model::{Ami, MalformedReport, ReportListing, ReportState, UsageReport};
@@ -107,6 +107,30 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
     summary.expiring_unarchived =
         expiring.iter().map(|p| ReportRef::of(p, Some(timestamp::format(&p.expiration_time)))).collect();
 
+    let late = Late { pending_too_long: &t.pending_too_long, expiring: &expiring };
+    match remember_and_tell(&archive, &listing, &archived, rows, late, &mut summary).await {
+        Ok(()) => Ok(summary),
+        Err(e) => Err(PartialRun::new(Summary::Collect(summary), e).into()),
+    }
+}
+
+/// Reports whose lateness is news: pending too long, or expiring unarchived.
+struct Late<'a> {
+    pending_too_long: &'a [UsageReport],
+    expiring: &'a [&'a UsageReport],
+}
+
+/// Recover → decide → save → alert: everything after the archive step. Its failure
+/// still reports what the run archived (`PartialRun`).
+async fn remember_and_tell(
+    archive: &Archive<'_>,
+    listing: &ReportListing,
+    archived: &BTreeSet<String>,
+    rows: Vec<ReportRow>,
+    late: Late<'_>,
+    summary: &mut CollectSummary,
+) -> anyhow::Result<()> {
+    let r = archive.run;
     let mut state = archive.load_state().await?;
     if !state.moved_by(r.now) {
         summary.state_untouched = state.latest_run.map(|t| {
@@ -115,15 +139,14 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
                 timestamp::format(&t)
             )
         });
-        return Ok(summary);
+        return Ok(());
     }
-    let rows = recover(&archive, &state, reports, &archived, rows).await?;
+    let rows = recover(archive, &state, &listing.reports, archived, rows).await?;
     let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
-    let candidates = decide(&archive, &mut state, &listing, &archived, &mut news, &mut summary).await;
-    news.extend(lateness_news(&t.pending_too_long, &expiring));
+    let candidates = decide(archive, &mut state, listing, archived, &mut news, summary).await;
+    news.extend(lateness_news(late.pending_too_long, late.expiring));
     news.extend(quarantine_news(&listing.malformed));
-    save(&archive, &mut state, news).await?;
-
+    save(archive, &mut state, news).await?;
     summary.new_candidates = state
         .outbox
         .iter()
@@ -134,9 +157,9 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
         .collect();
     summary.still_unused = candidates.iter().filter(|c| !summary.new_candidates.contains(c)).count();
     if !state.outbox.is_empty() {
-        summary.alert = Some(alert(&archive, &mut state, summary.still_unused, &mut summary.failed).await?);
+        summary.alert = Some(alert(archive, &mut state, summary.still_unused, &mut summary.failed).await?);
     }
-    Ok(summary)
+    Ok(())
 }
 
 async fn open_archive<'a>(r: &'a Run<'a>) -> anyhow::Result<Archive<'a>> {

@@ -108,6 +108,22 @@ impl Summary {
     }
 }
 
+/// A run that failed after part of its work was done: the summary of that part (what
+/// was archived, what failed) travels with the error, so the CLI still prints it and
+/// Lambda still logs it — an operator must never have to guess what a failed run wrote.
+#[derive(Debug, thiserror::Error)]
+#[error("{error:#}")]
+pub struct PartialRun {
+    pub summary: Box<Summary>,
+    pub error: anyhow::Error,
+}
+
+impl PartialRun {
+    pub fn new(summary: Summary, error: anyhow::Error) -> Self {
+        Self { summary: Box::new(summary), error }
+    }
+}
+
 /// Runs `op` until it succeeds, at most `attempts` times, waiting `first_delay` after the
 /// first failure and twice as long after each next one (at most two seconds); the last
 /// error is returned. For the rare write worth more tries than the SDK's retry policy
