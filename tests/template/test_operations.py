@@ -1,0 +1,137 @@
+"""Operating the stack: the CloudWatch dashboard (its body is valid JSON once
+CloudFormation substituted it and names only metrics src/metrics.rs emits) and the
+optional AWS Chatbot Slack channel."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from support import emf_metrics
+from support.cfn_conditions import deployed, references, substitute
+from support.glue_schema import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+LAMBDA_RS = ROOT / "src" / "lambda.rs"
+JOBS = ROOT / "src" / "jobs"
+
+# What CloudFormation would put in place of the names the body refers to.
+FAKE = {
+    "AWS::Region": "eu-west-1",
+    "ReporterFunction": "stack-ReporterFunction-AbC123",
+    "FunctionLogGroup": "/aws/lambda/stack-ami-usage-reporter",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return load_template(TEMPLATE)
+
+
+def _body(template: dict, **params: str) -> tuple[str, dict]:
+    """The dashboard body as CloudFormation renders it for `params`: (text, JSON)."""
+    resources, _, values = deployed(template, **params)
+    text = substitute(resources["Dashboard"]["Properties"]["DashboardBody"], values)
+
+    def fake(m: re.Match) -> str:
+        name = m.group(1)
+        if name.endswith("Alarm.Arn"):
+            return "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:" + name.removesuffix(".Arn")
+        assert name in FAKE, f"the dashboard body refers to {name}"
+        return FAKE[name]
+
+    rendered = re.sub(r"\$\{([A-Za-z0-9:_.]+)\}", fake, text)
+    return rendered, json.loads(rendered)
+
+
+def _widgets(body: dict, kind: str) -> list[dict]:
+    return [w for w in body["widgets"] if w["type"] == kind]
+
+
+def test_dashboard_body_is_json_after_substitution_and_refers_only_to_deployed_names(template):
+    resources, outputs, params = deployed(template)
+    dashboard = resources["Dashboard"]
+    assert dashboard["Type"] == "AWS::CloudWatch::Dashboard"
+    assert dashboard["Properties"]["DashboardName"] == {"Fn::Sub": "${AWS::StackName}-ami-usage-reporter"}
+    assert references(dashboard) <= set(resources) | set(params)
+    _, body = _body(template)
+    assert body["start"] == "-P7D"
+    for w in body["widgets"]:
+        assert {"type", "x", "y", "width", "height", "properties"} <= set(w)
+        assert 0 <= w["x"] and w["x"] + w["width"] <= 24
+        if w["type"] != "alarm":
+            assert w["properties"]["region"] == FAKE["AWS::Region"]
+
+
+def test_dashboard_metrics_are_exactly_what_metrics_rs_emits(template):
+    _, body = _body(template)
+    by_phase = emf_metrics.metrics_by_phase()
+    shown: set[tuple[str, str]] = set()
+    for w in _widgets(body, "metric"):
+        props = w["properties"]
+        assert props["stat"] in ("Sum", "Maximum") and props["period"] in (3600, 86400)
+        for metric in props["metrics"]:
+            # Full form, one function and one phase: a fixed number of series (no SEARCH,
+            # no per-AMI or per-account dimension), whatever the fleet size.
+            namespace, name, *dims = metric
+            assert namespace == emf_metrics.namespace()
+            assert dims[0::2] == emf_metrics.dimensions(), metric
+            function, phase = dims[1::2]
+            assert function == FAKE["ReporterFunction"]
+            assert name in by_phase[phase], f"{name} is not a {phase} metric of src/metrics.rs"
+            shown.add((phase, name))
+    # What an operator looks at: created / archived, entries, candidates, failures of
+    # both phases, expiring unarchived.
+    assert {
+        ("create", "ReportsCreated"),
+        ("collect", "ReportsArchived"),
+        ("collect", "EntriesArchived"),
+        ("collect", "NewCandidates"),
+        ("collect", "StillUnused"),
+        ("create", "Failures"),
+        ("collect", "Failures"),
+        ("collect", "ExpiringUnarchived"),
+    } <= shown
+    assert {p for p, _ in shown} == set(by_phase)
+
+
+def test_dashboard_alarm_widget_lists_the_alarms_that_exist(template):
+    alarms = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    for state, expected in [("ENABLED", alarms), ("DISABLED", alarms - {"CollectRunsMissingAlarm"})]:
+        _, body = _body(template, ScheduleState=state)
+        (widget,) = _widgets(body, "alarm")
+        names = {arn.rsplit(":", 1)[1] for arn in widget["properties"]["alarms"]}
+        assert names == expected, state
+
+
+def _summary_fields() -> set[str]:
+    """Field names of the summary structs (serde names them after the fields)."""
+    return {f for path in JOBS.rglob("*.rs") for f in re.findall(r"^\s*pub (\w+):", path.read_text(), re.M)}
+
+
+def test_logs_insights_widget_reads_the_run_summary_line(template):
+    _, body = _body(template)
+    (widget,) = _widgets(body, "log")
+    query = widget["properties"]["query"]
+    commands = [c.strip() for c in query.split(" | ")]
+    assert commands[0] == f"SOURCE '{FAKE['FunctionLogGroup']}'"
+    # src/lambda.rs logs `tracing::info!(summary = %json, "run summary")`; with the JSON
+    # log format tracing puts both under "fields".
+    assert 'summary = %serde_json::to_string(&summary).unwrap_or_default(), "run summary");' in LAMBDA_RS.read_text()
+    assert commands[1] == "filter `fields.message` = 'run summary'"
+    parsed = []
+    for c in commands:
+        if c.startswith("parse "):
+            m = re.fullmatch(r'parse `fields\.summary` /"(\w+)":\\?"?\(\?<(\w+)>[^/]*/', c)
+            assert m, c
+            parsed.append(m.groups())
+    keys = {k for k, _ in parsed}
+    assert keys <= _summary_fields() | {"phase"}, keys - _summary_fields()
+    assert {"phase", "created", "archived", "entries_archived", "candidate", "in_use", "unknown"} <= keys
+    display = next(c for c in commands if c.startswith("display "))
+    shown = [f.strip() for f in display.removeprefix("display ").split(",")]
+    assert shown[0] == "@timestamp" and {name for _, name in parsed} <= set(shown)
+    assert commands[-2:] == ["sort @timestamp desc", "limit 48"]
