@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from support import emf_metrics
-from support.cfn_conditions import deployed, references, substitute
+from support.cfn_conditions import deployed, holds, references, substitute
 from support.glue_schema import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,3 +135,75 @@ def test_logs_insights_widget_reads_the_run_summary_line(template):
     shown = [f.strip() for f in display.removeprefix("display ").split(",")]
     assert shown[0] == "@timestamp" and {name for _, name in parsed} <= set(shown)
     assert commands[-2:] == ["sort @timestamp desc", "limit 48"]
+
+
+# --------------------------------------------------------------------------- Slack
+
+SLACK = {"SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCDE"}
+CHATBOT = {"ChatbotRole", "SlackChannel"}
+
+
+@pytest.mark.parametrize(
+    "given, created",
+    [
+        ({}, False),
+        (SLACK, True),
+        ({"SlackWorkspaceId": SLACK["SlackWorkspaceId"]}, False),
+        ({"SlackChannelId": SLACK["SlackChannelId"]}, False),
+    ],
+)
+def test_chatbot_channel_exists_only_when_both_slack_ids_are_set(template, given, created):
+    resources, outputs, params = deployed(template, **given)
+    assert (CHATBOT <= set(resources)) is created
+    assert (CHATBOT & set(resources)) == (CHATBOT if created else set())
+    assert ("SlackChannelConfigurationArn" in outputs) is created
+    names = set(resources) | set(params)
+    for where, item in [*resources.items(), *outputs.items()]:
+        assert references(item) <= names, f"{where} refers to {sorted(references(item) - names)}"
+    # Half-configured is refused at deployment (a Rules assertion), not silently skipped.
+    (rule,) = template["Rules"]["SlackChannelNeedsBothIds"]["Assertions"]
+    assert holds(rule["Assert"], template, params) is (len(given) != 1)
+
+
+def test_chatbot_channel_is_subscribed_to_the_alert_topic_with_a_read_only_role(template):
+    resources, _, params = deployed(template, **SLACK)
+    channel = resources["SlackChannel"]
+    assert channel["Type"] == "AWS::Chatbot::SlackChannelConfiguration"
+    props = channel["Properties"]
+    assert props["SlackWorkspaceId"] == {"Ref": "SlackWorkspaceId"}
+    assert props["SlackChannelId"] == {"Ref": "SlackChannelId"}
+    assert props["SnsTopicArns"] == [{"Ref": "AlertTopic"}]
+    assert props["IamRoleArn"] == {"Fn::GetAtt": ["ChatbotRole", "Arn"]}
+    # Without guardrails Chatbot applies AdministratorAccess: here CloudWatch read-only.
+    assert props["GuardrailPolicies"] == ["arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"]
+    assert props["UserRoleRequired"] is False
+    assert substitute(props["ConfigurationName"], params) == "${AWS::StackName}-alerts"
+
+    role = resources["ChatbotRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {"Effect": "Allow", "Principal": {"Service": "chatbot.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    (policy,) = role["Policies"]
+    actions = [a for st in policy["PolicyDocument"]["Statement"] for a in st["Action"]]
+    assert all(st["Effect"] == "Allow" for st in policy["PolicyDocument"]["Statement"])
+    # Read-only: CloudWatch Describe/Get/List, named one by one.
+    assert actions and all(re.fullmatch(r"cloudwatch:(Describe|Get|List)\w+", a) for a in actions), actions
+    assert "ManagedPolicyArns" not in role and "PermissionsBoundary" not in role
+
+
+@pytest.mark.parametrize(
+    "name, value, ok",
+    [
+        ("SlackWorkspaceId", "", True),
+        ("SlackWorkspaceId", "T0123ABCD", True),
+        ("SlackWorkspaceId", "t0123abcd", False),
+        ("SlackWorkspaceId", "T0123 ABCD", False),
+        ("SlackChannelId", "", True),
+        ("SlackChannelId", "C0123ABCDE", True),
+        ("SlackChannelId", "#alerts", False),
+        ("SlackChannelId", "https://x.slack.com/archives/C0123ABCDE", False),
+    ],
+)
+def test_slack_parameters_take_ids_only(template, name, value, ok):
+    p = template["Parameters"][name]
+    assert p["Default"] == ""
+    assert (re.fullmatch(p["AllowedPattern"], value) is not None) is ok
