@@ -207,3 +207,56 @@ def test_slack_parameters_take_ids_only(template, name, value, ok):
     p = template["Parameters"][name]
     assert p["Default"] == ""
     assert (re.fullmatch(p["AllowedPattern"], value) is not None) is ok
+
+
+def test_logs_insights_parse_patterns_pick_the_right_counts():
+    """The widget's regexes (Python syntax for `(?<name>`) on summaries shaped like
+    src/jobs' (serde field order, nested verdicts and alert): no key is mistaken for a
+    longer one (already_archived, unknown_state, new_candidates)."""
+    _, body = _body(load_template(TEMPLATE))
+    (widget,) = _widgets(body, "log")
+    patterns = [
+        re.compile(c.split("/", 1)[1].rstrip("/").replace("(?<", "(?P<"))
+        for c in widget["properties"]["query"].split(" | ")
+        if c.startswith("parse ")
+    ]
+
+    def parsed(summary: dict) -> dict:
+        text = json.dumps(summary, separators=(",", ":"))
+        out = {}
+        for p in patterns:
+            m = p.search(text)
+            if m:
+                out.update(m.groupdict())
+        return out
+
+    collect = {
+        "phase": "collect",
+        "reports_seen": 9,
+        "archived": 4,
+        "entries_archived": 1234,
+        "already_archived": 77,
+        "pending": 2,
+        "pending_too_long": [],
+        "errors": [],
+        "expiring_unarchived": [],
+        "unknown_state": [{"report_id": "amiur-x", "image_id": "ami-1", "state": "odd", "detail": None}],
+        "new_candidates": ["ami-1"],
+        "still_unused": 3,
+        "verdicts": {"selected": 20, "candidate": 5, "in_use": 12, "unknown": 3, "excluded": 0, "withheld": 0},
+        "alert": {"subject": "s", "news": 1, "published": True, "message_id": "m"},
+        "failed": [{"id": "amiur-e", "error": "boom"}],
+        "remaining": 6,
+    }
+    assert parsed(collect) == {
+        "phase": "collect",
+        "archived": "4",
+        "entries_archived": "1234",
+        "candidates": "5",
+        "in_use": "12",
+        "unknown": "3",
+        "remaining": "6",
+        "alert_published": "true",
+    }
+    create = {"phase": "create", "period": "2026-12", "selected": 10, "created": 7, "failed": [], "remaining": 1}
+    assert parsed(create) == {"phase": "create", "created": "7", "remaining": "1"}
