@@ -23,6 +23,11 @@ def condition_holds(tpl: dict, name: str, params: dict[str, str]) -> bool:
     return _truth(tpl["Conditions"][name], tpl, params)
 
 
+def holds(expr: Any, tpl: dict, params: dict[str, str]) -> bool:
+    """A condition expression (also a `Rules` assertion) for these parameter values."""
+    return _truth(expr, tpl, params)
+
+
 def _truth(expr: Any, tpl: dict, params: dict[str, str]) -> bool:
     ((fn, arg),) = expr.items()
     if fn == "Fn::Equals":

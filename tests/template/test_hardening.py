@@ -11,11 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import emf_metrics
+from support.cfn_conditions import condition_holds, deployed, parameter_values
 from support.glue_schema import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-METRICS_RS = ROOT / "src" / "metrics.rs"
 
 
 @pytest.fixture(scope="module")
@@ -122,33 +123,92 @@ def test_topic_policy_lets_only_own_alarms_publish_and_requires_tls(template):
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def _emf_metric_names() -> set[str]:
-    pairs = re.findall(r'count\("(\w+)"|Metric \{ name: "(\w+)"', METRICS_RS.read_text())
-    return {a or b for a, b in pairs}
+def _alarms(template) -> dict[str, dict]:
+    return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def _assert_names_an_emitted_metric(alarm: dict, phase: str) -> None:
+    """The alarm's namespace, metric and dimensions are what src/metrics.rs emits for
+    `phase` (read from its text, so the two cannot drift apart)."""
+    assert alarm["Namespace"] == emf_metrics.namespace()
+    assert alarm["MetricName"] in emf_metrics.metrics_by_phase()[phase], (alarm["MetricName"], phase)
+    assert [d["Name"] for d in alarm["Dimensions"]] == emf_metrics.dimensions()
+    assert alarm["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": "ReporterFunction"}},
+        {"Name": "Phase", "Value": phase},
+    ]
 
 
 def test_alarms_watch_real_metrics_and_notify_the_topic(template):
-    alarms = {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
-    assert set(alarms) == {"FunctionErrorsAlarm", "ExpiringUnarchivedAlarm", "FailedInvocationsAlarm"}
+    alarms = _alarms(template)
+    assert set(alarms) == {
+        "FunctionErrorsAlarm",
+        "ExpiringUnarchivedAlarm",
+        "FailedInvocationsAlarm",
+        "CollectFailuresAlarm",
+        "CreateFailuresAlarm",
+        "CollectRunsMissingAlarm",
+    }
     for props in alarms.values():
         assert props["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    for name in ("FunctionErrorsAlarm", "ExpiringUnarchivedAlarm", "FailedInvocationsAlarm"):
+        props = alarms[name]
         assert props["TreatMissingData"] == "notBreaching"
         assert props["Threshold"] == 1 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     errors = alarms["FunctionErrorsAlarm"]
     assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
     assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ReporterFunction"}}]
     expiring = alarms["ExpiringUnarchivedAlarm"]
-    # The alarm names what src/metrics.rs really emits: namespace, metric and dimensions.
-    rust = METRICS_RS.read_text()
-    assert f'pub const NAMESPACE: &str = "{expiring["Namespace"]}";' in rust
-    assert expiring["MetricName"] in _emf_metric_names()
-    dims = [d["Name"] for d in expiring["Dimensions"]]
-    assert f"pub const DIMENSIONS: [&str; 2] = {json.dumps(dims)};" in rust
-    assert {"Name": "Phase", "Value": "collect"} in expiring["Dimensions"]
+    assert expiring["MetricName"] == "ExpiringUnarchived"
+    _assert_names_an_emitted_metric(expiring, "collect")
     failed = alarms["FailedInvocationsAlarm"]
     assert failed["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailedInvocationsQueue", "QueueName"]}}
     ]
+
+
+@pytest.mark.parametrize(
+    "name, phase, period, evaluation, to_alarm",
+    [
+        # Hourly collects retry their failed items: 2 failing hours of the last 3.
+        ("CollectFailuresAlarm", "collect", 3600, 3, 2),
+        # Daily creates: any failure in a day.
+        ("CreateFailuresAlarm", "create", 86400, 1, None),
+    ],
+)
+def test_a_run_that_finishes_with_failed_items_alarms(template, name, phase, period, evaluation, to_alarm):
+    alarm = _alarms(template)[name]
+    assert alarm["MetricName"] == "Failures"
+    _assert_names_an_emitted_metric(alarm, phase)
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", period, evaluation)
+    assert alarm.get("DatapointsToAlarm") == to_alarm
+    # Failures > 0: one failed item is enough.
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    # A run that never happened is CollectRunsMissingAlarm's business, not a failure.
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["OKActions"] == [{"Ref": "AlertTopic"}]
+    assert "Condition" not in template["Resources"][name]
+    # CloudWatch evaluates at most one day of periods at once.
+    assert period * evaluation <= 86400
+
+
+def test_a_collect_run_that_never_happened_alarms(template):
+    alarm = _alarms(template)["CollectRunsMissingAlarm"]
+    assert alarm["MetricName"] == "ReportsSeen"
+    _assert_names_an_emitted_metric(alarm, "collect")
+    # No completed collect run (no data point at all) in N consecutive hours.
+    assert (alarm["Statistic"], alarm["Period"]) == ("SampleCount", 3600)
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "CollectRunsMissingHours"}
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+    assert alarm["TreatMissingData"] == "breaching"
+    hours = template["Parameters"]["CollectRunsMissingHours"]
+    assert (hours["Default"], hours["MinValue"], hours["MaxValue"]) == (3, 1, 24)
+    # Only when the schedules run: a stack deployed DISABLED would alarm for ever.
+    assert template["Resources"]["CollectRunsMissingAlarm"]["Condition"] == "SchedulesEnabled"
+    params = parameter_values(template)
+    assert condition_holds(template, "SchedulesEnabled", params)
+    assert not condition_holds(template, "SchedulesEnabled", {**params, "ScheduleState": "DISABLED"})
+    assert "CollectRunsMissingAlarm" not in deployed(template, ScheduleState="DISABLED")[0]
 
 
 def test_async_failures_go_to_an_encrypted_queue(template, expanded):
