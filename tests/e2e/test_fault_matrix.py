@@ -4,6 +4,8 @@ once and each piece of news was carried by exactly one alert."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from harness import run_binary
 from scale import assert_archived_exactly_once, assert_each_error_alerted_once, synthetic_fleet
@@ -90,3 +92,22 @@ def test_a_failed_alert_is_published_by_the_next_run_exactly_once(emu):
     assert len(emu.control("sns/published")["messages"]) == 1
     reports = assert_archived_exactly_once(emu, fleet)
     assert_each_error_alerted_once(emu, reports, fleet)
+
+
+@pytest.mark.slow
+def test_a_run_that_cannot_save_its_state_still_prints_what_it_did(emu):
+    """S3 refuses every write: each report is a failure, the state cannot be saved (exit
+    1), and stdout still carries the summary of what the run tried and what failed."""
+    fleet = synthetic_fleet(emu, amis=3, entries=10, errors=0)
+    now = emu.now()
+    created = run_binary(emu, ["create", "--now", now], fleet.env, timeout=120)
+    assert created.code == 0, created.stderr
+    emu.control("faults", {"s3_put_object": {"probability": 1.0, "status": 403, "code": "AccessDenied"}})
+    collected = run_binary(emu, ["collect", "--now", now], fleet.env, timeout=120)
+    assert collected.code == 1, collected.stderr
+    summary = json.loads(collected.stdout)  # printed although the run failed
+    assert summary["phase"] == "collect" and summary["archived"] == 0
+    assert sorted(f["id"] for f in summary["failed"])[-1] == "verdicts", "the verdicts object too"
+    assert len(summary["failed"]) == 3 + 1 and all("AccessDenied" in f["error"] for f in summary["failed"])
+    errors = [line for line in collected.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "AccessDenied" in errors[0], collected.stderr
