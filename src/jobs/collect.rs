@@ -324,7 +324,7 @@ async fn save(archive: &Archive<'_>, state: &mut CollectState, news: Vec<News>) 
     state.prune(r.now, r.config.verdict.unused_min_days + HISTORY_MARGIN_DAYS);
     state.latest_run = Some(r.now);
     let state: &CollectState = state;
-    super::retrying(SAVE_ATTEMPTS, std::time::Duration::from_millis(100), || archive.save_state(state)).await
+    super::retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || archive.save_state(state)).await
 }
 
 /// Attempts at each state write. The one after SNS accepted an alert alone keeps the
@@ -332,6 +332,8 @@ async fn save(archive: &Archive<'_>, state: &mut CollectState, news: Vec<News>) 
 /// hiccup) is not retried by the SDK; only a crash or this many refusals in a row
 /// between publish and write can repeat an alert.
 const SAVE_ATTEMPTS: u32 = 8;
+/// The first back-off between those attempts (doubling, at most 2 s); tests wait less.
+const SAVE_FIRST_DELAY: std::time::Duration = std::time::Duration::from_millis(if cfg!(test) { 1 } else { 100 });
 
 /// Renders the outbox, publishes it (when a topic is configured) and marks it sent.
 /// A publish failure keeps the outbox for the next run and is reported as a failure.
@@ -372,6 +374,10 @@ async fn alert(
     }
     state.mark_published(r.now);
     let state: &CollectState = state;
-    super::retrying(SAVE_ATTEMPTS, std::time::Duration::from_millis(100), || archive.save_state(state)).await?;
+    super::retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || archive.save_state(state)).await?;
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "collect_tests.rs"]
+mod tests;
