@@ -11,7 +11,40 @@ use super::{
 const CHAT_ITEMS: usize = 10;
 const CHAT_DESCRIPTION_CHARS: usize = 3500;
 
-pub(super) fn chat(news: &[News], standing: &Standing, ctx: &AlertContext, subject: &str) -> String {
+/// A news line of the e-mail as a Slack bullet.
+fn bullet(n: &News) -> String {
+    other_line(n).replacen('-', "•", 1)
+}
+
+fn candidate_item(n: &News, ctx: &AlertContext) -> String {
+    let News::Candidate {
+        image_id,
+        name,
+        unused_since,
+        snapshot_size_gib,
+        has_billing_codes,
+        deregistration_protected,
+        ..
+    } = n
+    else {
+        return bullet(n);
+    };
+    format!(
+        "• `{image_id}` {} — unused {} days, ≤ ${:.2}/month{}{}",
+        clean(name),
+        days(*unused_since, ctx.now),
+        monthly_cost(*snapshot_size_gib, ctx),
+        if *has_billing_codes { " — :warning: billing codes" } else { "" },
+        if *deregistration_protected { " — :lock: deregistration protection on" } else { "" }
+    )
+}
+
+/// A titled section of the notification: its news and how one is rendered.
+type Section<'a> = (&'static str, &'a [&'a News], &'a dyn Fn(&News) -> String);
+
+/// The notification's markdown: the counts, then each non-empty section, at most
+/// [`CHAT_ITEMS`] items each, the whole cut to [`CHAT_DESCRIPTION_CHARS`].
+fn description(news: &[News], standing: &Standing, ctx: &AlertContext) -> String {
     let s = sections(news);
     let mut lines = vec![format!("*{}*", counts_line(&s, standing.still_unused))];
     if !standing.failing.is_empty() {
@@ -20,52 +53,35 @@ pub(super) fn chat(news: &[News], standing: &Standing, ctx: &AlertContext, subje
             plural(standing.failing.len(), "AMI's reports", "AMIs' reports")
         ));
     }
-    let mut push_section = |title: &str, items: &[&News], render: &dyn Fn(&News) -> String| {
-        if items.is_empty() {
-            return;
-        }
+    let candidate = |n: &News| candidate_item(n, ctx);
+    let titled: [Section; 9] = [
+        ("Candidate list withheld (circuit breaker)", &s.withheld, &bullet),
+        ("New deregistration candidates", &s.candidates, &candidate),
+        ("Used again (do not deregister)", &s.used_again, &bullet),
+        ("Reports in error", &s.errors, &bullet),
+        ("Pending too long", &s.pending, &bullet),
+        ("Expiring unarchived", &s.expiring, &bullet),
+        ("No longer confirmed (do not deregister)", &s.stale, &bullet),
+        ("Without new reports", &s.gaps, &bullet),
+        ("Reports quarantined", &s.malformed, &bullet),
+    ];
+    for (title, items, render) in titled.into_iter().filter(|(_, items, _)| !items.is_empty()) {
         lines.push(format!("*{title}*"));
-        for n in items.iter().take(CHAT_ITEMS) {
-            lines.push(render(n));
-        }
+        lines.extend(items.iter().take(CHAT_ITEMS).map(|n| render(n)));
         if items.len() > CHAT_ITEMS {
             lines.push(format!("… and {} more", items.len() - CHAT_ITEMS));
         }
-    };
-    let cand = |n: &News| match n {
-        News::Candidate {
-            image_id,
-            name,
-            unused_since,
-            snapshot_size_gib,
-            has_billing_codes,
-            deregistration_protected,
-            ..
-        } => format!(
-            "• `{image_id}` {} — unused {} days, ≤ ${:.2}/month{}{}",
-            clean(name),
-            days(*unused_since, ctx.now),
-            monthly_cost(*snapshot_size_gib, ctx),
-            if *has_billing_codes { " — :warning: billing codes" } else { "" },
-            if *deregistration_protected { " — :lock: deregistration protection on" } else { "" }
-        ),
-        other => other_line(other),
-    };
-    push_section("Candidate list withheld (circuit breaker)", &s.withheld, &|n| other_line(n).replacen('-', "•", 1));
-    push_section("New deregistration candidates", &s.candidates, &cand);
-    push_section("Used again (do not deregister)", &s.used_again, &|n| other_line(n).replacen('-', "•", 1));
-    push_section("Reports in error", &s.errors, &|n| other_line(n).replacen('-', "•", 1));
-    push_section("Pending too long", &s.pending, &|n| other_line(n).replacen('-', "•", 1));
-    push_section("Expiring unarchived", &s.expiring, &|n| other_line(n).replacen('-', "•", 1));
-    push_section("No longer confirmed (do not deregister)", &s.stale, &|n| other_line(n).replacen('-', "•", 1));
-    push_section("Without new reports", &s.gaps, &|n| other_line(n).replacen('-', "•", 1));
-    push_section("Reports quarantined", &s.malformed, &|n| other_line(n).replacen('-', "•", 1));
-    let mut description = lines.join("\n");
-    if description.chars().count() > CHAT_DESCRIPTION_CHARS {
-        description = description.chars().take(CHAT_DESCRIPTION_CHARS - 1).collect::<String>() + "…";
     }
-    let related: Vec<&str> = news
-        .iter()
+    let description = lines.join("\n");
+    if description.chars().count() <= CHAT_DESCRIPTION_CHARS {
+        return description;
+    }
+    description.chars().take(CHAT_DESCRIPTION_CHARS - 1).collect::<String>() + "…"
+}
+
+/// The AMIs the notification is about (Chatbot links them).
+fn related_resources(news: &[News]) -> Vec<&str> {
+    news.iter()
         .filter_map(|n| match n {
             News::Candidate { image_id, .. }
             | News::UsedAgain { image_id, .. }
@@ -73,7 +89,10 @@ pub(super) fn chat(news: &[News], standing: &Standing, ctx: &AlertContext, subje
             _ => None,
         })
         .take(CHAT_ITEMS)
-        .collect();
+        .collect()
+}
+
+pub(super) fn chat(news: &[News], standing: &Standing, ctx: &AlertContext, subject: &str) -> String {
     json!({
         "version": "1.0",
         "source": "custom",
@@ -81,7 +100,7 @@ pub(super) fn chat(news: &[News], standing: &Standing, ctx: &AlertContext, subje
         "content": {
             "textType": "client-markdown",
             "title": format!(":mag: {subject}"),
-            "description": description,
+            "description": description(news, standing, ctx),
             "nextSteps": [
                 athena_hint(ctx),
                 "Reports may miss the last 24 h of launches: deregister with a grace period.",
@@ -92,7 +111,7 @@ pub(super) fn chat(news: &[News], standing: &Standing, ctx: &AlertContext, subje
             "threadId": format!("ami-usage-reporter-{}-{}", ctx.account_id, ctx.region),
             "summary": subject,
             "eventType": "AmiUsageAlert",
-            "relatedResources": related,
+            "relatedResources": related_resources(news),
         }
     })
     .to_string()
