@@ -51,9 +51,28 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
     summary.selected = plan.to_create.len() + summary.already_reported + summary.not_available;
 
     let creating = std::time::Instant::now();
+    let (outcomes, stopped_because) = create_all(r, &plan.to_create, period).await;
+    summary.creating_seconds = creating.elapsed().as_secs_f64();
+    for (image_id, outcome) in outcomes {
+        count(&mut summary, image_id, outcome);
+    }
+    summary.failed.sort_by(|a, b| a.id.cmp(&b.id));
+    summary.previous_still_pending_images.sort();
+    summary.stopped_because = stopped_because;
+    Ok(summary)
+}
+
+/// Creates the reports, `create_concurrency` at a time, until the deadline passes or an
+/// account-wide quota is reached; an image not tried has no outcome. Returns why it
+/// stopped early, if it did.
+async fn create_all(
+    r: &Run<'_>,
+    to_create: &[String],
+    period: chrono::NaiveDate,
+) -> (Vec<(String, Option<CreateOutcome>)>, Option<String>) {
     let stop = AtomicBool::new(false);
     let stop_reason = std::sync::Mutex::new(None::<String>);
-    let outcomes: Vec<(String, Option<CreateOutcome>)> = futures::stream::iter(plan.to_create.iter())
+    let outcomes = futures::stream::iter(to_create)
         .map(|image_id| {
             let (stop, stop_reason) = (&stop, &stop_reason);
             async move {
@@ -65,16 +84,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
                     stop_reason.lock().unwrap().get_or_insert("time budget reached".into());
                     return (image_id.clone(), None);
                 }
-                let token = client_token(image_id, period);
-                let req = CreateRequest {
-                    image_id,
-                    client_token: &token,
-                    period,
-                    version_depth: r.config.launch_template_version_depth,
-                    account_ids: &r.config.report_account_ids,
-                    resource_types: &r.config.report_resource_types,
-                };
-                let outcome = ec2::create_report(&r.clients.ec2, &req).await;
+                let outcome = create_one(r, image_id, period).await;
                 if let CreateOutcome::QuotaReached(why) = &outcome {
                     stop.store(true, Ordering::SeqCst);
                     stop_reason.lock().unwrap().get_or_insert(why.clone());
@@ -85,32 +95,42 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
         .buffer_unordered(r.config.create_concurrency)
         .collect()
         .await;
-    summary.creating_seconds = creating.elapsed().as_secs_f64();
+    (outcomes, stop_reason.into_inner().unwrap())
+}
 
-    for (image_id, outcome) in outcomes {
-        match outcome {
-            Some(CreateOutcome::Created(report_id)) => {
-                tracing::info!(image_id, report_id, "created usage report");
-                summary.created += 1;
-            }
-            Some(CreateOutcome::AlreadyExists) => summary.already_reported += 1,
-            Some(CreateOutcome::Failed(error)) => {
-                tracing::warn!(image_id, error, "could not create usage report");
-                summary.failed.push(Failure { id: image_id, error });
-            }
-            Some(CreateOutcome::PreviousPending(why)) => {
-                tracing::warn!(image_id, why, "previous usage report still pending; creating it next run");
-                summary.previous_still_pending += 1;
-                summary.previous_still_pending_images.push(image_id);
-                summary.remaining += 1;
-            }
-            Some(CreateOutcome::QuotaReached(_)) | None => summary.remaining += 1,
+async fn create_one(r: &Run<'_>, image_id: &str, period: chrono::NaiveDate) -> CreateOutcome {
+    let token = client_token(image_id, period);
+    let req = CreateRequest {
+        image_id,
+        client_token: &token,
+        period,
+        version_depth: r.config.launch_template_version_depth,
+        account_ids: &r.config.report_account_ids,
+        resource_types: &r.config.report_resource_types,
+    };
+    ec2::create_report(&r.clients.ec2, &req).await
+}
+
+/// Where one image's outcome counts in the summary.
+fn count(summary: &mut CreateSummary, image_id: String, outcome: Option<CreateOutcome>) {
+    match outcome {
+        Some(CreateOutcome::Created(report_id)) => {
+            tracing::info!(image_id, report_id, "created usage report");
+            summary.created += 1;
         }
+        Some(CreateOutcome::AlreadyExists) => summary.already_reported += 1,
+        Some(CreateOutcome::Failed(error)) => {
+            tracing::warn!(image_id, error, "could not create usage report");
+            summary.failed.push(Failure { id: image_id, error });
+        }
+        Some(CreateOutcome::PreviousPending(why)) => {
+            tracing::warn!(image_id, why, "previous usage report still pending; creating it next run");
+            summary.previous_still_pending += 1;
+            summary.previous_still_pending_images.push(image_id);
+            summary.remaining += 1;
+        }
+        Some(CreateOutcome::QuotaReached(_)) | None => summary.remaining += 1,
     }
-    summary.failed.sort_by(|a, b| a.id.cmp(&b.id));
-    summary.previous_still_pending_images.sort();
-    summary.stopped_because = stop_reason.into_inner().unwrap();
-    Ok(summary)
 }
 
 #[cfg(test)]
