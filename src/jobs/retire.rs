@@ -176,3 +176,7 @@ async fn write_actions(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "retire_tests.rs"]
+mod tests;
