@@ -65,6 +65,9 @@ impl Planner<'_> {
                 format!("deregistration protection {p}: never turned off by us"),
             ));
         }
+        if let Some(hold) = self.undone_outside(ami, action) {
+            return Some(hold);
+        }
         if action == Action::Deregister && s.require_recycle_bin && covering_rule(self.input.rules, ami).is_none() {
             return Some((
                 "no_recycle_bin_rule",
@@ -75,6 +78,30 @@ impl Planner<'_> {
             return Some(("action_budget_reached", format!("RETIRE_MAX_ACTIONS_PER_RUN={}", s.max_actions_per_run)));
         }
         None
+    }
+
+    /// A stage undone by hand (deprecation cancelled, AMI enabled) is a sign someone
+    /// needs the AMI: the next step would skip the notice or the scream test, so it waits
+    /// (enforce only: a dry run's stages are simulated).
+    fn undone_outside(&self, ami: &Ami, action: Action) -> Option<(&'static str, String)> {
+        if !self.enforce() {
+            return None;
+        }
+        match action {
+            Action::Disable if ami.lifecycle.deprecation_time.is_none() => Some((
+                "not_deprecated",
+                "its deprecation was cancelled outside the pipeline: add EXCLUDE_TAG to keep it, or deprecate it again"
+                    .into(),
+            )),
+            Action::Deregister if ami.state != "disabled" => Some((
+                "not_disabled",
+                format!(
+                    "it is {} (enabled outside the pipeline): add EXCLUDE_TAG to keep it, or disable it again",
+                    ami.state
+                ),
+            )),
+            _ => None,
+        }
     }
 
     /// The calls and the resulting record of one forward step; calls already done (as
@@ -137,7 +164,9 @@ impl Planner<'_> {
             if enforce && ami.state == "disabled" {
                 d.calls.push(Call::Enable);
             }
-            record = RetireRecord { stage: Stage::Deprecated, intent: None, ..record };
+            // The wait restarts: should the undo stop halfway, the AMI is not disabled
+            // again at once.
+            record = RetireRecord { stage: Stage::Deprecated, since: self.input.now, intent: None, ..record };
             d.stage_after = Stage::Deprecated;
             d.after = Some(record.clone());
             self.decisions.push(d);

@@ -30,6 +30,21 @@ fn ami(id: &str) -> Ami {
     }
 }
 
+/// An AMI as DescribeImages shows it once the pipeline deprecated it.
+fn deprecated_ami(id: &str) -> Ami {
+    let mut a = ami(id);
+    a.lifecycle.deprecation_time = Some(t("2027-01-14T12:00:00Z"));
+    a.tags.insert(STAGE_TAG.into(), "deprecated 2026-12-01T00:00:00Z".into());
+    a
+}
+
+/// … and once it disabled it.
+fn disabled_ami(id: &str) -> Ami {
+    let mut a = deprecated_ami(id);
+    a.state = "disabled".into();
+    a
+}
+
 fn verdict(id: &str, kind: Kind) -> Verdict {
     let reasons = match kind {
         Kind::Candidate => vec![Reason::UnusedForWindow, Reason::NoOwnerAccountUse],
