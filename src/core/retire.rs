@@ -4,8 +4,8 @@
 //! An AMI walks `candidate` → deprecate → `deprecated` → disable → `disabled` →
 //! deregister → `deregistered`, each step a configured number of days after the
 //! previous one, each re-checked with this run's fresh verdict: still `candidate`,
-//! owned by the run's account, not deregistration-protected, (for deregister) covered
-//! by a Recycle Bin rule, and within the run's action budget. Otherwise the step is
+//! owned by the run's account, within the run's action budget, and for deregister: not
+//! deregistration-protected, still disabled, and covered by a Recycle Bin rule. Otherwise the step is
 //! held and the hold says why. An AMI deprecated or disabled whose verdict turns
 //! `in_use` or `excluded` is restored at once, budget or not. `unknown` holds.
 //!

@@ -86,16 +86,23 @@ fn a_rule_that_excludes_the_ami_or_is_not_available_does_not_count() {
 }
 
 #[test]
-fn a_deregistration_protected_ami_is_held_at_every_step_and_never_deregistered() {
-    let mut protected = ami("ami-1");
+fn a_deregistration_protected_ami_is_deprecated_and_disabled_but_never_deregistered() {
+    let mut protected = disabled_ami("ami-1");
     protected.lifecycle.deregistration_protection = Some("enabled-with-cooldown".into());
-    for stage in [Stage::Candidate, Stage::Deprecated, Stage::Disabled] {
-        let run = Run::enforce(vec![protected.clone()], vec![verdict("ami-1", Kind::Candidate)])
-            .with_state(&[("ami-1", record(stage, days_ago(400)))]);
-        let plan = run.plan();
-        assert_eq!(actions(&plan), vec![("ami-1", Action::Hold, Outcome::Held, "deregistration_protected")]);
-        assert!(no_calls(&plan), "{stage:?}");
-    }
+    let run = Run::enforce(vec![protected.clone()], vec![verdict("ami-1", Kind::Candidate)])
+        .with_state(&[("ami-1", record(Stage::Disabled, days_ago(400)))]);
+    let plan = run.plan();
+    assert_eq!(actions(&plan), vec![("ami-1", Action::Hold, Outcome::Held, "deregistration_protected")]);
+    assert!(no_calls(&plan));
+    assert!(plan.decisions[0].detail.contains("never turned off"), "{}", plan.decisions[0].detail);
+    let mut fresh = ami("ami-1");
+    fresh.lifecycle.deregistration_protection = Some("enabled".into());
+    let plan = Run::enforce(vec![fresh], vec![verdict("ami-1", Kind::Candidate)]).plan();
+    assert_eq!(only(&plan).action, Action::Deprecate, "protection guards deregistration only, as in EC2");
+    protected.state = "available".into();
+    let run = Run::enforce(vec![protected], vec![verdict("ami-1", Kind::Candidate)])
+        .with_state(&[("ami-1", record(Stage::Deprecated, days_ago(400)))]);
+    assert_eq!(only(&run.plan()).action, Action::Disable);
 }
 
 #[test]

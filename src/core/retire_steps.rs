@@ -58,7 +58,7 @@ impl Planner<'_> {
             let owner = ami.owner_id.as_deref().unwrap_or("unknown");
             return Some(("not_owned", format!("owned by {owner}, not by {}", self.input.owner_account_id)));
         }
-        if ami.lifecycle.deregistration_protected() {
+        if action == Action::Deregister && ami.lifecycle.deregistration_protected() {
             let p = ami.lifecycle.deregistration_protection.clone().unwrap_or_default();
             return Some((
                 "deregistration_protected",
