@@ -49,14 +49,15 @@ pub fn carried_state(state: &RetireState, mode: RetireMode, amis: &[Ami], now: D
             records.insert(ami.image_id.clone(), record);
         }
     }
-    RetireState { mode, records }
+    RetireState { mode, records, unarchived: state.unarchived.clone() }
 }
 
-/// What `RETIRE_MODE=off` keeps: real stages (enforce records), never simulated ones.
+/// What `RETIRE_MODE=off` keeps: real stages (enforce records), never simulated ones,
+/// and the rows still to archive (written when the pipeline runs again).
 pub fn state_while_off(state: &RetireState) -> RetireState {
     match state.mode {
         RetireMode::Enforce => state.clone(),
-        _ => RetireState::default(),
+        _ => RetireState { unarchived: state.unarchived.clone(), ..RetireState::default() },
     }
 }
 

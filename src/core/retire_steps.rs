@@ -6,6 +6,11 @@ use chrono::Duration;
 use super::{Action, Ami, Call, Decision, Planner, RetireRecord, STAGE_TAG, Stage, covering_rule, deprecate_at};
 use super::{Verdict, stage_tag_value};
 
+/// The AMI already carries the stage tag of `stage` (a run killed after tagging it).
+fn tagged_at(ami: &Ami, stage: Stage) -> bool {
+    ami.tags.get(STAGE_TAG).is_some_and(|v| v.split(' ').next() == Some(stage.as_str()))
+}
+
 /// The step out of a stage and how many days it waits in that stage first.
 fn next_step(stage: Stage, p: &Planner) -> Option<(Action, u32)> {
     let s = p.input.settings;
@@ -123,8 +128,10 @@ impl Planner<'_> {
                 if ami.lifecycle.deprecation_time != Some(at) {
                     d.calls.push(Call::EnableDeprecation { deprecate_at: at });
                 }
-                let value = stage_tag_value(Stage::Deprecated, done_at, verdict.unused_since, Some(at));
-                d.calls.push(Call::Tag { value });
+                if !tagged_at(ami, Stage::Deprecated) {
+                    let value = stage_tag_value(Stage::Deprecated, done_at, verdict.unused_since, Some(at));
+                    d.calls.push(Call::Tag { value });
+                }
                 d.deprecate_at = Some(at);
                 d.stage_after = Stage::Deprecated;
                 d.after = next(Stage::Deprecated, Some(at));
@@ -133,8 +140,10 @@ impl Planner<'_> {
                 if ami.state != "disabled" {
                     d.calls.push(Call::Disable);
                 }
-                let value = stage_tag_value(Stage::Disabled, done_at, verdict.unused_since, r.deprecate_at);
-                d.calls.push(Call::Tag { value });
+                if !tagged_at(ami, Stage::Disabled) {
+                    let value = stage_tag_value(Stage::Disabled, done_at, verdict.unused_since, r.deprecate_at);
+                    d.calls.push(Call::Tag { value });
+                }
                 d.stage_after = Stage::Disabled;
                 d.after = next(Stage::Disabled, r.deprecate_at);
             }
