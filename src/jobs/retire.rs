@@ -116,7 +116,8 @@ async fn save(archive: &Archive<'_>, state: &CollectState) -> anyhow::Result<()>
 }
 
 /// One decision: intent saved, calls made in order (the first refusal stops them and
-/// leaves the intent for the next run to re-check), result and news saved.
+/// leaves the intent for the next run to re-check), result, row and news saved. A
+/// hold, or a dry run's decision, is saved with the state's next write.
 async fn carry_out(
     archive: &Archive<'_>,
     state: &mut CollectState,
@@ -124,6 +125,8 @@ async fn carry_out(
     failed: &mut Vec<Failure>,
 ) -> anyhow::Result<()> {
     let r = archive.run;
+    // A completion of an interrupted action records its result at once, like an action.
+    let completes = state.retire.records.get(&d.image_id).is_some_and(|rec| rec.intent.is_some());
     if !d.calls.is_empty() {
         if let Some(record) = state.retire.records.get_mut(&d.image_id) {
             record.intent = Some(Intent { action: d.action, at: r.now });
@@ -150,7 +153,7 @@ async fn carry_out(
     let mode = r.config.retire.mode;
     state.enqueue([news_of(d, mode, &archive.provenance.region)]);
     state.retire.unarchived.push(action_row(d, mode, &archive.provenance));
-    if d.calls.is_empty() { Ok(()) } else { save(archive, state).await }
+    if d.calls.is_empty() && !completes { Ok(()) } else { save(archive, state).await }
 }
 
 /// The rows not archived yet (this run's, and those of a run that died after acting),

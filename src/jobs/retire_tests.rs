@@ -315,3 +315,37 @@ async fn rows_an_earlier_attempt_wrote_are_not_written_twice_and_unwritten_ones_
     assert_eq!(summary.unwrap().object, None);
     assert_eq!(state.retire.unarchived.len(), 2, "both runs' rows wait for the next run");
 }
+
+#[tokio::test]
+async fn an_action_killed_after_its_calls_is_completed_without_calling_again() {
+    let mut state = CollectState::default();
+    state.retire.mode = RetireMode::Enforce;
+    state.retire.records.insert(
+        "ami-1".into(),
+        crate::core::retire::RetireRecord {
+            stage: crate::core::retire::Stage::Candidate,
+            since: "2026-11-21T06:00:00Z".parse().unwrap(),
+            deprecate_at: None,
+            intent: Some(Intent {
+                action: crate::core::retire::Action::Deprecate,
+                at: "2026-11-21T06:00:00Z".parse().unwrap(),
+            }),
+        },
+    );
+    let mut done = ami("ami-1");
+    done.lifecycle.deprecation_time = Some("2026-12-05T06:00:00Z".parse().unwrap());
+    done.tags.insert(STAGE_TAG.into(), "deprecated 2026-11-21T06:00:00Z".into());
+    let fake = world(|_| None);
+    let (summary, state, failed) = step_from(&fake, RetireMode::Enforce, done, state).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        trace(&fake),
+        ["rbin:POST /list-rules", "rbin:GET /rules/rule0000001", "save deprecated -", "put actions"],
+        "no EC2 call: the result is recorded at once"
+    );
+    assert_eq!(summary.unwrap().done, 1);
+    assert_eq!(
+        state.retire.records["ami-1"].since,
+        "2026-11-21T06:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap()
+    );
+}
