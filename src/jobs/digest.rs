@@ -167,7 +167,7 @@ fn verdicts_prefix(place: &Place<'_>) -> String {
 
 /// The partition date of a key (`…/report_date=YYYY-MM-DD/…`).
 fn partition_date(key: &str) -> Option<NaiveDate> {
-    let rest = key.split("/report_date=").nth(1)?;
+    let (_, rest) = key.rsplit_once("/report_date=")?;
     NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()
 }
 

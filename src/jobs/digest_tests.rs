@@ -307,3 +307,10 @@ async fn a_refused_digest_object_is_retried_then_the_summary_travels_with_the_er
     let puts = writes(&fake).iter().filter(|w| *w == "put digests").count();
     assert_eq!(puts, SAVE_ATTEMPTS as usize);
 }
+
+#[test]
+fn the_partition_date_is_the_keys_last_report_date() {
+    let key = "odd/report_date=x/verdicts/region=us-east-1/report_date=2026-11-30/run-1.json.gz";
+    assert_eq!(partition_date(key), Some("2026-11-30".parse().unwrap()));
+    assert_eq!(partition_date("ami-usage/verdicts/region=us-east-1/stray.json.gz"), None);
+}
