@@ -84,6 +84,16 @@ def main() -> int:
         for m in emu.control("sns/published")["messages"]:
             print(f"Subject: {m['Subject']}\n")
             print(json.loads(m["Message"])["email"])
+
+        say("the week's digest (phase digest, weekly in the stack), e-mail rendering")
+        digest = run_binary(emu, ["digest", "--now", emu.now()], env)
+        if digest.code not in (0, 3):
+            print(digest.stderr)
+            return 1
+        published = emu.control("sns/published")["messages"]
+        for m in [m for m in published if (m.get("Subject") or "").startswith("AMI digest")][-1:]:
+            print(f"Subject: {m['Subject']}\n")
+            print(json.loads(m["Message"])["email"])
         return 0
     finally:
         emu.stop()

@@ -11,6 +11,9 @@ mod values;
 #[path = "config_retire.rs"]
 mod retire;
 pub use retire::RawRetire;
+#[path = "config_digest.rs"]
+mod digest;
+pub use digest::{DigestSettings, RawNotifyConfig};
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -121,6 +124,9 @@ pub struct RawConfig {
     pub require_member_probes: Option<String>,
     #[command(flatten)]
     pub retire: RawRetire,
+    /// The digest's and the routing's variables.
+    #[command(flatten)]
+    pub notify: RawNotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +157,11 @@ pub struct Config {
     pub require_member_probes: Vec<String>,
     /// `RETIRE_*`: the retirement pipeline (`core::retire`).
     pub retire: RetireSettings,
+    /// The weekly digest (`DIGEST_RESERVATIONS`, `RI_UTILIZATION_ALERT_PERCENT`,
+    /// `DIGEST_LIST_LIMIT`).
+    pub digest: DigestSettings,
+    /// `ROUTE_TAG`: the AMI tag naming its team; set, each team gets its own message.
+    pub route_tag: Option<String>,
 }
 
 /// One EC2 token bucket: refill rate and capacity.
@@ -328,6 +339,8 @@ impl RawConfig {
                 .transpose()?
                 .unwrap_or_default(),
             retire: self.retire.validate()?,
+            digest: self.digest_settings()?,
+            route_tag: present(&self.notify.route_tag).map(values::route_tag).transpose()?,
         })
     }
 
@@ -439,7 +452,7 @@ impl Config {
         self.archive_bucket.as_deref().ok_or_else(|| {
             err(
                 "ARCHIVE_BUCKET",
-                "is not set, and collect needs it to write the archive",
+                "is not set, and collect, probe and digest need it (they read and write the archive)",
                 "Set it to the name of the archive bucket (the stack output ArchiveBucketName).",
             )
         })

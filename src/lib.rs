@@ -17,7 +17,8 @@ use jobs::{Run, Summary};
 pub async fn run_phase(phase: Phase, run: &Run<'_>) -> anyhow::Result<Summary> {
     Ok(match phase {
         Phase::Create => Summary::Create(jobs::create::run(run).await?),
-        Phase::Collect => Summary::Collect(jobs::collect::run(run).await?),
+        Phase::Collect => Summary::Collect(Box::new(jobs::collect::run(run).await?)),
         Phase::Probe => Summary::Probe(jobs::probe::run(run).await?),
+        Phase::Digest => Summary::Digest(Box::new(jobs::digest::run(run).await?)),
     })
 }

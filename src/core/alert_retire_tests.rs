@@ -18,6 +18,7 @@ fn ctx() -> AlertContext {
         athena_database: "ami_usage".into(),
         athena_workgroup: "ami-usage".into(),
         archive_location: "s3://bucket/ami-usage".into(),
+        team: None,
     }
 }
 

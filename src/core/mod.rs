@@ -5,6 +5,8 @@
 pub mod alert;
 pub mod bucket_region;
 pub mod create_outcome;
+pub mod digest;
+pub mod digest_render;
 pub mod evidence;
 pub mod jsonl;
 pub mod member_facts;
@@ -16,6 +18,8 @@ pub mod retire;
 pub mod retire_model;
 pub mod retire_rbin;
 pub mod retire_rows;
+pub mod ri;
+pub mod routing;
 pub mod selection;
 pub mod triage;
 pub mod verdict;

@@ -1,9 +1,11 @@
 //! The phases: orchestration of the edges around the pure core. A job never decides
 //! anything the core could decide; it fetches, asks the core, and writes.
 
+pub mod alert;
 pub mod archive;
 pub mod collect;
 pub mod create;
+pub mod digest;
 pub mod member_probes;
 pub mod probe;
 pub mod retire;
@@ -68,8 +70,9 @@ pub struct Failure {
 #[derive(Debug, Clone)]
 pub enum Summary {
     Create(create::CreateSummary),
-    Collect(collect::CollectSummary),
+    Collect(Box<collect::CollectSummary>),
     Probe(probe::ProbeSummary),
+    Digest(Box<digest::DigestSummary>),
 }
 
 #[derive(serde::Serialize)]
@@ -85,6 +88,7 @@ impl serde::Serialize for Summary {
             Summary::Create(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
             Summary::Collect(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
             Summary::Probe(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
+            Summary::Digest(s) => PhaseFirst { phase: self.phase(), summary: s.as_ref() }.serialize(serializer),
         }
     }
 }
@@ -96,6 +100,7 @@ impl Summary {
             Summary::Create(_) => Phase::Create,
             Summary::Collect(_) => Phase::Collect,
             Summary::Probe(_) => Phase::Probe,
+            Summary::Digest(_) => Phase::Digest,
         }
     }
 
@@ -105,6 +110,7 @@ impl Summary {
             Summary::Create(s) => s.failed.len(),
             Summary::Collect(s) => s.failed.len(),
             Summary::Probe(_) => 0,
+            Summary::Digest(s) => s.failed.len(),
         }
     }
 }
@@ -169,7 +175,7 @@ mod tests {
     fn summaries_print_their_phase_first() {
         let create = serde_json::to_string(&Summary::Create(create::CreateSummary::default())).unwrap();
         assert!(create.starts_with(r#"{"phase":"create","period":"#), "{create}");
-        let collect = serde_json::to_string(&Summary::Collect(collect::CollectSummary::default())).unwrap();
+        let collect = serde_json::to_string(&Summary::Collect(Box::default())).unwrap();
         assert!(collect.starts_with(r#"{"phase":"collect","reports_seen":0"#), "{collect}");
     }
 
