@@ -53,7 +53,21 @@ impl Answer {
     }
 }
 
-type Handler = dyn Fn(&Call) -> Answer + Send + Sync;
+/// An answer whose body may be binary (S3 objects): what [`Fake::with_bytes`] handlers
+/// return.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl From<Answer> for Reply {
+    fn from(a: Answer) -> Self {
+        Self { status: a.status, body: a.body.into_bytes() }
+    }
+}
+
+type Handler = dyn Fn(&Call) -> Reply + Send + Sync;
 
 pub struct Fake {
     pub clients: Clients,
@@ -63,6 +77,11 @@ pub struct Fake {
 impl Fake {
     /// Clients of every service sending to `handler`, with the SDK's `retry` policy.
     pub fn new(retry: RetryConfig, handler: impl Fn(&Call) -> Answer + Send + Sync + 'static) -> Self {
+        Self::with_bytes(retry, move |call| handler(call).into())
+    }
+
+    /// Like [`Fake::new`], for handlers that answer with bytes.
+    pub fn with_bytes(retry: RetryConfig, handler: impl Fn(&Call) -> Reply + Send + Sync + 'static) -> Self {
         let log = Arc::new(Mutex::new(Vec::new()));
         let endpoint = Endpoint { log: log.clone(), handler: Arc::new(handler) };
         let http = http_client_fn(move |_, _| SharedHttpConnector::new(endpoint.clone()));

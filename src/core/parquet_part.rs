@@ -296,8 +296,8 @@ fn nulls(leaves: &mut [Leaf], t: &GlueType, def: i16, rep: i16, leaf: &mut usize
     }
 }
 
-/// The source ids a part's footer names.
-pub fn sources_of(part: Vec<u8>) -> Result<Vec<String>, String> {
+/// The source ids a part's footer names, and its row count.
+pub fn sources_of(part: Vec<u8>) -> Result<(Vec<String>, u64), String> {
     let reader = SerializedFileReader::new(bytes::Bytes::from(part)).map_err(|e| format!("not a parquet part: {e}"))?;
     let value = reader
         .metadata()
@@ -306,7 +306,9 @@ pub fn sources_of(part: Vec<u8>) -> Result<Vec<String>, String> {
         .and_then(|kv| kv.iter().find(|kv| kv.key == SOURCES_KEY))
         .and_then(|kv| kv.value.clone())
         .ok_or_else(|| format!("the part has no `{SOURCES_KEY}` in its footer"))?;
-    serde_json::from_str(&value).map_err(|e| format!("`{SOURCES_KEY}`: {e}"))
+    let rows = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let sources = serde_json::from_str(&value).map_err(|e| format!("`{SOURCES_KEY}`: {e}"))?;
+    Ok((sources, rows))
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ fn shreds_nested_rows_and_reads_them_back() {
     w.push(&json!({"id": "b", "n": null, "tags": {}, "ids": [], "types": null, "image": null})).unwrap();
     assert_eq!(w.rows(), 2);
     let part = w.finish().unwrap();
-    assert_eq!(sources_of(part.clone()).unwrap(), vec!["report-1".to_string(), "report-2".to_string()]);
+    assert_eq!(sources_of(part.clone()).unwrap(), (vec!["report-1".to_string(), "report-2".to_string()], 2));
     let rows = rows_of(part);
     assert_eq!(rows.len(), 2);
     assert!(rows[0].contains(r#"id: "a", n: 7"#), "{}", rows[0]);
@@ -69,7 +69,7 @@ fn flushes_row_groups_and_keeps_every_row() {
 #[test]
 fn an_empty_part_is_still_a_readable_file() {
     let part = PartWriter::new("t", &[("id", "string")]).unwrap().finish().unwrap();
-    assert_eq!(sources_of(part.clone()).unwrap(), Vec::<String>::new());
+    assert_eq!(sources_of(part.clone()).unwrap(), (Vec::<String>::new(), 0));
     assert!(rows_of(part).is_empty());
 }
 

@@ -4,7 +4,8 @@
 //! Order of writes per report: entries object, then report object (its presence means
 //! "completely archived"), both `If-None-Match: *`. Then the verdicts object (only when
 //! the verdicts changed), the state object (news queued in its outbox), SNS, and the
-//! state again (outbox marked published). A run that dies anywhere leaves a state the
+//! state again (outbox marked published), then the compaction step (`jobs::compact`:
+//! Parquet part, then its record). A run that dies anywhere leaves a state the
 //! next run completes without writing anything twice.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,10 +16,12 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::archive::Archive;
+use super::compact::{self, CompactionSummary};
 use super::verdicts::{self, VerdictCounts};
 use super::{Failure, PartialRun, Run, Summary};
 use crate::aws::{ec2, s3, sns, uploads};
 use crate::core::alert::{AlertContext, Standing, render};
+use crate::core::compaction::open_report_days;
 use crate::core::model::{Ami, MalformedReport, ReportListing, ReportState, UsageReport};
 use crate::core::news::{CollectState, News};
 use crate::core::records::{ArchiveKeys, Dataset, Provenance, ReportRow, timestamp};
@@ -79,6 +82,9 @@ pub struct CollectSummary {
     pub aborted_uploads: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_clean_up_error: Option<String>,
+    /// What the compaction step did (ARCHITECTURE.md, "Compaction").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compaction: Option<Box<CompactionSummary>>,
     /// Why this run left the state alone (a `--now` before the newest run's clock).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_untouched: Option<String>,
@@ -109,9 +115,31 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
 
     let late = Late { pending_too_long: &t.pending_too_long, expiring: &expiring };
     match remember_and_tell(&archive, &listing, &archived, rows, late, &mut summary).await {
-        Ok(()) => Ok(summary),
+        Ok(()) => {
+            compact(&archive, reports, &archived, &mut summary).await;
+            Ok(summary)
+        }
         Err(e) => Err(PartialRun::new(Summary::Collect(summary), e).into()),
     }
+}
+
+/// The compaction step, last: its failure is one failed item of the run (the next run
+/// resumes it), never a loss of what the run archived, decided or announced.
+async fn compact(
+    archive: &Archive<'_>,
+    reports: &[UsageReport],
+    archived: &BTreeSet<String>,
+    summary: &mut CollectSummary,
+) {
+    let r = archive.run;
+    let pending_alert = Duration::hours(i64::from(r.config.pending_alert_hours));
+    let open = open_report_days(reports, archived, r.now, pending_alert);
+    let mut compaction = CompactionSummary::default();
+    if let Err(e) = compact::run(archive, &open, &mut compaction).await {
+        tracing::warn!(error = %format!("{e:#}"), "compaction stopped; the next run resumes it");
+        summary.failed.push(Failure { id: "compaction".into(), error: format!("{e:#}") });
+    }
+    summary.compaction = Some(Box::new(compaction));
 }
 
 /// Reports whose lateness is news: pending too long, or expiring unarchived.

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod collect;
+pub mod compact;
 pub mod create;
 pub mod member_probes;
 pub mod probe;
