@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use anyhow::Context;
 use chrono::NaiveDate;
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::archive::Archive;
@@ -31,6 +32,9 @@ pub struct CompactionSummary {
 /// Parts planned for one day in one run at most: each adopted part makes the next plan
 /// smaller, so this only bounds a run against a state it cannot reconcile.
 const MAX_PARTS_PER_DAY_AND_RUN: usize = 8;
+/// Raw objects fetched at once while a part is built (small GETs: latency, not
+/// bandwidth, bounds them; 10,000 reports a day are 20,000 objects).
+const READS_IN_FLIGHT: usize = 32;
 
 struct Step<'a> {
     archive: &'a Archive<'a>,
@@ -105,7 +109,13 @@ impl Step<'_> {
                     summary.parts_adopted += 1;
                     adopted
                 }
-                None => self.write_part(spec, &partition, &key, plan, summary).await?,
+                None => match self.write_part(spec, &partition, &key, plan, summary).await? {
+                    Some(written) => written,
+                    None => {
+                        summary.days_left += 1;
+                        return Ok(());
+                    }
+                },
             };
             self.state.record(spec.name, day, record).map_err(anyhow::Error::msg)?;
             self.save().await?;
@@ -125,6 +135,8 @@ impl Step<'_> {
         Ok(Some(PartRecord { number, sources, rows }))
     }
 
+    /// Builds and writes the planned part; `None` when the deadline passed while the raw
+    /// objects were read (nothing written: the next run plans the day again).
     async fn write_part(
         &self,
         spec: &DatasetSpec,
@@ -132,29 +144,38 @@ impl Step<'_> {
         key: &str,
         plan: PartPlan,
         summary: &mut CompactionSummary,
-    ) -> anyhow::Result<PartRecord> {
-        let s3c = &self.archive.run.clients.s3;
-        let bucket = self.archive.bucket;
+    ) -> anyhow::Result<Option<PartRecord>> {
+        let (s3c, bucket) = (&self.archive.run.clients.s3, self.archive.bucket);
         let mut part = PartWriter::new(spec.name, spec.columns).map_err(anyhow::Error::msg)?;
-        for source in &plan.sources {
-            let raw_key = format!("{partition}{source}.json.gz");
-            let bytes = s3::get_optional(s3c, bucket, &raw_key)
-                .await?
-                .with_context(|| format!("s3://{bucket}/{raw_key} was listed but is gone"))?;
+        let mut objects = futures::stream::iter(&plan.sources)
+            .map(|source| async move {
+                let raw_key = format!("{partition}{source}.json.gz");
+                let bytes = s3::get_optional(s3c, bucket, &raw_key).await?;
+                Ok::<_, anyhow::Error>((source, raw_key, bytes))
+            })
+            .buffered(READS_IN_FLIGHT);
+        while let Some(object) = objects.next().await {
+            if self.archive.run.deadline.passed() {
+                return Ok(None);
+            }
+            let (source, raw_key, bytes) = object?;
+            let bytes = bytes.with_context(|| format!("s3://{bucket}/{raw_key} was listed but is gone"))?;
             part.begin_source(source);
             jsonl::for_each_row(&bytes, |row: serde_json::Value| part.push(&row))
                 .with_context(|| format!("s3://{bucket}/{raw_key} does not fit the {} table", spec.name))?;
         }
+        drop(objects);
         let rows = part.rows();
         let body = part.finish().map_err(anyhow::Error::msg)?;
         if s3::put_parquet_if_absent(s3c, bucket, key, body).await? == s3::PutOutcome::AlreadyExists {
             // Another run wrote it between our look and our write: its sources count.
-            return self.adopt(key, plan.number).await?.with_context(|| format!("s3://{bucket}/{key} vanished"));
+            let adopted = self.adopt(key, plan.number).await?;
+            return adopted.map(Some).with_context(|| format!("s3://{bucket}/{key} vanished"));
         }
         tracing::info!(key, sources = plan.sources.len(), rows, "compacted part written");
         summary.parts_written += 1;
         summary.rows += rows;
-        Ok(PartRecord { number: plan.number, sources: plan.sources, rows })
+        Ok(Some(PartRecord { number: plan.number, sources: plan.sources, rows }))
     }
 
     async fn save(&self) -> anyhow::Result<()> {

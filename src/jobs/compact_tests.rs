@@ -128,8 +128,12 @@ fn config() -> Config {
 }
 
 async fn compact(fake: &Fake) -> anyhow::Result<CompactionSummary> {
+    compact_until(fake, Deadline::NONE).await
+}
+
+async fn compact_until(fake: &Fake, deadline: Deadline) -> anyhow::Result<CompactionSummary> {
     let config = config();
-    let r = Run { clients: &fake.clients, config: &config, now: NOW.parse().unwrap(), deadline: Deadline::NONE };
+    let r = Run { clients: &fake.clients, config: &config, now: NOW.parse().unwrap(), deadline };
     let archive = Archive {
         run: &r,
         bucket: BUCKET,
@@ -242,4 +246,14 @@ async fn a_part_without_its_record_is_adopted_not_written_twice() {
     let summary = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
     assert_eq!((summary.parts_adopted, summary.parts_written), (1, 5));
     assert_eq!(compacted_rows(&store), expected_rows());
+}
+
+#[tokio::test]
+async fn a_passed_deadline_writes_nothing_and_leaves_every_closed_day_to_the_next_run() {
+    let store = seeded();
+    let passed = Deadline::at(std::time::Instant::now(), std::time::Duration::ZERO);
+    let summary = compact_until(&memory_s3(store.clone(), Arc::default(), None), passed).await.unwrap();
+    assert_eq!(summary, CompactionSummary { days_left: 6, ..Default::default() });
+    assert!(part_keys(&store).is_empty());
+    assert_eq!(compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap().parts_written, 6);
 }
