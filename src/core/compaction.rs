@@ -122,11 +122,12 @@ pub const DATASETS: &[&DatasetSpec] = &[&ENTRIES, &REPORTS, &VERDICTS];
 
 /// A day is compacted this long after it ended at the earliest (clock skew, runs that
 /// started before midnight and write after it).
-pub const COMPACT_MARGIN: Duration = Duration::hours(2);
+pub const COMPACT_MARGIN: Duration = Duration::hours(1);
 /// A `Reports` day still waiting for a report is compacted anyway this long after it
-/// ended, so it is compacted before it leaves the views' raw window (`RawQueryDays` ≥ 1
-/// day past the day itself); the late report goes into the next part.
-pub const FORCE_CLOSE_AFTER: Duration = Duration::hours(20);
+/// ended, well before it leaves the views' raw window (template parameter
+/// `RawQueryHours`, default 6 hours into the next day); the late report goes into the
+/// next part, in the run that archives it.
+pub const FORCE_CLOSE_AFTER: Duration = Duration::hours(3);
 /// EC2 deletes a report 30 days after creation: a day older than this can gain no raw
 /// object, and its record keeps only its part numbers.
 pub const SEAL_AFTER_DAYS: i64 = 35;

@@ -42,16 +42,16 @@ fn keys_are_deterministic_and_numbered() {
 fn a_day_closes_after_the_margin_once_no_report_of_it_is_due() {
     let days: BTreeSet<_> = [day("2026-11-01"), day("2026-11-02")].into();
     let open: BTreeSet<_> = [day("2026-11-01")].into();
-    // 01:59 on the 3rd: the 2nd ended less than the margin ago.
-    let open_1st = closed_days(&ENTRIES, &days, &open, at("2026-11-03T01:59:00Z"));
+    // 00:59 on the 3rd: the 2nd ended less than the margin ago.
+    let open_1st = closed_days(&ENTRIES, &days, &open, at("2026-11-03T00:59:00Z"));
     assert_eq!(open_1st, vec![day("2026-11-01")]);
-    let both = closed_days(&ENTRIES, &days, &open, at("2026-11-03T02:00:00Z"));
+    let both = closed_days(&ENTRIES, &days, &open, at("2026-11-03T01:00:00Z"));
     assert_eq!(both, vec![day("2026-11-01"), day("2026-11-02")]);
     // The 1st waits for its report until it is forced.
-    assert_eq!(closed_days(&ENTRIES, &days, &open, at("2026-11-02T19:59:00Z")), vec![]);
-    assert_eq!(closed_days(&ENTRIES, &days, &open, at("2026-11-02T20:00:00Z")), vec![day("2026-11-01")]);
+    assert_eq!(closed_days(&ENTRIES, &days, &open, at("2026-11-02T02:59:00Z")), vec![]);
+    assert_eq!(closed_days(&ENTRIES, &days, &open, at("2026-11-02T03:00:00Z")), vec![day("2026-11-01")]);
     // Verdicts do not wait for reports.
-    assert_eq!(closed_days(&VERDICTS, &days, &open, at("2026-11-02T02:00:00Z")), vec![day("2026-11-01")]);
+    assert_eq!(closed_days(&VERDICTS, &days, &open, at("2026-11-02T01:00:00Z")), vec![day("2026-11-01")]);
 }
 
 #[test]

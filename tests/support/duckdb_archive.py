@@ -118,11 +118,11 @@ def _compacted_select(root: Path, table: dict, dataset: str, part_keys: dict[str
     )
 
 
-def view_definition(table_input: dict, raw_query_days: int) -> str:
+def view_definition(table_input: dict, raw_query_hours: int) -> str:
     """The SQL of a generated view of the template (its Presto view JSON, decoded)."""
     parts = table_input["ViewOriginalText"]["Fn::Join"][1]
     text = next(p["Fn::Base64"]["Fn::Sub"] for p in parts if isinstance(p, dict))
-    text = text.replace("${RawQueryDays}", str(raw_query_days))
+    text = text.replace("${RawQueryHours}", str(raw_query_hours))
     text = re.sub(r"\$\{[A-Za-z]+\}", "db", text)
     return json.loads(text)["originalSql"]
 
@@ -131,17 +131,17 @@ def open_archive(
     local_dir: str | Path,
     template_path: str | Path = DEFAULT_TEMPLATE,
     *,
-    today: str | None = None,
-    raw_query_days: int | None = None,
+    now: str | None = None,
+    raw_query_hours: int | None = None,
     compacted: bool = True,
 ):
     """DuckDB connection over ``local_dir`` (the archive prefix) with the template's tables.
 
     ``<d>_raw`` (the JSON objects), ``<d>_compacted`` (the Parquet parts; none read when
     ``compacted`` is false: the raw objects alone) and the view ``<d>`` exactly as the
-    template defines it. ``raw_query_days`` is the template parameter ``RawQueryDays``
-    (default: its default); ``today`` (``YYYY-MM-DD``) replaces ``current_date`` in the
-    views, for archives written on an emulated clock.
+    template defines it. ``raw_query_hours`` is the template parameter ``RawQueryHours``
+    (default: its default); ``now`` (an ISO timestamp) replaces ``current_timestamp`` in
+    the views, for archives written on an emulated clock.
     """
     root = Path(local_dir)
     con = duckdb.connect()
@@ -149,7 +149,7 @@ def open_archive(
     con.execute("SET TimeZone = 'UTC'")
     tables = glue_tables(template_path)
     partitions = glue_partition_keys(template_path)
-    days = raw_query_days or load_template(template_path)["Parameters"]["RawQueryDays"]["Default"]
+    hours = raw_query_hours or load_template(template_path)["Parameters"]["RawQueryHours"]["Default"]
     for dataset, cols in glue_columns(template_path).items():
         duck_cols = {name: duckdb_type(t) for name, t in cols.items()}
         part_keys = partitions.get(dataset, {})
@@ -159,9 +159,10 @@ def open_archive(
             continue
         select = _compacted_select(root, tables[f"{dataset}_compacted"], dataset, part_keys, compacted)
         con.execute(f"CREATE OR REPLACE VIEW {_quote(dataset + '_compacted')} AS {select}")
-        sql = view_definition(tables[dataset], days)
-        if today is not None:
-            sql = re.sub(r"\bcurrent_date\b", f"DATE {_sql_str(today)}", sql)
+        sql = view_definition(tables[dataset], hours)
+        if now is not None:
+            literal = f"TIMESTAMP {_sql_str(now.replace('T', ' ').removesuffix('Z'))}"
+            sql = re.sub(r"\bcurrent_timestamp\b", literal, sql)
         con.execute(f"CREATE OR REPLACE VIEW {_quote(dataset)} AS {sql}")
     return con
 

@@ -11,9 +11,10 @@ between the markers ``# BEGIN generated compaction`` / ``# END generated compact
   plus ``source_object`` (the raw object each row came from), partition projection
   over every day;
 * ``<d>``: an Athena (Presto) view, the one table users query: every compacted row, plus
-  the raw rows of the last ``RawQueryDays`` days whose raw object is in no part of its
-  day (ARCHITECTURE.md, "Compaction"). Both sides carry literal or ``current_date``
-  bounds only, so partition projection prunes both by a query's date predicate.
+  the raw rows of the days since ``RawQueryHours`` ago whose raw object is in no part of
+  its day (ARCHITECTURE.md, "Compaction"). Both sides carry literal or
+  ``current_timestamp`` bounds only (constant in a query), so partition projection
+  prunes both by a query's date predicate.
 
 ``view_sql`` is also what tests/support/duckdb_archive.py runs (read back from the
 template). Standard library plus PyYAML (through glue_schema).
@@ -63,11 +64,12 @@ def presto_type(hive_type: str) -> str:
     return _presto(parse_hive_type(hive_type))
 
 
-def raw_window(days: str) -> str:
-    return f"cast(cast(current_date - interval '{days}' day as date) as varchar)"
+def raw_window(hours: str) -> str:
+    """The first report_date the raw side reads: the day of `hours` ago."""
+    return f"cast(cast(current_timestamp - interval '{hours}' hour as date) as varchar)"
 
 
-def view_sql(dataset: str, columns: list[str], partition_keys: list[str], days: str = "${RawQueryDays}") -> str:
+def view_sql(dataset: str, columns: list[str], partition_keys: list[str], hours: str = "${RawQueryHours}") -> str:
     """The view: compacted rows, then raw rows of open days whose object is in no part."""
     cols = ", ".join(columns + partition_keys)
     same_day = " AND ".join(f"c.{k} = r.{k}" for k in partition_keys)
@@ -75,9 +77,9 @@ def view_sql(dataset: str, columns: list[str], partition_keys: list[str], days: 
         f"SELECT {cols} FROM {dataset}_compacted "
         f"UNION ALL "
         f"SELECT {', '.join(f'r.{c}' for c in columns + partition_keys)} FROM {dataset}_raw r "
-        f"WHERE r.report_date >= {raw_window(days)} "
+        f"WHERE r.report_date >= {raw_window(hours)} "
         f"AND NOT EXISTS (SELECT 1 FROM {dataset}_compacted c "
-        f"WHERE c.report_date >= {raw_window(days)} AND {same_day} "
+        f"WHERE c.report_date >= {raw_window(hours)} AND {same_day} "
         f"AND c.{SOURCE_COLUMN} = regexp_extract(r.\"$path\", '([^/]+)\\.json\\.gz$', 1))"
     )
 

@@ -83,13 +83,14 @@ def test_the_view_keeps_the_table_name_and_columns_and_bounds_the_raw_side(path,
     assert view["columns"][list(expected).index("report_date")]["type"] == "varchar"
     sql = view_definition(ti, 3)
     assert sql == gen.view_sql(dataset, list(glue_columns(path)[dataset]), list(keys), "3")
-    # The raw side is bounded by current_date (projection prunes it), on both of its reads.
-    assert sql.count("r.report_date >= cast(cast(current_date - interval '3' day as date) as varchar)") == 1
-    assert sql.count("c.report_date >= cast(cast(current_date - interval '3' day as date) as varchar)") == 1
+    # The raw side is bounded by current_timestamp (a constant of the query: projection
+    # prunes it), on both of its reads.
+    bound = "report_date >= cast(cast(current_timestamp - interval '3' hour as date) as varchar)"
+    assert sql.count(f"r.{bound}") == 1 and sql.count(f"c.{bound}") == 1
     assert all(f"c.{k} = r.{k}" in sql for k in keys)
 
 
-def test_raw_query_days_is_a_bounded_parameter_of_both_stacks():
+def test_raw_query_hours_is_a_bounded_parameter_of_both_stacks():
     for path in (TEMPLATE, CENTRAL):
-        p = load_template(path)["Parameters"]["RawQueryDays"]
-        assert (p["Type"], p["Default"], p["MinValue"]) == ("Number", 1, 1)
+        p = load_template(path)["Parameters"]["RawQueryHours"]
+        assert (p["Type"], p["Default"], p["MinValue"]) == ("Number", 6, 1)

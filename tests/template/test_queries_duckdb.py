@@ -378,11 +378,11 @@ def archive(tmp_path_factory):
     (root / "state").mkdir()
     (root / "state" / "collector.json").write_text("{}")  # not a table: must be ignored
     # Raw objects only (nothing compacted): the views read them as a stack whose
-    # RawQueryDays covers the whole history does.
-    return data, open_archive(root, raw_query_days=RAW_ONLY)
+    # RawQueryHours covers the whole history does.
+    return data, open_archive(root, raw_query_hours=RAW_ONLY)
 
 
-RAW_ONLY = 100_000
+RAW_ONLY = 87_600
 
 
 def q(con, name):
@@ -452,7 +452,7 @@ def test_views_have_the_glue_column_types(archive):
 
 
 def test_empty_archive_gives_empty_typed_views(tmp_path):
-    con = open_archive(tmp_path, raw_query_days=RAW_ONLY)
+    con = open_archive(tmp_path, raw_query_hours=RAW_ONLY)
     for name in (
         "unused_amis",
         "zero_usage_in_reports",
