@@ -21,7 +21,6 @@ use super::verdicts::{self, VerdictCounts};
 use super::{Failure, PartialRun, Run, Summary};
 use crate::aws::{ec2, s3, sns, uploads};
 use crate::core::alert::{AlertContext, Standing, render};
-use crate::core::compaction::open_report_days;
 use crate::core::model::{Ami, MalformedReport, ReportListing, ReportState, UsageReport};
 use crate::core::news::{CollectState, News};
 use crate::core::records::{ArchiveKeys, Dataset, Provenance, ReportRow, timestamp};
@@ -116,30 +115,13 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
     let late = Late { pending_too_long: &t.pending_too_long, expiring: &expiring };
     match remember_and_tell(&archive, &listing, &archived, rows, late, &mut summary).await {
         Ok(()) => {
-            compact(&archive, reports, &archived, &mut summary).await;
+            let (compaction, failure) = compact::after_collect(&archive, reports, &archived).await;
+            summary.compaction = Some(Box::new(compaction));
+            summary.failed.extend(failure);
             Ok(summary)
         }
         Err(e) => Err(PartialRun::new(Summary::Collect(summary), e).into()),
     }
-}
-
-/// The compaction step, last: its failure is one failed item of the run (the next run
-/// resumes it), never a loss of what the run archived, decided or announced.
-async fn compact(
-    archive: &Archive<'_>,
-    reports: &[UsageReport],
-    archived: &BTreeSet<String>,
-    summary: &mut CollectSummary,
-) {
-    let r = archive.run;
-    let pending_alert = Duration::hours(i64::from(r.config.pending_alert_hours));
-    let open = open_report_days(reports, archived, r.now, pending_alert);
-    let mut compaction = CompactionSummary::default();
-    if let Err(e) = compact::run(archive, &open, &mut compaction).await {
-        tracing::warn!(error = %format!("{e:#}"), "compaction stopped; the next run resumes it");
-        summary.failed.push(Failure { id: "compaction".into(), error: format!("{e:#}") });
-    }
-    summary.compaction = Some(Box::new(compaction));
 }
 
 /// Reports whose lateness is news: pending too long, or expiring unarchived.

@@ -11,12 +11,14 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use serde::Serialize;
 
+use super::Failure;
 use super::archive::Archive;
 use crate::aws::s3;
 use crate::core::compaction::{
-    CompactionKeys, CompactionState, DATASETS, DatasetSpec, PartPlan, PartRecord, closed_days,
+    CompactionKeys, CompactionState, DATASETS, DatasetSpec, PartPlan, PartRecord, closed_days, open_report_days,
 };
 use crate::core::jsonl;
+use crate::core::model::UsageReport;
 use crate::core::parquet_part::{PartWriter, sources_of};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -40,6 +42,24 @@ struct Step<'a> {
     archive: &'a Archive<'a>,
     keys: CompactionKeys,
     state: CompactionState,
+}
+
+/// Collect's last step: its failure is one failed item of the run (the next run resumes
+/// it), never a loss of what the run archived, decided or announced.
+pub async fn after_collect(
+    archive: &Archive<'_>,
+    reports: &[UsageReport],
+    archived: &BTreeSet<String>,
+) -> (CompactionSummary, Option<Failure>) {
+    let r = archive.run;
+    let pending_alert = chrono::Duration::hours(i64::from(r.config.pending_alert_hours));
+    let open = open_report_days(reports, archived, r.now, pending_alert);
+    let mut summary = CompactionSummary::default();
+    let failure = run(archive, &open, &mut summary).await.err().map(|e| {
+        tracing::warn!(error = %format!("{e:#}"), "compaction stopped; the next run resumes it");
+        Failure { id: "compaction".into(), error: format!("{e:#}") }
+    });
+    (summary, failure)
 }
 
 /// Compacts the closed days of every dataset; `open` are the report dates that may
