@@ -60,6 +60,9 @@ impl Answer {
     }
 }
 
+/// What [`Fake::with_bytes`] handlers return: an [`Answer`], whose body is bytes already.
+pub type Reply = Answer;
+
 type Handler = dyn Fn(&Call) -> Answer + Send + Sync;
 
 pub struct Fake {
@@ -70,6 +73,11 @@ pub struct Fake {
 impl Fake {
     /// Clients of every service sending to `handler`, with the SDK's `retry` policy.
     pub fn new(retry: RetryConfig, handler: impl Fn(&Call) -> Answer + Send + Sync + 'static) -> Self {
+        Self::with_bytes(retry, handler)
+    }
+
+    /// Like [`Fake::new`], for handlers that answer with bytes.
+    pub fn with_bytes(retry: RetryConfig, handler: impl Fn(&Call) -> Reply + Send + Sync + 'static) -> Self {
         let log = Arc::new(Mutex::new(Vec::new()));
         let endpoint = Endpoint { log: log.clone(), handler: Arc::new(handler) };
         let http = http_client_fn(move |_, _| SharedHttpConnector::new(endpoint.clone()));

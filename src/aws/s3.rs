@@ -168,16 +168,25 @@ impl<'a> StreamedObject<'a> {
 }
 
 pub async fn put_if_absent(s3: &Client, bucket: &str, key: &str, body: Vec<u8>) -> anyhow::Result<PutOutcome> {
-    let result = s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(ByteStream::from(body))
-        .content_type(GZIP_JSONL.0)
-        .content_encoding(GZIP_JSONL.1)
-        .if_none_match("*")
-        .send()
-        .await;
+    put_new(s3, bucket, key, body, GZIP_JSONL).await
+}
+
+/// A Parquet part of the compacted layout, written once like every archive object.
+pub async fn put_parquet_if_absent(s3: &Client, bucket: &str, key: &str, body: Vec<u8>) -> anyhow::Result<PutOutcome> {
+    put_new(s3, bucket, key, body, ("application/vnd.apache.parquet", "")).await
+}
+
+/// `PutObject` with `If-None-Match: *`; `(content type, content encoding)`.
+async fn put_new(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    (content_type, encoding): (&str, &str),
+) -> anyhow::Result<PutOutcome> {
+    let request = s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body)).content_type(content_type);
+    let request = if encoding.is_empty() { request } else { request.content_encoding(encoding) };
+    let result = request.if_none_match("*").send().await;
     match result {
         Ok(_) => Ok(PutOutcome::Written),
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(PutOutcome::AlreadyExists),
@@ -199,6 +208,19 @@ pub async fn archived_ids(s3: &Client, bucket: &str, partition: &str) -> anyhow:
         }
     }
     Ok(ids)
+}
+
+/// The "folders" directly under `prefix` (`ListObjectsV2` with delimiter `/`): the
+/// partitions of a dataset without listing its objects.
+pub async fn child_prefixes(s3: &Client, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).delimiter("/").into_paginator().send();
+    let mut prefixes = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| anyhow!("s3:ListObjectsV2 s3://{bucket}/{prefix} failed: {}", s3_error_text(s3, &e)))?;
+        prefixes.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_string)));
+    }
+    Ok(prefixes)
 }
 
 /// Every key under `prefix` that sorts after `start_after`, with its size (S3 lists in

@@ -77,6 +77,25 @@ pub fn encode<T: Serialize>(rows: &[T]) -> std::io::Result<Vec<u8>> {
     w.finish()
 }
 
+/// Hands each row of a gzip JSON Lines object to `row`, one line at a time: a report
+/// of a million entries is compacted without holding its rows twice.
+pub fn for_each_row<T: DeserializeOwned>(
+    gz: &[u8],
+    mut row: impl FnMut(T) -> Result<(), String>,
+) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(gz));
+    for (i, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        let value = serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("line {}: {e}", i + 1))?;
+        row(value).map_err(|e| anyhow::anyhow!("line {}: {e}", i + 1))?;
+    }
+    Ok(())
+}
+
 pub fn decode<T: DeserializeOwned>(gz: &[u8]) -> anyhow::Result<Vec<T>> {
     use std::io::BufRead;
     let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(gz));

@@ -4,15 +4,18 @@
 
 pub mod alert;
 pub mod bucket_region;
+pub mod compaction;
 pub mod create_outcome;
 pub mod digest;
 pub mod digest_render;
 pub mod evidence;
+pub mod glue_type;
 pub mod jsonl;
 pub mod member_facts;
 pub mod model;
 pub mod news;
 pub mod news_items;
+pub mod parquet_part;
 pub mod records;
 pub mod retire;
 pub mod retire_model;

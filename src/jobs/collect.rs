@@ -4,7 +4,8 @@
 //! Order of writes per report: entries object, then report object (its presence means
 //! "completely archived"), both `If-None-Match: *`. Then the verdicts object (only when
 //! the verdicts changed), the state object (news queued in its outbox), SNS, and the
-//! state again (outbox marked published). A run that dies anywhere leaves a state the
+//! state again (outbox marked published), then the compaction step (`jobs::compact`:
+//! Parquet part, then its record). A run that dies anywhere leaves a state the
 //! next run completes without writing anything twice.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,7 @@ use serde::Serialize;
 pub use super::alert::AlertSummary;
 use super::alert::alert;
 use super::archive::Archive;
+use super::compact::{self, CompactionSummary};
 use super::retire::{self, RetireSummary};
 use super::verdicts::{self, Decided, VerdictCounts};
 use super::{Failure, PartialRun, Run, Summary};
@@ -74,6 +76,9 @@ pub struct CollectSummary {
     pub aborted_uploads: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_clean_up_error: Option<String>,
+    /// What the compaction step did (ARCHITECTURE.md, "Compaction").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compaction: Option<Box<CompactionSummary>>,
     /// Why this run left the state alone (a `--now` before the newest run's clock).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_untouched: Option<String>,
@@ -107,7 +112,12 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
 
     let late = Late { pending_too_long: &t.pending_too_long, expiring: &expiring };
     match remember_and_tell(&archive, &listing, &archived, rows, late, &mut summary).await {
-        Ok(()) => Ok(summary),
+        Ok(()) => {
+            let (compaction, failure) = compact::after_collect(&archive, reports, &archived).await;
+            summary.compaction = Some(Box::new(compaction));
+            summary.failed.extend(failure);
+            Ok(summary)
+        }
         Err(e) => Err(PartialRun::new(Summary::Collect(Box::new(summary)), e).into()),
     }
 }

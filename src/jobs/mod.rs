@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod archive;
 pub mod collect;
+pub mod compact;
 pub mod create;
 pub mod digest;
 pub mod member_probes;

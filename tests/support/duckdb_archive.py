@@ -2,11 +2,14 @@
 
 ``open_archive(local_dir)`` takes a directory laid out like the bucket under the archive
 prefix (``entries/region=<r>/report_date=<d>/<report_id>.json.gz``,
-``reports/region=<r>/report_date=<d>/<report_id>.json.gz`` and
-``verdicts/region=<r>/report_date=<d>/run-<time>.json.gz``; anything else, such as
-``state/``, is ignored) and returns a DuckDB connection with one view per Glue table of
-template.yaml (``entries``, ``reports``, ``verdicts``) whose columns have the same names
-and types as the table (read from it: one source of truth) plus the partition columns
+``reports/region=<r>/report_date=<d>/<report_id>.json.gz``,
+``verdicts/region=<r>/report_date=<d>/run-<time>.json.gz`` and the compacted parts
+``compacted/<dataset>/region=<r>/report_date=<d>/part-NNNN.parquet``; anything else,
+such as ``state/``, is ignored) and returns a DuckDB connection with one view per Glue
+table of template.yaml (``entries_raw``, ``entries_compacted``, and the view
+``entries`` as the template defines it, the same for ``reports`` and ``verdicts``)
+whose columns have the same names and types as the table (read from it: one source of
+truth) plus the partition columns
 ``region`` and ``report_date`` (varchar, taken from the path as Athena does; the
 ``region`` key inside the rows is not read, exactly like the OpenX SerDe which ignores
 undeclared keys). A declared column whose key a row lacks reads NULL, as with the SerDe
@@ -19,13 +22,14 @@ as dicts.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from .glue_schema import glue_columns, glue_partition_keys, parse_hive_type
+from .glue_schema import glue_columns, glue_partition_keys, glue_tables, load_template, parse_hive_type
 
 __all__ = ["open_archive", "run_query", "rewrite_for_duckdb", "duckdb_type", "DEFAULT_TEMPLATE"]
 
@@ -77,33 +81,89 @@ def _struct_literal(mapping: dict[str, str]) -> str:
     return "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in mapping.items()) + "}"
 
 
-def open_archive(local_dir: str | Path, template_path: str | Path = DEFAULT_TEMPLATE):
-    """DuckDB connection exposing ``local_dir`` (the archive prefix) as entries/reports/verdicts."""
+def _typed_empty(duck_cols: dict[str, str]) -> str:
+    typed = [f"CAST(NULL AS {t}) AS {_quote(n)}" for n, t in duck_cols.items()]
+    return f"SELECT {', '.join(typed)} WHERE false"
+
+
+def _raw_select(root: Path, dataset: str, duck_cols: dict[str, str], part_keys: dict[str, str]) -> str:
+    """The raw JSON objects, with Athena's ``"$path"`` (the object's key)."""
+    depth = "/".join(f"{k}=*" for k in part_keys)
+    pattern = (root / dataset).as_posix() + (f"/{depth}" if depth else "") + "/*.json.gz"
+    if not any((root / dataset).glob("/".join(["*"] * len(part_keys) + ["*.json.gz"]))):
+        keys = {k: duckdb_type(t) for k, t in part_keys.items()}
+        return _typed_empty({**duck_cols, **keys, "$path": "VARCHAR"})
+    return (
+        'SELECT * EXCLUDE (filename), filename AS "$path" FROM read_json('
+        f"{_sql_str(pattern)}, format = 'newline_delimited', compression = 'gzip', "
+        f"columns = {_struct_literal(duck_cols)}, filename = true, "
+        f"hive_partitioning = true, hive_types = "
+        f"{_struct_literal({k: duckdb_type(v) for k, v in part_keys.items()})})"
+    )
+
+
+def _compacted_select(root: Path, table: dict, dataset: str, part_keys: dict[str, str], read: bool) -> str:
+    """The Parquet parts under ``compacted/<dataset>/``, cast to the table's types."""
+    cols = {c["Name"]: duckdb_type("".join(str(c["Type"]).split())) for c in table["StorageDescriptor"]["Columns"]}
+    keys = {k: duckdb_type(t) for k, t in part_keys.items()}
+    base = root / "compacted" / dataset
+    depth = "/".join(f"{k}=*" for k in part_keys)
+    if not read or not any(base.glob("/".join(["*"] * len(part_keys) + ["*.parquet"]))):
+        return _typed_empty({**cols, **keys})
+    casts = ", ".join(f"CAST({_quote(n)} AS {t}) AS {_quote(n)}" for n, t in {**cols, **keys}.items())
+    pattern = f"{base.as_posix()}/{depth}/*.parquet"
+    return (
+        f"SELECT {casts} FROM read_parquet({_sql_str(pattern)}, hive_partitioning = true, "
+        f"hive_types = {_struct_literal(keys)})"
+    )
+
+
+def view_definition(table_input: dict, raw_query_hours: int) -> str:
+    """The SQL of a generated view of the template (its Presto view JSON, decoded)."""
+    parts = table_input["ViewOriginalText"]["Fn::Join"][1]
+    text = next(p["Fn::Base64"]["Fn::Sub"] for p in parts if isinstance(p, dict))
+    text = text.replace("${RawQueryHours}", str(raw_query_hours))
+    text = re.sub(r"\$\{[A-Za-z]+\}", "db", text)
+    return json.loads(text)["originalSql"]
+
+
+def open_archive(
+    local_dir: str | Path,
+    template_path: str | Path = DEFAULT_TEMPLATE,
+    *,
+    now: str | None = None,
+    raw_query_hours: int | None = None,
+    compacted: bool = True,
+):
+    """DuckDB connection over ``local_dir`` (the archive prefix) with the template's tables.
+
+    ``<d>_raw`` (the JSON objects), ``<d>_compacted`` (the Parquet parts; none read when
+    ``compacted`` is false: the raw objects alone) and the view ``<d>`` exactly as the
+    template defines it. ``raw_query_hours`` is the template parameter ``RawQueryHours``
+    (default: its default); ``now`` (an ISO timestamp) replaces ``current_timestamp`` in
+    the views, for archives written on an emulated clock.
+    """
     root = Path(local_dir)
     con = duckdb.connect()
     # Athena evaluates current_date in UTC; so must DuckDB (needs the bundled ICU).
     con.execute("SET TimeZone = 'UTC'")
-    columns = glue_columns(template_path)
+    tables = glue_tables(template_path)
     partitions = glue_partition_keys(template_path)
-    for table, cols in columns.items():
-        part_keys = partitions.get(table, {})
+    hours = raw_query_hours or load_template(template_path)["Parameters"]["RawQueryHours"]["Default"]
+    for dataset, cols in glue_columns(template_path).items():
         duck_cols = {name: duckdb_type(t) for name, t in cols.items()}
-        depth = "/".join(f"{k}=*" for k in part_keys)
-        pattern = (root / table).as_posix() + (f"/{depth}" if depth else "") + "/*.json.gz"
-        has_files = any((root / table).glob("/".join(["*"] * len(part_keys) + ["*.json.gz"])))
-        if has_files:
-            select = (
-                "SELECT * FROM read_json("
-                f"{_sql_str(pattern)}, format = 'newline_delimited', compression = 'gzip', "
-                f"columns = {_struct_literal(duck_cols)}, "
-                f"hive_partitioning = true, hive_types = "
-                f"{_struct_literal({k: duckdb_type(v) for k, v in part_keys.items()})})"
-            )
-        else:
-            typed = [f"CAST(NULL AS {t}) AS {_quote(n)}" for n, t in duck_cols.items()]
-            typed += [f"CAST(NULL AS {duckdb_type(t)}) AS {_quote(k)}" for k, t in part_keys.items()]
-            select = f"SELECT {', '.join(typed)} WHERE false"
-        con.execute(f"CREATE OR REPLACE VIEW {_quote(table)} AS {select}")
+        part_keys = partitions.get(dataset, {})
+        raw_name = f"{dataset}_raw" if f"{dataset}_raw" in tables else dataset
+        con.execute(f"CREATE OR REPLACE VIEW {_quote(raw_name)} AS {_raw_select(root, dataset, duck_cols, part_keys)}")
+        if raw_name == dataset:
+            continue
+        select = _compacted_select(root, tables[f"{dataset}_compacted"], dataset, part_keys, compacted)
+        con.execute(f"CREATE OR REPLACE VIEW {_quote(dataset + '_compacted')} AS {select}")
+        sql = view_definition(tables[dataset], hours)
+        if now is not None:
+            literal = f"TIMESTAMP {_sql_str(now.replace('T', ' ').removesuffix('Z'))}"
+            sql = re.sub(r"\bcurrent_timestamp\b", literal, sql)
+        con.execute(f"CREATE OR REPLACE VIEW {_quote(dataset)} AS {sql}")
     return con
 
 

@@ -1,6 +1,6 @@
 """The archive's table schema, read from template.yaml, and a checker for archive rows.
 
-``glue_columns(template_path)`` returns the Glue columns of every ``AWS::Glue::Table`` of
+``glue_columns(template_path)`` returns the Glue columns of every raw (JSON) table of
 the template (partition keys excluded), e.g. ``{"entries": {"report_id": "string", ...}}``.
 
 ``check_rows(table_columns, rows)`` checks rows (parsed JSON objects, one per JSON Lines
@@ -92,19 +92,34 @@ def glue_tables(template_path: str | Path) -> dict[str, dict[str, Any]]:
     return tables
 
 
+def _raw_tables(template_path: str | Path) -> dict[str, dict[str, Any]]:
+    """The JSON tables of the raw archive, keyed by dataset (``entries_raw`` -> ``entries``).
+
+    The compacted Parquet tables and the views are derived from them
+    (tests/support/sync_compaction_views.py); a table without the ``_raw`` suffix (the
+    organisation's ``references``) is a raw dataset that is not compacted.
+    """
+    return {
+        name.removesuffix("_raw"): ti
+        for name, ti in glue_tables(template_path).items()
+        if ti.get("TableType") == "EXTERNAL_TABLE"
+        and ti["StorageDescriptor"]["SerdeInfo"].get("SerializationLibrary") == "org.openx.data.jsonserde.JsonSerDe"
+    }
+
+
 def glue_columns(template_path: str | Path) -> dict[str, dict[str, str]]:
-    """{table: {column: hive_type}} for every Glue table (partition keys excluded)."""
+    """{dataset: {column: hive_type}}: the rows the binary writes, as the raw tables declare them."""
     return {
         table: {c["Name"]: "".join(str(c["Type"]).split()) for c in table_input["StorageDescriptor"]["Columns"]}
-        for table, table_input in glue_tables(template_path).items()
+        for table, table_input in _raw_tables(template_path).items()
     }
 
 
 def glue_partition_keys(template_path: str | Path) -> dict[str, dict[str, str]]:
-    """{table: {partition_key: hive_type}} for every Glue table."""
+    """{dataset: {partition_key: hive_type}} of the raw tables."""
     return {
         table: {k["Name"]: str(k["Type"]) for k in table_input.get("PartitionKeys", [])}
-        for table, table_input in glue_tables(template_path).items()
+        for table, table_input in _raw_tables(template_path).items()
     }
 
 

@@ -629,7 +629,7 @@ def test_glue_columns_are_the_archive_contract():
 
 @pytest.mark.parametrize("table", ["entries", "reports", "verdicts"])
 def test_tables_use_openx_json_and_partition_projection(table):
-    ti = glue_tables(TEMPLATE)[table]
+    ti = glue_tables(TEMPLATE)[f"{table}_raw"]
     assert ti["TableType"] == "EXTERNAL_TABLE"
     sd = ti["StorageDescriptor"]
     assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"

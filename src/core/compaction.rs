@@ -1,0 +1,285 @@
+//! Compaction of closed days into Parquet parts (ARCHITECTURE.md, "Compaction"): which
+//! datasets, which days are closed, the parts' keys, what the next part of a day holds,
+//! and the record of what is compacted. A dataset is a raw directory plus the typed
+//! columns of its Glue table; a new one joins with one `DatasetSpec`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::model::{ReportState, UsageReport};
+use super::records::is_archivable;
+
+/// When a dataset's day can be compacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// Rows keyed by a report's creation date: closed once no report of that date is
+    /// still due (pending, or listed and not archived yet), or the day is old enough to
+    /// be forced (late reports then go into the next part).
+    Reports,
+    /// Rows keyed by a run's date (verdicts): closed once the day ended.
+    DayEnded,
+}
+
+/// A dataset: its raw directory under the prefix (also the compacted one's name) and
+/// the columns of its Glue table, `(name, Hive type)` in the table's order.
+#[derive(Debug)]
+pub struct DatasetSpec {
+    pub name: &'static str,
+    pub closing: Closing,
+    pub columns: &'static [(&'static str, &'static str)],
+}
+
+const IMAGE_TYPE: &str = "struct<name:string,description:string,creation_date:timestamp,state:string,architecture:string,platform_details:string,usage_operation:string,tags:map<string,string>,billing_products:array<string>,product_codes:array<struct<product_code_id:string,product_code_type:string>>,block_devices:array<struct<device_name:string,snapshot_id:string,volume_size_gib:bigint>>,snapshot_size_gib_total:bigint>";
+
+pub const ENTRIES: DatasetSpec = DatasetSpec {
+    name: "entries",
+    closing: Closing::Reports,
+    columns: &[
+        ("schema_version", "int"),
+        ("report_id", "string"),
+        ("image_id", "string"),
+        ("account_id", "string"),
+        ("resource_type", "string"),
+        ("usage_count", "bigint"),
+        ("report_creation_time", "timestamp"),
+        ("owner_account_id", "string"),
+        ("collected_at", "timestamp"),
+    ],
+};
+
+pub const REPORTS: DatasetSpec = DatasetSpec {
+    name: "reports",
+    closing: Closing::Reports,
+    columns: &[
+        ("schema_version", "int"),
+        ("report_id", "string"),
+        ("image_id", "string"),
+        ("owner_account_id", "string"),
+        ("state", "string"),
+        ("state_reason", "string"),
+        (
+            "resource_types",
+            "array<struct<resource_type:string,options:array<struct<name:string,values:array<string>>>>>",
+        ),
+        ("account_ids", "array<string>"),
+        ("report_creation_time", "timestamp"),
+        ("report_expiration_time", "timestamp"),
+        ("tags", "map<string,string>"),
+        ("image", IMAGE_TYPE),
+        ("entry_count", "bigint"),
+        ("account_count", "bigint"),
+        ("total_usage", "bigint"),
+        ("instance_usage", "bigint"),
+        ("launch_template_usage", "bigint"),
+        ("collected_at", "timestamp"),
+    ],
+};
+
+pub const VERDICTS: DatasetSpec = DatasetSpec {
+    name: "verdicts",
+    closing: Closing::DayEnded,
+    columns: &[
+        ("schema_version", "int"),
+        ("evaluated_at", "timestamp"),
+        ("owner_account_id", "string"),
+        ("image_id", "string"),
+        ("name", "string"),
+        ("verdict", "string"),
+        ("reasons", "array<string>"),
+        ("image_creation_date", "timestamp"),
+        ("age_days", "bigint"),
+        ("unused_since", "timestamp"),
+        ("days_unused", "bigint"),
+        ("reports_in_window", "bigint"),
+        ("zero_usage_reports", "bigint"),
+        ("latest_report_id", "string"),
+        ("latest_total_usage", "bigint"),
+        ("owner_references", "array<string>"),
+        ("last_launched_time", "timestamp"),
+        ("group_value", "string"),
+        ("snapshot_size_gib_total", "bigint"),
+        ("estimated_snapshot_usd_month", "double"),
+        ("has_billing_codes", "boolean"),
+        ("unused_min_days", "bigint"),
+        ("min_reports", "bigint"),
+        ("checked", "array<string>"),
+        ("not_checked", "array<string>"),
+        ("newest_zero_usage_report", "timestamp"),
+        ("max_evidence_age_hours", "bigint"),
+        ("owner_last_used", "timestamp"),
+        ("deregistration_protection", "string"),
+        ("deprecation_time", "timestamp"),
+        ("image_allowed", "boolean"),
+        ("source_image_id", "string"),
+        ("member_references", "array<string>"),
+    ],
+};
+
+/// Every compacted dataset of an owner account, in the order compaction visits them.
+pub const DATASETS: &[&DatasetSpec] = &[&ENTRIES, &REPORTS, &VERDICTS];
+
+/// A day is compacted this long after it ended at the earliest (clock skew, runs that
+/// started before midnight and write after it).
+pub const COMPACT_MARGIN: Duration = Duration::hours(1);
+/// A `Reports` day still waiting for a report is compacted anyway this long after it
+/// ended, well before it leaves the views' raw window (template parameter
+/// `RawQueryHours`, default 6 hours into the next day); the late report goes into the
+/// next part, in the run that archives it.
+pub const FORCE_CLOSE_AFTER: Duration = Duration::hours(3);
+/// EC2 deletes a report 30 days after creation: a day older than this can gain no raw
+/// object, and its record keeps only its part numbers.
+pub const SEAL_AFTER_DAYS: i64 = 35;
+
+/// Where the parts and the record of a Region live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactionKeys {
+    pub prefix: String,
+}
+
+impl CompactionKeys {
+    pub fn part(&self, dataset: &str, region: &str, day: NaiveDate, number: u32) -> String {
+        format!("{}/compacted/{dataset}/region={region}/report_date={day}/part-{number:04}.parquet", self.prefix)
+    }
+
+    /// The raw objects of one day of a dataset (the archive's partition).
+    pub fn raw_partition(&self, dataset: &str, region: &str, day: NaiveDate) -> String {
+        format!("{}/{dataset}/region={region}/report_date={day}/", self.prefix)
+    }
+
+    pub fn raw_dataset(&self, dataset: &str, region: &str) -> String {
+        format!("{}/{dataset}/region={region}/", self.prefix)
+    }
+
+    pub fn state(&self, region: &str) -> String {
+        format!("{}/state/region={region}/compaction-state.json", self.prefix)
+    }
+
+    /// The day of a `report_date=YYYY-MM-DD/` listing prefix.
+    pub fn day_of(common_prefix: &str) -> Option<NaiveDate> {
+        let segment = common_prefix.trim_end_matches('/').rsplit('/').next()?;
+        NaiveDate::parse_from_str(segment.strip_prefix("report_date=")?, "%Y-%m-%d").ok()
+    }
+}
+
+/// Report dates that may still gain a report object: a listed report that is not
+/// archived and not given up (pending longer than `pending_alert`).
+pub fn open_report_days(
+    reports: &[UsageReport],
+    archived: &BTreeSet<String>,
+    now: DateTime<Utc>,
+    pending_alert: Duration,
+) -> BTreeSet<NaiveDate> {
+    reports
+        .iter()
+        .filter(|r| !archived.contains(&r.report_id))
+        .filter(|r| match &r.state {
+            ReportState::Pending => now - r.creation_time <= pending_alert,
+            state => is_archivable(state),
+        })
+        .map(|r| r.creation_time.date_naive())
+        .collect()
+}
+
+/// The days of `days` that are closed for `spec` at `now`, oldest first.
+pub fn closed_days(
+    spec: &DatasetSpec,
+    days: &BTreeSet<NaiveDate>,
+    open: &BTreeSet<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Vec<NaiveDate> {
+    days.iter()
+        .copied()
+        .filter(|day| {
+            let Some(ended) = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc()) else {
+                return false;
+            };
+            let since = now - ended;
+            since >= COMPACT_MARGIN
+                && match spec.closing {
+                    Closing::DayEnded => true,
+                    Closing::Reports => !open.contains(day) || since >= FORCE_CLOSE_AFTER,
+                }
+        })
+        .collect()
+}
+
+/// One part: its number in the day and the raw objects (ids) it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub number: u32,
+    /// Emptied when the day is sealed.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRecord {
+    pub parts: Vec<PartRecord>,
+    /// No raw object can arrive any more: never planned again.
+    #[serde(default)]
+    pub sealed: bool,
+}
+
+/// What is compacted, per `(dataset, day)` of one Region (the Region is in the key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionState {
+    pub days: BTreeMap<String, BTreeMap<NaiveDate, DayRecord>>,
+}
+
+/// The next part of a day: every raw object no recorded part holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartPlan {
+    pub number: u32,
+    pub sources: Vec<String>,
+}
+
+impl CompactionState {
+    pub fn day(&self, dataset: &str, day: NaiveDate) -> Option<&DayRecord> {
+        self.days.get(dataset)?.get(&day)
+    }
+
+    pub fn is_sealed(&self, dataset: &str, day: NaiveDate) -> bool {
+        self.day(dataset, day).is_some_and(|d| d.sealed)
+    }
+
+    /// `None` when every raw object of the day is in a recorded part (or it is sealed).
+    pub fn plan(&self, dataset: &str, day: NaiveDate, raw: &BTreeSet<String>) -> Option<PartPlan> {
+        let record = self.day(dataset, day);
+        if record.is_some_and(|r| r.sealed) {
+            return None;
+        }
+        let done: BTreeSet<&str> =
+            record.iter().flat_map(|r| r.parts.iter().flat_map(|p| p.sources.iter().map(String::as_str))).collect();
+        let sources: Vec<String> = raw.iter().filter(|id| !done.contains(id.as_str())).cloned().collect();
+        let number = record.and_then(|r| r.parts.iter().map(|p| p.number + 1).max()).unwrap_or(0);
+        (!sources.is_empty()).then_some(PartPlan { number, sources })
+    }
+
+    /// Records a written part (or one an earlier run wrote: its own sources, read from
+    /// its footer). A number recorded already is an error: parts are never rewritten.
+    pub fn record(&mut self, dataset: &str, day: NaiveDate, part: PartRecord) -> Result<(), String> {
+        let record = self.days.entry(dataset.to_string()).or_default().entry(day).or_default();
+        if record.parts.iter().any(|p| p.number == part.number) {
+            return Err(format!("{dataset} {day}: part {} is recorded already", part.number));
+        }
+        record.parts.push(part);
+        record.parts.sort_by_key(|p| p.number);
+        Ok(())
+    }
+
+    /// Seals the days older than `SEAL_AFTER_DAYS` before `now`'s date.
+    pub fn seal(&mut self, now: DateTime<Utc>) {
+        let limit = now.date_naive() - Duration::days(SEAL_AFTER_DAYS);
+        for record in self.days.values_mut().flat_map(|d| d.range_mut(..limit).map(|(_, r)| r)) {
+            record.sealed = true;
+            record.parts.iter_mut().for_each(|p| p.sources.clear());
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "compaction_tests.rs"]
+mod tests;

@@ -1,0 +1,210 @@
+//! The compaction step of collect (ARCHITECTURE.md, "Compaction"): every closed day of
+//! every dataset of this Region into Parquet parts. Per part: read the raw objects the
+//! core planned, write the part (`If-None-Match: *`), then record it in the compaction
+//! state. A part an earlier run wrote but did not record is adopted with the sources its
+//! footer names, so a killed run never duplicates or loses a row.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::Failure;
+use super::archive::Archive;
+use crate::aws::s3;
+use crate::core::compaction::{
+    CompactionKeys, CompactionState, DATASETS, DatasetSpec, PartPlan, PartRecord, closed_days, open_report_days,
+};
+use crate::core::jsonl;
+use crate::core::model::UsageReport;
+use crate::core::parquet_part::{PartWriter, sources_of};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CompactionSummary {
+    pub parts_written: usize,
+    /// Parts an earlier (killed) run wrote and this one recorded.
+    pub parts_adopted: usize,
+    pub rows: u64,
+    /// Closed days left for the next run by the deadline.
+    pub days_left: usize,
+}
+
+/// Parts planned for one day in one run at most: each adopted part makes the next plan
+/// smaller, so this only bounds a run against a state it cannot reconcile.
+const MAX_PARTS_PER_DAY_AND_RUN: usize = 8;
+/// Raw objects fetched at once while a part is built (small GETs: latency, not
+/// bandwidth, bounds them; 10,000 reports a day are 20,000 objects).
+const READS_IN_FLIGHT: usize = 32;
+
+struct Step<'a> {
+    archive: &'a Archive<'a>,
+    keys: CompactionKeys,
+    state: CompactionState,
+}
+
+/// Collect's last step: its failure is one failed item of the run (the next run resumes
+/// it), never a loss of what the run archived, decided or announced.
+pub async fn after_collect(
+    archive: &Archive<'_>,
+    reports: &[UsageReport],
+    archived: &BTreeSet<String>,
+) -> (CompactionSummary, Option<Failure>) {
+    let r = archive.run;
+    let pending_alert = chrono::Duration::hours(i64::from(r.config.pending_alert_hours));
+    let open = open_report_days(reports, archived, r.now, pending_alert);
+    let mut summary = CompactionSummary::default();
+    let failure = run(archive, &open, &mut summary).await.err().map(|e| {
+        tracing::warn!(error = %format!("{e:#}"), "compaction stopped; the next run resumes it");
+        Failure { id: "compaction".into(), error: format!("{e:#}") }
+    });
+    (summary, failure)
+}
+
+/// Compacts the closed days of every dataset; `open` are the report dates that may
+/// still gain a report (`core::compaction::open_report_days`).
+pub async fn run(
+    archive: &Archive<'_>,
+    open: &BTreeSet<NaiveDate>,
+    summary: &mut CompactionSummary,
+) -> anyhow::Result<()> {
+    let keys = CompactionKeys { prefix: archive.keys.prefix.clone() };
+    let loaded = load(archive, &keys).await?;
+    let mut step = Step { archive, keys, state: loaded.clone() };
+    for spec in DATASETS {
+        let days = step.raw_days(spec).await?;
+        for day in closed_days(spec, &days, open, archive.run.now) {
+            if step.state.is_sealed(spec.name, day) {
+                continue;
+            }
+            if archive.run.deadline.passed() {
+                summary.days_left += 1;
+                continue;
+            }
+            step.compact_day(spec, day, summary).await?;
+        }
+    }
+    step.state.seal(archive.run.now);
+    if step.state == loaded { Ok(()) } else { step.save().await }
+}
+
+async fn load(archive: &Archive<'_>, keys: &CompactionKeys) -> anyhow::Result<CompactionState> {
+    let key = keys.state(&archive.provenance.region);
+    let Some(bytes) = s3::get_optional(&archive.run.clients.s3, archive.bucket, &key).await? else {
+        return Ok(CompactionState::default());
+    };
+    serde_json::from_slice(&bytes).with_context(|| {
+        format!("the compaction state s3://{}/{key} is unreadable; fix or restore it (deleting it makes compaction write every day again)", archive.bucket)
+    })
+}
+
+impl Step<'_> {
+    fn region(&self) -> &str {
+        &self.archive.provenance.region
+    }
+
+    async fn raw_days(&self, spec: &DatasetSpec) -> anyhow::Result<BTreeSet<NaiveDate>> {
+        let prefix = self.keys.raw_dataset(spec.name, self.region());
+        let folders = s3::child_prefixes(&self.archive.run.clients.s3, self.archive.bucket, &prefix).await?;
+        Ok(folders.iter().filter_map(|f| CompactionKeys::day_of(f)).collect())
+    }
+
+    async fn compact_day(
+        &mut self,
+        spec: &DatasetSpec,
+        day: NaiveDate,
+        summary: &mut CompactionSummary,
+    ) -> anyhow::Result<()> {
+        let s3 = &self.archive.run.clients.s3;
+        let partition = self.keys.raw_partition(spec.name, self.region(), day);
+        for _ in 0..MAX_PARTS_PER_DAY_AND_RUN {
+            let raw = s3::archived_ids(s3, self.archive.bucket, &partition).await?;
+            let Some(plan) = self.state.plan(spec.name, day, &raw) else {
+                return Ok(());
+            };
+            let key = self.keys.part(spec.name, self.region(), day, plan.number);
+            let record = match self.adopt(&key, plan.number).await? {
+                Some(adopted) => {
+                    summary.parts_adopted += 1;
+                    adopted
+                }
+                None => match self.write_part(spec, &partition, &key, plan, summary).await? {
+                    Some(written) => written,
+                    None => {
+                        summary.days_left += 1;
+                        return Ok(());
+                    }
+                },
+            };
+            self.state.record(spec.name, day, record).map_err(anyhow::Error::msg)?;
+            self.save().await?;
+        }
+        Ok(())
+    }
+
+    /// The record of a part that exists already (an earlier run's), from its footer.
+    async fn adopt(&self, key: &str, number: u32) -> anyhow::Result<Option<PartRecord>> {
+        let Some(bytes) = s3::get_optional(&self.archive.run.clients.s3, self.archive.bucket, key).await? else {
+            return Ok(None);
+        };
+        let (sources, rows) = sources_of(bytes)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("part s3://{}/{key}", self.archive.bucket))?;
+        tracing::info!(key, sources = sources.len(), "part written by an earlier run; recorded as it is");
+        Ok(Some(PartRecord { number, sources, rows }))
+    }
+
+    /// Builds and writes the planned part; `None` when the deadline passed while the raw
+    /// objects were read (nothing written: the next run plans the day again).
+    async fn write_part(
+        &self,
+        spec: &DatasetSpec,
+        partition: &str,
+        key: &str,
+        plan: PartPlan,
+        summary: &mut CompactionSummary,
+    ) -> anyhow::Result<Option<PartRecord>> {
+        let (s3c, bucket) = (&self.archive.run.clients.s3, self.archive.bucket);
+        let mut part = PartWriter::new(spec.name, spec.columns).map_err(anyhow::Error::msg)?;
+        let mut objects = futures::stream::iter(&plan.sources)
+            .map(|source| async move {
+                let raw_key = format!("{partition}{source}.json.gz");
+                let bytes = s3::get_optional(s3c, bucket, &raw_key).await?;
+                Ok::<_, anyhow::Error>((source, raw_key, bytes))
+            })
+            .buffered(READS_IN_FLIGHT);
+        while let Some(object) = objects.next().await {
+            if self.archive.run.deadline.passed() {
+                return Ok(None);
+            }
+            let (source, raw_key, bytes) = object?;
+            let bytes = bytes.with_context(|| format!("s3://{bucket}/{raw_key} was listed but is gone"))?;
+            part.begin_source(source);
+            jsonl::for_each_row(&bytes, |row: serde_json::Value| part.push(&row))
+                .with_context(|| format!("s3://{bucket}/{raw_key} does not fit the {} table", spec.name))?;
+        }
+        drop(objects);
+        let rows = part.rows();
+        let body = part.finish().map_err(anyhow::Error::msg)?;
+        if s3::put_parquet_if_absent(s3c, bucket, key, body).await? == s3::PutOutcome::AlreadyExists {
+            // Another run wrote it between our look and our write: its sources count.
+            let adopted = self.adopt(key, plan.number).await?;
+            return adopted.map(Some).with_context(|| format!("s3://{bucket}/{key} vanished"));
+        }
+        tracing::info!(key, sources = plan.sources.len(), rows, "compacted part written");
+        summary.parts_written += 1;
+        summary.rows += rows;
+        Ok(Some(PartRecord { number: plan.number, sources: plan.sources, rows }))
+    }
+
+    async fn save(&self) -> anyhow::Result<()> {
+        let key = self.keys.state(self.region());
+        let body = serde_json::to_vec(&self.state)?;
+        s3::put(&self.archive.run.clients.s3, self.archive.bucket, &key, body, "application/json").await
+    }
+}
+
+#[cfg(test)]
+#[path = "compact_tests.rs"]
+mod tests;

@@ -1,0 +1,259 @@
+//! The compaction step against an in-memory S3 (`aws::fake`): parts hold every raw row
+//! once, late data goes into the next part, and a run killed at any write, then run
+//! again, leaves the same rows and no duplicate.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_types::retry::RetryConfig;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use serde_json::json;
+
+use super::*;
+use crate::aws::fake::{Call, Fake, Reply};
+use crate::config::{Config, RawConfig};
+use crate::core::records::{ArchiveKeys, Provenance};
+use crate::jobs::{Deadline, Run};
+
+const BUCKET: &str = "archive";
+const NOW: &str = "2026-11-04T06:00:00Z";
+
+type Store = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
+
+fn reply(status: u16, body: impl Into<Vec<u8>>) -> Reply {
+    Reply { status, body: body.into() }
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .map(|v| v.replace("%2F", "/").replace("%3D", "="))
+}
+
+fn list(store: &BTreeMap<String, Vec<u8>>, query: &str) -> Reply {
+    let prefix = query_param(query, "prefix").unwrap_or_default();
+    let delimiter = query_param(query, "delimiter");
+    let mut body = String::from("<ListBucketResult><IsTruncated>false</IsTruncated>");
+    let mut folders = std::collections::BTreeSet::new();
+    for (key, bytes) in store.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)) {
+        let rest = &key[prefix.len()..];
+        match (&delimiter, rest.find('/')) {
+            (Some(_), Some(i)) => {
+                folders.insert(format!("{prefix}{}", &rest[..=i]));
+            }
+            _ => body.push_str(&format!("<Contents><Key>{key}</Key><Size>{}</Size></Contents>", bytes.len())),
+        }
+    }
+    for f in folders {
+        body.push_str(&format!("<CommonPrefixes><Prefix>{f}</Prefix></CommonPrefixes>"));
+    }
+    reply(200, body + "</ListBucketResult>")
+}
+
+/// S3 over `store`; `refuse(n)` refuses the n-th write (from 0) and every one after it:
+/// the process died there.
+fn memory_s3(store: Store, writes: Arc<AtomicUsize>, refuse_from: Option<usize>) -> Fake {
+    Fake::with_bytes(RetryConfig::disabled(), move |call: &Call| {
+        assert_eq!(call.service, "s3", "compaction calls S3 only");
+        let (method, target) = call.action.split_once(' ').unwrap();
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let key = path.trim_start_matches(&format!("/{BUCKET}")).trim_start_matches('/').replace("%3D", "=");
+        let mut store = store.lock().unwrap();
+        match method {
+            "GET" if query.contains("list-type=2") => list(&store, query),
+            "GET" => match store.get(&key) {
+                Some(bytes) => reply(200, bytes.clone()),
+                None => reply(404, "<Error><Code>NoSuchKey</Code><Message>none</Message></Error>"),
+            },
+            "PUT" => {
+                let n = writes.fetch_add(1, Ordering::SeqCst);
+                if refuse_from.is_some_and(|from| n >= from) {
+                    return reply(500, "<Error><Code>InternalError</Code><Message>killed</Message></Error>");
+                }
+                if call.headers.get("if-none-match").is_some_and(|v| v == "*") && store.contains_key(&key) {
+                    return reply(412, "<Error><Code>PreconditionFailed</Code><Message>exists</Message></Error>");
+                }
+                store.insert(key, call.body.clone());
+                reply(200, "")
+            }
+            other => panic!("unexpected S3 call {other}"),
+        }
+    })
+}
+
+fn raw(store: &Store, dataset: &str, day: &str, source: &str, rows: &[serde_json::Value]) {
+    let key = format!("ami-usage/{dataset}/region=us-east-1/report_date={day}/{source}.json.gz");
+    store.lock().unwrap().insert(key, crate::core::jsonl::encode(rows).unwrap());
+}
+
+fn entry(report: &str, account: &str) -> serde_json::Value {
+    json!({"schema_version": 1, "report_id": report, "image_id": "ami-1", "account_id": account,
+           "resource_type": "ec2:Instance", "usage_count": 2, "report_creation_time": "2026-11-02T01:00:00.000Z",
+           "owner_account_id": "123456789012", "region": "us-east-1", "collected_at": "2026-11-02T03:00:00.000Z"})
+}
+
+fn seeded() -> Store {
+    let store: Store = Arc::default();
+    for day in ["2026-11-01", "2026-11-02"] {
+        for report in ["r-a", "r-b"] {
+            let id = format!("{report}-{day}");
+            raw(&store, "entries", day, &id, &[entry(&id, "111111111111"), entry(&id, "222222222222")]);
+            raw(
+                &store,
+                "reports",
+                day,
+                &id,
+                &[json!({"report_id": id, "state": "available", "tags": {"k": "v"},
+                "image": {"name": "img", "tags": {}, "block_devices": [{"device_name": "/dev/xvda", "volume_size_gib": 8}]}})],
+            );
+        }
+        raw(
+            &store,
+            "verdicts",
+            day,
+            "run-1",
+            &[json!({"image_id": "ami-1", "verdict": "in_use", "reasons": ["used_in_other_accounts"]})],
+        );
+    }
+    // Today's objects: not closed, not compacted.
+    raw(&store, "entries", "2026-11-04", "r-today", &[entry("r-today", "111111111111")]);
+    store
+}
+
+fn config() -> Config {
+    RawConfig { archive_bucket: Some(BUCKET.into()), ..RawConfig::default() }.validate().unwrap()
+}
+
+async fn compact(fake: &Fake) -> anyhow::Result<CompactionSummary> {
+    compact_until(fake, Deadline::NONE).await
+}
+
+async fn compact_until(fake: &Fake, deadline: Deadline) -> anyhow::Result<CompactionSummary> {
+    let config = config();
+    let r = Run { clients: &fake.clients, config: &config, now: NOW.parse().unwrap(), deadline };
+    let archive = Archive {
+        run: &r,
+        bucket: BUCKET,
+        keys: ArchiveKeys { prefix: "ami-usage".into() },
+        provenance: Provenance {
+            owner_account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            collected_at: r.now,
+        },
+        claim_legacy: AtomicBool::new(false),
+    };
+    let mut summary = CompactionSummary::default();
+    super::run(&archive, &Default::default(), &mut summary).await.map(|()| summary)
+}
+
+/// `(dataset/day, source) → rows` over every part in the store.
+fn compacted_rows(store: &Store) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for (key, bytes) in store.lock().unwrap().iter().filter(|(k, _)| k.ends_with(".parquet")) {
+        let day = key.split('/').filter(|s| !s.starts_with("part-")).skip(2).collect::<Vec<_>>().join("/");
+        let reader = SerializedFileReader::new(bytes::Bytes::from(bytes.clone())).unwrap();
+        for row in reader.get_row_iter(None).unwrap() {
+            let row = row.unwrap();
+            let source = row.get_column_iter().find(|(n, _)| n.as_str() == "source_object").map(|(_, f)| f.clone());
+            let Some(Field::Str(source)) = source else { panic!("a row without its source: {row}") };
+            *out.entry((day.clone(), source)).or_default() += 1;
+        }
+    }
+    out
+}
+
+fn expected_rows() -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for day in ["2026-11-01", "2026-11-02"] {
+        for report in ["r-a", "r-b"] {
+            let id = format!("{report}-{day}");
+            out.insert((format!("entries/region=us-east-1/report_date={day}"), id.clone()), 2);
+            out.insert((format!("reports/region=us-east-1/report_date={day}"), id), 1);
+        }
+        out.insert((format!("verdicts/region=us-east-1/report_date={day}"), "run-1".into()), 1);
+    }
+    out
+}
+
+fn part_keys(store: &Store) -> Vec<String> {
+    store.lock().unwrap().keys().filter(|k| k.ends_with(".parquet")).cloned().collect()
+}
+
+#[tokio::test]
+async fn closed_days_become_one_part_each_with_every_row_once() {
+    let store = seeded();
+    let fake = memory_s3(store.clone(), Arc::default(), None);
+    let summary = compact(&fake).await.unwrap();
+    assert_eq!(summary, CompactionSummary { parts_written: 6, parts_adopted: 0, rows: 14, days_left: 0 });
+    assert_eq!(compacted_rows(&store), expected_rows());
+    assert!(part_keys(&store).iter().all(|k| k.ends_with("/part-0000.parquet")));
+    let puts: Vec<_> = fake.calls().into_iter().filter(|c| c.action.contains(".parquet")).collect();
+    assert!(
+        puts.iter()
+            .filter(|c| c.action.starts_with("PUT"))
+            .all(|c| c.headers.get("if-none-match").is_some_and(|v| v == "*"))
+    );
+    // A second run finds nothing to do.
+    let again = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
+    assert_eq!(again, CompactionSummary::default());
+}
+
+#[tokio::test]
+async fn late_data_goes_into_the_next_part_and_the_first_is_never_rewritten() {
+    let store = seeded();
+    compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
+    let first =
+        store.lock().unwrap()["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0000.parquet"]
+            .clone();
+    raw(&store, "entries", "2026-11-01", "r-late", &[entry("r-late", "333333333333")]);
+    let summary = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
+    assert_eq!((summary.parts_written, summary.rows), (1, 1));
+    let parts = store.lock().unwrap();
+    assert_eq!(parts["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0000.parquet"], first);
+    let late = &parts["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0001.parquet"];
+    assert_eq!(crate::core::parquet_part::sources_of(late.clone()).unwrap(), (vec!["r-late".to_string()], 1));
+}
+
+#[tokio::test]
+async fn a_run_killed_at_any_write_then_run_again_keeps_every_row_once() {
+    let writes = Arc::new(AtomicUsize::new(0));
+    compact(&memory_s3(seeded(), writes.clone(), None)).await.unwrap();
+    let total = writes.load(Ordering::SeqCst);
+    assert_eq!(total, 13, "6 parts, each followed by the state, and the final state");
+    for kill_at in 0..total {
+        let store = seeded();
+        let killed = compact(&memory_s3(store.clone(), Arc::default(), Some(kill_at))).await;
+        assert!(killed.is_err(), "the write {kill_at} was refused");
+        // A new part arrives while the run is down.
+        raw(&store, "entries", "2026-11-02", "r-c-2026-11-02", &[entry("r-c-2026-11-02", "1")]);
+        let resumed = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
+        let mut expected = expected_rows();
+        expected.insert(("entries/region=us-east-1/report_date=2026-11-02".into(), "r-c-2026-11-02".into()), 1);
+        assert_eq!(compacted_rows(&store), expected, "killed at write {kill_at}, resumed: {resumed:?}");
+        let again = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
+        assert_eq!((again.parts_written, again.parts_adopted), (0, 0), "killed at write {kill_at}");
+    }
+}
+
+#[tokio::test]
+async fn a_part_without_its_record_is_adopted_not_written_twice() {
+    let store = seeded();
+    // Kill at the first state write: part 0 of entries 2026-11-01 exists, unrecorded.
+    assert!(compact(&memory_s3(store.clone(), Arc::default(), Some(1))).await.is_err());
+    let summary = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
+    assert_eq!((summary.parts_adopted, summary.parts_written), (1, 5));
+    assert_eq!(compacted_rows(&store), expected_rows());
+}
+
+#[tokio::test]
+async fn a_passed_deadline_writes_nothing_and_leaves_every_closed_day_to_the_next_run() {
+    let store = seeded();
+    let passed = Deadline::at(std::time::Instant::now(), std::time::Duration::ZERO);
+    let summary = compact_until(&memory_s3(store.clone(), Arc::default(), None), passed).await.unwrap();
+    assert_eq!(summary, CompactionSummary { days_left: 6, ..Default::default() });
+    assert!(part_keys(&store).is_empty());
+    assert_eq!(compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap().parts_written, 6);
+}

@@ -1,0 +1,132 @@
+"""Compaction, end to end: the real binary runs create + collect over ten emulated days
+of fleet changes (the five of test_history, then five quiet ones); collect compacts
+every closed day into Parquet. Every query of queries/ must then return the same rows
+through the views (compacted parts + the open days' raw objects) as over the raw
+objects alone. Then the compacted layout is thrown away (an upgrade of a deployment
+with history) and collect is SIGKILLed after each successive S3 write of its
+compaction, then run to the end: the same rows again, no duplicate."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fleet import archive_and_alerting
+from harness import BINARY, ROOT, base_env, run_binary
+from support.duckdb_archive import open_archive, run_query
+from test_history import DAY, FLAKY_REASON, READY_AFTER, History, change_fleet
+
+PREFIX = "ami-usage"
+DAYS = 10
+RAW_ONLY = 87_600
+QUERIES = {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "queries").glob("*.sql"))}
+
+
+def drive(emu, env) -> None:
+    h = History(emu)
+    ids: dict[str, list[str]] = {}
+    emu.control("config", {"report_ready_after_seconds": READY_AFTER})
+    for day in range(1, DAYS + 1):
+        change_fleet(h, day, ids)
+        errors = {h.id("flaky"): FLAKY_REASON} if day in (2, 4, 9) else {}
+        emu.control("config", {"error_images": errors})
+        assert run_binary(emu, ["create", "--now", emu.now()], env).code == 0
+        emu.advance(READY_AFTER + 60)
+        collected = run_binary(emu, ["collect", "--now", emu.now()], env)
+        assert collected.code == 0, collected.stderr
+        assert collected.summary["compaction"]["days_left"] == 0, collected.summary
+        emu.advance(DAY - READY_AFTER - 60)
+
+
+def download(s3, bucket: str, dest: Path) -> list[str]:
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}/"):
+        for o in page.get("Contents", []):
+            path = dest / o["Key"][len(PREFIX) + 1 :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
+            keys.append(o["Key"])
+    return keys
+
+
+def answers(con) -> dict[str, Counter]:
+    """Each query's rows as a multiset (order-insensitive, duplicates counted)."""
+    return {name: Counter(repr(sorted(r.items())) for r in run_query(con, sql)) for name, sql in QUERIES.items()}
+
+
+def assert_views_equal_raw(emu, bucket: str, dest: Path) -> list[str]:
+    keys = download(emu.client("s3"), bucket, dest)
+    views = open_archive(dest, now=emu.now())
+    raw = open_archive(dest, raw_query_hours=RAW_ONLY, compacted=False)
+    for table in ("entries", "reports", "verdicts"):
+        rows = lambda con, t=table: Counter(map(repr, con.execute(f"select * from {t}").fetchall()))  # noqa: E731
+        assert rows(views) == rows(raw), table
+    got, expected = answers(views), answers(raw)
+    assert all(expected.values()), "every query has rows to compare"
+    assert got == expected
+    return keys
+
+
+def parts(keys: list[str]) -> list[str]:
+    return [k for k in keys if k.endswith(".parquet")]
+
+
+def s3_puts(emu) -> int:
+    return emu.control("faults")["counters"]["s3_put_object"]["calls"]
+
+
+def collect_killed_after(emu, env, puts: int) -> bool:
+    """collect, SIGKILLed once the emulator has seen `puts` more PutObject calls."""
+    start = s3_puts(emu)
+    proc = subprocess.Popen(
+        [str(BINARY), "collect", "--now", emu.now()], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if s3_puts(emu) - start >= puts:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.002)
+    proc.kill()
+    proc.wait()
+    return False
+
+
+@pytest.mark.slow
+def test_ten_days_compacted_answer_every_query_like_the_raw_objects_even_when_killed(emu, tmp_path):
+    alerting = archive_and_alerting(emu)
+    env = base_env(
+        emu,
+        ARCHIVE_BUCKET=alerting.bucket,
+        ARCHIVE_PREFIX=PREFIX,
+        AMI_TAG_FILTERS="Golden=true",
+        UNUSED_MIN_DAYS="3",
+        MIN_REPORTS="2",
+        MIN_AGE_DAYS="0",
+        MAX_CANDIDATE_PERCENT="100",
+    )
+    drive(emu, env)
+    # The hourly run of the moment the views are read (a day after the last creates).
+    assert run_binary(emu, ["collect", "--now", emu.now()], env).code == 0
+    keys = assert_views_equal_raw(emu, alerting.bucket, tmp_path / "first")
+    compacted_days = {k.split("/")[4] for k in parts(keys) if "/compacted/entries/" in k}
+    assert len(compacted_days) == DAYS, sorted(compacted_days)
+    assert all(k.endswith("/part-0000.parquet") for k in parts(keys)), "one part per closed day"
+
+    # An upgrade of a deployment with history: nothing compacted yet.
+    s3 = emu.client("s3")
+    for key in parts(keys) + [f"{PREFIX}/state/region=us-east-1/compaction-state.json"]:
+        s3.delete_object(Bucket=alerting.bucket, Key=key)
+    kills = 0
+    for puts in range(1, 8):
+        kills += collect_killed_after(emu, env, puts)
+    assert kills >= 5, "the runs finished before they could be killed: the test proves nothing"
+    final = run_binary(emu, ["collect", "--now", emu.now()], env)
+    assert final.code == 0, final.stderr
+    again = assert_views_equal_raw(emu, alerting.bucket, tmp_path / "second")
+    assert {k.split("/part-")[0] for k in parts(again)} == {k.split("/part-")[0] for k in parts(keys)}
