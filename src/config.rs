@@ -8,6 +8,10 @@
 #[path = "config_values.rs"]
 mod values;
 
+#[path = "config_retire.rs"]
+mod retire;
+pub use retire::RawRetire;
+
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -18,6 +22,7 @@ use values::{
 pub use values::{parse_account_ids, parse_member_probes, parse_probe_owners, parse_resource_types, parse_tag_filters};
 
 use crate::core::model::REPORT_RESOURCE_TYPES;
+use crate::core::retire_model::RetireSettings;
 use crate::core::selection::TagFilters;
 use crate::core::verdict::VerdictSettings;
 
@@ -114,6 +119,8 @@ pub struct RawConfig {
     /// collect: member accounts whose daily probe facts every verdict needs (comma-separated).
     #[arg(long, global = true, env = "REQUIRE_MEMBER_PROBES")]
     pub require_member_probes: Option<String>,
+    #[command(flatten)]
+    pub retire: RawRetire,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +149,8 @@ pub struct Config {
     pub probe_owner_account_ids: Vec<String>,
     /// `REQUIRE_MEMBER_PROBES`: members whose fresh probe facts the verdicts need.
     pub require_member_probes: Vec<String>,
+    /// `RETIRE_*`: the retirement pipeline (`core::retire`).
+    pub retire: RetireSettings,
 }
 
 /// One EC2 token bucket: refill rate and capacity.
@@ -318,6 +327,7 @@ impl RawConfig {
                 .map(|s| parse_member_probes(s, present(&self.archive_prefix).unwrap_or(DEFAULT_PREFIX)))
                 .transpose()?
                 .unwrap_or_default(),
+            retire: self.retire.validate()?,
         })
     }
 

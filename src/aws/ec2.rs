@@ -46,6 +46,7 @@ fn ami_of(i: &aws_sdk_ec2::types::Image) -> Option<Ami> {
     let image_id = i.image_id()?.to_string();
     let usage_operation = i.usage_operation().map(str::to_string);
     Some(Ami {
+        owner_id: i.owner_id().map(str::to_string),
         name: i.name().unwrap_or_default().to_string(),
         description: i.description().map(str::to_string),
         creation_date: i.creation_date().and_then(parse_ec2_time),
@@ -88,9 +89,10 @@ fn lifecycle_of(i: &aws_sdk_ec2::types::Image) -> Lifecycle {
 }
 
 /// The AMIs this account owns that match the tag filters (server-side filtering; the
-/// core re-checks the tags).
+/// core re-checks the tags), disabled ones included.
 pub async fn owned_images(ec2: &Client, filters: &TagFilters) -> anyhow::Result<Vec<Ami>> {
-    let mut req = ec2.describe_images().owners("self");
+    // IncludeDisabled: a disabled AMI must keep its verdict (see `is_selectable_state`).
+    let mut req = ec2.describe_images().owners("self").include_disabled(true);
     for f in &filters.0 {
         req = req.filters(filter(format!("tag:{}", f.key), f.values.clone()));
     }
@@ -112,6 +114,7 @@ pub async fn images_by_id(ec2: &Client, ids: &BTreeSet<String>) -> anyhow::Resul
         let mut pages = ec2
             .describe_images()
             .owners("self")
+            .include_disabled(true)
             .filters(filter("image-id", chunk.iter().map(|s| s.as_str())))
             .into_paginator()
             .send();

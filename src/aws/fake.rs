@@ -84,6 +84,9 @@ impl Fake {
             autoscaling: aws_sdk_autoscaling::Client::from_conf(
                 aws_sdk_autoscaling::config::Builder::from(&shared).endpoint_url("http://autoscaling.test").build(),
             ),
+            rbin: aws_sdk_rbin::Client::from_conf(
+                aws_sdk_rbin::config::Builder::from(&shared).endpoint_url("http://rbin.test").build(),
+            ),
             sns: aws_sdk_sns::Client::from_conf(
                 aws_sdk_sns::config::Builder::from(&shared).endpoint_url("http://sns.test").build(),
             ),

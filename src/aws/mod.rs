@@ -8,6 +8,7 @@ pub mod fleets;
 pub mod probe;
 pub mod rate;
 pub mod references;
+pub mod retire;
 pub mod s3;
 pub mod sns;
 pub mod uploads;
@@ -26,6 +27,8 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     /// Launch configurations only: the one reference kind no EC2 API reveals.
     pub autoscaling: aws_sdk_autoscaling::Client,
+    /// Recycle Bin rules: the retirement pipeline deregisters only what they can restore.
+    pub rbin: aws_sdk_rbin::Client,
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
@@ -85,6 +88,7 @@ impl Clients {
             ),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             autoscaling: aws_sdk_autoscaling::Client::new(&shared),
+            rbin: aws_sdk_rbin::Client::new(&shared),
             sns: aws_sdk_sns::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             region,

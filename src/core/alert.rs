@@ -52,6 +52,7 @@ struct Sections<'a> {
     stale: Vec<&'a News>,
     gaps: Vec<&'a News>,
     malformed: Vec<&'a News>,
+    retirement: Vec<&'a News>,
 }
 
 /// What stands beyond this run's news: candidates announced earlier and report
@@ -75,6 +76,7 @@ fn sections(news: &[News]) -> Sections<'_> {
             News::EvidenceStale { .. } => s.stale.push(n),
             News::NoRecentReport { .. } => s.gaps.push(n),
             News::MalformedReport { .. } => s.malformed.push(n),
+            News::Retirement { .. } => s.retirement.push(n),
         }
     }
     s
@@ -104,6 +106,9 @@ pub fn subject(news: &[News], ctx: &AlertContext) -> String {
     }
     if !s.used_again.is_empty() {
         parts.push(format!("{} used again", s.used_again.len()));
+    }
+    if !s.retirement.is_empty() {
+        parts.push(retire_rendering::subject_part(&s.retirement));
     }
     if !s.errors.is_empty() {
         parts.push(plural(s.errors.len(), "report error", "report errors"));
@@ -218,6 +223,7 @@ fn other_line(n: &News) -> String {
             "- {withheld} of {selected} selected AMIs look unused, more than MAX_CANDIDATE_PERCENT={limit_percent}%: something is off (a report that is wrong, an AMI_TAG_FILTERS that selects too much?). No candidate is recommended until that is understood."
         ),
         News::Candidate { image_id, .. } => format!("- {image_id}"),
+        News::Retirement { .. } => retire_rendering::line(n),
     }
 }
 
@@ -285,8 +291,9 @@ fn email(news: &[News], standing: &Standing, ctx: &AlertContext, max_candidates:
             "Reports may miss the last 24 h of instance launches: deregister with a grace period (EC2 can restore a deregistered AMI from the Recycle Bin if a retention rule exists).".into(),
         );
     }
-    let titled: [(&str, &Vec<&News>); 7] = [
+    let titled: [(&str, &Vec<&News>); 8] = [
         ("USED AGAIN (do not deregister)", &s.used_again),
+        (retire_rendering::EMAIL_TITLE, &s.retirement),
         ("CANDIDATES NO LONGER CONFIRMED (evidence stale: do not deregister)", &s.stale),
         ("AMIS WITHOUT NEW REPORTS (their verdicts stay unknown)", &s.gaps),
         ("REPORTS IN ERROR", &s.errors),
@@ -349,6 +356,9 @@ pub fn render(news: &[News], standing: &Standing, ctx: &AlertContext) -> Alert {
         max_items = (max_items * 3 / 4).max(1);
     }
 }
+
+#[path = "alert_retire.rs"]
+mod retire_rendering;
 
 #[path = "alert_chat.rs"]
 mod chat_rendering;

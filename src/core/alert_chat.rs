@@ -54,10 +54,11 @@ fn description(news: &[News], standing: &Standing, ctx: &AlertContext) -> String
         ));
     }
     let candidate = |n: &News| candidate_item(n, ctx);
-    let titled: [Section; 9] = [
+    let titled: [Section; 10] = [
         ("Candidate list withheld (circuit breaker)", &s.withheld, &bullet),
         ("New deregistration candidates", &s.candidates, &candidate),
         ("Used again (do not deregister)", &s.used_again, &bullet),
+        (super::retire_rendering::CHAT_TITLE, &s.retirement, &bullet),
         ("Reports in error", &s.errors, &bullet),
         ("Pending too long", &s.pending, &bullet),
         ("Expiring unarchived", &s.expiring, &bullet),
@@ -85,7 +86,8 @@ fn related_resources(news: &[News]) -> Vec<&str> {
         .filter_map(|n| match n {
             News::Candidate { image_id, .. }
             | News::UsedAgain { image_id, .. }
-            | News::EvidenceStale { image_id, .. } => Some(image_id.as_str()),
+            | News::EvidenceStale { image_id, .. }
+            | News::Retirement { image_id, .. } => Some(image_id.as_str()),
             _ => None,
         })
         .take(CHAT_ITEMS)

@@ -11,10 +11,12 @@ pub type Tags = BTreeMap<String, String>;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Ami {
     pub image_id: String,
+    /// `OwnerId`: the retirement pipeline acts only on AMIs the run's account owns.
+    pub owner_id: Option<String>,
     pub name: String,
     pub description: Option<String>,
     pub creation_date: Option<DateTime<Utc>>,
-    /// EC2 image state (`available`, `pending`, `failed`, `deregistered`, …).
+    /// EC2 image state (`available`, `pending`, `failed`, `deregistered`, `disabled`, …).
     pub state: String,
     pub architecture: Option<String>,
     pub platform_details: Option<String>,

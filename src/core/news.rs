@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::evidence::{Observation, ObservedState, OwnerObservation, ResourceTypes};
 use super::model::Ami;
 use super::records::{ReportRow, timestamp};
+use super::retire_model::RetireState;
 use super::verdict::{AmiInput, Kind, Reason, Verdict, Verdicts};
 
 pub const STATE_SCHEMA_VERSION: u32 = 1;
@@ -111,6 +112,9 @@ pub struct CollectState {
     /// The clock of the newest run that saved this state (see [`CollectState::moved_by`]).
     #[serde(with = "timestamp::option", default, skip_serializing_if = "Option::is_none")]
     pub latest_run: Option<DateTime<Utc>>,
+    /// The retirement pipeline's records (`core::retire`): absent in earlier states.
+    #[serde(default, skip_serializing_if = "RetireState::is_empty")]
+    pub retire: RetireState,
 }
 
 impl Default for CollectState {
@@ -124,6 +128,7 @@ impl Default for CollectState {
             verdicts_written: None,
             region: None,
             latest_run: None,
+            retire: RetireState::default(),
         }
     }
 }

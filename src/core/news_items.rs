@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::records::timestamp;
+use super::retire_model::{Action, Outcome, RetireMode, Stage};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -77,6 +78,26 @@ pub enum News {
         #[serde(with = "timestamp::option")]
         newest_report: Option<DateTime<Utc>>,
     },
+    /// A decision or action of the retirement pipeline (`core::retire`), with the CLI
+    /// command that undoes it.
+    Retirement {
+        image_id: String,
+        name: String,
+        mode: RetireMode,
+        action: Action,
+        outcome: Outcome,
+        reason: String,
+        stage_before: Stage,
+        stage_after: Stage,
+        #[serde(with = "timestamp")]
+        stage_since: DateTime<Utc>,
+        #[serde(default)]
+        detail: String,
+        #[serde(with = "timestamp::option", default)]
+        deprecate_at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        undo_command: Option<String>,
+    },
     PendingTooLong {
         report_id: String,
         image_id: String,
@@ -113,6 +134,14 @@ impl News {
             News::NoRecentReport { image_id, newest_report, .. } => format!(
                 "no-report:{image_id}:{}",
                 newest_report.as_ref().map_or_else(|| "none".to_string(), timestamp::format)
+            ),
+            News::Retirement { image_id, mode, action, outcome, reason, stage_before, stage_since, .. } => format!(
+                "retire:{image_id}:{}:{}:{}:{}:{}:{reason}",
+                mode.as_str(),
+                stage_before.as_str(),
+                timestamp::format(stage_since),
+                action.as_str(),
+                outcome.as_str()
             ),
             News::PendingTooLong { report_id, .. } => format!("pending-too-long:{report_id}"),
             News::ExpiringUnarchived { report_id, .. } => format!("expiring:{report_id}"),

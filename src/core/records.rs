@@ -260,6 +260,8 @@ pub struct ArchiveKeys {
 pub enum Dataset {
     Entries,
     Reports,
+    /// The retirement pipeline's decisions and actions (`core::retire_rows`).
+    Actions,
 }
 
 impl Dataset {
@@ -267,6 +269,7 @@ impl Dataset {
         match self {
             Dataset::Entries => "entries",
             Dataset::Reports => "reports",
+            Dataset::Actions => "actions",
         }
     }
 }

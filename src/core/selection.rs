@@ -64,11 +64,17 @@ pub struct CreatePlan {
     pub skipped: Vec<(String, Skip)>,
 }
 
+/// `available`, or `disabled` (by the retirement pipeline or by hand): a disabled AMI
+/// keeps its reports and verdicts, else it could be neither advanced nor restored.
+pub fn is_selectable_state(state: &str) -> bool {
+    matches!(state, "available" | "disabled")
+}
+
 /// Why an AMI of the owner's listing is neither reported on nor judged.
 fn unselected(ami: &Ami, filters: &TagFilters) -> Option<Skip> {
     if !filters.matches(&ami.tags) {
         Some(Skip::TagMismatch)
-    } else if ami.state != "available" {
+    } else if !is_selectable_state(&ami.state) {
         Some(Skip::NotAvailable(ami.state.clone()))
     } else {
         None

@@ -15,7 +15,8 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::archive::Archive;
-use super::verdicts::{self, VerdictCounts};
+use super::retire::{self, RetireSummary};
+use super::verdicts::{self, Decided, VerdictCounts};
 use super::{Failure, PartialRun, Run, Summary};
 use crate::aws::{ec2, s3, sns, uploads};
 use crate::core::alert::{AlertContext, Standing, render};
@@ -82,6 +83,9 @@ pub struct CollectSummary {
     /// Why this run left the state alone (a `--now` before the newest run's clock).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_untouched: Option<String>,
+    /// The retirement pipeline's run (`RETIRE_MODE` ≠ off, or AMIs tagged while off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retire: Option<Box<RetireSummary>>,
 }
 
 /// The pipeline ARCHITECTURE.md names: triage → archive → recover → decide → save,
@@ -143,7 +147,10 @@ async fn remember_and_tell(
     }
     let rows = recover(archive, &state, &listing.reports, archived, rows).await?;
     let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
-    let candidates = decide(archive, &mut state, listing, archived, &mut news, summary).await;
+    let (candidates, decided) = decide(archive, &mut state, listing, archived, &mut news, summary).await;
+    if let Some(decided) = &decided {
+        summary.retire = retire::run(archive, &mut state, decided, &mut news, &mut summary.failed).await?.map(Box::new);
+    }
     news.extend(lateness_news(late.pending_too_long, late.expiring));
     news.extend(quarantine_news(&listing.malformed));
     save(archive, &mut state, news).await?;
@@ -288,7 +295,8 @@ async fn recover(
 }
 
 /// The verdict step: news from the verdicts, the verdicts object; returns the
-/// candidates. A failure here costs this run its verdicts, never its archive.
+/// candidates and the verdicts (for the retirement step). A failure here costs this
+/// run its verdicts (and so its retirement step), never its archive.
 async fn decide(
     archive: &Archive<'_>,
     state: &mut CollectState,
@@ -296,13 +304,13 @@ async fn decide(
     archived: &BTreeSet<String>,
     news: &mut Vec<News>,
     summary: &mut CollectSummary,
-) -> BTreeSet<String> {
+) -> (BTreeSet<String>, Option<Decided>) {
     let decided = match verdicts::decide(archive, state, listing, archived).await {
         Ok(decided) => decided,
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "no verdicts this run");
             summary.failed.push(Failure { id: "verdicts".into(), error: format!("{e:#}") });
-            return BTreeSet::new();
+            return (BTreeSet::new(), None);
         }
     };
     news.extend(state.record_verdicts(&decided.verdicts, &decided.amis, archive.run.now));
@@ -313,7 +321,9 @@ async fn decide(
         Err(e) => summary.failed.push(Failure { id: "verdicts".into(), error: format!("{e:#}") }),
     }
     summary.verdicts = Some(Box::new(counts));
-    decided.verdicts.verdicts.iter().filter(|v| v.kind == Kind::Candidate).map(|v| v.image_id.clone()).collect()
+    let candidates =
+        decided.verdicts.verdicts.iter().filter(|v| v.kind == Kind::Candidate).map(|v| v.image_id.clone()).collect();
+    (candidates, Some(decided))
 }
 
 /// Queues the news and saves the state before anything is published, retried like
@@ -331,9 +341,10 @@ async fn save(archive: &Archive<'_>, state: &mut CollectState, news: Vec<News>) 
 /// next run from sending the same news again, and a refusal S3 answers once (403, a KMS
 /// hiccup) is not retried by the SDK; only a crash or this many refusals in a row
 /// between publish and write can repeat an alert.
-const SAVE_ATTEMPTS: u32 = 8;
+pub(super) const SAVE_ATTEMPTS: u32 = 8;
 /// The first back-off between those attempts (doubling, at most 2 s); tests wait less.
-const SAVE_FIRST_DELAY: std::time::Duration = std::time::Duration::from_millis(if cfg!(test) { 1 } else { 100 });
+pub(super) const SAVE_FIRST_DELAY: std::time::Duration =
+    std::time::Duration::from_millis(if cfg!(test) { 1 } else { 100 });
 
 /// Renders the outbox, publishes it (when a topic is configured) and marks it sent.
 /// A publish failure keeps the outbox for the next run and is reported as a failure.

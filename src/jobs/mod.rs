@@ -6,6 +6,7 @@ pub mod collect;
 pub mod create;
 pub mod member_probes;
 pub mod probe;
+pub mod retire;
 pub mod verdicts;
 
 use std::time::{Duration, Instant};
