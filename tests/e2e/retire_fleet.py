@@ -6,7 +6,7 @@ unless said):
 - walker: deprecate -> disable -> deregister into the Recycle Bin; restorable.
 - used_deprecated: a consumer launches it while it is deprecated: restored.
 - used_disabled: an owner launch template names it while it is disabled: enabled.
-- protected: deregistration protection on: deprecated, disabled, never deregistered.
+- protected: deregistration protection on: never acted on; every run says it waits.
 - no_rule: tagged so that the Region-level Recycle Bin rule excludes it: never deregistered.
 - operator_excludes: the operator adds the exclusion tag while it is deprecated: restored.
 - in_use: a consumer instance runs from it all along: never touched.
@@ -58,20 +58,19 @@ def seed(emu) -> dict[str, str]:
 
 def environment(emu, mode: str, **extra: str) -> dict:
     alerting = archive_and_alerting(emu)
-    return base_env(
-        emu,
-        ARCHIVE_BUCKET=alerting.bucket,
-        ARCHIVE_PREFIX=PREFIX,
-        ALERT_TOPIC_ARN=alerting.topic_arn,
-        AMI_TAG_FILTERS="Golden=true",
-        MAX_CANDIDATE_PERCENT="100",
-        RETIRE_MODE=mode,
-        RETIRE_DEPRECATE_AFTER_DAYS="0",
-        RETIRE_DEPRECATION_NOTICE_DAYS="14",
-        RETIRE_DISABLE_AFTER_DAYS="9",
-        RETIRE_DEREGISTER_AFTER_DAYS="9",
-        **extra,
-    )
+    settings = {
+        "ARCHIVE_BUCKET": alerting.bucket,
+        "ARCHIVE_PREFIX": PREFIX,
+        "ALERT_TOPIC_ARN": alerting.topic_arn,
+        "AMI_TAG_FILTERS": "Golden=true",
+        "MAX_CANDIDATE_PERCENT": "100",
+        "RETIRE_MODE": mode,
+        "RETIRE_DEPRECATE_AFTER_DAYS": "0",
+        "RETIRE_DEPRECATION_NOTICE_DAYS": "14",
+        "RETIRE_DISABLE_AFTER_DAYS": "9",
+        "RETIRE_DEREGISTER_AFTER_DAYS": "9",
+    }
+    return base_env(emu, **{**settings, **extra})
 
 
 def action_rows(emu, bucket: str = "ami-usage-archive") -> list[dict]:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from fleet import CONSUMER_1
-from harness import run_binary
+from harness import ROOT, run_binary
 from retire_fleet import (
     CALL_OF,
     CASES,
@@ -38,6 +38,7 @@ from retire_fleet import (
     successful_calls,
     undo_for,
 )
+from support.glue_schema import check_rows, glue_columns
 
 DAYS = range(0, 121, 3)
 BREAKER_DAYS = {30, 33, 60, 63}
@@ -46,7 +47,8 @@ STEPS = {
     "walker": [(36, "deprecate"), (45, "disable"), (54, "deregister")],
     "used_deprecated": [(36, "deprecate"), (42, "cancel_deprecation")],
     "used_disabled": [(36, "deprecate"), (45, "disable"), (48, "enable")],
-    "protected": [(36, "deprecate"), (45, "disable")],
+    # Issue 14: "before every action ... not deregistration-protected (say so and wait)".
+    "protected": [],
     "no_rule": [(36, "deprecate"), (45, "disable")],
     "operator_excludes": [(36, "deprecate"), (42, "cancel_deprecation")],
     "in_use": [],
@@ -72,7 +74,7 @@ def run_timeline(emu, mode: str) -> tuple[dict[str, str], dict[int, dict]]:
         if day:
             emu.advance(3 * DAY - 3600)
         _events(emu, day, ids)
-        created = run_binary(emu, ["create", "--now", emu.now()], env)
+        created = run_binary(emu, ["create", "--now", emu.now(), "--allow-any-now"], env)
         assert created.code == 0, (day, created.stderr)
         if day == 48:
             emu.client("ec2").create_launch_template(
@@ -82,7 +84,7 @@ def run_timeline(emu, mode: str) -> tuple[dict[str, str], dict[int, dict]]:
         mark = len(emu.control("calls")["calls"])
         before = owned_images(emu)
         day_env = {**env, "MAX_CANDIDATE_PERCENT": "10"} if day in BREAKER_DAYS else env
-        collected = run_binary(emu, ["collect", "--now", now], day_env)
+        collected = run_binary(emu, ["collect", "--now", now, "--allow-any-now"], day_env)
         assert collected.code == 0, (day, collected.stderr)
         summaries[day] = collected.summary["retire"]
         assert summaries[day]["mode"] == mode
@@ -112,11 +114,14 @@ def check_decisions(ids: dict[str, str], summaries: dict[int, dict], outcome: st
     # An AMI restored from `disabled` may also get its deprecation cancelled, that same run.
     extra = [s for s in steps["used_disabled"] if s == (48, "cancel_deprecation")]
     steps["used_disabled"] = [s for s in steps["used_disabled"] if s not in extra]
-    assert steps == STEPS
-    waiting_days = [d for d in DAYS if d >= 54]
-    for case, reason in WAITS.items():
-        expected = [(d, "verdict_unknown" if d in BREAKER_DAYS else reason) for d in waiting_days]
-        assert holds[case] == expected, case
+    assert steps == STEPS, (steps, holds)
+    # no_rule waits at deregister (a record: held as `verdict_unknown` while the breaker
+    # holds); protected waits from its first step on (no record: nothing while it is not
+    # a candidate).
+    no_rule = [(d, "verdict_unknown" if d in BREAKER_DAYS else WAITS["no_rule"]) for d in DAYS if d >= 54]
+    assert holds["no_rule"] == no_rule
+    protected = [(d, WAITS["protected"]) for d in DAYS if d >= 36 and d not in BREAKER_DAYS]
+    assert holds["protected"] == protected
     assert {c: h for c, h in holds.items() if c not in WAITS} == {c: [] for c in CASES if c not in WAITS}
 
 
@@ -133,6 +138,7 @@ def check_dataset(emu, ids: dict[str, str], summaries: dict[int, dict], mode: st
     """Every decision of every summary is in the actions dataset exactly once, with the
     contract's fields, and announced exactly once in the alerts."""
     rows = action_rows(emu)
+    assert check_rows(glue_columns(ROOT / "template.yaml")["actions"], rows) == []
     from_summaries = Counter(
         (a["image_id"], a["action"], a["outcome"], a["reason"]) for s in summaries.values() for a in s["actions"]
     )
@@ -143,8 +149,10 @@ def check_dataset(emu, ids: dict[str, str], summaries: dict[int, dict], mode: st
         acted = r["outcome"] in ("done", "would")
         assert r["undo_command"] == (undo_for(r["action"], r["image_id"]) if acted else None), r
         if r["action"] == "deprecate" and acted:
-            when = datetime.fromisoformat(r["action_time"].replace("Z", "+00:00"))
-            assert r["deprecate_at"] == (when + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M:%S.000Z"), r
+            when = datetime.fromisoformat(r["action_time"].replace("Z", "+00:00")) + timedelta(days=14)
+            minute = when.replace(second=0, microsecond=0)
+            rounded_up = minute if minute == when else minute + timedelta(minutes=1)  # AWS keeps minutes
+            assert r["deprecate_at"] == rounded_up.strftime("%Y-%m-%dT%H:%M:%S.000Z"), r
         if r["action"] == "deregister":
             assert (r["image_id"], r["recycle_bin_rule"], r["delete_snapshots"]) == (ids["walker"], rule, False)
         if acted:
@@ -177,15 +185,14 @@ def test_enforce_walks_the_stages_undoes_on_use_and_never_deregisters_what_it_mu
     assert restored["State"] == "available" and tags["Golden"] == "true"
     assert tags[STAGE_TAG].split(" ")[0] == "disabled"
 
-    for case in ("used_deprecated", "used_disabled", "operator_excludes", "in_use"):
+    for case in ("used_deprecated", "used_disabled", "operator_excludes", "in_use", "protected"):
         ami = image(emu, ids[case])
         assert ami["State"] == "available", case
         assert "DeprecationTime" not in ami, case
         assert STAGE_TAG not in {t["Key"] for t in ami.get("Tags", [])}, case
-    for case in ("protected", "no_rule"):
-        ami = image(emu, ids[case])
-        assert ami["State"] == "disabled" and "DeprecationTime" in ami, case
-        assert {t["Key"]: t["Value"] for t in ami["Tags"]}[STAGE_TAG].split(" ")[0] == "disabled", case
+    ami = image(emu, ids["no_rule"])
+    assert ami["State"] == "disabled" and "DeprecationTime" in ami
+    assert {t["Key"]: t["Value"] for t in ami["Tags"]}[STAGE_TAG].split(" ")[0] == "disabled"
 
 
 @pytest.mark.slow
@@ -193,7 +200,8 @@ def test_dry_run_decides_the_same_and_changes_nothing(emu):
     ids, summaries = run_timeline(emu, "dry-run")
     check_decisions(ids, summaries, "would")
     check_dataset(emu, ids, summaries, "dry-run")
-    assert retire_calls(emu) == []
+    own = {("CreateTags", ids["operator_excludes"])}  # the operator's exclusion tag (day 42)
+    assert [c for c in retire_calls(emu) if (c["action"], c["resources"][0]) not in own] == []
     assert emu.client("ec2").list_images_in_recycle_bin()["Images"] == []
     for case in CASES:
         ami = image(emu, ids[case])

@@ -1,5 +1,5 @@
-"""Issue 14's template pins: the Retire* parameters reach the function, rbin:ListRules
-exists only when the pipeline runs, the mutating statements only with RetireMode
+"""Issue 14's template pins: the Retire* parameters reach the function, rbin:ListRules/GetRule
+exist only when the pipeline runs, the mutating statements only with RetireMode
 enforce (snapshot deletion only with RetireDeleteSnapshots too), each bound to AMIs the
 account owns and to the stage tag; deploy/iam-policy-retire.json is exactly those
 statements; the actions table and its named query exist."""
@@ -75,6 +75,7 @@ def test_conditions_gate_the_statements_by_mode(template):
     sts = _retire_statements(template)
     assert {sid: cond for sid, (cond, _) in sts.items()} == {
         "ReadRecycleBinRules": "RetireRuns",
+        "ReadRecycleBinRuleDetails": "RetireRuns",
         "RetireOwnImages": "RetireEnforced",
         "TagRetireStageOnly": "RetireEnforced",
         "DeleteRetiredImageSnapshots": "RetireDeletesSnapshots",
@@ -85,6 +86,10 @@ def test_mutating_grants_are_bound_to_own_images_and_the_stage_tag(template):
     sts = {sid: st for sid, (_, st) in _retire_statements(template).items()}
     assert sts["ReadRecycleBinRules"]["Action"] == "rbin:ListRules"  # no resource type: "*"
     assert sts["ReadRecycleBinRules"]["Resource"] == "*"
+    assert sts["ReadRecycleBinRuleDetails"]["Action"] == "rbin:GetRule"
+    assert sts["ReadRecycleBinRuleDetails"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:rbin:${AWS::Region}:${AWS::AccountId}:rule/*"
+    }
     assert sts["RetireOwnImages"]["Action"] == [
         "ec2:EnableImageDeprecation",
         "ec2:DisableImageDeprecation",
@@ -108,7 +113,10 @@ def test_mutating_grants_are_bound_to_own_images_and_the_stage_tag(template):
 def test_deploy_retire_policy_equals_the_template_statements(template):
     def placeholders(value):
         if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
-            return value["Fn::Sub"].replace("${AWS::Partition}", "${Partition}").replace("${AWS::Region}", "${Region}")
+            text = value["Fn::Sub"]
+            for cfn, placeholder in (("Partition", "Partition"), ("Region", "Region"), ("AccountId", "AccountId")):
+                text = text.replace("${AWS::" + cfn + "}", "${" + placeholder + "}")
+            return text
         if value == {"Ref": "AWS::AccountId"}:
             return "${AccountId}"
         if isinstance(value, dict):
