@@ -18,7 +18,7 @@ from collections import defaultdict
 
 from archive import objects, rows
 from fleet import CONSUMER_1, archive_and_alerting, register_golden
-from harness import OWNER, REGION, base_env
+from harness import OWNER, REGION, base_env, run_binary
 
 PREFIX = "ami-usage"
 DAY = 86400
@@ -73,6 +73,39 @@ def environment(emu, mode: str, **extra: str) -> dict:
     return base_env(emu, **{**settings, **extra})
 
 
+SHORT = {
+    "UNUSED_MIN_DAYS": "3",
+    "MIN_REPORTS": "2",
+    "MIN_AGE_DAYS": "0",
+    "RETIRE_DEPRECATION_NOTICE_DAYS": "1",
+    "RETIRE_DISABLE_AFTER_DAYS": "1",
+    "RETIRE_DEREGISTER_AFTER_DAYS": "1",
+}
+
+
+def short_fleet(emu, count: int, rule: bool = True, **extra: str) -> tuple[list[str], dict]:
+    owner = emu.client("ec2")
+    ids = [register_golden(owner, f"golden-{i}", [CONSUMER_1]) for i in range(count)]
+    if rule:
+        emu.client("rbin").create_rule(
+            ResourceType="EC2_IMAGE", RetentionPeriod={"RetentionPeriodValue": 30, "RetentionPeriodUnit": "DAYS"}
+        )
+    return ids, environment(emu, "enforce", **{**SHORT, **extra})
+
+
+def next_day(emu, env) -> str:
+    """A day passes, create runs, an hour later: the collect time."""
+    emu.advance(DAY - 3600)
+    assert run_binary(emu, ["create", "--now", emu.now()], env).code == 0
+    return emu.advance(3600)
+
+
+def collect(emu, env, now: str, codes=(0,)) -> dict:
+    result = run_binary(emu, ["collect", "--now", now], env)
+    assert result.code in codes, result.stderr
+    return result.summary
+
+
 def action_rows(emu, bucket: str = "ami-usage-archive") -> list[dict]:
     return rows(objects(emu.client("s3"), bucket, f"{PREFIX}/actions/"), "actions")
 
@@ -118,6 +151,29 @@ def alert_lines(emu, image_id: str) -> list[str]:
         email = json.loads(m["Message"])["email"]
         lines += [line for line in email.splitlines() if line.startswith(f"- {image_id} ")]
     return lines
+
+
+def run_undo(emu, command: str) -> None:
+    """Runs an undo command of the actions dataset verbatim with the real AWS CLI."""
+    import os
+    import shlex
+    import subprocess
+
+    from harness import VENV_BIN
+
+    argv = shlex.split(command)
+    assert argv[0] == "aws", command
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_ENDPOINT_URL=emu.url,
+        AWS_PAGER="",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    )
+    done = subprocess.run([str(VENV_BIN / "aws"), *argv[1:]], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, (command, done.stderr)
 
 
 def undo_for(action: str, image_id: str) -> str | None:

@@ -34,6 +34,7 @@ from retire_fleet import (
     image,
     owned_images,
     retire_calls,
+    run_undo,
     seed,
     successful_calls,
     undo_for,
@@ -179,7 +180,8 @@ def test_enforce_walks_the_stages_undoes_on_use_and_never_deregisters_what_it_mu
     ec2 = emu.client("ec2")
     assert image(emu, ids["walker"]) is None
     assert [i["ImageId"] for i in ec2.list_images_in_recycle_bin()["Images"]] == [ids["walker"]]
-    ec2.restore_image_from_recycle_bin(ImageId=ids["walker"])
+    undo = {(r["image_id"], r["action"]): r["undo_command"] for r in rows if r["outcome"] == "done"}
+    run_undo(emu, undo[(ids["walker"], "deregister")])  # verbatim, with the AWS CLI
     restored = image(emu, ids["walker"])
     tags = {t["Key"]: t["Value"] for t in restored["Tags"]}
     assert restored["State"] == "available" and tags["Golden"] == "true"
@@ -193,6 +195,10 @@ def test_enforce_walks_the_stages_undoes_on_use_and_never_deregisters_what_it_mu
     ami = image(emu, ids["no_rule"])
     assert ami["State"] == "disabled" and "DeprecationTime" in ami
     assert {t["Key"]: t["Value"] for t in ami["Tags"]}[STAGE_TAG].split(" ")[0] == "disabled"
+    for action in ("disable", "deprecate"):  # an operator undoing the waiting one by hand
+        run_undo(emu, undo[(ids["no_rule"], action)])
+    ami = image(emu, ids["no_rule"])
+    assert ami["State"] == "available" and "DeprecationTime" not in ami
 
 
 @pytest.mark.slow
