@@ -78,3 +78,7 @@ pub(super) fn line(n: &News) -> String {
     }
     text
 }
+
+#[cfg(test)]
+#[path = "alert_retire_tests.rs"]
+mod tests;

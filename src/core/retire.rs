@@ -4,8 +4,8 @@
 //! An AMI walks `candidate` → deprecate → `deprecated` → disable → `disabled` →
 //! deregister → `deregistered`, each step a configured number of days after the
 //! previous one, each re-checked with this run's fresh verdict: still `candidate`,
-//! owned by the run's account, not deregistration-protected, (for deregister) covered
-//! by a Recycle Bin rule, and within the run's action budget. Otherwise the step is
+//! owned by the run's account, within the run's action budget, and for deregister: not
+//! deregistration-protected, still disabled, and covered by a Recycle Bin rule. Otherwise the step is
 //! held and the hold says why. An AMI deprecated or disabled whose verdict turns
 //! `in_use` or `excluded` is restored at once, budget or not. `unknown` holds.
 //!
@@ -49,14 +49,15 @@ pub fn carried_state(state: &RetireState, mode: RetireMode, amis: &[Ami], now: D
             records.insert(ami.image_id.clone(), record);
         }
     }
-    RetireState { mode, records }
+    RetireState { mode, records, unarchived: state.unarchived.clone() }
 }
 
-/// What `RETIRE_MODE=off` keeps: real stages (enforce records), never simulated ones.
+/// What `RETIRE_MODE=off` keeps: real stages (enforce records), never simulated ones,
+/// and the rows still to archive (written when the pipeline runs again).
 pub fn state_while_off(state: &RetireState) -> RetireState {
     match state.mode {
         RetireMode::Enforce => state.clone(),
-        _ => RetireState::default(),
+        _ => RetireState { unarchived: state.unarchived.clone(), ..RetireState::default() },
     }
 }
 

@@ -35,7 +35,7 @@ fn a_candidate_waits_deprecate_after_days_from_when_it_became_one() {
 
 #[test]
 fn deprecated_waits_disable_after_days_then_disables_with_its_tag() {
-    let run = Run::enforce(vec![ami("ami-1")], vec![verdict("ami-1", Kind::Candidate)]);
+    let run = Run::enforce(vec![deprecated_ami("ami-1")], vec![verdict("ami-1", Kind::Candidate)]);
     let waiting = run.with_state(&[("ami-1", record(Stage::Deprecated, days_ago(29)))]);
     assert!(waiting.plan().decisions.is_empty());
     let due = waiting.with_state(&[("ami-1", record(Stage::Deprecated, days_ago(30)))]);
@@ -48,7 +48,7 @@ fn deprecated_waits_disable_after_days_then_disables_with_its_tag() {
 
 #[test]
 fn disabled_waits_then_deregisters_only_under_a_recycle_bin_rule() {
-    let run = Run::enforce(vec![ami("ami-1")], vec![verdict("ami-1", Kind::Candidate)])
+    let run = Run::enforce(vec![disabled_ami("ami-1")], vec![verdict("ami-1", Kind::Candidate)])
         .with_state(&[("ami-1", record(Stage::Disabled, days_ago(29)))]);
     assert!(run.plan().decisions.is_empty());
     let mut run = run.with_state(&[("ami-1", record(Stage::Disabled, days_ago(30)))]);
@@ -71,7 +71,7 @@ fn disabled_waits_then_deregisters_only_under_a_recycle_bin_rule() {
 
 #[test]
 fn a_rule_that_excludes_the_ami_or_is_not_available_does_not_count() {
-    let mut excluded = ami("ami-1");
+    let mut excluded = disabled_ami("ami-1");
     excluded.tags.insert("scratch".into(), "yes".into());
     let mut run = Run::enforce(vec![excluded], vec![verdict("ami-1", Kind::Candidate)])
         .with_state(&[("ami-1", record(Stage::Disabled, days_ago(30)))]);
@@ -86,16 +86,23 @@ fn a_rule_that_excludes_the_ami_or_is_not_available_does_not_count() {
 }
 
 #[test]
-fn a_deregistration_protected_ami_is_held_at_every_step_and_never_deregistered() {
-    let mut protected = ami("ami-1");
+fn a_deregistration_protected_ami_is_deprecated_and_disabled_but_never_deregistered() {
+    let mut protected = disabled_ami("ami-1");
     protected.lifecycle.deregistration_protection = Some("enabled-with-cooldown".into());
-    for stage in [Stage::Candidate, Stage::Deprecated, Stage::Disabled] {
-        let run = Run::enforce(vec![protected.clone()], vec![verdict("ami-1", Kind::Candidate)])
-            .with_state(&[("ami-1", record(stage, days_ago(400)))]);
-        let plan = run.plan();
-        assert_eq!(actions(&plan), vec![("ami-1", Action::Hold, Outcome::Held, "deregistration_protected")]);
-        assert!(no_calls(&plan), "{stage:?}");
-    }
+    let run = Run::enforce(vec![protected.clone()], vec![verdict("ami-1", Kind::Candidate)])
+        .with_state(&[("ami-1", record(Stage::Disabled, days_ago(400)))]);
+    let plan = run.plan();
+    assert_eq!(actions(&plan), vec![("ami-1", Action::Hold, Outcome::Held, "deregistration_protected")]);
+    assert!(no_calls(&plan));
+    assert!(plan.decisions[0].detail.contains("never turned off"), "{}", plan.decisions[0].detail);
+    let mut fresh = ami("ami-1");
+    fresh.lifecycle.deregistration_protection = Some("enabled".into());
+    let plan = Run::enforce(vec![fresh], vec![verdict("ami-1", Kind::Candidate)]).plan();
+    assert_eq!(only(&plan).action, Action::Deprecate, "protection guards deregistration only, as in EC2");
+    protected.state = "available".into();
+    let run = Run::enforce(vec![protected], vec![verdict("ami-1", Kind::Candidate)])
+        .with_state(&[("ami-1", record(Stage::Deprecated, days_ago(400)))]);
+    assert_eq!(only(&run.plan()).action, Action::Disable);
 }
 
 #[test]
@@ -228,8 +235,7 @@ fn an_interrupted_disable_is_not_disabled_twice() {
         intent: Some(Intent { action: Action::Disable, at: days_ago(1) }),
         ..record(Stage::Deprecated, days_ago(31))
     };
-    let mut disabled = ami("ami-1");
-    disabled.state = "disabled".into();
+    let disabled = disabled_ami("ami-1");
     let run = Run::enforce(vec![disabled], vec![verdict("ami-1", Kind::Candidate)]).with_state(&[("ami-1", intended)]);
     let plan = run.plan();
     assert!(matches!(only(&plan).calls.as_slice(), [Call::Tag { value }] if value.starts_with("disabled ")));
@@ -261,7 +267,7 @@ fn interrupted_actions_come_first_so_the_budget_never_strands_one() {
         ..record(Stage::Deprecated, days_ago(31))
     };
     let mut run = Run::enforce(
-        vec![ami("ami-1"), ami("ami-2")],
+        vec![ami("ami-1"), deprecated_ami("ami-2")],
         vec![verdict("ami-1", Kind::Candidate), verdict("ami-2", Kind::Candidate)],
     )
     .with_state(&[("ami-2", intended)]);
@@ -273,4 +279,33 @@ fn interrupted_actions_come_first_so_the_budget_never_strands_one() {
             ("ami-1", Action::Hold, Outcome::Held, "action_budget_reached"),
         ]
     );
+}
+
+#[test]
+fn a_stage_undone_by_hand_holds_the_next_step_in_enforce() {
+    let cancelled = ami("ami-1");
+    let run = Run::enforce(vec![cancelled], vec![verdict("ami-1", Kind::Candidate)])
+        .with_state(&[("ami-1", record(Stage::Deprecated, days_ago(30)))]);
+    let plan = run.plan();
+    assert_eq!(actions(&plan), vec![("ami-1", Action::Hold, Outcome::Held, "not_deprecated")]);
+    assert!(no_calls(&plan));
+    let enabled = deprecated_ami("ami-1");
+    let run = Run::enforce(vec![enabled], vec![verdict("ami-1", Kind::Candidate)])
+        .with_state(&[("ami-1", record(Stage::Disabled, days_ago(30)))]);
+    let plan = run.plan();
+    assert_eq!(actions(&plan), vec![("ami-1", Action::Hold, Outcome::Held, "not_disabled")]);
+    assert!(no_calls(&plan), "an AMI enabled by hand is never deregistered");
+}
+
+#[test]
+fn a_lost_state_resumes_from_the_tag_and_still_waits_for_the_stage_to_last() {
+    let mut tagged = disabled_ami("ami-1");
+    tagged.tags.insert(STAGE_TAG.into(), "disabled 2026-12-20T00:00:00Z".into());
+    let run = Run::enforce(vec![tagged.clone()], vec![verdict("ami-1", Kind::Candidate)]);
+    let plan = run.plan();
+    assert!(plan.decisions.is_empty(), "{:?}", plan.decisions);
+    assert_eq!(plan.state.records["ami-1"].stage, Stage::Disabled);
+    tagged.tags.insert(STAGE_TAG.into(), "disabled 2026-12-01T00:00:00Z".into());
+    let run = Run::enforce(vec![tagged], vec![verdict("ami-1", Kind::Candidate)]);
+    assert_eq!(only(&run.plan()).action, Action::Deregister);
 }

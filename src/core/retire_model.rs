@@ -175,11 +175,14 @@ pub struct RetireState {
     pub mode: RetireMode,
     #[serde(default)]
     pub records: std::collections::BTreeMap<String, RetireRecord>,
+    /// Rows of decisions carried out whose `actions` object is not written yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unarchived: Vec<super::retire_rows::ActionRow>,
 }
 
 impl RetireState {
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.records.is_empty() && self.unarchived.is_empty()
     }
 }
 

@@ -3,14 +3,16 @@
 //! the news for the alert, and the summary's entries.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::news_items::News;
 use super::records::{ArchiveKeys, Dataset, Provenance, timestamp};
 use super::retire_model::{Action, Decision, Outcome, RetireMode};
 
-/// One row of the `actions` dataset: one decision or action of a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One row of the `actions` dataset: one decision or action of a run. Kept in the
+/// state until its object is written (`RetireState::unarchived`), so a run that dies
+/// after acting still has its rows archived by the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionRow {
     #[serde(with = "timestamp")]
     pub action_time: DateTime<Utc>,
@@ -77,7 +79,9 @@ fn digest(rows: &[ActionRow]) -> String {
     format!("{h:08x}")
 }
 
-/// `<prefix>/actions/region=<region>/report_date=<run date>/<run time>-<digest>.json.gz`.
+/// `<prefix>/actions/region=<region>/report_date=<run date>/<run time>-<digest>.json.gz`:
+/// the same rows always get the same key, so a run that writes the rows of a run that
+/// died after writing them meets `If-None-Match` instead of a duplicate.
 pub fn actions_object(keys: &ArchiveKeys, region: &str, at: DateTime<Utc>, rows: &[ActionRow]) -> String {
     format!(
         "{}{}-{}.json.gz",
@@ -116,6 +120,15 @@ pub struct ActionEntry {
 
 pub fn entry_of(d: &Decision) -> ActionEntry {
     ActionEntry { image_id: d.image_id.clone(), action: d.action, outcome: d.outcome, reason: d.reason.clone() }
+}
+
+/// Rows by the run that made them (their `action_time`), oldest first: one object each.
+pub fn rows_by_run(rows: Vec<ActionRow>) -> Vec<(DateTime<Utc>, Vec<ActionRow>)> {
+    let mut runs: std::collections::BTreeMap<DateTime<Utc>, Vec<ActionRow>> = Default::default();
+    for row in rows {
+        runs.entry(row.action_time).or_default().push(row);
+    }
+    runs.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -115,3 +115,16 @@ fn news_is_keyed_by_ami_stage_entry_action_and_outcome() {
     let back: News = serde_json::from_value(serde_json::to_value(&done).unwrap()).unwrap();
     assert_eq!(back, done);
 }
+
+#[test]
+fn rows_are_grouped_by_the_run_that_made_them_oldest_first() {
+    let p = provenance();
+    let earlier = Provenance { collected_at: t("2026-11-30T10:00:00Z"), ..p.clone() };
+    let a = action_row(&decision(Action::Deregister, Outcome::Done), RetireMode::Enforce, &p);
+    let b = action_row(&decision(Action::Hold, Outcome::Held), RetireMode::Enforce, &earlier);
+    let c = action_row(&decision(Action::Hold, Outcome::Held), RetireMode::Enforce, &p);
+    let runs = rows_by_run(vec![a.clone(), b.clone(), c.clone()]);
+    assert_eq!(runs, vec![(earlier.collected_at, vec![b]), (p.collected_at, vec![a, c])]);
+    let row: ActionRow = serde_json::from_value(serde_json::to_value(&runs[1].1[0]).unwrap()).unwrap();
+    assert_eq!(row, runs[1].1[0], "a row survives the state's JSON");
+}

@@ -6,6 +6,11 @@ use chrono::Duration;
 use super::{Action, Ami, Call, Decision, Planner, RetireRecord, STAGE_TAG, Stage, covering_rule, deprecate_at};
 use super::{Verdict, stage_tag_value};
 
+/// The AMI already carries the stage tag of `stage` (a run killed after tagging it).
+fn tagged_at(ami: &Ami, stage: Stage) -> bool {
+    ami.tags.get(STAGE_TAG).is_some_and(|v| v.split(' ').next() == Some(stage.as_str()))
+}
+
 /// The step out of a stage and how many days it waits in that stage first.
 fn next_step(stage: Stage, p: &Planner) -> Option<(Action, u32)> {
     let s = p.input.settings;
@@ -58,12 +63,15 @@ impl Planner<'_> {
             let owner = ami.owner_id.as_deref().unwrap_or("unknown");
             return Some(("not_owned", format!("owned by {owner}, not by {}", self.input.owner_account_id)));
         }
-        if ami.lifecycle.deregistration_protected() {
+        if action == Action::Deregister && ami.lifecycle.deregistration_protected() {
             let p = ami.lifecycle.deregistration_protection.clone().unwrap_or_default();
             return Some((
                 "deregistration_protected",
                 format!("deregistration protection {p}: never turned off by us"),
             ));
+        }
+        if let Some(hold) = self.undone_outside(ami, action) {
+            return Some(hold);
         }
         if action == Action::Deregister && s.require_recycle_bin && covering_rule(self.input.rules, ami).is_none() {
             return Some((
@@ -75,6 +83,30 @@ impl Planner<'_> {
             return Some(("action_budget_reached", format!("RETIRE_MAX_ACTIONS_PER_RUN={}", s.max_actions_per_run)));
         }
         None
+    }
+
+    /// A stage undone by hand (deprecation cancelled, AMI enabled) is a sign someone
+    /// needs the AMI: the next step would skip the notice or the scream test, so it waits
+    /// (enforce only: a dry run's stages are simulated).
+    fn undone_outside(&self, ami: &Ami, action: Action) -> Option<(&'static str, String)> {
+        if !self.enforce() {
+            return None;
+        }
+        match action {
+            Action::Disable if ami.lifecycle.deprecation_time.is_none() => Some((
+                "not_deprecated",
+                "its deprecation was cancelled outside the pipeline: add EXCLUDE_TAG to keep it, or deprecate it again"
+                    .into(),
+            )),
+            Action::Deregister if ami.state != "disabled" => Some((
+                "not_disabled",
+                format!(
+                    "it is {} (enabled outside the pipeline): add EXCLUDE_TAG to keep it, or disable it again",
+                    ami.state
+                ),
+            )),
+            _ => None,
+        }
     }
 
     /// The calls and the resulting record of one forward step; calls already done (as
@@ -96,8 +128,10 @@ impl Planner<'_> {
                 if ami.lifecycle.deprecation_time != Some(at) {
                     d.calls.push(Call::EnableDeprecation { deprecate_at: at });
                 }
-                let value = stage_tag_value(Stage::Deprecated, done_at, verdict.unused_since, Some(at));
-                d.calls.push(Call::Tag { value });
+                if !tagged_at(ami, Stage::Deprecated) {
+                    let value = stage_tag_value(Stage::Deprecated, done_at, verdict.unused_since, Some(at));
+                    d.calls.push(Call::Tag { value });
+                }
                 d.deprecate_at = Some(at);
                 d.stage_after = Stage::Deprecated;
                 d.after = next(Stage::Deprecated, Some(at));
@@ -106,8 +140,10 @@ impl Planner<'_> {
                 if ami.state != "disabled" {
                     d.calls.push(Call::Disable);
                 }
-                let value = stage_tag_value(Stage::Disabled, done_at, verdict.unused_since, r.deprecate_at);
-                d.calls.push(Call::Tag { value });
+                if !tagged_at(ami, Stage::Disabled) {
+                    let value = stage_tag_value(Stage::Disabled, done_at, verdict.unused_since, r.deprecate_at);
+                    d.calls.push(Call::Tag { value });
+                }
                 d.stage_after = Stage::Disabled;
                 d.after = next(Stage::Disabled, r.deprecate_at);
             }
@@ -137,7 +173,9 @@ impl Planner<'_> {
             if enforce && ami.state == "disabled" {
                 d.calls.push(Call::Enable);
             }
-            record = RetireRecord { stage: Stage::Deprecated, intent: None, ..record };
+            // The wait restarts: should the undo stop halfway, the AMI is not disabled
+            // again at once.
+            record = RetireRecord { stage: Stage::Deprecated, since: self.input.now, intent: None, ..record };
             d.stage_after = Stage::Deprecated;
             d.after = Some(record.clone());
             self.decisions.push(d);

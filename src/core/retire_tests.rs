@@ -30,6 +30,21 @@ fn ami(id: &str) -> Ami {
     }
 }
 
+/// An AMI as DescribeImages shows it once the pipeline deprecated it.
+fn deprecated_ami(id: &str) -> Ami {
+    let mut a = ami(id);
+    a.lifecycle.deprecation_time = Some(t("2027-01-14T12:00:00Z"));
+    a.tags.insert(STAGE_TAG.into(), "deprecated 2026-12-01T00:00:00Z".into());
+    a
+}
+
+/// … and once it disabled it.
+fn disabled_ami(id: &str) -> Ami {
+    let mut a = deprecated_ami(id);
+    a.state = "disabled".into();
+    a
+}
+
 fn verdict(id: &str, kind: Kind) -> Verdict {
     let reasons = match kind {
         Kind::Candidate => vec![Reason::UnusedForWindow, Reason::NoOwnerAccountUse],
@@ -75,7 +90,11 @@ fn record(stage: Stage, since: DateTime<Utc>) -> RetireRecord {
 }
 
 fn state(mode: RetireMode, records: &[(&str, RetireRecord)]) -> RetireState {
-    RetireState { mode, records: records.iter().map(|(id, r)| (id.to_string(), r.clone())).collect() }
+    RetireState {
+        mode,
+        records: records.iter().map(|(id, r)| (id.to_string(), r.clone())).collect(),
+        ..Default::default()
+    }
 }
 
 /// One run: the plan for these AMIs, verdicts, rules and state.
@@ -188,6 +207,41 @@ fn a_mode_change_discards_the_other_modes_records_and_off_keeps_only_real_ones()
     assert!(carried_state(&real, RetireMode::DryRun, &[ami("ami-1")], now()).records.is_empty());
     assert_eq!(state_while_off(&real), real);
     assert_eq!(carried_state(&real, RetireMode::Enforce, &[], now()), real);
+}
+
+#[test]
+fn rows_still_to_archive_survive_a_mode_change_and_off() {
+    let row = crate::core::retire_rows::action_row(
+        &Decision {
+            image_id: "ami-1".into(),
+            image_name: String::new(),
+            action: Action::Deprecate,
+            outcome: Outcome::Done,
+            stage_before: Stage::Candidate,
+            stage_after: Stage::Deprecated,
+            stage_since: now(),
+            reason: "candidate_for_days".into(),
+            detail: String::new(),
+            deprecate_at: None,
+            recycle_bin_rule: None,
+            delete_snapshots: false,
+            calls: vec![],
+            after: None,
+        },
+        RetireMode::DryRun,
+        &crate::core::records::Provenance {
+            owner_account_id: OWNER.into(),
+            region: "us-east-1".into(),
+            collected_at: now(),
+        },
+    );
+    let dry = RetireState {
+        unarchived: vec![row.clone()],
+        ..state(RetireMode::DryRun, &[("ami-1", record(Stage::Deprecated, now()))])
+    };
+    assert_eq!(carried_state(&dry, RetireMode::Enforce, &[], now()).unarchived, vec![row.clone()]);
+    assert_eq!(state_while_off(&dry).unarchived, vec![row]);
+    assert!(state_while_off(&dry).records.is_empty());
 }
 
 #[test]

@@ -2,19 +2,6 @@
 
 use super::*;
 
-fn deprecated_ami(id: &str) -> Ami {
-    let mut a = ami(id);
-    a.lifecycle.deprecation_time = Some(t("2027-01-14T12:00:00Z"));
-    a.tags.insert(STAGE_TAG.into(), "deprecated 2026-12-01T00:00:00Z".into());
-    a
-}
-
-fn disabled_ami(id: &str) -> Ami {
-    let mut a = deprecated_ami(id);
-    a.state = "disabled".into();
-    a
-}
-
 #[test]
 fn a_deprecated_ami_used_again_has_its_deprecation_cancelled_and_tag_removed() {
     let run = Run::enforce(vec![deprecated_ami("ami-1")], vec![verdict("ami-1", Kind::InUse)])
@@ -121,4 +108,16 @@ fn a_dry_run_undoes_its_simulated_stages_without_calls() {
         ]
     );
     assert!(no_calls(&plan));
+}
+
+#[test]
+fn an_undo_stopped_after_enable_restarts_the_wait_before_any_new_disable() {
+    let run = Run::enforce(vec![disabled_ami("ami-1")], vec![verdict("ami-1", Kind::InUse)])
+        .with_state(&[("ami-1", record(Stage::Disabled, days_ago(90)))]);
+    let plan = run.plan();
+    let after_enable = plan.decisions[0].after.clone().unwrap();
+    assert_eq!((after_enable.stage, after_enable.since), (Stage::Deprecated, now()));
+    let again = Run::enforce(vec![deprecated_ami("ami-1")], vec![verdict("ami-1", Kind::Candidate)])
+        .with_state(&[("ami-1", after_enable)]);
+    assert!(again.plan().decisions.is_empty(), "no disable the day after an undo");
 }

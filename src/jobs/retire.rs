@@ -14,7 +14,7 @@ use crate::core::jsonl;
 use crate::core::news::{CollectState, News};
 use crate::core::retire::{Decision, Intent, Outcome, RetireInput, RetireMode, plan, state_while_off, tagged};
 use crate::core::retire_rbin::RecycleBinRule;
-use crate::core::retire_rows::{ActionEntry, action_row, actions_object, entry_of, news_of};
+use crate::core::retire_rows::{ActionEntry, action_row, actions_object, entry_of, news_of, rows_by_run};
 
 /// collect's summary `retire` block (present when `RETIRE_MODE` ≠ off, or while off
 /// when AMIs still carry the stage tag).
@@ -94,7 +94,7 @@ pub async fn run(
         summary.count(&d);
         done.push(d);
     }
-    summary.object = write_actions(archive, mode, &done, failed).await;
+    summary.object = write_actions(archive, state, failed).await;
     Ok(Some(summary))
 }
 
@@ -116,7 +116,8 @@ async fn save(archive: &Archive<'_>, state: &CollectState) -> anyhow::Result<()>
 }
 
 /// One decision: intent saved, calls made in order (the first refusal stops them and
-/// leaves the intent for the next run to re-check), result and news saved.
+/// leaves the intent for the next run to re-check), result, row and news saved. A
+/// hold, or a dry run's decision, is saved with the state's next write.
 async fn carry_out(
     archive: &Archive<'_>,
     state: &mut CollectState,
@@ -124,6 +125,8 @@ async fn carry_out(
     failed: &mut Vec<Failure>,
 ) -> anyhow::Result<()> {
     let r = archive.run;
+    // A completion of an interrupted action records its result at once, like an action.
+    let completes = state.retire.records.get(&d.image_id).is_some_and(|rec| rec.intent.is_some());
     if !d.calls.is_empty() {
         if let Some(record) = state.retire.records.get_mut(&d.image_id) {
             record.intent = Some(Intent { action: d.action, at: r.now });
@@ -147,34 +150,35 @@ async fn carry_out(
             None => state.retire.records.remove(&d.image_id),
         };
     }
-    state.enqueue([news_of(d, r.config.retire.mode, &archive.provenance.region)]);
-    if d.calls.is_empty() { Ok(()) } else { save(archive, state).await }
+    let mode = r.config.retire.mode;
+    state.enqueue([news_of(d, mode, &archive.provenance.region)]);
+    state.retire.unarchived.push(action_row(d, mode, &archive.provenance));
+    if d.calls.is_empty() && !completes { Ok(()) } else { save(archive, state).await }
 }
 
-/// The run's decisions as one `actions` object (`If-None-Match: *`); its key.
-async fn write_actions(
-    archive: &Archive<'_>,
-    mode: RetireMode,
-    done: &[Decision],
-    failed: &mut Vec<Failure>,
-) -> Option<String> {
-    if done.is_empty() {
-        return None;
-    }
+/// The rows not archived yet (this run's, and those of a run that died after acting),
+/// one object per run that made them (`If-None-Match: *`: rows an earlier attempt
+/// wrote are not written twice); returns this run's key. Rows whose object could not be
+/// written stay in the state for the next run.
+async fn write_actions(archive: &Archive<'_>, state: &mut CollectState, failed: &mut Vec<Failure>) -> Option<String> {
     let r = archive.run;
-    let rows: Vec<_> = done.iter().map(|d| action_row(d, mode, &archive.provenance)).collect();
-    let key = actions_object(&archive.keys, &archive.provenance.region, r.now, &rows);
-    let written = match jsonl::encode(&rows) {
-        Ok(body) => s3::put_if_absent(&r.clients.s3, archive.bucket, &key, body).await.map(drop),
-        Err(e) => Err(e.into()),
-    };
-    match written {
-        Ok(()) => Some(key),
-        Err(e) => {
-            failed.push(Failure { id: "actions".into(), error: format!("{e:#}") });
-            None
+    let mut this_run = None;
+    for (at, rows) in rows_by_run(std::mem::take(&mut state.retire.unarchived)) {
+        let key = actions_object(&archive.keys, &archive.provenance.region, at, &rows);
+        let written = match jsonl::encode(&rows) {
+            Ok(body) => s3::put_if_absent(&r.clients.s3, archive.bucket, &key, body).await.map(drop),
+            Err(e) => Err(e.into()),
+        };
+        match written {
+            Ok(()) if at == r.now => this_run = Some(key),
+            Ok(()) => {}
+            Err(e) => {
+                failed.push(Failure { id: "actions".into(), error: format!("{e:#}") });
+                state.retire.unarchived.extend(rows);
+            }
         }
     }
+    this_run
 }
 
 #[cfg(test)]

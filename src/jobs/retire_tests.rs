@@ -89,6 +89,16 @@ fn world(fail: impl Fn(&Call) -> Option<Answer> + Send + Sync + 'static) -> Fake
 
 /// Runs the step for one candidate AMI; returns the summary, the state and what failed.
 async fn step(fake: &Fake, mode: RetireMode, ami: Ami) -> (Option<RetireSummary>, CollectState, Vec<Failure>) {
+    step_from(fake, mode, ami, CollectState::default()).await
+}
+
+/// The same, from a given state.
+async fn step_from(
+    fake: &Fake,
+    mode: RetireMode,
+    ami: Ami,
+    mut state: CollectState,
+) -> (Option<RetireSummary>, CollectState, Vec<Failure>) {
     let config = config(mode);
     let now = NOW.parse().unwrap();
     let r = Run { clients: &fake.clients, config: &config, now, deadline: Deadline::NONE };
@@ -99,7 +109,6 @@ async fn step(fake: &Fake, mode: RetireMode, ami: Ami) -> (Option<RetireSummary>
         provenance: Provenance { owner_account_id: OWNER.into(), region: "us-east-1".into(), collected_at: now },
         claim_legacy: AtomicBool::new(false),
     };
-    let mut state = CollectState::default();
     let (mut news, mut failed) = (Vec::new(), Vec::new());
     let summary = run(&archive, &mut state, &decided(ami), &mut news, &mut failed).await.unwrap();
     (summary, state, failed)
@@ -239,4 +248,104 @@ async fn unreadable_recycle_bin_rules_are_a_failure_and_nothing_is_deregistered(
     let (summary, _, failed) = step(&fake, RetireMode::Enforce, ami("ami-1")).await;
     assert!(failed.iter().any(|f| f.id == "retire:recycle-bin-rules"), "{failed:?}");
     assert_eq!(summary.unwrap().done, 1, "deprecating needs no rule");
+}
+
+/// A state as a run leaves it when it dies after acting, before its actions object.
+fn state_of_a_dead_run() -> CollectState {
+    let dead_run = Provenance {
+        owner_account_id: OWNER.into(),
+        region: "us-east-1".into(),
+        collected_at: "2026-11-21T06:00:00Z".parse().unwrap(),
+    };
+    let decision = crate::core::retire::Decision {
+        image_id: "ami-0".into(),
+        image_name: String::new(),
+        action: crate::core::retire::Action::Deprecate,
+        outcome: Outcome::Done,
+        stage_before: crate::core::retire::Stage::Candidate,
+        stage_after: crate::core::retire::Stage::Deprecated,
+        stage_since: dead_run.collected_at,
+        reason: "candidate_for_days".into(),
+        detail: String::new(),
+        deprecate_at: None,
+        recycle_bin_rule: None,
+        delete_snapshots: false,
+        calls: vec![],
+        after: None,
+    };
+    let mut state = CollectState::default();
+    state.retire.mode = RetireMode::Enforce;
+    state.retire.unarchived.push(action_row(&decision, RetireMode::Enforce, &dead_run));
+    state
+}
+
+#[tokio::test]
+async fn rows_of_a_run_that_died_after_acting_are_archived_under_their_own_run() {
+    let fake = world(|_| None);
+    let (summary, state, failed) = step_from(&fake, RetireMode::Enforce, ami("ami-1"), state_of_a_dead_run()).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    let puts: Vec<String> =
+        fake.calls().into_iter().filter(|c| c.action.contains("/actions/")).map(|c| c.action).collect();
+    assert_eq!(puts.len(), 2, "{puts:?}");
+    assert!(puts[0].contains("/report_date%3D2026-11-21/20261121T060000Z-"), "{puts:?}");
+    assert!(puts[1].contains("/report_date%3D2026-11-22/20261122T060000Z-"), "{puts:?}");
+    assert!(summary.unwrap().object.unwrap().contains("20261122T060000Z"));
+    assert!(state.retire.unarchived.is_empty());
+}
+
+#[tokio::test]
+async fn rows_an_earlier_attempt_wrote_are_not_written_twice_and_unwritten_ones_wait() {
+    let already = world(|c| {
+        (c.action.starts_with("PUT ") && c.action.contains("20261121T")).then(|| Answer {
+            status: 412,
+            body: "<Error><Code>PreconditionFailed</Code><Message>exists</Message></Error>".into(),
+        })
+    });
+    let (_, state, failed) = step_from(&already, RetireMode::Enforce, ami("ami-1"), state_of_a_dead_run()).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(state.retire.unarchived.is_empty());
+    let refused = world(|c| {
+        (c.action.starts_with("PUT ") && c.action.contains("/actions/")).then(|| Answer {
+            status: 403,
+            body: "<Error><Code>AccessDenied</Code><Message>denied</Message></Error>".into(),
+        })
+    });
+    let (summary, state, failed) = step_from(&refused, RetireMode::Enforce, ami("ami-1"), state_of_a_dead_run()).await;
+    assert!(failed.iter().any(|f| f.id == "actions" && f.error.contains("AccessDenied")), "{failed:?}");
+    assert_eq!(summary.unwrap().object, None);
+    assert_eq!(state.retire.unarchived.len(), 2, "both runs' rows wait for the next run");
+}
+
+#[tokio::test]
+async fn an_action_killed_after_its_calls_is_completed_without_calling_again() {
+    let mut state = CollectState::default();
+    state.retire.mode = RetireMode::Enforce;
+    state.retire.records.insert(
+        "ami-1".into(),
+        crate::core::retire::RetireRecord {
+            stage: crate::core::retire::Stage::Candidate,
+            since: "2026-11-21T06:00:00Z".parse().unwrap(),
+            deprecate_at: None,
+            intent: Some(Intent {
+                action: crate::core::retire::Action::Deprecate,
+                at: "2026-11-21T06:00:00Z".parse().unwrap(),
+            }),
+        },
+    );
+    let mut done = ami("ami-1");
+    done.lifecycle.deprecation_time = Some("2026-12-05T06:00:00Z".parse().unwrap());
+    done.tags.insert(STAGE_TAG.into(), "deprecated 2026-11-21T06:00:00Z".into());
+    let fake = world(|_| None);
+    let (summary, state, failed) = step_from(&fake, RetireMode::Enforce, done, state).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        trace(&fake),
+        ["rbin:POST /list-rules", "rbin:GET /rules/rule0000001", "save deprecated -", "put actions"],
+        "no EC2 call: the result is recorded at once"
+    );
+    assert_eq!(summary.unwrap().done, 1);
+    assert_eq!(
+        state.retire.records["ami-1"].since,
+        "2026-11-21T06:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap()
+    );
 }
