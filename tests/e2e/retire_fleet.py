@@ -6,7 +6,8 @@ unless said):
 - walker: deprecate -> disable -> deregister into the Recycle Bin; restorable.
 - used_deprecated: a consumer launches it while it is deprecated: restored.
 - used_disabled: an owner launch template names it while it is disabled: enabled.
-- protected: deregistration protection on: never acted on; every run says it waits.
+- protected: deregistration protection on: deprecated, disabled, never deregistered
+  (every run says it waits).
 - no_rule: tagged so that the Region-level Recycle Bin rule excludes it: never deregistered.
 - operator_excludes: the operator adds the exclusion tag while it is deprecated: restored.
 - in_use: a consumer instance runs from it all along: never touched.

@@ -48,8 +48,7 @@ STEPS = {
     "walker": [(36, "deprecate"), (45, "disable"), (54, "deregister")],
     "used_deprecated": [(36, "deprecate"), (42, "cancel_deprecation")],
     "used_disabled": [(36, "deprecate"), (45, "disable"), (48, "enable")],
-    # Issue 14: "before every action ... not deregistration-protected (say so and wait)".
-    "protected": [],
+    "protected": [(36, "deprecate"), (45, "disable")],
     "no_rule": [(36, "deprecate"), (45, "disable")],
     "operator_excludes": [(36, "deprecate"), (42, "cancel_deprecation")],
     "in_use": [],
@@ -116,13 +115,10 @@ def check_decisions(ids: dict[str, str], summaries: dict[int, dict], outcome: st
     extra = [s for s in steps["used_disabled"] if s == (48, "cancel_deprecation")]
     steps["used_disabled"] = [s for s in steps["used_disabled"] if s not in extra]
     assert steps == STEPS, (steps, holds)
-    # no_rule waits at deregister (a record: held as `verdict_unknown` while the breaker
-    # holds); protected waits from its first step on (no record: nothing while it is not
-    # a candidate).
-    no_rule = [(d, "verdict_unknown" if d in BREAKER_DAYS else WAITS["no_rule"]) for d in DAYS if d >= 54]
-    assert holds["no_rule"] == no_rule
-    protected = [(d, WAITS["protected"]) for d in DAYS if d >= 36 and d not in BREAKER_DAYS]
-    assert holds["protected"] == protected
+    # Both wait at deregister, held as `verdict_unknown` while the breaker holds.
+    for case, reason in WAITS.items():
+        expected = [(d, "verdict_unknown" if d in BREAKER_DAYS else reason) for d in DAYS if d >= 54]
+        assert holds[case] == expected, case
     assert {c: h for c, h in holds.items() if c not in WAITS} == {c: [] for c in CASES if c not in WAITS}
 
 
@@ -187,14 +183,15 @@ def test_enforce_walks_the_stages_undoes_on_use_and_never_deregisters_what_it_mu
     assert restored["State"] == "available" and tags["Golden"] == "true"
     assert tags[STAGE_TAG].split(" ")[0] == "disabled"
 
-    for case in ("used_deprecated", "used_disabled", "operator_excludes", "in_use", "protected"):
+    for case in ("used_deprecated", "used_disabled", "operator_excludes", "in_use"):
         ami = image(emu, ids[case])
         assert ami["State"] == "available", case
         assert "DeprecationTime" not in ami, case
         assert STAGE_TAG not in {t["Key"] for t in ami.get("Tags", [])}, case
-    ami = image(emu, ids["no_rule"])
-    assert ami["State"] == "disabled" and "DeprecationTime" in ami
-    assert {t["Key"]: t["Value"] for t in ami["Tags"]}[STAGE_TAG].split(" ")[0] == "disabled"
+    for case in ("protected", "no_rule"):
+        ami = image(emu, ids[case])
+        assert ami["State"] == "disabled" and "DeprecationTime" in ami, case
+        assert {t["Key"]: t["Value"] for t in ami["Tags"]}[STAGE_TAG].split(" ")[0] == "disabled", case
     for action in ("disable", "deprecate"):  # an operator undoing the waiting one by hand
         run_undo(emu, undo[(ids["no_rule"], action)])
     ami = image(emu, ids["no_rule"])

@@ -10,7 +10,7 @@ unused AMIs that a Region-level Recycle Bin rule covers:
 After the re-runs: every AMI went deprecate -> disable -> deregister, each step one
 successful EC2 call in stage order (the emulator's call log), none skipped, none
 repeated, all of them in the Recycle Bin, and each step one `done` row of the actions
-dataset (after kills: a strict xfail naming the binary's defect, see below)."""
+dataset (a run killed after acting loses no row)."""
 
 from __future__ import annotations
 
@@ -158,18 +158,4 @@ def killed_walk(emu) -> list[str]:
 
 @pytest.mark.slow
 def test_a_kill_at_every_state_write_and_at_every_mutating_call_skips_and_repeats_nothing(emu):
-    assert_each_call_once(emu, killed_walk(emu))
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "binary defect (retire-rust): src/jobs/retire.rs writes the run's actions object once, "
-        "at the end of the run; an action completed (and its result saved in the state) by a run "
-        "that is killed later never reaches the actions dataset, and the next run does not "
-        "archive it. strict: this test fails as soon as the defect is fixed; then drop the mark."
-    ),
-)
-def test_a_kill_after_an_action_loses_no_row_of_the_actions_dataset(emu):
     assert_each_step_once(emu, killed_walk(emu))
