@@ -75,7 +75,13 @@ fn record_from_tag(value: &str, now: DateTime<Utc>) -> Option<RetireRecord> {
     };
     let since =
         words.next().and_then(|w| DateTime::parse_from_rfc3339(w).ok()).map_or(now, |t| t.with_timezone(&Utc)).min(now);
-    Some(RetireRecord { stage, since, deprecate_at: None, intent: None })
+    // The tag names a deprecation only when the pipeline set it (see `stage_tag_value`).
+    let deprecate_at = value
+        .split_once(" deprecation at ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|w| DateTime::parse_from_rfc3339(w).ok())
+        .map(|t| t.with_timezone(&Utc));
+    Some(RetireRecord { stage, since, deprecate_at, intent: None })
 }
 
 /// The stage tag's value: stage, time, why and (once deprecated) when the deprecation

@@ -4,11 +4,22 @@
 use chrono::Duration;
 
 use super::{Action, Ami, Call, Decision, Planner, RetireRecord, STAGE_TAG, Stage, covering_rule, deprecate_at};
-use super::{Verdict, stage_tag_value};
+use super::{RetireSettings, Verdict, stage_tag_value};
 
 /// The AMI already carries the stage tag of `stage` (a run killed after tagging it).
 fn tagged_at(ami: &Ami, stage: Stage) -> bool {
     ami.tags.get(STAGE_TAG).is_some_and(|v| v.split(' ').next() == Some(stage.as_str()))
+}
+
+/// Whether the AMI's deprecation is the one the pipeline set: the record's (or, for a
+/// deprecate interrupted before its result was saved, the one that intent asked for),
+/// to the minute EC2 keeps. A deprecation its owners set, or moved since, is theirs:
+/// an undo leaves it alone.
+pub(super) fn deprecation_ours(r: &RetireRecord, ami: &Ami, s: &RetireSettings) -> bool {
+    let Some(current) = ami.lifecycle.deprecation_time else { return false };
+    let intended = r.intent.as_ref().filter(|i| i.action == Action::Deprecate);
+    let set = r.deprecate_at.or_else(|| intended.map(|i| deprecate_at(i.at, s.deprecation_notice_days)));
+    set.is_some_and(|t| (t - current).num_seconds().abs() < 60)
 }
 
 /// The step out of a stage and how many days it waits in that stage first.
@@ -125,16 +136,20 @@ impl Planner<'_> {
             Action::Deprecate => {
                 let ours = deprecate_at(self.input.now, s.deprecation_notice_days);
                 let at = ami.lifecycle.deprecation_time.filter(|t| *t <= ours || r.intent.is_some()).unwrap_or(ours);
+                let set_by_us = ami.lifecycle.deprecation_time != Some(at) || deprecation_ours(r, ami, s);
                 if ami.lifecycle.deprecation_time != Some(at) {
                     d.calls.push(Call::EnableDeprecation { deprecate_at: at });
                 }
+                // Only a deprecation the pipeline set is remembered (and named in the tag):
+                // an undo cancels that one and never one its owners set themselves.
+                let ours = set_by_us.then_some(at);
                 if !tagged_at(ami, Stage::Deprecated) {
-                    let value = stage_tag_value(Stage::Deprecated, done_at, verdict.unused_since, Some(at));
+                    let value = stage_tag_value(Stage::Deprecated, done_at, verdict.unused_since, ours);
                     d.calls.push(Call::Tag { value });
                 }
                 d.deprecate_at = Some(at);
                 d.stage_after = Stage::Deprecated;
-                d.after = next(Stage::Deprecated, Some(at));
+                d.after = next(Stage::Deprecated, ours);
             }
             Action::Disable => {
                 if ami.state != "disabled" {
@@ -183,7 +198,7 @@ impl Planner<'_> {
         let mut d = self.base(ami, &record, Action::CancelDeprecation, reason);
         d.outcome = self.outcome();
         d.detail = detail;
-        if enforce && ami.lifecycle.deprecation_time.is_some() {
+        if enforce && deprecation_ours(&record, ami, self.input.settings) {
             d.calls.push(Call::DisableDeprecation);
         }
         if enforce && ami.tags.contains_key(STAGE_TAG) {

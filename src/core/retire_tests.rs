@@ -33,7 +33,7 @@ fn ami(id: &str) -> Ami {
 /// An AMI as DescribeImages shows it once the pipeline deprecated it.
 fn deprecated_ami(id: &str) -> Ami {
     let mut a = ami(id);
-    a.lifecycle.deprecation_time = Some(t("2027-01-14T12:00:00Z"));
+    a.lifecycle.deprecation_time = Some(our_deprecation());
     a.tags.insert(STAGE_TAG.into(), "deprecated 2026-12-01T00:00:00Z".into());
     a
 }
@@ -85,8 +85,15 @@ fn region_rule() -> RecycleBinRule {
     }
 }
 
+/// The deprecation time `deprecated_ami` shows: the one the pipeline set.
+fn our_deprecation() -> DateTime<Utc> {
+    t("2027-01-14T12:00:00Z")
+}
+
+/// A record as the pipeline keeps it: past `candidate`, with the deprecation it set.
 fn record(stage: Stage, since: DateTime<Utc>) -> RetireRecord {
-    RetireRecord { stage, since, deprecate_at: None, intent: None }
+    let deprecate_at = (stage != Stage::Candidate).then(our_deprecation);
+    RetireRecord { stage, since, deprecate_at, intent: None }
 }
 
 fn state(mode: RetireMode, records: &[(&str, RetireRecord)]) -> RetireState {
@@ -184,7 +191,10 @@ fn the_tag_value_starts_with_the_stage_and_keeps_to_safe_characters() {
 #[test]
 fn a_tag_restores_a_lost_record_at_its_stage_and_time() {
     let mut tagged = ami("ami-1");
-    tagged.tags.insert(STAGE_TAG.into(), "disabled 2026-12-01T00:00:00Z unused since 2026-10-01".into());
+    tagged.tags.insert(
+        STAGE_TAG.into(),
+        "disabled 2026-12-01T00:00:00Z unused since 2026-10-01 deprecation at 2027-01-14T12:00:00Z".into(),
+    );
     let mut odd = ami("ami-2");
     odd.tags.insert(STAGE_TAG.into(), "deprecated not-a-time".into());
     let mut future = ami("ami-3");
@@ -193,7 +203,8 @@ fn a_tag_restores_a_lost_record_at_its_stage_and_time() {
     foreign.tags.insert(STAGE_TAG.into(), "something else".into());
     let carried = carried_state(&RetireState::default(), RetireMode::Enforce, &[tagged, odd, future, foreign], now());
     assert_eq!(carried.records["ami-1"], record(Stage::Disabled, t("2026-12-01T00:00:00Z")));
-    assert_eq!(carried.records["ami-2"], record(Stage::Deprecated, now()), "an unreadable time waits in full");
+    let unnamed = RetireRecord { deprecate_at: None, ..record(Stage::Deprecated, now()) };
+    assert_eq!(carried.records["ami-2"], unnamed, "an unreadable time waits in full");
     assert_eq!(carried.records["ami-3"].since, now(), "a time in the future never shortens a wait");
     assert!(!carried.records.contains_key("ami-4"));
 }

@@ -59,7 +59,7 @@ fn a_candidate_that_was_never_deprecated_leaves_quietly_when_used_again() {
 #[test]
 fn a_deprecate_interrupted_before_the_call_leaves_quietly_after_it_the_undo_runs() {
     let intended = RetireRecord {
-        intent: Some(Intent { action: Action::Deprecate, at: days_ago(1) }),
+        intent: Some(Intent { action: Action::Deprecate, at: now() }),
         ..record(Stage::Candidate, days_ago(1))
     };
     let not_done = Run::enforce(vec![ami("ami-1")], vec![verdict("ami-1", Kind::InUse)])
@@ -120,4 +120,53 @@ fn an_undo_stopped_after_enable_restarts_the_wait_before_any_new_disable() {
     let again = Run::enforce(vec![deprecated_ami("ami-1")], vec![verdict("ami-1", Kind::Candidate)])
         .with_state(&[("ami-1", after_enable)]);
     assert!(again.plan().decisions.is_empty(), "no disable the day after an undo");
+}
+
+#[test]
+fn a_deprecation_its_owners_set_is_never_cancelled_by_an_undo() {
+    let mut theirs = ami("ami-1");
+    theirs.lifecycle.deprecation_time = Some(t("2026-11-01T00:00:00Z"));
+    let run = Run::enforce(vec![theirs.clone()], vec![verdict("ami-1", Kind::Candidate)]);
+    let plan = run.plan();
+    let d = only(&plan);
+    assert_eq!(d.action, Action::Deprecate);
+    assert!(!d.calls.iter().any(|c| matches!(c, Call::EnableDeprecation { .. })), "already deprecated earlier");
+    let after = d.after.clone().unwrap();
+    assert_eq!(after.deprecate_at, None, "not ours to remember");
+    theirs.tags.insert(STAGE_TAG.into(), "deprecated 2026-12-31T12:00:00Z".into());
+    let used = Run::enforce(vec![theirs], vec![verdict("ami-1", Kind::InUse)]).with_state(&[("ami-1", after)]);
+    let plan = used.plan();
+    assert_eq!(only(&plan).calls, vec![Call::Untag], "the owners' deprecation stays");
+}
+
+#[test]
+fn a_candidate_deprecated_by_its_owners_and_used_again_is_left_as_they_set_it() {
+    let mut theirs = ami("ami-1");
+    theirs.lifecycle.deprecation_time = Some(t("2026-11-01T00:00:00Z"));
+    let run = Run::enforce(vec![theirs], vec![verdict("ami-1", Kind::InUse)])
+        .with_state(&[("ami-1", record(Stage::Candidate, days_ago(3)))]);
+    let plan = run.plan();
+    assert!(plan.decisions.is_empty(), "{:?}", plan.decisions);
+    assert!(!plan.state.records.contains_key("ami-1"));
+}
+
+#[test]
+fn a_deprecation_moved_by_its_owners_after_ours_is_theirs() {
+    let mut moved = deprecated_ami("ami-1");
+    moved.lifecycle.deprecation_time = Some(t("2027-06-01T00:00:00Z"));
+    let run = Run::enforce(vec![moved], vec![verdict("ami-1", Kind::InUse)])
+        .with_state(&[("ami-1", record(Stage::Deprecated, days_ago(3)))]);
+    assert_eq!(only(&run.plan()).calls, vec![Call::Untag]);
+}
+
+#[test]
+fn a_state_rebuilt_from_the_tag_cancels_only_the_deprecation_the_tag_names() {
+    let mut tagged = deprecated_ami("ami-1");
+    let value = stage_tag_value(Stage::Deprecated, days_ago(3), None, Some(our_deprecation()));
+    tagged.tags.insert(STAGE_TAG.into(), value);
+    let run = Run::enforce(vec![tagged.clone()], vec![verdict("ami-1", Kind::InUse)]);
+    assert_eq!(only(&run.plan()).calls, vec![Call::DisableDeprecation, Call::Untag]);
+    tagged.tags.insert(STAGE_TAG.into(), stage_tag_value(Stage::Deprecated, days_ago(3), None, None));
+    let run = Run::enforce(vec![tagged], vec![verdict("ami-1", Kind::InUse)]);
+    assert_eq!(only(&run.plan()).calls, vec![Call::Untag]);
 }
