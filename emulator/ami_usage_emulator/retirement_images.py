@@ -14,6 +14,8 @@
   (EC2: "A disabled AMI can't be used for instance launches"), with
   ``InvalidAMIID.Unavailable``.  (A consumer also lost its launch permission when the AMI
   was disabled; EnableImage does not give it back, as on EC2.)
+* **ModifyImageAttribute** that adds launch permissions to a disabled AMI is refused
+  with `OperationNotPermitted` *(chosen code)*: "A disabled AMI can't be shared".
 """
 
 from __future__ import annotations
@@ -92,6 +94,22 @@ def _wrap_run_instances(original: Any) -> Any:
     return run_instances
 
 
+def _wrap_modify_attribute(original: Any) -> Any:
+    def modify_image_attribute(self: Any) -> Any:
+        ami = self.ec2_backend.amis.get(self._get_param("ImageId"))
+        adds = (self._get_param("LaunchPermission", {}) or {}).get("Add") or []
+        if self._get_param("OperationType") == "add":
+            adds = adds or [self._get_param("UserIds", []), self._get_param("UserGroups", [])]
+        if ami is not None and ami.state == "disabled" and any(adds):
+            raise EC2ClientError(
+                "OperationNotPermitted", f"The image {ami.id} is disabled: a disabled AMI can't be shared."
+            )
+        return original(self)
+
+    modify_image_attribute.__name__ = "modify_image_attribute"
+    return modify_image_attribute
+
+
 class RecycleBinImageActions(EC2Response):
     """Methods grafted onto moto's EC2Response."""
 
@@ -154,3 +172,4 @@ def install() -> None:
         setattr(EC2Response, name, RecycleBinImageActions.__dict__[name])
     EC2Response.deregister_image = _wrap_deregister(EC2Response.deregister_image)
     EC2Response.run_instances = _wrap_run_instances(EC2Response.run_instances)
+    EC2Response.modify_image_attribute = _wrap_modify_attribute(EC2Response.modify_image_attribute)

@@ -178,7 +178,7 @@ def test_delete_associated_snapshots_skips_snapshots_another_ami_uses(aws):
     assert snapshot not in {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
 
 
-def test_a_disabled_ami_launches_for_nobody_and_enable_image_does_not_reshare_it(aws):
+def test_a_disabled_ami_launches_for_nobody_cannot_be_shared_and_enable_image_does_not_reshare_it(aws):
     ec2 = aws("ec2")
     ami = register_ami(ec2)
     share(ec2, ami, CONSUMER)
@@ -186,6 +186,8 @@ def test_a_disabled_ami_launches_for_nobody_and_enable_image_does_not_reshare_it
     for client in (ec2, aws("ec2", account=CONSUMER)):
         err = _error(client.run_instances, ImageId=ami, MinCount=1, MaxCount=1)
         assert err["Error"]["Code"] == "InvalidAMIID.Unavailable"
+    err = _error(ec2.modify_image_attribute, ImageId=ami, LaunchPermission={"Add": [{"UserId": CONSUMER}]})
+    assert err["Error"]["Code"] == "OperationNotPermitted"  # a disabled AMI can't be shared
     ec2.enable_image(ImageId=ami)
     assert ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"]
     perms = ec2.describe_image_attribute(ImageId=ami, Attribute="launchPermission")["LaunchPermissions"]
