@@ -2,7 +2,8 @@
 
 Request path:  control API (``/_emulator/...``)  |  otherwise identify the
 AWS call -> serve Image Builder's recipe actions (``imagebuilder_api.py``; moto has
-no Image Builder) -> answer an S3 request signed for another Region than its bucket's
+no Image Builder) and Recycle Bin's rules (``rbin_api.py``; nor rbin), each after its
+fault check -> answer an S3 request signed for another Region than its bucket's
 as S3 does (``bucket_region.py``) -> count it and maybe answer with an injected fault -> hand it to
 moto's own ``DomainDispatcherApplication`` (with the four report actions
 grafted onto moto's EC2 response class) -> log accepted SNS publishes.
@@ -15,6 +16,7 @@ block the SNS publish they are waiting for.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -27,7 +29,7 @@ from typing import Any
 from . import bucket_region, moto_fixes
 from .aws_request import AwsCall, identify, sns_message_attributes
 from .control import ControlApi
-from .faults import Fault
+from .faults import Fault, is_mutating
 from .state import STATE
 
 WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam", "autoscaling", "ssm")
@@ -76,20 +78,47 @@ def fault_response(call: AwsCall, fault: Fault, start_response: Any) -> list[byt
             f"</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
         )
         return _xml_response(start_response, fault.status, body)
+    if call.service == "rbin":
+        body = json.dumps({"message": fault.message}).encode()
+        start_response(
+            f"{fault.status} Error",
+            [
+                ("Content-Type", "application/json"),
+                ("X-Amzn-Errortype", fault.code),
+                ("x-amzn-RequestId", str(uuid.uuid4())),
+                ("Content-Length", str(len(body))),
+            ],
+        )
+        return [body]
     return _xml_response(start_response, fault.status, ec2_error_xml(fault.code, fault.message))
+
+
+def _resources(call: AwsCall) -> list[str]:
+    """The resource ids a mutating EC2 call names (ImageId, or CreateTags' ResourceId.N)."""
+    p = call.params
+    named = [p["ImageId"]] if p.get("ImageId") else []
+    named += [v for k, v in sorted(p.items()) if k.startswith("ResourceId.")]
+    return named
+
+
+def _logged(call: AwsCall) -> bool:
+    if call.service == "ec2":
+        return bool(call.action) and is_mutating(str(call.action))
+    return call.service == "rbin" and call.method != "GET" and not call.path.startswith("/list-rules")
 
 
 class EmulatorApp:
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import image_fields, launch_configurations, owner_usage, report_actions
+        from . import image_fields, launch_configurations, owner_usage, report_actions, retirement_images
 
         moto_fixes.install()
         launch_configurations.install()
         report_actions.install()
         owner_usage.install()
         image_fields.install()
+        retirement_images.install()
         self._create_backend_app = create_backend_app
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.moto_lock = threading.RLock()
@@ -117,14 +146,18 @@ class EmulatorApp:
                 wrong = bucket_region.wrong_region_answer(call, STATE.config.get("s3_wrong_region"))
             if wrong is not None:
                 return bucket_region.respond(wrong, start_response)
-        if call.service == "imagebuilder":  # moto has no Image Builder: recipes are ours
-            from . import imagebuilder_api
+        if call.service == "rbin":
+            from . import rbin_api
 
-            with self.moto_lock:  # creating a recipe reads moto's AMIs
-                return imagebuilder_api.handle(call, environ, start_response)
+            call.action = rbin_api.operation_of(call)[0]
         fault = self._fault_for(call)
         if fault is not None:
+            self._log_call(call, fault.status, fault.code)
+            if fault.hang_seconds:
+                time.sleep(fault.hang_seconds)  # a test kills the client meanwhile
             return fault_response(call, fault, start_response)
+        if call.service in ("imagebuilder", "rbin"):  # moto has neither: ours
+            return self._serve_own(call, environ, start_response)
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -145,6 +178,8 @@ class EmulatorApp:
             STATE.oddities.after_call(call, status.startswith("2"))
             if call.service == "sns" and status.startswith("2"):
                 self._log_sns(call, body)  # under the lock: the log keeps publish order
+        if _logged(call):
+            self._log_call(call, int(status.split()[0]), None)
         if call.service == "ec2":
             body = moto_fixes.polish_ec2_body(body)
             captured["headers"] = [
@@ -153,11 +188,45 @@ class EmulatorApp:
         start_response(status, captured["headers"])
         return [body]
 
+    def _serve_own(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        from . import imagebuilder_api, rbin_api
+
+        module = rbin_api if call.service == "rbin" else imagebuilder_api
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = status
+            return start_response(status, headers, exc_info)
+
+        with self.moto_lock:  # creating a recipe reads moto's AMIs
+            body = module.handle(call, environ, capture)
+        if _logged(call):
+            self._log_call(call, int(captured["status"].split()[0]), None)
+        return body
+
+    def _log_call(self, call: AwsCall, status: int, fault: str | None) -> None:
+        if not _logged(call):
+            return
+        STATE.calls.add(
+            {
+                "timestamp": STATE.now_rfc3339(),
+                "account": call.account,
+                "region": call.region,
+                "service": call.service,
+                "action": call.action,
+                "resources": _resources(call),
+                "status": status,
+                "fault": fault,
+            }
+        )
+
     def _fault_for(self, call: AwsCall) -> Fault | None:
         if call.service == "ec2" and call.action:
             return STATE.faults.ec2_call(call.account, call.region, call.action)
+        if call.service == "rbin" and call.action:
+            return STATE.faults.call(call.action)
         if call.is_s3_put_object():
-            return STATE.faults.s3_put_object()
+            return STATE.faults.s3_put_object(call.path)
         if call.service == "sns" and call.action == "Publish":
             return STATE.faults.sns_publish()
         return None

@@ -1,4 +1,4 @@
-"""The JSON control API under ``/_emulator/`` (health, clock, config, faults, reset, logs).
+"""The JSON control API under ``/_emulator/`` (health, clock, config, faults, reset, logs, calls).
 
 Tests and the README demo steer the emulator through it instead of reaching
 into the process: everything a test needs to arrange (time passing, report
@@ -77,6 +77,11 @@ def _sns_published(_: Any) -> tuple[int, Any]:
     return 200, {"messages": STATE.sns_log.all()}
 
 
+def _calls(_: Any) -> tuple[int, Any]:
+    """Every mutating EC2 / Recycle Bin call so far, faulted ones included (``fault`` set)."""
+    return 200, {"calls": STATE.calls.all()}
+
+
 def _reports(_: Any) -> tuple[int, Any]:
     """Debug view: every stored report of every account and region."""
     from moto.ec2.models import ec2_backends
@@ -124,6 +129,7 @@ class ControlApi:
             ("POST", "/_emulator/synthetic"): _post_synthetic,
             ("GET", "/_emulator/synthetic"): _get_synthetic,
             ("GET", "/_emulator/reports"): _reports,
+            ("GET", "/_emulator/calls"): _calls,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -1,4 +1,4 @@
-"""Injected failures: EC2 token-bucket throttling, random EC2 faults, S3/SNS failures.
+"""Injected failures: EC2 token-bucket throttling, random EC2 faults, per-action faults, S3/SNS failures.
 
 Why: the reporter must survive what AWS really does under load.  EC2 throttles
 per account and region with token buckets (a bucket for mutating actions, one
@@ -6,7 +6,12 @@ for the rest) and answers ``RequestLimitExceeded`` (HTTP 503); it also fails
 now and then with ``InternalError``/``Unavailable``.  S3 PutObject and SNS
 Publish can fail too.  The project's benchmarks read the counters kept here,
 so every EC2 call, S3 PutObject and SNS Publish is counted whether or not a
-fault is configured.  ``configure`` replaces the whole fault set and zeroes
+fault is configured.  ``calls`` targets one action by name (any EC2 action, or a
+Recycle Bin operation such as ``ListRules``) with the same knobs as S3/SNS: fail the
+next N, a probability, let the first ``after`` matching calls through, and
+``hang_seconds`` to hold the faulted answer back (a test kills the client meanwhile:
+a crash at exactly that call).  ``s3_put_object`` may target keys containing
+``key_contains`` (e.g. the collect state).  ``configure`` replaces the whole fault set and zeroes
 the counters, so a benchmark run starts from a clean slate.
 """
 
@@ -43,7 +48,13 @@ KNOWN_KEYS = {
     "seed",
     "s3_put_object",
     "sns_publish",
+    "calls",
 }
+CALL_CODES = {
+    500: ("InternalError", "An internal error has occurred."),
+    503: ("RequestLimitExceeded", "Request limit exceeded."),
+}
+TARGET_KEYS = {"fail_next", "status", "probability", "code", "after", "hang_seconds", "key_contains"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class Fault:
     status: int
     code: str
     message: str
+    hang_seconds: float = 0.0
 
 
 def is_mutating(action: str) -> bool:
@@ -115,8 +127,8 @@ def _parse_buckets(value: Any) -> dict[str, dict[str, float]] | None:
 def _parse_target(name: str, value: Any, codes: dict[int, tuple[str, str]]) -> dict[str, Any] | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) - {"fail_next", "status", "probability", "code"}:
-        raise ConfigError(f"{name} takes fail_next, probability, status and code")
+    if not isinstance(value, dict) or set(value) - TARGET_KEYS:
+        raise ConfigError(f"{name} takes {', '.join(sorted(TARGET_KEYS))}")
     status = value.get("status", 500)
     if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
         raise ConfigError(f"{name}.status must be an HTTP error status (400-599)")
@@ -129,7 +141,30 @@ def _parse_target(name: str, value: Any, codes: dict[int, tuple[str, str]]) -> d
         "probability": _probability(f"{name}.probability", value.get("probability", 0)),
         "status": status,
         "code": code,
+        "after": _count(f"{name}.after", value.get("after", 0)),
+        "hang_seconds": _seconds(f"{name}.hang_seconds", value.get("hang_seconds", 0)),
+        "key_contains": _text(f"{name}.key_contains", value.get("key_contains")),
     }
+
+
+def _seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 300:
+        raise ConfigError(f"{name} must be a number of seconds between 0 and 300")
+    return float(value)
+
+
+def _text(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigError(f"{name} must be a non-empty string")
+    return value
+
+
+def _parse_calls(value: Any) -> dict[str, dict[str, Any]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+        raise ConfigError('calls must map action names to fault targets, e.g. {"DisableImage": {"fail_next": 1}}')
+    return {action: _parse_target(f"calls.{action}", target, CALL_CODES) for action, target in value.items()}
 
 
 class Faults:
@@ -161,6 +196,7 @@ class Faults:
             "seed": seed,
             "s3_put_object": _parse_target("s3_put_object", body.get("s3_put_object"), S3_CODES),
             "sns_publish": _parse_target("sns_publish", body.get("sns_publish"), SNS_CODES),
+            "calls": _parse_calls(body.get("calls")),
         }
         if settings["throttle_probability"] + settings["server_error_probability"] > 1:
             raise ConfigError("throttle_probability + server_error_probability must be <= 1")
@@ -168,10 +204,11 @@ class Faults:
             self._settings = settings
             self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
             # One generator per site so S3/SNS traffic does not shift EC2's sequence.
-            self._rng = {site: random.Random(seed) for site in ("ec2", "s3", "sns")}
+            self._rng = {site: random.Random(seed) for site in ("ec2", "s3", "sns", "calls")}
             self._ec2: dict[str, dict[str, int]] = {}
             self._s3 = {"calls": 0, "failed": 0}
             self._sns = {"calls": 0, "failed": 0}
+            self._calls: dict[str, dict[str, int]] = {}
             return self._snapshot_locked()
 
     def ec2_call(self, account: str, region: str, action: str) -> Fault | None:
@@ -190,6 +227,9 @@ class Faults:
                 if not bucket.take():
                     counters["throttled"] += 1
                     return Fault(503, "RequestLimitExceeded", "Request limit exceeded.")
+            targeted = self._action_target(action)
+            if targeted is not None:
+                return targeted
             if s["actions"] is not None and action not in s["actions"]:
                 return None
             if not (s["throttle_probability"] or s["server_error_probability"]):
@@ -206,12 +246,38 @@ class Faults:
                 return Fault(503, "Unavailable", "The server is overloaded and can't handle the request.")
             return None
 
+    def _action_target(self, action: str) -> Fault | None:
+        target = self._settings["calls"].get(action)
+        if target is None:
+            return None
+        counters = self._calls.setdefault(action, {"calls": 0, "failed": 0})
+        counters["calls"] += 1
+        return self._fire(target, "calls", counters, CALL_CODES)
+
+    def call(self, action: str) -> Fault | None:
+        """Count one call of a non-EC2 service's action (rbin) and decide whether it fails."""
+        with self._lock:
+            return self._action_target(action)
+
     def _target_call(
-        self, name: str, site: str, counters: dict[str, int], codes: dict[int, tuple[str, str]]
+        self,
+        name: str,
+        site: str,
+        counters: dict[str, int],
+        codes: dict[int, tuple[str, str]],
+        key: str | None = None,
     ) -> Fault | None:
         counters["calls"] += 1
         target = self._settings[name]
-        if not target:
+        if not target or (target["key_contains"] and target["key_contains"] not in (key or "")):
+            return None
+        return self._fire(target, site, counters, codes)
+
+    def _fire(
+        self, target: dict[str, Any], site: str, counters: dict[str, int], codes: dict[int, tuple[str, str]]
+    ) -> Fault | None:
+        if target["after"] > 0:
+            target["after"] -= 1
             return None
         fail = False
         if target["fail_next"] > 0:
@@ -223,11 +289,11 @@ class Faults:
             return None
         counters["failed"] += 1
         message = codes.get(target["status"], ("", "Injected failure."))[1]
-        return Fault(target["status"], target["code"], message)
+        return Fault(target["status"], target["code"], message, target["hang_seconds"])
 
-    def s3_put_object(self) -> Fault | None:
+    def s3_put_object(self, key: str | None = None) -> Fault | None:
         with self._lock:
-            return self._target_call("s3_put_object", "s3", self._s3, S3_CODES)
+            return self._target_call("s3_put_object", "s3", self._s3, S3_CODES, key)
 
     def sns_publish(self) -> Fault | None:
         with self._lock:
@@ -247,6 +313,7 @@ class Faults:
                 "ec2": {"by_action": copy.deepcopy(self._ec2), "totals": totals},
                 "s3_put_object": dict(self._s3),
                 "sns_publish": dict(self._sns),
+                "calls": copy.deepcopy(self._calls),
             },
             "token_buckets": buckets,
         }

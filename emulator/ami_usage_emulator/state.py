@@ -15,12 +15,35 @@ from .config import Config
 from .faults import Faults
 from .oddities import Oddities
 from .recipes import RECIPES
+from .recycle_bin import RBIN
 from .synthetic import SyntheticFleet
 from .usage_reports import ReportStore
 
 
 class SnsLog:
     """Every SNS Publish the emulator accepted, in order (see ``GET /_emulator/sns/published``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[dict[str, Any]] = []
+
+    def add(self, item: dict[str, Any]) -> None:
+        with self._lock:
+            self._items.append(item)
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class CallLog:
+    """Every mutating EC2 and Recycle Bin call that reached the emulator, in order, with
+    what it named and how it was answered (see ``GET /_emulator/calls``): tests count the
+    actions taken on each AMI from here, faulted attempts included."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -50,6 +73,8 @@ class EmulatorState:
         self.allowed_images = ALLOWED  # Allowed AMIs settings (allowed_images.py)
         self.oddities = Oddities(self.clock, self.reports)
         self.sns_log = SnsLog()
+        self.calls = CallLog()
+        self.recycle_bin = RBIN  # Recycle Bin rules and retained AMIs (recycle_bin.py)
 
     def now_rfc3339(self) -> str:
         return rfc3339(self.clock.now())
@@ -65,6 +90,8 @@ class EmulatorState:
         self.recipes.reset()
         self.allowed_images.reset()
         self.sns_log.clear()
+        self.calls.clear()
+        self.recycle_bin.reset()
 
 
 STATE = EmulatorState()

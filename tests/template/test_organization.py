@@ -158,7 +158,7 @@ def test_central_bucket_is_private_versioned_encrypted_and_owner_enforced(centra
     assert _statements(central)["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-@pytest.mark.parametrize("table", ["entries", "reports", "verdicts"])
+@pytest.mark.parametrize("table", ["entries", "reports", "verdicts", "actions"])
 def test_org_tables_read_every_account_and_region_with_the_archive_columns(table):
     single = glue_columns(TEMPLATE)[table]
     assert glue_columns(CENTRAL)[table] == single  # the same rows, nothing rewritten
@@ -205,6 +205,7 @@ LOCAL_ARCHIVE = {
     "EntriesView",
     "ReportsView",
     "VerdictsView",
+    "ActionsTable",
     "AthenaWorkGroup",
     "UnusedAmisQuery",
     "ZeroUsageInReportsQuery",
@@ -212,6 +213,7 @@ LOCAL_ARCHIVE = {
     "FamilyAdoptionQuery",
     "ReportProblemsQuery",
     "BillingProductsQuery",
+    "RetirementActionsQuery",
 }
 MEMBER = {
     "CentralArchiveBucket": "org-archive",
