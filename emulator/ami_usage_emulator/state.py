@@ -15,6 +15,7 @@ from .config import Config
 from .faults import Faults
 from .oddities import Oddities
 from .recipes import RECIPES
+from .reservations import ReservationStore
 from .synthetic import SyntheticFleet
 from .usage_reports import ReportStore
 
@@ -50,6 +51,7 @@ class EmulatorState:
         self.allowed_images = ALLOWED  # Allowed AMIs settings (allowed_images.py)
         self.oddities = Oddities(self.clock, self.reports)
         self.sns_log = SnsLog()
+        self.reservations = ReservationStore()  # Cost Explorer RI utilization (reservations.py)
 
     def now_rfc3339(self) -> str:
         return rfc3339(self.clock.now())
@@ -65,6 +67,7 @@ class EmulatorState:
         self.recipes.reset()
         self.allowed_images.reset()
         self.sns_log.clear()
+        self.reservations.reset()
 
 
 STATE = EmulatorState()
