@@ -9,7 +9,8 @@ trip over is modelled: the one endpoint (us-east-1), ``TimePeriod`` with an excl
 MONTHLY (DAILY when neither is set), a ``Filter`` of dimensions joined only by ``And``
 with at most one ``SERVICE`` value, ``SortBy``, ``NextPageToken`` paging of the groups
 (page size ``MaxResults`` or the configured one), the caller's access (denied, Cost
-Explorer not enabled, data unavailable) and a per-call counter.
+Explorer not enabled, data unavailable), throttling (``LimitExceededException`` for the
+next N calls, on request) and a per-call counter.
 """
 
 from __future__ import annotations
@@ -256,6 +257,10 @@ def _grouped(
 
 def utilization(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
     _check_access(call)
+    if STATE.reservations.take_limit_exceeded():
+        raise CostExplorerError(
+            "LimitExceededException", "You made too many calls in a short period of time. Try again later."
+        )
     now = STATE.clock.now()
     period = _period(params, now.astimezone(UTC).date())
     grouped, granularity = _grouping(params)

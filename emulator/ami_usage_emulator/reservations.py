@@ -268,6 +268,7 @@ class ReservationStore:
             self._reservations: list[Reservation] = []
             self._accounts: dict[str, dict[str, Any]] = {}
             self.page_size = 100
+            self.limit_exceeded_next = 0
             self._counters: dict[str, dict[str, Any]] = {}
 
     def add(self, body: Any) -> dict[str, Any]:
@@ -283,17 +284,30 @@ class ReservationStore:
         return self.snapshot()
 
     def configure(self, body: Any) -> dict[str, Any]:
-        """``{"accounts": {"<id>": {"payer", "access", "name"}}, "page_size": N}`` (partial)."""
-        if not isinstance(body, dict) or set(body) - {"accounts", "page_size"}:
-            raise ConfigError('cost_explorer takes {"accounts": {...}, "page_size": N}')
+        """``{"accounts": {"<id>": {"payer", "access", "name"}}, "page_size": N,
+        "limit_exceeded_next": N}`` (partial)."""
+        if not isinstance(body, dict) or set(body) - {"accounts", "page_size", "limit_exceeded_next"}:
+            raise ConfigError('cost_explorer takes {"accounts": {...}, "page_size": N, "limit_exceeded_next": N}')
         accounts = {a: _account_settings(a, s) for a, s in (body.get("accounts") or {}).items()}
         size = body.get("page_size", self.page_size)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ConfigError("page_size must be an integer >= 1")
+        throttled = body.get("limit_exceeded_next", self.limit_exceeded_next)
+        if isinstance(throttled, bool) or not isinstance(throttled, int) or throttled < 0:
+            raise ConfigError("limit_exceeded_next must be an integer >= 0")
         with self._lock:
             self._accounts.update(accounts)
             self.page_size = size
+            self.limit_exceeded_next = throttled
         return self.snapshot()
+
+    def take_limit_exceeded(self) -> bool:
+        """Whether this call is one of the next ones configured to be throttled."""
+        with self._lock:
+            if self.limit_exceeded_next == 0:
+                return False
+            self.limit_exceeded_next -= 1
+            return True
 
     def settings_of(self, account: str) -> dict[str, Any]:
         with self._lock:
@@ -323,6 +337,7 @@ class ReservationStore:
                 "reservations": [_reservation_view(r) for r in self._reservations],
                 "accounts": {a: dict(s) for a, s in self._accounts.items()},
                 "page_size": self.page_size,
+                "limit_exceeded_next": self.limit_exceeded_next,
                 "counters": {
                     k: {**v, "errors": dict(v["errors"]), "by_account": dict(v["by_account"])}
                     for k, v in self._counters.items()

@@ -237,6 +237,20 @@ def test_accounts_without_cost_explorer_are_refused(
     assert control.get("/reservations")["counters"]["GetReservationUtilization"]["by_account"] == {MEMBER: 1}
 
 
+def test_throttled_calls_count_and_a_retrying_client_gets_through(control: Any, aws: Any) -> None:
+    t = today(control)
+    control.post("/reservations", {"reservations": [reservation("r", t - timedelta(days=30), t + timedelta(days=30))]})
+    control.post("/cost_explorer", {"limit_exceeded_next": 2})
+    request = {"TimePeriod": {"Start": (t - timedelta(days=7)).isoformat(), "End": t.isoformat()}, "GroupBy": GROUP_BY}
+    with pytest.raises(ClientError) as err:
+        aws("ce").get_reservation_utilization(**request)
+    assert error_code(err) == "LimitExceededException"
+    patient = aws("ce", retries={"total_max_attempts": 3, "mode": "standard"})
+    assert set(groups_of(patient.get_reservation_utilization(**request))) == {"r"}
+    counters = control.get("/reservations")["counters"]["GetReservationUtilization"]
+    assert counters["calls"] == 3 and counters["errors"] == {"LimitExceededException": 2}  # each attempt is billed
+
+
 def test_only_the_us_east_1_endpoint_serves_it(control: Any, aws: Any) -> None:
     t = today(control)
     with pytest.raises(ClientError) as err:
@@ -264,4 +278,5 @@ def test_bad_seeds_are_refused_and_nothing_is_stored(control: Any, body: dict[st
 def test_bad_cost_explorer_settings_are_refused(control: Any) -> None:
     control.post("/cost_explorer", {"accounts": {MEMBER: {"access": "maybe"}}}, expect=400)
     control.post("/cost_explorer", {"page_size": 0}, expect=400)
+    control.post("/cost_explorer", {"limit_exceeded_next": -1}, expect=400)
     assert control.get("/cost_explorer")["accounts"] == {}
