@@ -58,6 +58,9 @@ pub enum Command {
     Collect,
     /// Member account: record which of its resources reference the AMIs shared with it.
     Probe,
+    /// The weekly digest: the week's candidates, families, report problems and (opt-in)
+    /// Reserved Instance utilization, archived and published as one message.
+    Digest,
 }
 
 impl Command {
@@ -66,6 +69,7 @@ impl Command {
             Command::Create => Phase::Create,
             Command::Collect => Phase::Collect,
             Command::Probe => Phase::Probe,
+            Command::Digest => Phase::Digest,
         }
     }
 }
@@ -176,7 +180,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Ok(c) => c,
         Err(e) => return bad_input(&e),
     };
-    if matches!(phase, Phase::Collect | Phase::Probe)
+    if matches!(phase, Phase::Collect | Phase::Probe | Phase::Digest)
         && let Err(e) = config.require_bucket()
     {
         return bad_input(&e);

@@ -8,6 +8,10 @@
 #[path = "config_values.rs"]
 mod values;
 
+#[path = "config_digest.rs"]
+mod digest;
+pub use digest::{DigestSettings, RawNotifyConfig};
+
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -114,6 +118,9 @@ pub struct RawConfig {
     /// collect: member accounts whose daily probe facts every verdict needs (comma-separated).
     #[arg(long, global = true, env = "REQUIRE_MEMBER_PROBES")]
     pub require_member_probes: Option<String>,
+    /// The digest's and the routing's variables.
+    #[command(flatten)]
+    pub notify: RawNotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +149,11 @@ pub struct Config {
     pub probe_owner_account_ids: Vec<String>,
     /// `REQUIRE_MEMBER_PROBES`: members whose fresh probe facts the verdicts need.
     pub require_member_probes: Vec<String>,
+    /// The weekly digest (`DIGEST_RESERVATIONS`, `RI_UTILIZATION_ALERT_PERCENT`,
+    /// `DIGEST_LIST_LIMIT`).
+    pub digest: DigestSettings,
+    /// `ROUTE_TAG`: the AMI tag naming its team; set, each team gets its own message.
+    pub route_tag: Option<String>,
 }
 
 /// One EC2 token bucket: refill rate and capacity.
@@ -318,6 +330,8 @@ impl RawConfig {
                 .map(|s| parse_member_probes(s, present(&self.archive_prefix).unwrap_or(DEFAULT_PREFIX)))
                 .transpose()?
                 .unwrap_or_default(),
+            digest: self.digest_settings()?,
+            route_tag: present(&self.notify.route_tag).map(values::route_tag).transpose()?,
         })
     }
 
@@ -429,7 +443,7 @@ impl Config {
         self.archive_bucket.as_deref().ok_or_else(|| {
             err(
                 "ARCHIVE_BUCKET",
-                "is not set, and collect needs it to write the archive",
+                "is not set, and collect, probe and digest need it (they read and write the archive)",
                 "Set it to the name of the archive bucket (the stack output ArchiveBucketName).",
             )
         })

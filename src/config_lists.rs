@@ -154,6 +154,18 @@ pub(in crate::config) fn group_tag(s: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// The tag key naming an AMI's team (`ROUTE_TAG`, 1–128 characters).
+pub(in crate::config) fn route_tag(s: &str) -> Result<String, ConfigError> {
+    match tag_key_problem(s) {
+        None => Ok(s.to_string()),
+        Some(problem) => Err(err(
+            "ROUTE_TAG",
+            format!("{} is not a usable tag key: {problem}", shown(s)),
+            "Name one tag key of up to 128 characters, e.g. Team, or unset it to publish one message per run.",
+        )),
+    }
+}
+
 /// Bound of `PROBE_OWNER_ACCOUNT_IDS` and `REQUIRE_MEMBER_PROBES`: each required member
 /// costs collect a listing and a read per run, each owner is one DescribeImages value.
 pub const MAX_PROBE_ACCOUNTS: usize = 100;

@@ -1,4 +1,5 @@
-//! The Lambda input contract: `{"phase": "create"}` / `{"phase": "collect"}` (what
+//! The Lambda input contract: `{"phase": "create"}` / `{"phase": "collect"}` /
+//! `{"phase": "probe"}` / `{"phase": "digest"}` (what
 //! EventBridge Scheduler delivers), or an EventBridge scheduled-rule envelope whose
 //! `detail.phase` or rule name says the phase. Anything else is rejected with a message
 //! that says what was expected. The payload is decoded here, not by the runtime, so
@@ -14,10 +15,13 @@ pub enum Phase {
     Collect,
     /// A member account's daily probe of the AMIs shared with it (organisation mode).
     Probe,
+    /// The weekly digest: the week's AMI figures from the archive, optionally Reserved
+    /// Instance utilization, one message.
+    Digest,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 3] = [Phase::Create, Phase::Collect, Phase::Probe];
+    pub const ALL: [Phase; 4] = [Phase::Create, Phase::Collect, Phase::Probe, Phase::Digest];
 
     /// The phase's name: in events, on the command line, in summaries and in metrics.
     pub const fn as_str(self) -> &'static str {
@@ -25,6 +29,7 @@ impl Phase {
             Phase::Create => "create",
             Phase::Collect => "collect",
             Phase::Probe => "probe",
+            Phase::Digest => "digest",
         }
     }
 
@@ -76,21 +81,21 @@ pub fn phase_of_payload(event: &RawEvent) -> Result<Phase, EventError> {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum EventError {
     #[error(
-        "the event is not a JSON value ({0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}} or {{\"phase\": \"probe\"}}"
+        "the event is not a JSON value ({0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}} or {{\"phase\": \"digest\"}}"
     )]
     NotJson(String),
     #[error(
-        "unknown phase {0:?}: the event must be {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}} or {{\"phase\": \"probe\"}}"
+        "unknown phase {0:?}: the event must be {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}} or {{\"phase\": \"digest\"}}"
     )]
     UnknownPhase(String),
-    #[error("\"phase\" must be a string (\"create\", \"collect\" or \"probe\"), got {0}")]
+    #[error("\"phase\" must be a string (\"create\", \"collect\", \"probe\" or \"digest\"), got {0}")]
     PhaseNotAString(String),
     #[error(
-        "scheduled event from {0:?} does not say which phase to run: set the rule's input to {{\"phase\": \"create\"}} or {{\"phase\": \"collect\"}}, or name the rule …-create / …-collect"
+        "scheduled event from {0:?} does not say which phase to run: set the rule's input to {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}} or {{\"phase\": \"digest\"}}, or name the rule …-create / …-collect / …-digest"
     )]
     AmbiguousSchedule(String),
     #[error(
-        "unrecognised event (keys: {0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}} or an EventBridge scheduled event"
+        "unrecognised event (keys: {0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}}, {{\"phase\": \"digest\"}} or an EventBridge scheduled event"
     )]
     Unrecognised(String),
 }
@@ -115,9 +120,10 @@ pub fn phase_of(event: &Value) -> Result<Phase, EventError> {
             .and_then(Value::as_str)
             .unwrap_or("");
         let name = rule.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
-        return match (name.contains("create"), name.contains("collect")) {
-            (true, false) => Ok(Phase::Create),
-            (false, true) => Ok(Phase::Collect),
+        return match (name.contains("create"), name.contains("collect"), name.contains("digest")) {
+            (true, false, false) => Ok(Phase::Create),
+            (false, true, false) => Ok(Phase::Collect),
+            (false, false, true) => Ok(Phase::Digest),
             _ => Err(EventError::AmbiguousSchedule(rule.to_string())),
         };
     }
@@ -166,8 +172,10 @@ mod tests {
         assert_eq!(phase_of(&json!({"phase": "create"})), Ok(Phase::Create));
         assert_eq!(phase_of(&json!({"phase": "collect", "extra": 1})), Ok(Phase::Collect));
         assert_eq!(phase_of(&json!({"phase": "probe"})), Ok(Phase::Probe));
+        assert_eq!(phase_of(&json!({"phase": "digest"})), Ok(Phase::Digest));
         assert_eq!(phase_of(&scheduled("aur-collect", json!({}))), Ok(Phase::Collect));
         assert_eq!(phase_of(&scheduled("AUR-Create-daily", json!({}))), Ok(Phase::Create));
+        assert_eq!(phase_of(&scheduled("aur-digest-weekly", json!({}))), Ok(Phase::Digest));
         assert_eq!(phase_of(&scheduled("nightly", json!({"phase": "create"}))), Ok(Phase::Create));
     }
 

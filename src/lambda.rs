@@ -91,7 +91,7 @@ async fn handle(shared: &Shared, event: LambdaEvent<RawEvent>) -> Result<Value, 
         Err(HandlerError::Config(e)) => return Err(HandlerError::Config(e.clone())),
         Err(e) => return Err(HandlerError::Setup(e.to_string())),
     };
-    if matches!(phase, Phase::Collect | Phase::Probe) {
+    if matches!(phase, Phase::Collect | Phase::Probe | Phase::Digest) {
         config.require_bucket()?;
     }
     if phase == Phase::Probe {

@@ -19,5 +19,6 @@ pub async fn run_phase(phase: Phase, run: &Run<'_>) -> anyhow::Result<Summary> {
         Phase::Create => Summary::Create(jobs::create::run(run).await?),
         Phase::Collect => Summary::Collect(jobs::collect::run(run).await?),
         Phase::Probe => Summary::Probe(jobs::probe::run(run).await?),
+        Phase::Digest => Summary::Digest(Box::new(jobs::digest::run(run).await?)),
     })
 }

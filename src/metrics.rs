@@ -56,6 +56,16 @@ pub fn metrics_of(summary: &Summary) -> Vec<Metric> {
         Summary::Probe(s) => {
             vec![count("ImagesProbed", s.images_probed), count("MemberReferences", s.references_found)]
         }
+        Summary::Digest(s) => vec![
+            count("DigestCandidatesNew", s.candidates_new),
+            count("DigestCandidatesStanding", s.candidates_standing),
+            count("DigestUsedAgain", s.used_again),
+            count("DigestReportProblems", s.report_problems),
+            count("ReservationsUnderThreshold", s.reservations_under_threshold),
+            count("ReservationsEndingSoon", s.reservations_ending_soon),
+            count("DigestsPublished", usize::from(s.published)),
+            count("Failures", s.failed.len()),
+        ],
     }
 }
 

@@ -17,7 +17,7 @@ use super::Clients;
 
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// `ec2`, `s3`, `sns` or `sts`: the endpoint's host name is `<service>.test`.
+    /// `ec2`, `s3`, `sns`, `sts` or `ce`: the endpoint's host name is `<service>.test`.
     pub service: String,
     pub action: String,
     /// The Query form, decoded (empty for S3).
@@ -35,12 +35,13 @@ impl Call {
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
-    pub body: String,
+    /// Bytes, so that an S3 object body may be gzip.
+    pub body: Vec<u8>,
 }
 
 impl Answer {
     pub fn ok(body: impl Into<String>) -> Self {
-        Self { status: 200, body: body.into() }
+        Self { status: 200, body: body.into().into_bytes() }
     }
 
     /// An error as EC2, SNS and STS (the Query protocol) send it.
@@ -49,7 +50,13 @@ impl Answer {
             "<Response><Errors><Error><Code>{code}</Code><Message>{code} (fake)</Message></Error></Errors>\
              <RequestID>req</RequestID></Response>"
         );
-        Self { status, body }
+        Self { status, body: body.into() }
+    }
+
+    /// An error as JSON-protocol services (Cost Explorer) send it.
+    pub fn json_error(status: u16, code: &str) -> Self {
+        let body = format!(r#"{{"__type":"{code}","message":"{code} (fake)"}}"#);
+        Self { status, body: body.into() }
     }
 }
 
@@ -90,6 +97,9 @@ impl Fake {
             sts: aws_sdk_sts::Client::from_conf(
                 aws_sdk_sts::config::Builder::from(&shared).endpoint_url("http://sts.test").build(),
             ),
+            cost_explorer_config: aws_sdk_costexplorer::config::Builder::from(&shared)
+                .endpoint_url("http://ce.test")
+                .build(),
             region: "us-east-1".into(),
         };
         Self { clients, log }
@@ -132,10 +142,14 @@ fn call_of(request: &HttpRequest) -> Call {
     let (host, path) = uri.split_once('/').unwrap_or((uri, ""));
     let service = host.trim_end_matches(".test").to_string();
     let body = request.body().bytes().unwrap_or_default().to_vec();
-    let params: BTreeMap<String, String> = if service == "s3" { BTreeMap::new() } else { form(&body) };
-    let action = match params.get("Action") {
-        Some(action) => action.clone(),
-        None => format!("{} /{path}", request.method()),
+    let json = request.headers().get("x-amz-target").is_some();
+    let params: BTreeMap<String, String> = if service == "s3" || json { BTreeMap::new() } else { form(&body) };
+    // JSON-protocol services (Cost Explorer) name the action in `X-Amz-Target`.
+    let target = request.headers().get("x-amz-target").and_then(|t| t.rsplit('.').next());
+    let action = match (params.get("Action"), target) {
+        (Some(action), _) => action.clone(),
+        (None, Some(target)) => target.to_string(),
+        (None, None) => format!("{} /{path}", request.method()),
     };
     let headers = request.headers().iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
     Call { service, action, params, headers, body }
@@ -149,7 +163,8 @@ fn form(body: &[u8]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn decode(s: &str) -> String {
+/// Percent-decoding of a form value or URI part.
+pub fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

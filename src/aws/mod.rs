@@ -1,6 +1,7 @@
 //! Thin edges to AWS: each function is one API conversation, converting SDK types to
 //! the core's plain data. No decisions are made here.
 
+pub mod cost_explorer;
 pub mod ec2;
 #[cfg(test)]
 pub mod fake;
@@ -29,6 +30,9 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
+    /// Cost Explorer's configuration, pinned to its one Region; the client is made only
+    /// by the phase that asks it (the digest, `DIGEST_RESERVATIONS=on`).
+    pub cost_explorer_config: aws_sdk_costexplorer::Config,
     /// The function's Region: where EC2's reports are, and where SNS and STS are called.
     /// The S3 client alone is in the archive bucket's Region (`ARCHIVE_BUCKET_REGION`).
     pub region: String,
@@ -40,6 +44,9 @@ pub struct Clients {
 /// congestion and cuts its own send rate below the pacing's (BENCHMARKS.md, "Design
 /// measurements").
 const MAX_ATTEMPTS: u32 = 8;
+
+/// Cost Explorer's one Region (its endpoint `ce.us-east-1.amazonaws.com`).
+pub const COST_EXPLORER_REGION: &str = "us-east-1";
 
 /// The SDK's default HTTPS client (hyper 1 + rustls/aws-lc), wrapped so that every EC2
 /// request attempt first takes a token from the account's matching bucket.
@@ -87,8 +94,17 @@ impl Clients {
             autoscaling: aws_sdk_autoscaling::Client::new(&shared),
             sns: aws_sdk_sns::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
+            cost_explorer_config: aws_sdk_costexplorer::config::Builder::from(&shared)
+                .region(aws_sdk_costexplorer::config::Region::new(COST_EXPLORER_REGION))
+                .build(),
             region,
         })
+    }
+
+    /// Cost Explorer's client (its endpoint answers in us-east-1 only, whatever the
+    /// function's Region; `AWS_ENDPOINT_URL` still overrides the endpoint).
+    pub fn cost_explorer(&self) -> aws_sdk_costexplorer::Client {
+        aws_sdk_costexplorer::Client::from_conf(self.cost_explorer_config.clone())
     }
 
     /// The account the credentials belong to: the AMI owner, stamped on archive rows.

@@ -5,6 +5,8 @@
 pub mod alert;
 pub mod bucket_region;
 pub mod create_outcome;
+pub mod digest;
+pub mod digest_render;
 pub mod evidence;
 pub mod jsonl;
 pub mod member_facts;
@@ -12,6 +14,8 @@ pub mod model;
 pub mod news;
 pub mod news_items;
 pub mod records;
+pub mod ri;
+pub mod routing;
 pub mod selection;
 pub mod triage;
 pub mod verdict;

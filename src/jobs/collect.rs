@@ -22,6 +22,7 @@ use crate::core::alert::{AlertContext, Standing, render};
 use crate::core::model::{Ami, MalformedReport, ReportListing, ReportState, UsageReport};
 use crate::core::news::{CollectState, News};
 use crate::core::records::{ArchiveKeys, Dataset, Provenance, ReportRow, timestamp};
+use crate::core::routing::MessageAttributes;
 use crate::core::triage::{expiring_unarchived, lateness_news, quarantine_news, stale_uploads, triage, unabsorbed};
 use crate::core::verdict::Kind;
 
@@ -355,9 +356,10 @@ async fn alert(
     };
     let standing = Standing { still_unused, failing: state.failing_reports() };
     let rendered = render(&state.outbox, &standing, &ctx);
+    let attributes = MessageAttributes::of_news(&state.outbox, &Default::default(), &ctx.account_id, None);
     let mut out = AlertSummary { subject: rendered.subject.clone(), news: state.outbox.len(), ..Default::default() };
     match &r.config.alert_topic_arn {
-        Some(topic) => match sns::publish(&r.clients.sns, topic, &rendered).await {
+        Some(topic) => match sns::publish(&r.clients.sns, topic, &rendered, &attributes).await {
             Ok(id) => {
                 out.published = true;
                 out.message_id = Some(id);

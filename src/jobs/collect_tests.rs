@@ -156,7 +156,7 @@ async fn writes_go_entries_report_verdicts_state_publish_state() {
 
 #[tokio::test]
 async fn a_refused_entries_object_leaves_no_report_object_and_the_others_go_on() {
-    let fake = world(|c| c.action.contains("/entries/").then(|| Answer { status: 403, body: denied() }));
+    let fake = world(|c| c.action.contains("/entries/").then(|| Answer { status: 403, body: denied().into() }));
     let summary = collect(&fake).await.unwrap();
     assert_eq!(summary.failed.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["amiur-ok"]);
     let w = writes(&fake);
@@ -170,7 +170,7 @@ async fn a_refused_entries_object_leaves_no_report_object_and_the_others_go_on()
 #[tokio::test]
 async fn no_publish_before_the_state_that_queues_the_news_is_saved() {
     let state_put = |c: &Call| c.action.starts_with("PUT ") && c.action.contains("/state/");
-    let fake = world(move |c| state_put(c).then(|| Answer { status: 403, body: denied() }));
+    let fake = world(move |c| state_put(c).then(|| Answer { status: 403, body: denied().into() }));
     let error = collect(&fake).await.unwrap_err();
     let partial = error.downcast_ref::<PartialRun>().expect("the summary travels with the error");
     assert!(matches!(&*partial.summary, Summary::Collect(s) if s.archived == 2));

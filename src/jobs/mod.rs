@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod collect;
 pub mod create;
+pub mod digest;
 pub mod member_probes;
 pub mod probe;
 pub mod verdicts;
@@ -69,6 +70,7 @@ pub enum Summary {
     Create(create::CreateSummary),
     Collect(collect::CollectSummary),
     Probe(probe::ProbeSummary),
+    Digest(Box<digest::DigestSummary>),
 }
 
 #[derive(serde::Serialize)]
@@ -84,6 +86,7 @@ impl serde::Serialize for Summary {
             Summary::Create(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
             Summary::Collect(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
             Summary::Probe(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
+            Summary::Digest(s) => PhaseFirst { phase: self.phase(), summary: s.as_ref() }.serialize(serializer),
         }
     }
 }
@@ -95,6 +98,7 @@ impl Summary {
             Summary::Create(_) => Phase::Create,
             Summary::Collect(_) => Phase::Collect,
             Summary::Probe(_) => Phase::Probe,
+            Summary::Digest(_) => Phase::Digest,
         }
     }
 
@@ -104,6 +108,7 @@ impl Summary {
             Summary::Create(s) => s.failed.len(),
             Summary::Collect(s) => s.failed.len(),
             Summary::Probe(_) => 0,
+            Summary::Digest(s) => s.failed.len(),
         }
     }
 }

@@ -1,0 +1,156 @@
+use super::*;
+use crate::core::digest::tests::{ctx as digest_ctx, ri_row, week_verdicts};
+use crate::core::digest::{DigestInput, digest};
+use crate::core::ri::RiPeriod;
+
+fn render_ctx(list_limit: usize) -> DigestRenderContext {
+    DigestRenderContext {
+        athena_database: "ami_usage".into(),
+        athena_workgroup: "aur-ami-usage".into(),
+        archive_location: "s3://archive/ami-usage".into(),
+        list_limit,
+        ri_alert_percent: 80,
+    }
+}
+
+fn golden_part() -> ReservationsPart {
+    ReservationsPart::Collected {
+        rows: vec![
+            ri_row(RiPeriod::Last7Days, "sub-fine", 95.0, "2027-06-01T00:00:00Z"),
+            ri_row(RiPeriod::Last7Days, "sub-ending", 100.0, "2026-12-10T00:00:00Z"),
+            ri_row(RiPeriod::Last7Days, "sub-low", 40.0, "2027-06-01T00:00:00Z"),
+            ri_row(RiPeriod::MonthToDate, "sub-low", 55.0, "2027-06-01T00:00:00Z"),
+        ],
+        complete: true,
+    }
+}
+
+fn golden_row(part: &ReservationsPart) -> DigestRow {
+    let reports = vec![crate::core::digest::tests::report("amiur-4", "ami-x", "error", "2026-11-27T01:00:00Z", 0)];
+    digest(&DigestInput { verdicts: &week_verdicts(), reports: &reports, reservations: part }, &digest_ctx())
+}
+
+const WHERE: &str = "report_date = '2026-11-30' AND region = 'eu-west-1' AND owner_account_id = '123456789012'";
+
+#[test]
+fn email_golden() {
+    let part = golden_part();
+    let a = render(&golden_row(&part), &part, &render_ctx(1));
+    assert_eq!(
+        a.subject,
+        "AMI digest eu-west-1 2026-11-30: 2 candidates $6.00/mo, 2 used again, 1 report problems, 1 RIs <80%"
+    );
+    let expected = format!("\
+AMI usage weekly digest for account 123456789012 in eu-west-1, 2026-11-23 08:00 to 2026-11-30 08:00 UTC
+
+- 2 deregistration candidates (1 new this week), snapshots at most $6.00/month (upper bound: snapshots are billed incrementally)
+- 2 former candidates used again this week
+- 0 older versions of a family still used by some account
+- 1 report in error this week
+- Reserved Instances: 3 reservations, 1 under 80% utilization, 1 ending within 30 days
+
+DEREGISTRATION CANDIDATES (new first, then by snapshot size)
+- ami-new  ami-new-name [new]: unused 35 days, snapshots 20 GiB = at most $1.00/month, family app
+… and 1 more: SELECT item.* FROM ami_usage.digests CROSS JOIN UNNEST(candidates) AS t(item) WHERE {WHERE}
+
+USED AGAIN THIS WEEK (do not deregister)
+- ami-back  ami-back-name: used_in_other_accounts (4 uses in the latest report)
+… and 1 more: SELECT item.* FROM ami_usage.digests CROSS JOIN UNNEST(used_again_amis) AS t(item) WHERE {WHERE}
+
+FAMILIES: OLDER VERSIONS STILL IN USE (migration nudge)
+- app: ami-new  ami-new-name: no report this week; newest is app-v2
+… and 1 more: SELECT item.* FROM ami_usage.digests CROSS JOIN UNNEST(families) AS t(item) WHERE {WHERE}
+
+REPORT PROBLEMS THIS WEEK
+- amiur-4 (ami-x ami-x-name) 2026-11-27: Internal error
+
+RESERVED INSTANCES (under threshold first, then ending soon)
+- sub-low m5.large x2 in eu-west-1, account 111122223333 (payments): 40.0% used over the last 7 days, 55.0% month to date, 202 unused hours, net RI savings $12.50, ends 2027-06-01 [under threshold]
+… and 2 more: SELECT * FROM ami_usage.ri_utilization WHERE {WHERE} ORDER BY period, utilization_percentage
+
+Athena (workgroup aur-ami-usage): SELECT * FROM ami_usage.digests WHERE {WHERE}
+Archive: s3://archive/ami-usage
+Generated at 2026-11-30T08:00:00.000Z
+");
+    assert_eq!(a.email, expected);
+}
+
+#[test]
+fn email_lists_everything_up_to_the_limit_in_order() {
+    let part = golden_part();
+    let a = render(&golden_row(&part), &part, &render_ctx(20));
+    assert!(!a.email.contains("… and"), "{}", a.email);
+    let order: Vec<usize> =
+        ["- sub-low", "- sub-ending", "- sub-fine"].iter().map(|s| a.email.find(s).expect(s)).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "under threshold, then ending soon, then the rest");
+    assert!(a.email.contains("ends 2026-12-10 [ending soon]"));
+    assert!(a.email.contains("- app: app-v1  app-v1-name: no report this week; newest is app-v2"));
+}
+
+#[test]
+fn chat_golden_is_a_chatbot_custom_notification() {
+    let part = golden_part();
+    let a = render(&golden_row(&part), &part, &render_ctx(20));
+    let v: serde_json::Value = serde_json::from_str(&a.chat).unwrap();
+    assert_eq!((v["version"].as_str(), v["source"].as_str()), (Some("1.0"), Some("custom")));
+    assert_eq!(v["content"]["textType"], "client-markdown");
+    assert_eq!(v["content"]["title"], format!(":bar_chart: {}", a.subject));
+    assert_eq!(v["metadata"]["eventType"], "AmiUsageDigest");
+    assert_eq!(v["metadata"]["relatedResources"], serde_json::json!(["ami-new", "ami-old"]));
+    let expected = "\
+• 2 deregistration candidates (1 new this week), snapshots at most $6.00/month (upper bound: snapshots are billed incrementally)
+• 2 former candidates used again this week
+• 0 older versions of a family still used by some account
+• 1 report in error this week
+• Reserved Instances: 3 reservations, 1 under 80% utilization, 1 ending within 30 days
+*Deregistration candidates*
+• ami-new  ami-new-name [new]: unused 35 days, snapshots 20 GiB = at most $1.00/month, family app
+• ami-old  ami-old-name: unused 35 days, snapshots 100 GiB = at most $5.00/month
+*Used again (do not deregister)*
+• ami-back  ami-back-name: used_in_other_accounts (4 uses in the latest report)
+• ami-flip  ami-flip-name: used_in_other_accounts (4 uses in the latest report)
+*Older versions still in use*
+• app: ami-new  ami-new-name: no report this week; newest is app-v2
+• app: app-v1  app-v1-name: no report this week; newest is app-v2
+*Report problems*
+• amiur-4 (ami-x ami-x-name) 2026-11-27: Internal error
+*Reserved Instances*
+• sub-low m5.large x2 in eu-west-1, account 111122223333 (payments): 40.0% used over the last 7 days, 55.0% month to date, 202 unused hours, net RI savings $12.50, ends 2027-06-01 [under threshold]
+• sub-ending m5.large x2 in eu-west-1, account 111122223333 (payments): 100.0% used over the last 7 days, ? month to date, 0 unused hours, net RI savings $12.50, ends 2026-12-10 [ending soon]
+• sub-fine m5.large x2 in eu-west-1, account 111122223333 (payments): 95.0% used over the last 7 days, ? month to date, 17 unused hours, net RI savings $12.50, ends 2027-06-01";
+    assert_eq!(v["content"]["description"], expected);
+}
+
+#[test]
+fn reservations_off_or_refused_is_one_line_and_no_list() {
+    let off = ReservationsPart::Off;
+    let a = render(&golden_row(&off), &off, &render_ctx(20));
+    assert!(a.email.contains("- Reserved Instances: not part of this digest (DIGEST_RESERVATIONS=off)\n"));
+    assert!(!a.email.contains("RESERVED INSTANCES"));
+    let refused = ReservationsPart::NoAccess("AccessDeniedException".into());
+    let a = render(&golden_row(&refused), &refused, &render_ctx(20));
+    assert!(a.email.contains(
+        "- Reserved Instances: Cost Explorer is not available to this account (AccessDeniedException); see deploy/ORGANIZATION.md\n"
+    ));
+    let partial = ReservationsPart::Collected { rows: vec![], complete: false };
+    let a = render(&golden_row(&partial), &partial, &render_ctx(20));
+    assert!(a.email.contains("paging stopped at the call cap"));
+}
+
+#[test]
+fn a_huge_digest_stays_under_snss_limits_and_says_how_many_more() {
+    let part = ReservationsPart::Off;
+    let mut row = golden_row(&part);
+    let template = row.candidates[0].clone();
+    row.candidates = (0..20_000)
+        .map(|i| DigestCandidate { image_id: format!("ami-{i:017}"), name: "n\u{7}".repeat(40), ..template.clone() })
+        .collect();
+    row.candidates_standing = row.candidates.len();
+    let a = render(&row, &part, &render_ctx(1000));
+    assert!(a.sns_message().len() <= MAX_MESSAGE_BYTES, "{}", a.sns_message().len());
+    assert!(a.email.contains("… and 19000 more: SELECT item.* FROM ami_usage.digests CROSS JOIN UNNEST(candidates)"));
+    assert!(!a.email.contains('\u{7}') && !a.chat.contains("\\u0007"), "no control characters");
+    let v: serde_json::Value = serde_json::from_str(&a.chat).unwrap();
+    assert!(v["content"]["description"].as_str().unwrap().chars().count() <= 3500);
+    assert!(a.subject.len() <= MAX_SUBJECT_CHARS && a.subject.is_ascii());
+}

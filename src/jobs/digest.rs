@@ -1,0 +1,271 @@
+//! The weekly digest phase: read the week's verdicts and report objects from the
+//! archive (only the week's partitions and the day before), ask Cost Explorer about
+//! reservations when `DIGEST_RESERVATIONS=on`, let the core compute and render the
+//! digest, then write `ri_utilization.json.gz`, publish (kind `digest`), and write
+//! `digest.json.gz` last. The digest object is the mark of a digest published (or only
+//! logged, without a topic): a re-run of the same day finds it and publishes nothing;
+//! a failed publish leaves no digest object, so a re-run publishes it.
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::{Failure, Run};
+use crate::aws::{cost_explorer, s3, sns};
+use crate::core::digest::{DigestContext, DigestInput, DigestRow, digest, digest_object, partition_days, ri_object};
+use crate::core::digest_render::{DigestRenderContext, render};
+use crate::core::jsonl;
+use crate::core::records::{ArchiveKeys, Dataset, ReportRow};
+use crate::core::ri::{self, MAX_COST_EXPLORER_CALLS, ReservationsPart, RiContext};
+use crate::core::routing::{DIGEST_KIND, MessageAttributes};
+use crate::core::verdict_row::VerdictRow;
+
+/// Objects read at once.
+const READ_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DigestSummary {
+    pub digest_date: NaiveDate,
+    /// The digest object (written by this run, or found from an earlier one).
+    pub object: String,
+    /// The `ri_utilization` object, when there were reservation rows to write.
+    pub ri_object: Option<String>,
+    pub candidates_new: usize,
+    pub candidates_standing: usize,
+    pub used_again: usize,
+    pub report_problems: usize,
+    pub snapshot_cost_usd_upper_bound: f64,
+    pub versions_still_used: usize,
+    pub reservations: usize,
+    pub reservations_under_threshold: usize,
+    pub reservations_ending_soon: usize,
+    pub reservations_status: String,
+    /// An earlier run of the day wrote the digest: nothing was published again.
+    pub already_digested: bool,
+    pub subject: Option<String>,
+    pub published: bool,
+    pub message_id: Option<String>,
+    pub verdicts_objects_read: usize,
+    pub report_objects_read: usize,
+    pub cost_explorer_calls: usize,
+    pub failed: Vec<Failure>,
+}
+
+impl DigestSummary {
+    fn of(row: &DigestRow, object: String) -> Self {
+        DigestSummary {
+            digest_date: row.digest_date,
+            object,
+            candidates_new: row.candidates_new,
+            candidates_standing: row.candidates_standing,
+            used_again: row.used_again,
+            report_problems: row.report_problems,
+            snapshot_cost_usd_upper_bound: row.snapshot_cost_usd_upper_bound,
+            versions_still_used: row.versions_still_used,
+            reservations: row.reservations,
+            reservations_under_threshold: row.reservations_under_threshold,
+            reservations_ending_soon: row.reservations_ending_soon,
+            reservations_status: row.reservations_status.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Where the digest reads and writes.
+struct Place<'a> {
+    run: &'a Run<'a>,
+    bucket: &'a str,
+    keys: ArchiveKeys,
+    account: String,
+    region: String,
+}
+
+pub async fn run(r: &Run<'_>) -> anyhow::Result<DigestSummary> {
+    let place = Place {
+        run: r,
+        bucket: r.config.require_bucket()?,
+        keys: ArchiveKeys { prefix: r.config.archive_prefix.clone() },
+        account: r.clients.account_id().await?,
+        region: r.clients.region.clone(),
+    };
+    let key = digest_object(&place.keys, &place.region, r.now.date_naive());
+    if let Some(existing) = already_digested(&place, &key).await? {
+        return Ok(existing);
+    }
+    let mut failed = Vec::new();
+    let (verdicts, verdict_objects) = read_rows::<VerdictRow>(&place, &verdicts_prefix(&place), &mut failed).await?;
+    let reports_prefix = place.keys.dataset_prefix(Dataset::Reports, &place.region);
+    let (reports, report_objects) = read_rows::<ReportRow>(&place, &reports_prefix, &mut failed).await?;
+    let (reservations, calls) = reservations(&place).await?;
+    let ctx = DigestContext {
+        owner_account_id: place.account.clone(),
+        region: place.region.clone(),
+        now: r.now,
+        snapshot_gb_month_usd: r.config.snapshot_gb_month_usd,
+        ri_alert_percent: r.config.digest.ri_utilization_alert_percent,
+    };
+    let row = digest(&DigestInput { verdicts: &verdicts, reports: &reports, reservations: &reservations }, &ctx);
+    let mut summary = DigestSummary {
+        verdicts_objects_read: verdict_objects,
+        report_objects_read: report_objects,
+        cost_explorer_calls: calls,
+        failed,
+        ..DigestSummary::of(&row, key.clone())
+    };
+    summary.ri_object = write_ri(&place, &reservations).await?;
+    if publish(&place, &row, &reservations, &mut summary).await {
+        let body = jsonl::encode(std::slice::from_ref(&row))?;
+        s3::put_if_absent(&r.clients.s3, place.bucket, &key, body).await?;
+    }
+    Ok(summary)
+}
+
+/// The summary of the day's digest when an earlier run wrote it.
+async fn already_digested(place: &Place<'_>, key: &str) -> anyhow::Result<Option<DigestSummary>> {
+    let Some(bytes) = s3::get_optional(&place.run.clients.s3, place.bucket, key).await? else {
+        return Ok(None);
+    };
+    let rows: Vec<DigestRow> =
+        jsonl::decode(&bytes).with_context(|| format!("s3://{}/{key} is unreadable", place.bucket))?;
+    let row = rows.first().with_context(|| format!("s3://{}/{key} holds no row", place.bucket))?;
+    tracing::info!(key, "the day's digest exists: nothing is published again");
+    Ok(Some(DigestSummary { already_digested: true, ..DigestSummary::of(row, key.to_string()) }))
+}
+
+fn verdicts_prefix(place: &Place<'_>) -> String {
+    format!("{}/verdicts/region={}/", place.keys.prefix, place.region)
+}
+
+/// The partition date of a key (`…/report_date=YYYY-MM-DD/…`).
+fn partition_date(key: &str) -> Option<NaiveDate> {
+    let rest = key.split("/report_date=").nth(1)?;
+    NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// Every row of the objects under `dataset_prefix` in the digest's partitions; an
+/// unreadable object is a failure of the run (named), never a reason to stop.
+async fn read_rows<T: serde::de::DeserializeOwned>(
+    place: &Place<'_>,
+    dataset_prefix: &str,
+    failed: &mut Vec<Failure>,
+) -> anyhow::Result<(Vec<T>, usize)> {
+    let r = place.run;
+    let days = partition_days(r.now);
+    let (first, last) = (days[0], days[days.len() - 1]);
+    let start_after = format!("{dataset_prefix}report_date={}", first.format("%Y-%m-%d"));
+    let keys: Vec<String> = s3::keys_after(&r.clients.s3, place.bucket, dataset_prefix, &start_after)
+        .await?
+        .into_iter()
+        .map(|(key, _)| key)
+        .filter(|key| partition_date(key).is_some_and(|d| d >= first && d <= last))
+        .collect();
+    let results: Vec<(String, anyhow::Result<Vec<T>>)> = futures::stream::iter(keys)
+        .map(|key| async move {
+            let read = async {
+                let bytes = s3::get_optional(&r.clients.s3, place.bucket, &key).await?.unwrap_or_default();
+                jsonl::decode::<T>(&bytes).with_context(|| format!("s3://{}/{key} is unreadable", place.bucket))
+            };
+            let rows = read.await;
+            (key, rows)
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
+    let objects = results.len();
+    let mut rows = Vec::new();
+    for (key, result) in results {
+        match result {
+            Ok(more) => rows.extend(more),
+            Err(e) => failed.push(Failure { id: key, error: format!("{e:#}") }),
+        }
+    }
+    Ok((rows, objects))
+}
+
+/// The Reserved Instance part and the Cost Explorer calls it took.
+async fn reservations(place: &Place<'_>) -> anyhow::Result<(ReservationsPart, usize)> {
+    let r = place.run;
+    if !r.config.digest.reservations {
+        return Ok((ReservationsPart::Off, 0));
+    }
+    let ce = r.clients.cost_explorer();
+    let ctx = RiContext { owner_account_id: place.account.clone(), region: place.region.clone(), now: r.now };
+    let mut calls_left = MAX_COST_EXPLORER_CALLS;
+    let (mut rows, mut complete) = (Vec::new(), true);
+    for range in ri::periods(r.now) {
+        match cost_explorer::reservation_utilization(&ce, &range, &mut calls_left).await {
+            Ok(answer) => {
+                rows.extend(ri::rows_of(&range, &answer.groups, &ctx));
+                complete &= answer.complete;
+            }
+            Err(refusal) if refusal.code.as_deref().is_some_and(ri::is_no_access) => {
+                tracing::warn!(error = %refusal, "Cost Explorer refused: the digest says so");
+                let code = refusal.code.unwrap_or_default();
+                return Ok((ReservationsPart::NoAccess(code), MAX_COST_EXPLORER_CALLS - calls_left));
+            }
+            Err(refusal) => return Err(refusal.into()),
+        }
+    }
+    Ok((ReservationsPart::Collected { rows, complete }, MAX_COST_EXPLORER_CALLS - calls_left))
+}
+
+/// Writes the reservation rows (immutable, like every archive object); returns the key.
+async fn write_ri(place: &Place<'_>, part: &ReservationsPart) -> anyhow::Result<Option<String>> {
+    let rows = part.rows();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let key = ri_object(&place.keys, &place.region, place.run.now.date_naive());
+    let outcome = s3::put_if_absent(&place.run.clients.s3, place.bucket, &key, jsonl::encode(rows)?).await?;
+    if outcome == s3::PutOutcome::AlreadyExists {
+        tracing::info!(key, "the day's reservation rows exist (an earlier run); kept as they are");
+    }
+    Ok(Some(key))
+}
+
+/// Renders and publishes the digest (or logs it without a topic). Returns whether the
+/// digest counts as delivered; a failed publish is a failure of the run.
+async fn publish(place: &Place<'_>, row: &DigestRow, part: &ReservationsPart, summary: &mut DigestSummary) -> bool {
+    let r = place.run;
+    let ctx = DigestRenderContext {
+        athena_database: r.config.athena_database.clone(),
+        athena_workgroup: r.config.athena_workgroup.clone(),
+        archive_location: format!("s3://{}/{}", place.bucket, place.keys.prefix),
+        list_limit: r.config.digest.list_limit,
+        ri_alert_percent: r.config.digest.ri_utilization_alert_percent,
+    };
+    let rendered = render(row, part, &ctx);
+    summary.subject = Some(rendered.subject.clone());
+    let Some(topic) = &r.config.alert_topic_arn else {
+        tracing::info!(subject = %rendered.subject, email = %rendered.email, "no ALERT_TOPIC_ARN: digest only logged");
+        return true;
+    };
+    let attributes = MessageAttributes {
+        kinds: [DIGEST_KIND.to_string()].into(),
+        account: place.account.clone(),
+        groups: row
+            .candidates
+            .iter()
+            .filter_map(|c| c.group_value.clone())
+            .chain(row.families.iter().map(|f| f.group_value.clone()))
+            .collect(),
+        team: None,
+    };
+    match sns::publish(&r.clients.sns, topic, &rendered, &attributes).await {
+        Ok(id) => {
+            summary.published = true;
+            summary.message_id = Some(id);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "digest not published; a re-run today publishes it");
+            summary.failed.push(Failure { id: "digest".into(), error: format!("{e:#}") });
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "digest_tests.rs"]
+mod tests;

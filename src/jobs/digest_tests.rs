@@ -1,0 +1,180 @@
+//! The digest phase against a fake AWS (`aws::fake`) with a small in-memory S3: what it
+//! reads, the order of its writes (RI object, publish, digest object), the message
+//! attributes, and that a second run of the day publishes nothing.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_types::retry::RetryConfig;
+
+use super::*;
+use crate::aws::fake::{Answer, Call, Fake, decode};
+use crate::config::{Config, RawConfig};
+use crate::core::digest::tests::{report, week_verdicts};
+use crate::jobs::Deadline;
+
+const NOW: &str = "2026-11-30T08:00:00Z";
+const BUCKET: &str = "archive";
+
+type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
+
+/// The fake S3: `PUT` with `If-None-Match: *` answers 412 on an existing key.
+fn s3(objects: &Objects, call: &Call) -> Answer {
+    let (method, rest) = call.action.split_once(' ').unwrap();
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let key = decode(path.trim_start_matches(&format!("/{BUCKET}")).trim_start_matches('/'));
+    let params: BTreeMap<String, String> =
+        query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect();
+    let mut objects = objects.lock().unwrap();
+    match method {
+        "GET" if params.contains_key("list-type") => {
+            let prefix = params.get("prefix").cloned().unwrap_or_default();
+            let after = params.get("start-after").cloned().unwrap_or_default();
+            let contents: String = objects
+                .keys()
+                .filter(|k| k.starts_with(&prefix) && **k > after)
+                .map(|k| format!("<Contents><Key>{k}</Key><Size>1</Size></Contents>"))
+                .collect();
+            Answer::ok(format!("<ListBucketResult><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"))
+        }
+        "GET" => match objects.get(&key) {
+            Some(body) => Answer { status: 200, body: body.clone() },
+            None => Answer { status: 404, body: "<Error><Code>NoSuchKey</Code><Message>none</Message></Error>".into() },
+        },
+        "PUT" if objects.contains_key(&key) && call.headers.contains_key("if-none-match") => {
+            Answer { status: 412, body: "<Error><Code>PreconditionFailed</Code><Message>x</Message></Error>".into() }
+        }
+        "PUT" => {
+            objects.insert(key, call.body.clone());
+            Answer::ok("")
+        }
+        other => panic!("unexpected S3 call {other} {rest}"),
+    }
+}
+
+/// The archive of the core's fixtures (`core::digest::tests`) as collect wrote it.
+fn archive() -> Objects {
+    let mut objects = BTreeMap::new();
+    let mut by_run: BTreeMap<String, Vec<VerdictRow>> = BTreeMap::new();
+    for mut row in week_verdicts() {
+        row.region = "us-east-1".into();
+        let day = row.evaluated_at.format("%Y-%m-%d");
+        let key = format!(
+            "ami-usage/verdicts/region=us-east-1/report_date={day}/run-{}.json.gz",
+            row.evaluated_at.timestamp()
+        );
+        by_run.entry(key).or_default().push(row);
+    }
+    for (key, rows) in by_run {
+        objects.insert(key, jsonl::encode(&rows).unwrap());
+    }
+    let problem = report("amiur-4", "ami-x", "error", "2026-11-27T01:00:00Z", 0);
+    let key = "ami-usage/reports/region=us-east-1/report_date=2026-11-27/amiur-4.json.gz";
+    objects.insert(key.into(), jsonl::encode(&[problem]).unwrap());
+    objects.insert("ami-usage/verdicts/region=us-east-1/report_date=2026-11-30/stray.json.gz".into(), b"nope".to_vec());
+    Arc::new(Mutex::new(objects))
+}
+
+fn world(objects: Objects, extra: impl Fn(&Call) -> Option<Answer> + Send + Sync + 'static) -> Fake {
+    Fake::new(RetryConfig::disabled(), move |call| {
+        if let Some(answer) = extra(call) {
+            return answer;
+        }
+        match call.service.as_str() {
+            "sts" => Answer::ok(
+                "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>123456789012</Account>\
+                 <Arn>arn:aws:iam::123456789012:user/t</Arn><UserId>t</UserId></GetCallerIdentityResult>\
+                 </GetCallerIdentityResponse>",
+            ),
+            "s3" => s3(&objects, call),
+            "sns" => Answer::ok(
+                "<PublishResponse><PublishResult><MessageId>m-1</MessageId></PublishResult></PublishResponse>",
+            ),
+            other => panic!("unexpected service {other}"),
+        }
+    })
+}
+
+pub(super) fn config(extra: impl FnOnce(&mut RawConfig)) -> Config {
+    let mut raw = RawConfig {
+        archive_bucket: Some(BUCKET.into()),
+        alert_topic_arn: Some("arn:aws:sns:us-east-1:123456789012:alerts".into()),
+        ..RawConfig::default()
+    };
+    extra(&mut raw);
+    raw.validate().unwrap()
+}
+
+async fn digest_run(fake: &Fake, config: &Config) -> anyhow::Result<DigestSummary> {
+    let r = Run { clients: &fake.clients, config, now: NOW.parse().unwrap(), deadline: Deadline::NONE };
+    run(&r).await
+}
+
+/// `put <dataset>` and `publish`, in order.
+fn writes(fake: &Fake) -> Vec<String> {
+    fake.calls()
+        .iter()
+        .filter_map(|c| match c.service.as_str() {
+            "sns" => Some("publish".to_string()),
+            "s3" if c.action.starts_with("PUT ") => Some(format!("put {}", c.action.split('/').nth(3).unwrap_or(""))),
+            _ => None,
+        })
+        .collect()
+}
+
+fn attributes(call: &Call) -> BTreeMap<String, (String, String)> {
+    (1..=4)
+        .filter_map(|i| {
+            let p = |s: &str| call.param(&format!("MessageAttributes.entry.{i}.{s}")).map(str::to_string);
+            Some((p("Name")?, (p("Value.DataType")?, p("Value.StringValue")?)))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn reads_the_week_publishes_with_attributes_then_writes_the_digest_object() {
+    let objects = archive();
+    let fake = world(objects.clone(), |_| None);
+    let summary = digest_run(&fake, &config(|_| ())).await.unwrap();
+    assert_eq!((summary.candidates_standing, summary.candidates_new, summary.used_again), (2, 1, 2));
+    assert_eq!((summary.report_problems, summary.snapshot_cost_usd_upper_bound), (1, 6.0));
+    assert_eq!(summary.reservations_status, "off");
+    assert!(summary.published && summary.message_id.as_deref() == Some("m-1"));
+    assert_eq!(summary.failed.len(), 1, "the stray object is named, the rest is read");
+    assert!(summary.failed[0].id.ends_with("stray.json.gz"));
+    assert_eq!(writes(&fake), ["publish", "put digests"]);
+    let publish = fake.calls().into_iter().find(|c| c.service == "sns").unwrap();
+    let attrs = attributes(&publish);
+    assert_eq!(attrs["kind"], ("String.Array".into(), r#"["digest"]"#.into()));
+    assert_eq!(attrs["account"], ("String".into(), "123456789012".into()));
+    assert_eq!(attrs["group"], ("String.Array".into(), r#"["app"]"#.into()));
+    assert!(!attrs.contains_key("team"));
+    let stored = objects.lock().unwrap()[&summary.object].clone();
+    let rows: Vec<DigestRow> = jsonl::decode(&stored).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(summary.object, "ami-usage/digests/region=us-east-1/report_date=2026-11-30/digest.json.gz");
+}
+
+#[tokio::test]
+async fn a_second_run_of_the_day_finds_the_digest_and_publishes_nothing() {
+    let objects = archive();
+    let first = world(objects.clone(), |_| None);
+    digest_run(&first, &config(|_| ())).await.unwrap();
+    let second = world(objects, |_| None);
+    let summary = digest_run(&second, &config(|_| ())).await.unwrap();
+    assert!(summary.already_digested && !summary.published);
+    assert_eq!(summary.candidates_standing, 2, "the counts of the digest found");
+    assert!(writes(&second).is_empty(), "{:?}", writes(&second));
+}
+
+#[tokio::test]
+async fn a_refused_publish_writes_no_digest_object_so_a_rerun_publishes() {
+    let objects = archive();
+    let fake = world(objects.clone(), |c| (c.service == "sns").then(|| Answer::query_error(500, "InternalError")));
+    let summary = digest_run(&fake, &config(|_| ())).await.unwrap();
+    assert!(!summary.published);
+    assert!(summary.failed.iter().any(|f| f.id == "digest" && f.error.contains("InternalError")));
+    assert_eq!(writes(&fake), ["publish"]);
+    let rerun = world(objects, |_| None);
+    assert!(digest_run(&rerun, &config(|_| ())).await.unwrap().published);
+}
