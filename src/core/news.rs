@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::evidence::{Observation, ObservedState, OwnerObservation, ResourceTypes};
 use super::model::Ami;
 use super::records::{ReportRow, timestamp};
+use super::routing::{Route, image_of};
 use super::verdict::{AmiInput, Kind, Reason, Verdict, Verdicts};
 
 pub const STATE_SCHEMA_VERSION: u32 = 1;
@@ -111,6 +112,11 @@ pub struct CollectState {
     /// The clock of the newest run that saved this state (see [`CollectState::moved_by`]).
     #[serde(with = "timestamp::option", default, skip_serializing_if = "Option::is_none")]
     pub latest_run: Option<DateTime<Utc>>,
+    /// Group and team of each AMI (from its tags when collect last decided it), so that
+    /// news still in the outbox is routed like when it was queued; absent in states of
+    /// earlier versions (their news then goes in the untagged message).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub routes: BTreeMap<String, Route>,
 }
 
 impl Default for CollectState {
@@ -124,6 +130,7 @@ impl Default for CollectState {
             verdicts_written: None,
             region: None,
             latest_run: None,
+            routes: BTreeMap::new(),
         }
     }
 }
@@ -305,6 +312,28 @@ impl CollectState {
         for n in self.outbox.drain(..) {
             self.notified.insert(n.key(), timestamp::format(&at));
         }
+    }
+
+    /// Marks the outbox's news with these keys as published (one team's message),
+    /// keeping the rest queued: a run that dies between two team messages resends only
+    /// those.
+    pub fn mark_published_keys(&mut self, keys: &BTreeSet<String>, at: DateTime<Utc>) {
+        let outbox = std::mem::take(&mut self.outbox);
+        for n in outbox {
+            let key = n.key();
+            if keys.contains(&key) {
+                self.notified.insert(key, timestamp::format(&at));
+            } else {
+                self.outbox.push(n);
+            }
+        }
+    }
+
+    /// This run's routes, plus the earlier ones still needed by news in the outbox.
+    pub fn remember_routes(&mut self, routes: BTreeMap<String, Route>) {
+        let queued: BTreeSet<&str> = self.outbox.iter().filter_map(image_of).collect();
+        self.routes.retain(|id, _| queued.contains(id.as_str()));
+        self.routes.extend(routes);
     }
 
     /// Forgets processing marks after 40 days, non-candidate notices after 60 days and

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::alert::Standing;
 use super::model::Ami;
+use super::news::ErrorStreak;
 use super::news_items::News;
 
 /// Team messages per run at most; the rest of the news goes in the untagged message.
@@ -84,16 +86,41 @@ pub struct Batch {
 pub fn batches(outbox: &[News], routes: &BTreeMap<String, Route>, split: bool) -> Vec<Batch> {
     let team_of = |n: &News| image_of(n).and_then(|id| routes.get(id)).and_then(|r| r.team.clone());
     let teams: BTreeSet<String> = if split { outbox.iter().filter_map(team_of).collect() } else { BTreeSet::new() };
-    let own: BTreeSet<&String> = teams.iter().take(MAX_TEAM_MESSAGES).collect();
+    let own: BTreeSet<String> = teams.into_iter().take(MAX_TEAM_MESSAGES).collect();
     let mut by_team: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
     for (i, n) in outbox.iter().enumerate() {
-        let team = team_of(n).filter(|t| own.contains(t));
-        by_team.entry(team).or_default().push(i);
+        by_team.entry(message_team(image_of(n), routes, &own)).or_default().push(i);
     }
     let untagged = by_team.remove(&None);
     let mut out: Vec<Batch> = by_team.into_iter().map(|(team, news)| Batch { team, news }).collect();
     out.extend(untagged.map(|news| Batch { team: None, news }));
     out
+}
+
+/// The message an AMI's items belong to: its team's, when that team has its own message
+/// (`own`), else the untagged one (`None`).
+pub fn message_team(
+    image_id: Option<&str>,
+    routes: &BTreeMap<String, Route>,
+    own: &BTreeSet<String>,
+) -> Option<String> {
+    image_id.and_then(|id| routes.get(id)).and_then(|r| r.team.clone()).filter(|t| own.contains(t))
+}
+
+/// The standing part of one message (still-unused candidates and failing reports of
+/// its AMIs), so that each team reads its own and the untagged message the rest.
+pub fn standing_for(
+    team: Option<&str>,
+    still_unused: &[String],
+    failing: &[(String, ErrorStreak)],
+    routes: &BTreeMap<String, Route>,
+    own: &BTreeSet<String>,
+) -> Standing {
+    let mine = |id: &str| message_team(Some(id), routes, own).as_deref() == team;
+    Standing {
+        still_unused: still_unused.iter().filter(|id| mine(id)).count(),
+        failing: failing.iter().filter(|(id, _)| mine(id)).cloned().collect(),
+    }
 }
 
 /// The message attributes of one publish.

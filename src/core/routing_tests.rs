@@ -152,3 +152,19 @@ fn every_news_variant_has_its_own_kind() {
     assert_eq!(kinds.len(), all.len());
     assert!(!kinds.contains(DIGEST_KIND));
 }
+
+#[test]
+fn the_state_keeps_the_routes_its_outbox_needs_and_marks_one_teams_news() {
+    use crate::core::news::CollectState;
+    let mut s = CollectState { outbox: vec![used_again("ami-queued"), error("ami-gone")], ..CollectState::default() };
+    s.routes = routes(&[("ami-queued", None, Some("payments")), ("ami-old", None, Some("search"))]);
+    s.remember_routes(routes(&[("ami-new", Some("app"), None)]));
+    assert_eq!(s.routes, routes(&[("ami-new", Some("app"), None), ("ami-queued", None, Some("payments"))]));
+    let key: BTreeSet<String> = [s.outbox[0].key()].into();
+    s.mark_published_keys(&key, t("2026-11-22T02:00:00Z"));
+    assert_eq!(s.outbox, [error("ami-gone")]);
+    assert!(s.notified.contains_key("used-again:ami-queued"));
+    let old: CollectState = serde_json::from_str(r#"{"schema_version":1,"outbox":[]}"#).unwrap();
+    assert!(old.routes.is_empty(), "a state of an earlier version loads without routes");
+    assert!(!serde_json::to_string(&old).unwrap().contains("routes"));
+}

@@ -14,15 +14,16 @@ use chrono::Duration;
 use futures::StreamExt;
 use serde::Serialize;
 
+pub use super::alert::AlertSummary;
+use super::alert::alert;
 use super::archive::Archive;
 use super::verdicts::{self, VerdictCounts};
 use super::{Failure, PartialRun, Run, Summary};
-use crate::aws::{ec2, s3, sns, uploads};
-use crate::core::alert::{AlertContext, Standing, render};
+use crate::aws::{ec2, s3, uploads};
 use crate::core::model::{Ami, MalformedReport, ReportListing, ReportState, UsageReport};
 use crate::core::news::{CollectState, News};
 use crate::core::records::{ArchiveKeys, Dataset, Provenance, ReportRow, timestamp};
-use crate::core::routing::MessageAttributes;
+use crate::core::routing::routes_of;
 use crate::core::triage::{expiring_unarchived, lateness_news, quarantine_news, stale_uploads, triage, unabsorbed};
 use crate::core::verdict::Kind;
 
@@ -47,14 +48,6 @@ impl ReportRef {
             detail,
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct AlertSummary {
-    pub subject: String,
-    pub news: usize,
-    pub published: bool,
-    pub message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -156,9 +149,11 @@ async fn remember_and_tell(
             _ => None,
         })
         .collect();
-    summary.still_unused = candidates.iter().filter(|c| !summary.new_candidates.contains(c)).count();
+    let still_unused: Vec<String> =
+        candidates.iter().filter(|c| !summary.new_candidates.contains(c)).cloned().collect();
+    summary.still_unused = still_unused.len();
     if !state.outbox.is_empty() {
-        summary.alert = Some(alert(archive, &mut state, summary.still_unused, &mut summary.failed).await?);
+        summary.alert = Some(alert(archive, &mut state, &still_unused, &mut summary.failed).await?);
     }
     Ok(())
 }
@@ -306,6 +301,8 @@ async fn decide(
             return BTreeSet::new();
         }
     };
+    let config = archive.run.config;
+    state.remember_routes(routes_of(&decided.amis, config.verdict.group_tag.as_deref(), config.route_tag.as_deref()));
     news.extend(state.record_verdicts(&decided.verdicts, &decided.amis, archive.run.now));
     news.extend(decided.gaps.iter().cloned());
     let mut counts = decided.counts.clone();
@@ -332,53 +329,10 @@ async fn save(archive: &Archive<'_>, state: &mut CollectState, news: Vec<News>) 
 /// next run from sending the same news again, and a refusal S3 answers once (403, a KMS
 /// hiccup) is not retried by the SDK; only a crash or this many refusals in a row
 /// between publish and write can repeat an alert.
-const SAVE_ATTEMPTS: u32 = 8;
+pub(super) const SAVE_ATTEMPTS: u32 = 8;
 /// The first back-off between those attempts (doubling, at most 2 s); tests wait less.
-const SAVE_FIRST_DELAY: std::time::Duration = std::time::Duration::from_millis(if cfg!(test) { 1 } else { 100 });
-
-/// Renders the outbox, publishes it (when a topic is configured) and marks it sent.
-/// A publish failure keeps the outbox for the next run and is reported as a failure.
-async fn alert(
-    archive: &Archive<'_>,
-    state: &mut CollectState,
-    still_unused: usize,
-    failed: &mut Vec<Failure>,
-) -> anyhow::Result<AlertSummary> {
-    let r = archive.run;
-    let ctx = AlertContext {
-        account_id: archive.provenance.owner_account_id.clone(),
-        region: archive.provenance.region.clone(),
-        now: r.now,
-        snapshot_gb_month_usd: r.config.snapshot_gb_month_usd,
-        athena_database: r.config.athena_database.clone(),
-        athena_workgroup: r.config.athena_workgroup.clone(),
-        archive_location: format!("s3://{}/{}", archive.bucket, archive.keys.prefix),
-    };
-    let standing = Standing { still_unused, failing: state.failing_reports() };
-    let rendered = render(&state.outbox, &standing, &ctx);
-    let attributes = MessageAttributes::of_news(&state.outbox, &Default::default(), &ctx.account_id, None);
-    let mut out = AlertSummary { subject: rendered.subject.clone(), news: state.outbox.len(), ..Default::default() };
-    match &r.config.alert_topic_arn {
-        Some(topic) => match sns::publish(&r.clients.sns, topic, &rendered, &attributes).await {
-            Ok(id) => {
-                out.published = true;
-                out.message_id = Some(id);
-            }
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "alert not published; it stays queued for the next run");
-                failed.push(Failure { id: "alert".into(), error: format!("{e:#}") });
-                return Ok(out);
-            }
-        },
-        None => {
-            tracing::info!(subject = %rendered.subject, email = %rendered.email, "no ALERT_TOPIC_ARN: alert only logged")
-        }
-    }
-    state.mark_published(r.now);
-    let state: &CollectState = state;
-    super::retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || archive.save_state(state)).await?;
-    Ok(out)
-}
+pub(super) const SAVE_FIRST_DELAY: std::time::Duration =
+    std::time::Duration::from_millis(if cfg!(test) { 1 } else { 100 });
 
 #[cfg(test)]
 #[path = "collect_tests.rs"]

@@ -97,7 +97,9 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<DigestSummary> {
     let (verdicts, verdict_objects) = read_rows::<VerdictRow>(&place, &verdicts_prefix(&place), &mut failed).await?;
     let reports_prefix = place.keys.dataset_prefix(Dataset::Reports, &place.region);
     let (reports, report_objects) = read_rows::<ReportRow>(&place, &reports_prefix, &mut failed).await?;
+    in_time(r)?;
     let (reservations, calls) = reservations(&place).await?;
+    in_time(r)?;
     let ctx = DigestContext {
         owner_account_id: place.account.clone(),
         region: place.region.clone(),
@@ -119,6 +121,16 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<DigestSummary> {
         s3::put_if_absent(&r.clients.s3, place.bucket, &key, body).await?;
     }
     Ok(summary)
+}
+
+/// A digest is all or nothing: past the deadline (Lambda's, `--time-budget`) nothing is
+/// published and the run fails, so the scheduler's retry or a re-run sends it whole.
+fn in_time(r: &Run<'_>) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !r.deadline.passed(),
+        "the time budget ran out before the digest was complete: nothing was published; run it again"
+    );
+    Ok(())
 }
 
 /// The summary of the day's digest when an earlier run wrote it.

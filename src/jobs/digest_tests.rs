@@ -11,6 +11,7 @@ use super::*;
 use crate::aws::fake::{Answer, Call, Fake, decode};
 use crate::config::{Config, RawConfig};
 use crate::core::digest::tests::{report, week_verdicts};
+use crate::core::ri;
 use crate::jobs::Deadline;
 
 const NOW: &str = "2026-11-30T08:00:00Z";
@@ -177,4 +178,113 @@ async fn a_refused_publish_writes_no_digest_object_so_a_rerun_publishes() {
     assert_eq!(writes(&fake), ["publish"]);
     let rerun = world(objects, |_| None);
     assert!(digest_run(&rerun, &config(|_| ())).await.unwrap().published);
+}
+
+/// Cost Explorer's answer for one page: two subscriptions, the next page's token.
+fn ce_page(call: &Call, pages: usize) -> Answer {
+    let body: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
+    let page: usize = body["NextPageToken"].as_str().map_or(1, |t| t.trim_start_matches('p').parse().unwrap());
+    let start = body["TimePeriod"]["Start"].as_str().unwrap();
+    let id = |n: usize| format!("sub-{start}-{page}-{n}");
+    let group = |n: usize, utilization: &str| {
+        serde_json::json!({
+            "Key": "SUBSCRIPTION_ID", "Value": id(n),
+            "Attributes": {"instanceType": "m5.large", "region": "eu-west-1", "accountId": "111122223333",
+                           "numberOfInstances": "2", "endDateTime": "2026-12-10T00:00:00.000Z"},
+            "Utilization": {"UtilizationPercentage": utilization, "PurchasedHours": "336", "TotalActualHours": "100",
+                            "UnusedHours": "236", "NetRISavings": "-3.5"}
+        })
+    };
+    let mut answer = serde_json::json!({
+        "UtilizationsByTime": [{"TimePeriod": {"Start": start, "End": "2026-11-30"}, "Groups": [group(1, "29.76"), group(2, "100")]}],
+        "Total": {"UtilizationPercentage": "64.88"}
+    });
+    if page < pages {
+        answer["NextPageToken"] = format!("p{}", page + 1).into();
+    }
+    Answer::ok(answer.to_string())
+}
+
+fn with_ce(objects: Objects, answer: impl Fn(&Call) -> Answer + Send + Sync + 'static) -> Fake {
+    world(objects, move |c| (c.service == "ce").then(|| answer(c)))
+}
+
+fn ce_calls(fake: &Fake) -> Vec<serde_json::Value> {
+    fake.calls().iter().filter(|c| c.service == "ce").map(|c| serde_json::from_slice(&c.body).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn reservations_are_asked_per_period_paged_and_archived_before_the_publish() {
+    let objects = archive();
+    let fake = with_ce(objects.clone(), |c| ce_page(c, 2));
+    let summary = digest_run(&fake, &config(|r| r.notify.digest_reservations = Some("on".into()))).await.unwrap();
+    let calls = ce_calls(&fake);
+    assert_eq!(calls.len(), 4, "two periods, two pages each");
+    assert_eq!(calls[0]["TimePeriod"], serde_json::json!({"Start": "2026-11-23", "End": "2026-11-30"}));
+    assert_eq!(calls[2]["TimePeriod"], serde_json::json!({"Start": "2026-11-01", "End": "2026-11-30"}));
+    assert_eq!(calls[0]["GroupBy"], serde_json::json!([{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}]));
+    assert_eq!(
+        calls[0]["Filter"],
+        serde_json::json!({"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Elastic Compute Cloud - Compute"]}})
+    );
+    assert!(calls[0].get("Granularity").is_none() && calls[1]["NextPageToken"] == "p2");
+    assert_eq!((summary.reservations_status.as_str(), summary.cost_explorer_calls), ("ok", 4));
+    assert_eq!(
+        (summary.reservations, summary.reservations_under_threshold, summary.reservations_ending_soon),
+        (8, 4, 8)
+    );
+    assert_eq!(writes(&fake), ["put ri_utilization", "publish", "put digests"]);
+    let key = summary.ri_object.unwrap();
+    let rows: Vec<serde_json::Value> = jsonl::decode(&objects.lock().unwrap()[&key]).unwrap();
+    assert_eq!(rows.len(), 8);
+    assert_eq!(
+        (rows[0]["utilization_percentage"].as_f64(), rows[0]["net_ri_savings"].as_f64()),
+        (Some(29.76), Some(-3.5))
+    );
+    assert_eq!(rows[0]["period"], "last_7_days");
+}
+
+#[tokio::test]
+async fn paging_stops_at_the_call_cap_and_says_the_list_is_incomplete() {
+    let fake = with_ce(archive(), |c| ce_page(c, usize::MAX));
+    let summary = digest_run(&fake, &config(|r| r.notify.digest_reservations = Some("on".into()))).await.unwrap();
+    assert_eq!(ce_calls(&fake).len(), ri::MAX_COST_EXPLORER_CALLS);
+    assert_eq!(summary.reservations_status, "ok");
+    let publish = fake.calls().into_iter().find(|c| c.service == "sns").unwrap();
+    assert!(publish.param("Message").unwrap().contains("paging stopped at the call cap"));
+}
+
+#[tokio::test]
+async fn no_cost_explorer_access_is_one_line_and_the_run_succeeds() {
+    let fake = with_ce(archive(), |_| Answer::json_error(400, "AccessDeniedException"));
+    let summary = digest_run(&fake, &config(|r| r.notify.digest_reservations = Some("on".into()))).await.unwrap();
+    assert_eq!(summary.reservations_status, "no_access: AccessDeniedException");
+    assert!(summary.published && summary.ri_object.is_none());
+    assert_eq!(writes(&fake), ["publish", "put digests"]);
+}
+
+#[tokio::test]
+async fn another_cost_explorer_error_fails_the_run_before_anything_is_sent() {
+    let fake = with_ce(archive(), |_| Answer::json_error(400, "LimitExceededException"));
+    let error = digest_run(&fake, &config(|r| r.notify.digest_reservations = Some("on".into()))).await.unwrap_err();
+    assert!(format!("{error:#}").contains("LimitExceededException"), "{error:#}");
+    assert!(writes(&fake).is_empty());
+}
+
+#[tokio::test]
+async fn reservations_off_never_calls_cost_explorer() {
+    let fake = with_ce(archive(), |_| panic!("Cost Explorer called"));
+    let summary = digest_run(&fake, &config(|_| ())).await.unwrap();
+    assert_eq!((summary.reservations_status.as_str(), summary.cost_explorer_calls), ("off", 0));
+}
+
+#[tokio::test]
+async fn past_the_deadline_nothing_is_published_and_the_run_fails() {
+    let fake = world(archive(), |_| None);
+    let config = config(|_| ());
+    let spent = Deadline::after(std::time::Instant::now(), std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let r = Run { clients: &fake.clients, config: &config, now: NOW.parse().unwrap(), deadline: spent };
+    let error = run(&r).await.unwrap_err();
+    assert!(error.to_string().contains("time budget ran out"), "{error}");
+    assert!(writes(&fake).is_empty());
 }

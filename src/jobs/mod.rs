@@ -1,6 +1,7 @@
 //! The phases: orchestration of the edges around the pure core. A job never decides
 //! anything the core could decide; it fetches, asks the core, and writes.
 
+pub mod alert;
 pub mod archive;
 pub mod collect;
 pub mod create;
