@@ -207,8 +207,37 @@ mod tests {
     }
 
     #[test]
+    fn digest_line_counts_the_weeks_figures_and_whether_it_was_published() {
+        let s = Summary::Digest(Box::new(crate::jobs::digest::DigestSummary {
+            candidates_new: 2,
+            candidates_standing: 5,
+            used_again: 1,
+            report_problems: 3,
+            reservations_under_threshold: 4,
+            reservations_ending_soon: 1,
+            published: true,
+            ..Default::default()
+        }));
+        let line = emf(&s, "f", at());
+        assert_eq!(line["Phase"], json!("digest"));
+        for (name, value) in [
+            ("DigestCandidatesNew", 2),
+            ("DigestCandidatesStanding", 5),
+            ("DigestUsedAgain", 1),
+            ("DigestReportProblems", 3),
+            ("ReservationsUnderThreshold", 4),
+            ("ReservationsEndingSoon", 1),
+            ("DigestsPublished", 1),
+            ("Failures", 0),
+        ] {
+            assert_eq!(line[name], json!(value), "{name}");
+        }
+    }
+
+    #[test]
     fn metric_names_never_collide_with_the_reserved_members() {
-        for s in [collect(), Summary::Create(CreateSummary::default()), Summary::Probe(Default::default())] {
+        let digest = Summary::Digest(Box::default());
+        for s in [collect(), Summary::Create(CreateSummary::default()), Summary::Probe(Default::default()), digest] {
             let names: Vec<&str> = metrics_of(&s).iter().map(|m| m.name).collect();
             let unique: std::collections::BTreeSet<&&str> = names.iter().collect();
             assert_eq!(unique.len(), names.len());

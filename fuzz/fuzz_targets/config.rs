@@ -2,7 +2,7 @@
 //! naming the variable and its flag.
 #![no_main]
 
-use ami_usage_reporter::config::RawConfig;
+use ami_usage_reporter::config::{RawConfig, RawNotifyConfig};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,6 +21,15 @@ fuzz_target!(|data: &[u8]| {
         RawConfig { group_tag: one.clone(), ..Default::default() },
         RawConfig { snapshot_gb_month_usd: one.clone(), ..Default::default() },
         RawConfig { athena_database: one.clone(), ..Default::default() },
+        RawConfig { notify: RawNotifyConfig { route_tag: one.clone(), ..Default::default() }, ..Default::default() },
+        RawConfig {
+            notify: RawNotifyConfig { digest_reservations: one.clone(), ..Default::default() },
+            ..Default::default()
+        },
+        RawConfig {
+            notify: RawNotifyConfig { ri_utilization_alert_percent: one.clone(), ..Default::default() },
+            ..Default::default()
+        },
         RawConfig { unused_min_days: one, ..Default::default() },
     ];
     for config in configs {

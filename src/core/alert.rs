@@ -24,6 +24,9 @@ pub struct AlertContext {
     pub athena_database: String,
     pub athena_workgroup: String,
     pub archive_location: String,
+    /// The team of a message split by `ROUTE_TAG` (see `routing`), named in its subject
+    /// and first line; `None` for the untagged message and without `ROUTE_TAG`.
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +126,8 @@ pub fn subject(news: &[News], ctx: &AlertContext) -> String {
     if !s.malformed.is_empty() {
         parts.push(format!("{} reports quarantined", s.malformed.len()));
     }
-    let text = format!("AMI usage {}: {}", ctx.region, parts.join(", "));
+    let team = ctx.team.as_deref().map_or_else(String::new, |t| format!(" [{}]", clean(t)));
+    let text = format!("AMI usage {}{team}: {}", ctx.region, parts.join(", "));
     let ascii: String = text.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
     if ascii.chars().count() <= MAX_SUBJECT_CHARS { ascii } else { format!("{}...", &ascii[..MAX_SUBJECT_CHARS - 3]) }
 }
@@ -254,10 +258,11 @@ fn email(news: &[News], standing: &Standing, ctx: &AlertContext, max_candidates:
     let s = sections(news);
     let mut out = vec![
         format!(
-            "AMI usage alert for account {} in {} at {}",
+            "AMI usage alert for account {} in {} at {}{}",
             ctx.account_id,
             ctx.region,
-            ctx.now.format("%Y-%m-%d %H:%M UTC")
+            ctx.now.format("%Y-%m-%d %H:%M UTC"),
+            ctx.team.as_deref().map_or_else(String::new, |t| format!(", team {}", clean(t)))
         ),
         String::new(),
         counts_line(&s, standing.still_unused),

@@ -13,6 +13,7 @@ fn ctx() -> AlertContext {
         athena_database: "ami_usage".into(),
         athena_workgroup: "ami-usage".into(),
         archive_location: "s3://bucket/ami-usage".into(),
+        team: None,
     }
 }
 
@@ -222,5 +223,17 @@ fn a_candidate_left_without_member_probe_facts_says_so_in_the_email() {
         a.email.contains("- ami-9  golden-member: a required member account's probe facts are missing or stale"),
         "{}",
         a.email
+    );
+}
+
+#[test]
+fn a_team_message_names_its_team_in_the_subject_and_the_first_line() {
+    let ctx = AlertContext { team: Some("payments\n".into()), ..ctx() };
+    let a = render(&golden_news()[1..2], &Standing::default(), &ctx);
+    assert!(a.subject.starts_with("AMI usage eu-west-1 [payments]: "), "{}", a.subject);
+    assert!(
+        a.email.starts_with(
+            "AMI usage alert for account 123456789012 in eu-west-1 at 2026-11-22 10:00 UTC, team payments\n"
+        )
     );
 }

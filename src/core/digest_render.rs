@@ -45,7 +45,11 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 pub fn subject(row: &DigestRow, ctx: &DigestRenderContext) -> String {
     let mut parts = vec![
-        format!("{} candidates ${:.2}/mo", row.candidates_standing, row.snapshot_cost_usd_upper_bound),
+        format!(
+            "{} ${:.2}/mo",
+            plural(row.candidates_standing, "candidate", "candidates"),
+            row.snapshot_cost_usd_upper_bound
+        ),
         format!("{} used again", row.used_again),
         format!("{} report problems", row.report_problems),
     ];
@@ -71,10 +75,7 @@ pub(super) fn numbers(row: &DigestRow, part: &ReservationsPart, ctx: &DigestRend
             row.snapshot_cost_usd_upper_bound
         ),
         format!("{} used again this week", plural(row.used_again, "former candidate", "former candidates")),
-        format!(
-            "{} of a family still used by some account",
-            plural(row.versions_still_used, "older version", "older versions")
-        ),
+        families_line(row),
         format!("{} this week", plural(row.report_problems, "report in error", "reports in error")),
         reservations_line(row, part, ctx),
     ];
@@ -82,6 +83,16 @@ pub(super) fn numbers(row: &DigestRow, part: &ReservationsPart, ctx: &DigestRend
         out.push("no verdicts were archived this week: is collect running?".into());
     }
     out
+}
+
+fn families_line(row: &DigestRow) -> String {
+    if row.families.is_empty() {
+        return "no older family versions (GROUP_TAG groups AMIs into families)".into();
+    }
+    format!(
+        "{} of a family still used by some account",
+        plural(row.versions_still_used, "older version", "older versions")
+    )
 }
 
 fn reservations_line(row: &DigestRow, part: &ReservationsPart, ctx: &DigestRenderContext) -> String {

@@ -126,6 +126,11 @@ fn reservations_off_or_refused_is_one_line_and_no_list() {
     let off = ReservationsPart::Off;
     let a = render(&golden_row(&off), &off, &render_ctx(20));
     assert!(a.email.contains("- Reserved Instances: not part of this digest (DIGEST_RESERVATIONS=off)\n"));
+    let mut lone = golden_row(&off);
+    (lone.families, lone.candidates_standing) = (vec![], 1);
+    let a = render(&lone, &off, &render_ctx(20));
+    assert!(a.email.contains("- no older family versions (GROUP_TAG groups AMIs into families)\n"), "{}", a.email);
+    assert!(a.subject.contains(": 1 candidate $6.00/mo,"), "{}", a.subject);
     assert!(!a.email.contains("RESERVED INSTANCES"));
     let refused = ReservationsPart::NoAccess("AccessDeniedException".into());
     let a = render(&golden_row(&refused), &refused, &render_ctx(20));

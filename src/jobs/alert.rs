@@ -40,7 +40,7 @@ pub struct AlertSummary {
     pub messages: Vec<TeamMessage>,
 }
 
-fn context(archive: &Archive<'_>) -> AlertContext {
+fn context(archive: &Archive<'_>, team: Option<&str>) -> AlertContext {
     let r = archive.run;
     AlertContext {
         account_id: archive.provenance.owner_account_id.clone(),
@@ -50,6 +50,7 @@ fn context(archive: &Archive<'_>) -> AlertContext {
         athena_database: r.config.athena_database.clone(),
         athena_workgroup: r.config.athena_workgroup.clone(),
         archive_location: format!("s3://{}/{}", archive.bucket, archive.keys.prefix),
+        team: team.map(str::to_string),
     }
 }
 
@@ -99,7 +100,7 @@ async fn send(
     failed: &mut Vec<Failure>,
 ) -> (TeamMessage, bool) {
     let r = archive.run;
-    let ctx = context(archive);
+    let ctx = context(archive, m.team);
     let standing = standing_for(m.team, m.still_unused, &state.failing_reports(), &state.routes, m.own);
     let rendered = render(m.news, &standing, &ctx);
     let mut message = TeamMessage {

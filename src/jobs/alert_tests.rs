@@ -126,6 +126,8 @@ async fn one_publish_per_team_then_the_untagged_one_each_followed_by_a_save() {
     let teams: Vec<Option<&str>> = summary.messages.iter().map(|m| m.team.as_deref()).collect();
     assert_eq!(teams, [Some("payments"), Some("search"), None]);
     assert_eq!(summary.messages.iter().map(|m| m.news).collect::<Vec<_>>(), [2, 1, 1]);
+    assert_eq!(summary.messages[0].subject, "AMI usage us-east-1 [payments]: 2 used again");
+    assert!(!summary.messages[2].subject.contains('['), "{}", summary.messages[2].subject);
     let publishes: Vec<Call> = fake.calls().into_iter().filter(|c| c.service == "sns").collect();
     assert_eq!(attribute(&publishes[0], "kind").as_deref(), Some(r#"["used_again"]"#));
     assert_eq!(attribute(&publishes[0], "group").as_deref(), Some(r#"["app","base"]"#));

@@ -11,7 +11,8 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::{Failure, Run};
+use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
+use super::{Failure, PartialRun, Run, Summary, retrying};
 use crate::aws::{cost_explorer, s3, sns};
 use crate::core::digest::{DigestContext, DigestInput, DigestRow, digest, digest_object, partition_days, ri_object};
 use crate::core::digest_render::{DigestRenderContext, render};
@@ -27,8 +28,9 @@ const READ_CONCURRENCY: usize = 8;
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DigestSummary {
     pub digest_date: NaiveDate,
-    /// The digest object (written by this run, or found from an earlier one).
-    pub object: String,
+    /// The digest object (written by this run, or found from an earlier one); `None`
+    /// when the publish failed (a re-run publishes and writes it).
+    pub object: Option<String>,
     /// The `ri_utilization` object, when there were reservation rows to write.
     pub ri_object: Option<String>,
     pub candidates_new: usize,
@@ -53,7 +55,7 @@ pub struct DigestSummary {
 }
 
 impl DigestSummary {
-    fn of(row: &DigestRow, object: String) -> Self {
+    fn of(row: &DigestRow, object: Option<String>) -> Self {
         DigestSummary {
             digest_date: row.digest_date,
             object,
@@ -113,14 +115,28 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<DigestSummary> {
         report_objects_read: report_objects,
         cost_explorer_calls: calls,
         failed,
-        ..DigestSummary::of(&row, key.clone())
+        ..DigestSummary::of(&row, None)
     };
     summary.ri_object = write_ri(&place, &reservations).await?;
-    if publish(&place, &row, &reservations, &mut summary).await {
-        let body = jsonl::encode(std::slice::from_ref(&row))?;
-        s3::put_if_absent(&r.clients.s3, place.bucket, &key, body).await?;
+    if !publish(&place, &row, &reservations, &mut summary).await {
+        return Ok(summary);
     }
-    Ok(summary)
+    match write_digest(&place, &key, &row).await {
+        Ok(()) => {
+            summary.object = Some(key);
+            Ok(summary)
+        }
+        Err(e) => Err(PartialRun::new(Summary::Digest(Box::new(summary)), e).into()),
+    }
+}
+
+/// The digest object, after the publish: retried like collect's state save, since a
+/// digest published without it would be published again by a re-run.
+async fn write_digest(place: &Place<'_>, key: &str, row: &DigestRow) -> anyhow::Result<()> {
+    let body = jsonl::encode(std::slice::from_ref(row))?;
+    let s3 = &place.run.clients.s3;
+    retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || s3::put_if_absent(s3, place.bucket, key, body.clone())).await?;
+    Ok(())
 }
 
 /// A digest is all or nothing: past the deadline (Lambda's, `--time-budget`) nothing is
@@ -142,7 +158,7 @@ async fn already_digested(place: &Place<'_>, key: &str) -> anyhow::Result<Option
         jsonl::decode(&bytes).with_context(|| format!("s3://{}/{key} is unreadable", place.bucket))?;
     let row = rows.first().with_context(|| format!("s3://{}/{key} holds no row", place.bucket))?;
     tracing::info!(key, "the day's digest exists: nothing is published again");
-    Ok(Some(DigestSummary { already_digested: true, ..DigestSummary::of(row, key.to_string()) }))
+    Ok(Some(DigestSummary { already_digested: true, ..DigestSummary::of(row, Some(key.to_string())) }))
 }
 
 fn verdicts_prefix(place: &Place<'_>) -> String {
@@ -151,7 +167,7 @@ fn verdicts_prefix(place: &Place<'_>) -> String {
 
 /// The partition date of a key (`…/report_date=YYYY-MM-DD/…`).
 fn partition_date(key: &str) -> Option<NaiveDate> {
-    let rest = key.split("/report_date=").nth(1)?;
+    let (_, rest) = key.rsplit_once("/report_date=")?;
     NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()
 }
 

@@ -150,10 +150,13 @@ async fn reads_the_week_publishes_with_attributes_then_writes_the_digest_object(
     assert_eq!(attrs["account"], ("String".into(), "123456789012".into()));
     assert_eq!(attrs["group"], ("String.Array".into(), r#"["app"]"#.into()));
     assert!(!attrs.contains_key("team"));
-    let stored = objects.lock().unwrap()[&summary.object].clone();
+    let stored = objects.lock().unwrap()[summary.object.as_ref().unwrap()].clone();
     let rows: Vec<DigestRow> = jsonl::decode(&stored).unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(summary.object, "ami-usage/digests/region=us-east-1/report_date=2026-11-30/digest.json.gz");
+    assert_eq!(
+        summary.object.as_deref(),
+        Some("ami-usage/digests/region=us-east-1/report_date=2026-11-30/digest.json.gz")
+    );
 }
 
 #[tokio::test]
@@ -176,6 +179,7 @@ async fn a_refused_publish_writes_no_digest_object_so_a_rerun_publishes() {
     assert!(!summary.published);
     assert!(summary.failed.iter().any(|f| f.id == "digest" && f.error.contains("InternalError")));
     assert_eq!(writes(&fake), ["publish"]);
+    assert_eq!(summary.object, None);
     let rerun = world(objects, |_| None);
     assert!(digest_run(&rerun, &config(|_| ())).await.unwrap().published);
 }
@@ -287,4 +291,26 @@ async fn past_the_deadline_nothing_is_published_and_the_run_fails() {
     let error = run(&r).await.unwrap_err();
     assert!(error.to_string().contains("time budget ran out"), "{error}");
     assert!(writes(&fake).is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_digest_object_is_retried_then_the_summary_travels_with_the_error() {
+    let fake = world(archive(), |c| {
+        (c.action.starts_with("PUT ") && c.action.contains("/digests/")).then(|| Answer {
+            status: 403,
+            body: "<Error><Code>AccessDenied</Code><Message>no</Message></Error>".into(),
+        })
+    });
+    let error = digest_run(&fake, &config(|_| ())).await.unwrap_err();
+    let partial = error.downcast_ref::<PartialRun>().expect("the summary travels with the error");
+    assert!(matches!(&*partial.summary, Summary::Digest(s) if s.published && s.object.is_none()));
+    let puts = writes(&fake).iter().filter(|w| *w == "put digests").count();
+    assert_eq!(puts, SAVE_ATTEMPTS as usize);
+}
+
+#[test]
+fn the_partition_date_is_the_keys_last_report_date() {
+    let key = "odd/report_date=x/verdicts/region=us-east-1/report_date=2026-11-30/run-1.json.gz";
+    assert_eq!(partition_date(key), Some("2026-11-30".parse().unwrap()));
+    assert_eq!(partition_date("ami-usage/verdicts/region=us-east-1/stray.json.gz"), None);
 }
