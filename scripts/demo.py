@@ -1,11 +1,13 @@
 """Demo driver for scripts/demo: a small organisation on the emulator, the real
-binary run as a user would run it, and what lands in S3 and in the subscriber's queue.
+binary run as a user would run it, and what lands in S3 and in the subscriber's queue;
+it ends with the week's digest as e-mail text (Reserved Instances included).
 It reuses the end-to-end tests' harness and fleet, so the demo and the tests cannot
 drift apart."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -20,6 +22,40 @@ from harness import OWNER, Emulator, base_env, run_binary  # noqa: E402
 # days of zero-usage reports (at least 3) once it is 30 days old, so the demo simulates
 # a little over a month, one create and one collect a day.
 DEMO_SETTINGS = {"AMI_TAG_FILTERS": "Golden=true", "ARCHIVE_PREFIX": "ami-usage"}
+
+
+def seed_reservations(emu: Emulator, days: int) -> None:
+    """Two EC2 Reserved Instances in the emulator's Cost Explorer: one under-used, one
+    ending within 30 days of the last simulated day (the digest lists both)."""
+    today = dt.datetime.fromisoformat(emu.now().replace("Z", "+00:00")).date()
+    common = {"account_id": OWNER, "region": "us-east-1", "start": (today - dt.timedelta(days=200)).isoformat()}
+    emu.control(
+        "reservations",
+        {
+            "reservations": [
+                {
+                    **common,
+                    "subscription_id": "ri-demo-m5",
+                    "instance_type": "m5.large",
+                    "number_of_instances": 4,
+                    "end": (today + dt.timedelta(days=500)).isoformat(),
+                    "recurring_hourly_usd": 0.06,
+                    "on_demand_hourly_usd": 0.096,
+                    "used_fraction": 0.3,
+                },
+                {
+                    **common,
+                    "subscription_id": "ri-demo-c5",
+                    "instance_type": "c5.xlarge",
+                    "number_of_instances": 1,
+                    "end": (today + dt.timedelta(days=days + 20)).isoformat(),
+                    "upfront_hourly_usd": 0.1,
+                    "on_demand_hourly_usd": 0.17,
+                    "used_fraction": 0.97,
+                },
+            ]
+        },
+    )
 
 
 def say(text: str) -> None:
@@ -41,6 +77,7 @@ def main() -> int:
         for a in fleet.amis:
             print(f"  {a.image_id}  {a.name:<18} tags={a.tags}")
         env = base_env(emu, ARCHIVE_BUCKET=alerting.bucket, ALERT_TOPIC_ARN=alerting.topic_arn, **DEMO_SETTINGS)
+        seed_reservations(emu, args.days)
         emu.control("config", {"report_ready_after_seconds": 900})
 
         say(f"{args.days} simulated days: create, an hour later collect (reports are ready after 15 minutes)")
@@ -85,13 +122,15 @@ def main() -> int:
             print(f"Subject: {m['Subject']}\n")
             print(json.loads(m["Message"])["email"])
 
-        say("the week's digest (phase digest, weekly in the stack), e-mail rendering")
-        digest = run_binary(emu, ["digest", "--now", emu.now()], env)
+        say("the week's digest (DIGEST_RESERVATIONS=on: Cost Explorer's Reserved Instances too), as e-mail")
+        before = len(emu.control("sns/published")["messages"])
+        digest = run_binary(emu, ["digest", "--now", emu.now()], {**env, "DIGEST_RESERVATIONS": "on"})
         if digest.code not in (0, 3):
             print(digest.stderr)
             return 1
-        published = emu.control("sns/published")["messages"]
-        for m in [m for m in published if (m.get("Subject") or "").startswith("AMI digest")][-1:]:
+        if args.verbose:
+            print(digest.stdout)
+        for m in emu.control("sns/published")["messages"][before:]:
             print(f"Subject: {m['Subject']}\n")
             print(json.loads(m["Message"])["email"])
         return 0

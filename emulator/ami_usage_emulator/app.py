@@ -4,7 +4,8 @@ Request path:  control API (``/_emulator/...``)  |  otherwise identify the
 AWS call -> serve Image Builder's recipe actions (``imagebuilder_api.py``; moto has
 no Image Builder) and Recycle Bin's rules (``rbin_api.py``; nor rbin), each after its
 fault check -> answer an S3 request signed for another Region than its bucket's
-as S3 does (``bucket_region.py``) -> count it and maybe answer with an injected fault -> hand it to
+as S3 does (``bucket_region.py``) -> serve Cost Explorer's GetReservationUtilization from the
+seeded reservations (``ce_api.py``) -> count it and maybe answer with an injected fault -> hand it to
 moto's own ``DomainDispatcherApplication`` (with the four report actions
 grafted onto moto's EC2 response class) -> log accepted SNS publishes.
 
@@ -146,6 +147,10 @@ class EmulatorApp:
                 wrong = bucket_region.wrong_region_answer(call, STATE.config.get("s3_wrong_region"))
             if wrong is not None:
                 return bucket_region.respond(wrong, start_response)
+        if call.service == "ce" and call.action == "GetReservationUtilization":  # moto's ce lacks it
+            from . import ce_api
+
+            return ce_api.handle(call, environ, start_response)
         if call.service == "rbin":
             from . import rbin_api
 

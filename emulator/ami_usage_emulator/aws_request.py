@@ -31,7 +31,7 @@ S3_SUBRESOURCES = {
     "select",
 }
 VIRTUAL_HOST_RE = re.compile(r"^.+\.s3[.-]")  # bucket.s3.amazonaws.com, bucket.s3-eu-west-1...
-QUERY_SERVICES = {"ec2", "sns", "sts", "sqs", "autoscaling"}
+QUERY_SERVICES = {"ec2", "sns", "sts", "sqs", "autoscaling", "ce"}
 
 
 @dataclass

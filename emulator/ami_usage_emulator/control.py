@@ -73,6 +73,18 @@ def _get_synthetic(_: Any) -> tuple[int, Any]:
     return 200, STATE.synthetic.snapshot()
 
 
+def _post_reservations(body: Any) -> tuple[int, Any]:
+    return 200, STATE.reservations.add(body)
+
+
+def _get_reservations(_: Any) -> tuple[int, Any]:
+    return 200, STATE.reservations.snapshot()
+
+
+def _post_cost_explorer(body: Any) -> tuple[int, Any]:
+    return 200, STATE.reservations.configure(body)
+
+
 def _sns_published(_: Any) -> tuple[int, Any]:
     return 200, {"messages": STATE.sns_log.all()}
 
@@ -130,6 +142,10 @@ class ControlApi:
             ("GET", "/_emulator/synthetic"): _get_synthetic,
             ("GET", "/_emulator/reports"): _reports,
             ("GET", "/_emulator/calls"): _calls,
+            ("POST", "/_emulator/reservations"): _post_reservations,
+            ("GET", "/_emulator/reservations"): _get_reservations,
+            ("POST", "/_emulator/cost_explorer"): _post_cost_explorer,
+            ("GET", "/_emulator/cost_explorer"): _get_reservations,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

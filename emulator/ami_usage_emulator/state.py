@@ -16,6 +16,7 @@ from .faults import Faults
 from .oddities import Oddities
 from .recipes import RECIPES
 from .recycle_bin import RBIN
+from .reservations import ReservationStore
 from .synthetic import SyntheticFleet
 from .usage_reports import ReportStore
 
@@ -75,6 +76,7 @@ class EmulatorState:
         self.sns_log = SnsLog()
         self.calls = CallLog()
         self.recycle_bin = RBIN  # Recycle Bin rules and retained AMIs (recycle_bin.py)
+        self.reservations = ReservationStore()  # Cost Explorer RI utilization (reservations.py)
 
     def now_rfc3339(self) -> str:
         return rfc3339(self.clock.now())
@@ -92,6 +94,7 @@ class EmulatorState:
         self.sns_log.clear()
         self.calls.clear()
         self.recycle_bin.reset()
+        self.reservations.reset()
 
 
 STATE = EmulatorState()

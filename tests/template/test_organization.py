@@ -158,7 +158,7 @@ def test_central_bucket_is_private_versioned_encrypted_and_owner_enforced(centra
     assert _statements(central)["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-@pytest.mark.parametrize("table", ["entries", "reports", "verdicts", "actions"])
+@pytest.mark.parametrize("table", ["entries", "reports", "verdicts", "actions", "digests", "ri_utilization"])
 def test_org_tables_read_every_account_and_region_with_the_archive_columns(table):
     single = glue_columns(TEMPLATE)[table]
     assert glue_columns(CENTRAL)[table] == single  # the same rows, nothing rewritten
@@ -206,8 +206,12 @@ LOCAL_ARCHIVE = {
     "ReportsView",
     "VerdictsView",
     "ActionsTable",
+    "DigestsTable",
+    "RiUtilizationTable",
     "AthenaWorkGroup",
     "UnusedAmisQuery",
+    "WeeklyDigestsQuery",
+    "RiUnderThresholdQuery",
     "ZeroUsageInReportsQuery",
     "UsageByAccountQuery",
     "FamilyAdoptionQuery",

@@ -185,7 +185,18 @@ def test_function_environment_is_the_contract(template):
         "RETIRE_REQUIRE_RECYCLE_BIN",
         "RETIRE_DELETE_SNAPSHOTS",
         "RETIRE_MAX_ACTIONS_PER_RUN",
+        "DIGEST_RESERVATIONS",
+        "RI_UTILIZATION_ALERT_PERCENT",
+        "DIGEST_LIST_LIMIT",
+        "ROUTE_TAG",
     }
+    for var, param in (
+        ("DIGEST_RESERVATIONS", "DigestReservations"),
+        ("RI_UTILIZATION_ALERT_PERCENT", "RiUtilizationAlertPercent"),
+        ("DIGEST_LIST_LIMIT", "DigestListLimit"),
+        ("ROUTE_TAG", "RouteTag"),
+    ):
+        assert env[var] == {"Ref": param}
     assert env["ARCHIVE_BUCKET"] == {
         "Fn::If": ["UseCentralArchive", {"Ref": "CentralArchiveBucket"}, {"Ref": "ArchiveBucket"}]
     }
@@ -215,6 +226,30 @@ def test_function_environment_is_the_contract(template):
     assert params["ExpiryWarningDays"]["Default"] == 7
     assert params["SnapshotGbMonthUsd"]["Default"] == "0.05"
     assert params["CreateConcurrency"]["Default"] == 8
+    # The contract's defaults and bounds (src/config.rs validates the same).
+    assert params["DigestReservations"]["Default"] == "off"
+    assert params["DigestReservations"]["AllowedValues"] == ["off", "on"]
+    alert = params["RiUtilizationAlertPercent"]
+    assert (alert["Default"], alert["MinValue"], alert["MaxValue"]) == (80, 1, 100)
+    limit = params["DigestListLimit"]
+    assert (limit["Default"], limit["MinValue"], limit["MaxValue"]) == (20, 1, 1000)
+    assert params["RouteTag"]["Default"] == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("", True),
+        ("team", True),
+        ("cost-center:team", True),
+        ("Owner Team/v2", True),
+        ("a" * 129, False),
+        ("bad{", False),
+    ],
+)
+def test_route_tag_parameter_takes_a_tag_key(template, value, ok):
+    pattern = template["Parameters"]["RouteTag"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is ok
 
 
 def _load_event(name: str):
@@ -226,7 +261,7 @@ def test_schedules_deliver_the_phase_events(template, expanded):
     assert {e["Type"] for e in events.values()} == {"ScheduleV2"}
     schedules = _resources(expanded[1], "AWS::Scheduler::Schedule")
     by_phase = {json.loads(s["Properties"]["Target"]["Input"])["phase"]: s for s in schedules.values()}
-    assert set(by_phase) == {"create", "collect", "probe"}
+    assert set(by_phase) == {"create", "collect", "probe", "digest"}
     for phase, sched in by_phase.items():
         target = sched["Properties"]["Target"]
         assert json.loads(target["Input"]) == _load_event(f"{phase}.json")
@@ -240,6 +275,10 @@ def test_schedules_deliver_the_phase_events(template, expanded):
         "Fn::If": ["RunsMemberProbe", {"Ref": "ScheduleState"}, "DISABLED"]
     }
     assert by_phase["create"]["Properties"]["State"] == {"Ref": "ScheduleState"}
+    assert by_phase["digest"]["Properties"]["State"] == {"Ref": "ScheduleState"}
+    assert by_phase["digest"]["Properties"]["ScheduleExpression"] == {"Ref": "DigestScheduleExpression"}
+    assert template["Parameters"]["DigestScheduleExpression"]["Default"] == "cron(0 8 ? * MON *)"
+    assert _load_event("digest.json") == {"phase": "digest"}
     assert template["Parameters"]["CreateScheduleExpression"]["Default"] == "cron(0 6 * * ? *)"
     assert template["Parameters"]["CollectScheduleExpression"]["Default"] == "cron(30 * * * ? *)"
     # EventBridge Scheduler delivers the Input alone: events/scheduler.json is collect.json.
@@ -319,11 +358,8 @@ def _role_statements(template) -> list[dict]:
 
 def test_owners_read_member_probe_facts_only_with_require_member_probes(template):
     (policy,) = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
-    conditional = [
-        st["Fn::If"]
-        for st in policy["PolicyDocument"]["Statement"]
-        if "Fn::If" in st and not st["Fn::If"][0].startswith("Retire")  # test_retirement_template.py
-    ]
+    conditional = [st["Fn::If"] for st in policy["PolicyDocument"]["Statement"] if "Fn::If" in st]
+    conditional = [c for c in conditional if c[0] == "ReadsMemberProbes"]
     assert [(c[0], c[2]) for c in conditional] == [("ReadsMemberProbes", {"Ref": "AWS::NoValue"})] * 2
     get, listing = (c[1] for c in conditional)
     assert (get["Action"], listing["Action"]) == ("s3:GetObject", "s3:ListBucket")
@@ -334,6 +370,25 @@ def test_owners_read_member_probe_facts_only_with_require_member_probes(template
     env = template["Resources"]["ReporterFunction"]["Properties"]["Environment"]["Variables"]
     assert env["REQUIRE_MEMBER_PROBES"] == {"Fn::If": ["ReadsMemberProbes", {"Ref": "RequireMemberProbes"}, ""]}
     assert env["PROBE_OWNER_ACCOUNT_IDS"] == {"Fn::If": ["RunsMemberProbe", {"Ref": "ProbeOwnerAccountIds"}, ""]}
+
+
+def test_cost_explorer_is_granted_only_with_digest_reservations_on(template):
+    (policy,) = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
+    conditional = {st["Fn::If"][0]: st["Fn::If"] for st in policy["PolicyDocument"]["Statement"] if "Fn::If" in st}
+    assert set(conditional) == {"ReadsMemberProbes", "DigestReservationsOn"}
+    _, granted, otherwise = conditional["DigestReservationsOn"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    # Cost Explorer has no resource-level permissions: "*" is its only resource.
+    assert granted == {
+        "Sid": "ReadReservationUtilization",
+        "Effect": "Allow",
+        "Action": "ce:GetReservationUtilization",
+        "Resource": "*",
+    }
+    assert template["Conditions"]["DigestReservationsOn"] == {"Fn::Equals": [{"Ref": "DigestReservations"}, "on"]}
+    statements = policy["PolicyDocument"]["Statement"]
+    everything_else = json.dumps([st for st in statements if st.get("Fn::If", [None])[0] != "DigestReservationsOn"])
+    assert "ce:" not in everything_else and "ce:" not in IAM_POLICY.read_text()
 
 
 def _by_action(statements) -> dict[str, dict]:
@@ -647,6 +702,59 @@ ACTIONS_COLUMNS = {
     "undo_command": "string",
 }
 
+# The weekly digest's row (src/core/digest.rs DigestRow) and the Cost Explorer rows
+# (src/core/ri.rs RiRow); region is the partition key.
+DIGESTS_COLUMNS = {
+    "schema_version": "int",
+    "digest_date": "date",
+    "week_start": "timestamp",
+    "week_end": "timestamp",
+    "owner_account_id": "string",
+    "generated_at": "timestamp",
+    "verdicts_evaluated_at": "timestamp",
+    "candidates_new": "bigint",
+    "candidates_standing": "bigint",
+    "used_again": "bigint",
+    "report_problems": "bigint",
+    "snapshot_cost_usd_upper_bound": "double",
+    "versions_still_used": "bigint",
+    "reservations": "bigint",
+    "reservations_under_threshold": "bigint",
+    "reservations_ending_soon": "bigint",
+    "reservations_status": "string",
+    "candidates": "array<struct<image_id:string,name:string,new_this_week:boolean,days_unused:bigint,"
+    "snapshot_size_gib:bigint,snapshot_usd_month:double,group_value:string,has_billing_codes:boolean>>",
+    "used_again_amis": "array<struct<image_id:string,name:string,latest_total_usage:bigint,reasons:array<string>>>",
+    "families": "array<struct<group_value:string,image_id:string,name:string,image_creation_date:timestamp,"
+    "newest_image_id:string,accounts:bigint,total_usage:bigint>>",
+    "problems": "array<struct<report_id:string,image_id:string,name:string,report_creation_time:timestamp,"
+    "state_reason:string>>",
+}
+
+RI_UTILIZATION_COLUMNS = {
+    "schema_version": "int",
+    "digest_date": "date",
+    "period": "string",
+    "period_start": "date",
+    "period_end": "date",
+    "subscription_id": "string",
+    "account_id": "string",
+    "account_name": "string",
+    "instance_type": "string",
+    "reservation_region": "string",
+    "platform": "string",
+    "number_of_instances": "bigint",
+    "end_date_time": "timestamp",
+    "utilization_percentage": "double",
+    "purchased_hours": "double",
+    "total_actual_hours": "double",
+    "unused_hours": "double",
+    "net_ri_savings": "double",
+    "owner_account_id": "string",
+}
+
+TABLES = ("entries", "reports", "verdicts", "actions", "digests", "ri_utilization")
+
 
 def test_glue_columns_are_the_archive_contract():
     assert glue_columns(TEMPLATE) == {
@@ -654,15 +762,16 @@ def test_glue_columns_are_the_archive_contract():
         "reports": REPORTS_COLUMNS,
         "verdicts": VERDICTS_COLUMNS,
         "actions": ACTIONS_COLUMNS,
+        "digests": DIGESTS_COLUMNS,
+        "ri_utilization": RI_UTILIZATION_COLUMNS,
     }
-    assert glue_partition_keys(TEMPLATE) == {
-        t: {"region": "string", "report_date": "string"} for t in ("entries", "reports", "verdicts", "actions")
-    }
+    assert glue_partition_keys(TEMPLATE) == {t: {"region": "string", "report_date": "string"} for t in TABLES}
 
 
-@pytest.mark.parametrize("table", ["entries", "reports", "verdicts", "actions"])
+@pytest.mark.parametrize("table", TABLES)
 def test_tables_use_openx_json_and_partition_projection(table):
-    ti = glue_tables(TEMPLATE)[f"{table}_raw"]
+    tables = glue_tables(TEMPLATE)
+    ti = tables.get(f"{table}_raw") or tables[table]  # compacted datasets' JSON tables are `<dataset>_raw`
     assert ti["TableType"] == "EXTERNAL_TABLE"
     sd = ti["StorageDescriptor"]
     assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
@@ -724,6 +833,8 @@ def test_named_queries_are_the_query_files(template):
         "report_problems",
         "billing_products",
         "retirement_actions",
+        "weekly_digests",
+        "ri_under_threshold",
     }
     by_name = {q["Properties"]["Name"]: q["Properties"] for q in named.values()}
     assert set(by_name) == set(files)
