@@ -375,7 +375,11 @@ def test_owners_read_member_probe_facts_only_with_require_member_probes(template
 def test_cost_explorer_is_granted_only_with_digest_reservations_on(template):
     (policy,) = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
     conditional = {st["Fn::If"][0]: st["Fn::If"] for st in policy["PolicyDocument"]["Statement"] if "Fn::If" in st}
-    assert set(conditional) == {"ReadsMemberProbes", "DigestReservationsOn"}
+    assert set(conditional) == {
+        "ReadsMemberProbes",
+        "DigestReservationsOn",
+        *("RetireRuns", "RetireEnforced", "RetireDeletesSnapshots"),  # test_retirement_template.py
+    }
     _, granted, otherwise = conditional["DigestReservationsOn"]
     assert otherwise == {"Ref": "AWS::NoValue"}
     # Cost Explorer has no resource-level permissions: "*" is its only resource.
