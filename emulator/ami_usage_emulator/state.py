@@ -21,30 +21,12 @@ from .synthetic import SyntheticFleet
 from .usage_reports import ReportStore
 
 
-class SnsLog:
-    """Every SNS Publish the emulator accepted, in order (see ``GET /_emulator/sns/published``)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: list[dict[str, Any]] = []
-
-    def add(self, item: dict[str, Any]) -> None:
-        with self._lock:
-            self._items.append(item)
-
-    def all(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-class CallLog:
-    """Every mutating EC2 and Recycle Bin call that reached the emulator, in order, with
-    what it named and how it was answered (see ``GET /_emulator/calls``): tests count the
-    actions taken on each AMI from here, faulted attempts included."""
+class EventLog:
+    """An append-only, thread-safe log the control API serves: every SNS Publish the
+    emulator accepted (``GET /_emulator/sns/published``), and every mutating EC2 and
+    Recycle Bin call that reached it with what it named and how it was answered
+    (``GET /_emulator/calls``: tests count the actions taken on each AMI from here,
+    faulted attempts included). In order."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -73,8 +55,8 @@ class EmulatorState:
         self.recipes = RECIPES  # Image Builder recipes (recipes.py)
         self.allowed_images = ALLOWED  # Allowed AMIs settings (allowed_images.py)
         self.oddities = Oddities(self.clock, self.reports)
-        self.sns_log = SnsLog()
-        self.calls = CallLog()
+        self.sns_log = EventLog()
+        self.calls = EventLog()
         self.recycle_bin = RBIN  # Recycle Bin rules and retained AMIs (recycle_bin.py)
         self.reservations = ReservationStore()  # Cost Explorer RI utilization (reservations.py)
 

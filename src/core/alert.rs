@@ -371,4 +371,4 @@ use chat_rendering::chat;
 
 #[cfg(test)]
 #[path = "alert_tests.rs"]
-mod tests;
+pub(crate) mod tests;

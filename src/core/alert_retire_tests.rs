@@ -2,24 +2,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::super::{AlertContext, Standing, render};
+use super::super::tests::ctx;
+use super::super::{Standing, render};
 use super::*;
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
-}
-
-fn ctx() -> AlertContext {
-    AlertContext {
-        account_id: "123456789012".into(),
-        region: "eu-west-1".into(),
-        now: t("2026-11-22T10:00:00Z"),
-        snapshot_gb_month_usd: 0.05,
-        athena_database: "ami_usage".into(),
-        athena_workgroup: "ami-usage".into(),
-        archive_location: "s3://bucket/ami-usage".into(),
-        team: None,
-    }
 }
 
 fn news(id: &str, mode: RetireMode, action: Action, outcome: Outcome, reason: &str) -> News {

@@ -4,7 +4,8 @@ fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-fn ctx() -> AlertContext {
+/// The context every alert test renders in (also the retirement section's tests).
+pub(crate) fn ctx() -> AlertContext {
     AlertContext {
         account_id: "123456789012".into(),
         region: "eu-west-1".into(),

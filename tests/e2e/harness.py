@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -178,3 +179,26 @@ class LambdaWatch:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, 15)
             self.proc.wait(20)
+
+
+def s3_puts(emu) -> int:
+    return emu.control("faults")["counters"]["s3_put_object"]["calls"]
+
+
+def collect_killed_after(emu, env, now, puts: int) -> bool:
+    """Starts collect and SIGKILLs it once the emulator has seen `puts` more S3
+    PutObject calls from it. False when the run finished before reaching that point."""
+    start = s3_puts(emu)
+    proc = subprocess.Popen(
+        [str(BINARY), "collect", "--now", now], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if s3_puts(emu) - start >= puts:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    return False

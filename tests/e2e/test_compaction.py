@@ -8,15 +8,12 @@ compaction, then run to the end: the same rows again, no duplicate."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from fleet import archive_and_alerting
-from harness import BINARY, ROOT, base_env, run_binary
+from harness import ROOT, base_env, collect_killed_after, run_binary
 from support.duckdb_archive import open_archive, run_query
 from test_history import DAY, FLAKY_REASON, READY_AFTER, History, change_fleet
 
@@ -75,28 +72,6 @@ def parts(keys: list[str]) -> list[str]:
     return [k for k in keys if k.endswith(".parquet")]
 
 
-def s3_puts(emu) -> int:
-    return emu.control("faults")["counters"]["s3_put_object"]["calls"]
-
-
-def collect_killed_after(emu, env, puts: int) -> bool:
-    """collect, SIGKILLed once the emulator has seen `puts` more PutObject calls."""
-    start = s3_puts(emu)
-    proc = subprocess.Popen(
-        [str(BINARY), "collect", "--now", emu.now()], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if s3_puts(emu) - start >= puts:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.002)
-    proc.kill()
-    proc.wait()
-    return False
-
-
 @pytest.mark.slow
 def test_ten_days_compacted_answer_every_query_like_the_raw_objects_even_when_killed(emu, tmp_path):
     alerting = archive_and_alerting(emu)
@@ -124,7 +99,7 @@ def test_ten_days_compacted_answer_every_query_like_the_raw_objects_even_when_ki
         s3.delete_object(Bucket=alerting.bucket, Key=key)
     kills = 0
     for puts in range(1, 8):
-        kills += collect_killed_after(emu, env, puts)
+        kills += collect_killed_after(emu, env, emu.now(), puts)
     assert kills >= 5, "the runs finished before they could be killed: the test proves nothing"
     final = run_binary(emu, ["collect", "--now", emu.now()], env)
     assert final.code == 0, final.stderr

@@ -4,38 +4,12 @@ seeded random points of collect, and runs that reach their --time-budget."""
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import time
 
 import pytest
-from harness import BINARY, run_binary
+from harness import collect_killed_after, run_binary
 from scale import assert_archived_exactly_once, assert_each_error_alerted_once, synthetic_fleet
 
 SEED = 20261122
-
-
-def s3_puts(emu) -> int:
-    return emu.control("faults")["counters"]["s3_put_object"]["calls"]
-
-
-def collect_killed_after(emu, env, now, puts: int) -> bool:
-    """Starts collect and SIGKILLs it once the emulator has seen `puts` more S3
-    PutObject calls from it. False when the run finished before reaching that point."""
-    start = s3_puts(emu)
-    proc = subprocess.Popen(
-        [str(BINARY), "collect", "--now", now], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if s3_puts(emu) - start >= puts:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.005)
-    proc.kill()
-    proc.wait()
-    return False
 
 
 @pytest.mark.slow
