@@ -8,6 +8,7 @@ compaction, then run to the end: the same rows again, no duplicate."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def assert_views_equal_raw(emu, bucket: str, dest: Path) -> list[str]:
         rows = lambda con, t=table: Counter(map(repr, con.execute(f"select * from {t}").fetchall()))  # noqa: E731
         assert rows(views) == rows(raw), table
     got, expected = answers(views), answers(raw)
-    assert all(expected.values()), "every query has rows to compare"
+    compacted = [name for name, sql in QUERIES.items() if re.search(r"\b(entries|reports|verdicts)\b", sql)]
+    assert compacted and all(expected[name] for name in compacted), "every query over a compacted dataset has rows"
     assert got == expected
     return keys
 
