@@ -107,7 +107,9 @@ async fn handle(shared: &Shared, event: LambdaEvent<RawEvent>) -> Result<Value, 
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "run summary");
     // Raw stdout, not a tracing event: CloudWatch extracts EMF metrics only from a log
     // event whose top-level object carries `_aws`.
-    println!("{}", crate::metrics::emf(&summary, &event.context.env_config.function_name, Utc::now()));
+    for line in crate::metrics::emf_lines(&summary, &event.context.env_config.function_name, Utc::now()) {
+        println!("{line}");
+    }
     Ok(serde_json::to_value(summary).expect("summary serialises"))
 }
 

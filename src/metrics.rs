@@ -17,6 +17,10 @@ pub const NAMESPACE: &str = "AmiUsageReporter";
 /// so that alarms can target one deployment's collect runs.
 pub const DIMENSIONS: [&str; 2] = ["FunctionName", "Phase"];
 
+/// The dimension set of the per-family lines (`core::family_metrics`: at most
+/// `MAX_FAMILIES` families and `(other)` per function, so the series stay bounded).
+pub const FAMILY_DIMENSIONS: [&str; 3] = ["FunctionName", "Phase", "Family"];
+
 /// One metric value: name (the alarm contract), value, CloudWatch unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
@@ -50,6 +54,11 @@ pub fn metrics_of(summary: &Summary) -> Vec<Metric> {
             count("ExpiringUnarchived", s.expiring_unarchived.len()),
             count("NewCandidates", s.new_candidates.len()),
             count("StillUnused", s.still_unused),
+            count("Candidates", s.verdicts.as_ref().map_or(0, |v| v.candidate)),
+            count("InUse", s.verdicts.as_ref().map_or(0, |v| v.in_use)),
+            count("Unknown", s.verdicts.as_ref().map_or(0, |v| v.unknown)),
+            count("RetireActionsDone", s.retire.as_ref().map_or(0, |r| r.done)),
+            count("RetireHeld", s.retire.as_ref().map_or(0, |r| r.held)),
             count("Failures", s.failed.len()),
             count("Remaining", s.remaining),
         ],
@@ -72,7 +81,15 @@ pub fn metrics_of(summary: &Summary) -> Vec<Metric> {
 /// The EMF object for one run: `_aws` metadata (timestamp in epoch milliseconds, one
 /// metric directive), the dimension values and one member per metric value.
 pub fn emf(summary: &Summary, function_name: &str, at: DateTime<Utc>) -> Value {
-    let metrics = metrics_of(summary);
+    let mut line = emf_line(&metrics_of(summary), &DIMENSIONS, at);
+    line.insert("FunctionName".into(), Value::from(function_name));
+    line.insert("Phase".into(), Value::from(summary.phase().as_str()));
+    Value::Object(line)
+}
+
+/// The `_aws` directive and the metric values of one line; the caller adds the
+/// dimension values.
+fn emf_line(metrics: &[Metric], dimensions: &[&str], at: DateTime<Utc>) -> Map<String, Value> {
     let definitions: Vec<Value> = metrics.iter().map(|m| json!({"Name": m.name, "Unit": "Count"})).collect();
     let mut line = Map::new();
     line.insert(
@@ -81,17 +98,37 @@ pub fn emf(summary: &Summary, function_name: &str, at: DateTime<Utc>) -> Value {
             "Timestamp": at.timestamp_millis(),
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [DIMENSIONS],
+                "Dimensions": [dimensions],
                 "Metrics": definitions,
             }],
         }),
     );
-    line.insert("FunctionName".into(), Value::from(function_name));
-    line.insert("Phase".into(), Value::from(summary.phase().as_str()));
     for m in metrics {
         line.insert(m.name.into(), Value::from(m.value));
     }
-    Value::Object(line)
+    line
+}
+
+/// Every EMF line of a run: the phase's line, then collect's one line per `GROUP_TAG`
+/// family (one log event each: a line has one dimension set for all its metrics).
+pub fn emf_lines(summary: &Summary, function_name: &str, at: DateTime<Utc>) -> Vec<Value> {
+    let mut lines = vec![emf(summary, function_name, at)];
+    if let Summary::Collect(s) = summary {
+        for f in s.verdicts.iter().flat_map(|v| &v.families) {
+            let metrics = [
+                count("FamilyAmis", f.selected),
+                count("FamilyCandidates", f.candidate),
+                count("FamilyInUse", f.in_use),
+                count("FamilyUnknown", f.unknown),
+            ];
+            let mut line = emf_line(&metrics, &FAMILY_DIMENSIONS, at);
+            line.insert("FunctionName".into(), Value::from(function_name));
+            line.insert("Phase".into(), Value::from(summary.phase().as_str()));
+            line.insert("Family".into(), Value::from(f.family.as_str()));
+            lines.push(Value::Object(line));
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -159,6 +196,11 @@ mod tests {
             ("ExpiringUnarchived", 1),
             ("NewCandidates", 1),
             ("StillUnused", 3),
+            ("Candidates", 0),
+            ("InUse", 0),
+            ("Unknown", 0),
+            ("RetireActionsDone", 0),
+            ("RetireHeld", 0),
             ("Failures", 1),
             ("Remaining", 5),
         ];
@@ -168,6 +210,30 @@ mod tests {
         }
         // One line: what Lambda ships to CloudWatch Logs as one log event.
         assert!(!line.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn collect_writes_one_line_per_family_with_its_own_dimension_set() {
+        use crate::core::family_metrics::FamilyCounts;
+        use crate::jobs::verdicts::VerdictCounts;
+        let family =
+            |name: &str, selected| FamilyCounts { family: name.into(), selected, candidate: 1, ..Default::default() };
+        let Summary::Collect(mut s) = collect() else { unreachable!() };
+        s.verdicts = Some(Box::new(VerdictCounts {
+            candidate: 2,
+            in_use: 4,
+            families: vec![family("web", 3), family("(other)", 1)],
+            ..Default::default()
+        }));
+        let lines = emf_lines(&Summary::Collect(s), "f", at());
+        assert_eq!(lines.len(), 3);
+        assert_eq!((lines[0]["Candidates"].clone(), lines[0]["InUse"].clone()), (json!(2), json!(4)));
+        let web = &lines[1];
+        assert_eq!(web["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["FunctionName", "Phase", "Family"]]));
+        assert_eq!((web["Family"].clone(), web["Phase"].clone()), (json!("web"), json!("collect")));
+        assert_eq!((web["FamilyAmis"].clone(), web["FamilyCandidates"].clone()), (json!(3), json!(1)));
+        assert_eq!(lines[2]["Family"], json!("(other)"));
+        assert_eq!(emf_lines(&Summary::Create(CreateSummary::default()), "f", at()).len(), 1);
     }
 
     #[test]

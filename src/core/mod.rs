@@ -9,6 +9,7 @@ pub mod create_outcome;
 pub mod digest;
 pub mod digest_render;
 pub mod evidence;
+pub mod family_metrics;
 pub mod glue_type;
 pub mod jsonl;
 pub mod member_facts;

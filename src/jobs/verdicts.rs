@@ -11,6 +11,7 @@ use super::archive::Archive;
 use super::member_probes::{self, MemberProbeCounts};
 use crate::aws::{ec2, references, s3};
 use crate::core::evidence::live_observations;
+use crate::core::family_metrics::{FamilyCounts, MAX_FAMILIES, family_counts};
 use crate::core::jsonl;
 use crate::core::member_facts::findings_for;
 use crate::core::model::{Ami, ReportListing};
@@ -33,6 +34,9 @@ pub struct VerdictCounts {
     pub without_recent_report: usize,
     /// The verdicts object this run wrote, if the verdicts changed since the last one.
     pub object: Option<String>,
+    /// Per `GROUP_TAG` family (at most `MAX_FAMILIES` and `(other)`): the run's family metrics.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<FamilyCounts>,
     /// The required members' probe facts (`REQUIRE_MEMBER_PROBES` set).
     pub member_probes: Option<MemberProbeCounts>,
 }
@@ -126,6 +130,7 @@ pub async fn decide(
     counts.unknown = verdicts.count(Kind::Unknown);
     counts.excluded = verdicts.count(Kind::Excluded);
     counts.withheld = verdicts.breaker.as_ref().map_or(0, |b| b.withheld);
+    counts.families = family_counts(&verdicts.verdicts, MAX_FAMILIES);
     Ok(Decided { verdicts, amis, counts, gaps })
 }
 

@@ -83,7 +83,7 @@ def test_dashboard_metrics_are_exactly_what_metrics_rs_emits(template):
             assert function == FAKE["ReporterFunction"]
             assert name in by_phase[phase], f"{name} is not a {phase} metric of src/metrics.rs"
             shown.add((phase, name))
-    # What an operator looks at: created / archived, entries, candidates, failures of
+    # What an operator looks at: created / archived, entries, verdicts, failures of
     # both phases, expiring unarchived.
     assert {
         ("create", "ReportsCreated"),
@@ -91,6 +91,9 @@ def test_dashboard_metrics_are_exactly_what_metrics_rs_emits(template):
         ("collect", "EntriesArchived"),
         ("collect", "NewCandidates"),
         ("collect", "StillUnused"),
+        ("collect", "Candidates"),
+        ("collect", "InUse"),
+        ("collect", "Unknown"),
         ("create", "Failures"),
         ("collect", "Failures"),
         ("collect", "ExpiringUnarchived"),
