@@ -262,40 +262,54 @@ fn counts_line(s: &Sections, still_unused: usize) -> String {
 
 fn email(news: &[News], standing: &Standing, ctx: &AlertContext, max_candidates: usize) -> String {
     let s = sections(news);
-    let mut out = vec![
-        format!(
-            "AMI usage alert for account {} in {} at {}{}",
-            ctx.account_id,
-            ctx.region,
-            ctx.now.format("%Y-%m-%d %H:%M UTC"),
-            ctx.team.as_deref().map_or_else(String::new, |t| format!(", team {}", clean(t)))
-        ),
-        String::new(),
-        counts_line(&s, standing.still_unused),
-    ];
+    let mut out = vec![email_heading(ctx), String::new(), counts_line(&s, standing.still_unused)];
     if !s.withheld.is_empty() {
         out.push(String::new());
         out.push("CANDIDATE LIST WITHHELD (circuit breaker)".into());
         out.extend(s.withheld.iter().map(|n| other_line(n)));
     }
-    if !s.candidates.is_empty() {
-        out.push(String::new());
-        out.push(
-            "NEW DEREGISTRATION CANDIDATES (no usage in any account or resource type for the whole window, none in this account)".into(),
-        );
-        for n in s.candidates.iter().take(max_candidates) {
-            out.extend(candidate_lines(n, ctx));
-        }
-        if s.candidates.len() > max_candidates {
-            out.push(format!(
-                "... and {} more: see all with the Athena query below.",
-                s.candidates.len() - max_candidates
-            ));
-        }
-        out.push(
-            "Reports may miss the last 24 h of instance launches: deregister with a grace period (EC2 can restore a deregistered AMI from the Recycle Bin if a retention rule exists).".into(),
-        );
+    out.extend(candidate_section(&s.candidates, ctx, max_candidates));
+    out.extend(titled_sections(&s, max_candidates));
+    out.extend(failing_lines(standing, ctx, max_candidates));
+    out.push(String::new());
+    out.push(athena_hint(ctx));
+    out.push(format!("Archive: {}", ctx.archive_location));
+    out.join("\n") + "\n"
+}
+
+fn email_heading(ctx: &AlertContext) -> String {
+    format!(
+        "AMI usage alert for account {} in {} at {}{}",
+        ctx.account_id,
+        ctx.region,
+        ctx.now.format("%Y-%m-%d %H:%M UTC"),
+        ctx.team.as_deref().map_or_else(String::new, |t| format!(", team {}", clean(t)))
+    )
+}
+
+/// The new candidates, cut after `max_candidates` with a pointer to the query.
+fn candidate_section(candidates: &[&News], ctx: &AlertContext, max_candidates: usize) -> Vec<String> {
+    if candidates.is_empty() {
+        return Vec::new();
     }
+    let mut out = vec![
+        String::new(),
+        "NEW DEREGISTRATION CANDIDATES (no usage in any account or resource type for the whole window, none in this account)".into(),
+    ];
+    for n in candidates.iter().take(max_candidates) {
+        out.extend(candidate_lines(n, ctx));
+    }
+    if candidates.len() > max_candidates {
+        out.push(format!("... and {} more: see all with the Athena query below.", candidates.len() - max_candidates));
+    }
+    out.push(
+        "Reports may miss the last 24 h of instance launches: deregister with a grace period (EC2 can restore a deregistered AMI from the Recycle Bin if a retention rule exists).".into(),
+    );
+    out
+}
+
+/// Every other kind of news under its title, each list cut after `max_items`.
+fn titled_sections(s: &Sections<'_>, max_items: usize) -> Vec<String> {
     let titled: [(&str, &Vec<&News>); 8] = [
         ("USED AGAIN (do not deregister)", &s.used_again),
         (retire_rendering::EMAIL_TITLE, &s.retirement),
@@ -306,24 +320,16 @@ fn email(news: &[News], standing: &Standing, ctx: &AlertContext, max_candidates:
         ("REPORTS EXPIRING BEFORE THEY WERE ARCHIVED", &s.expiring),
         ("REPORTS QUARANTINED (EC2 described them unusably; retried every run, the AMI stays unknown)", &s.malformed),
     ];
-    for (title, items) in titled {
-        if items.is_empty() {
-            continue;
-        }
+    let mut out = Vec::new();
+    for (title, items) in titled.into_iter().filter(|(_, items)| !items.is_empty()) {
         out.push(String::new());
         out.push(title.into());
-        for n in items.iter().take(max_candidates) {
-            out.push(other_line(n));
-        }
-        if items.len() > max_candidates {
-            out.push(format!("... and {} more.", items.len() - max_candidates));
+        out.extend(items.iter().take(max_items).map(|n| other_line(n)));
+        if items.len() > max_items {
+            out.push(format!("... and {} more.", items.len() - max_items));
         }
     }
-    out.extend(failing_lines(standing, ctx, max_candidates));
-    out.push(String::new());
-    out.push(athena_hint(ctx));
-    out.push(format!("Archive: {}", ctx.archive_location));
-    out.join("\n") + "\n"
+    out
 }
 
 /// The standing report failures, each announced once when it began.
