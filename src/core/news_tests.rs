@@ -54,24 +54,7 @@ fn ami(id: &str) -> Ami {
 }
 
 fn verdict(id: &str, kind: Kind, unused_since: Option<&str>, reasons: &[Reason]) -> Verdict {
-    Verdict {
-        image_id: id.into(),
-        kind,
-        reasons: reasons.to_vec(),
-        age_days: Some(300),
-        unused_since: unused_since.map(t),
-        reports_in_window: 3,
-        zero_usage_reports: 3,
-        owner_references: vec![],
-        member_references: vec![],
-        last_launched: None,
-        group: None,
-        newest_zero_report: None,
-        owner_last_used: None,
-        checked: vec![],
-        not_checked: vec![],
-        deregistration_protected: false,
-    }
+    Verdict { unused_since: unused_since.map(t), ..Verdict::for_test(id, kind, reasons) }
 }
 
 fn verdicts(v: Vec<Verdict>) -> Verdicts {

@@ -52,24 +52,7 @@ fn verdict(id: &str, kind: Kind) -> Verdict {
         Kind::Excluded => vec![Reason::ExcludedByTag],
         Kind::Unknown => vec![Reason::WithheldByCircuitBreaker],
     };
-    Verdict {
-        image_id: id.into(),
-        kind,
-        reasons,
-        age_days: Some(300),
-        unused_since: Some(t("2026-10-01T00:00:00Z")),
-        reports_in_window: 3,
-        zero_usage_reports: 3,
-        owner_references: vec![],
-        member_references: vec![],
-        last_launched: None,
-        group: None,
-        newest_zero_report: None,
-        owner_last_used: None,
-        checked: vec![],
-        not_checked: vec![],
-        deregistration_protected: false,
-    }
+    Verdict { unused_since: Some(t("2026-10-01T00:00:00Z")), ..Verdict::for_test(id, kind, &reasons) }
 }
 
 fn settings(mode: RetireMode) -> RetireSettings {

@@ -198,6 +198,30 @@ impl Verdict {
     pub fn needs_owner_check(&self) -> bool {
         self.reasons.contains(&Reason::OwnerCheckPending)
     }
+
+    /// A verdict of a 300-day-old AMI with three zero-usage reports and no other facts:
+    /// the tests of the verdict's consumers set only the fields they are about.
+    #[cfg(test)]
+    pub fn for_test(image_id: &str, kind: Kind, reasons: &[Reason]) -> Verdict {
+        Verdict {
+            image_id: image_id.into(),
+            kind,
+            reasons: reasons.to_vec(),
+            age_days: Some(300),
+            unused_since: None,
+            reports_in_window: 3,
+            zero_usage_reports: 3,
+            owner_references: vec![],
+            member_references: vec![],
+            last_launched: None,
+            group: None,
+            newest_zero_report: None,
+            owner_last_used: None,
+            checked: vec![],
+            not_checked: vec![],
+            deregistration_protected: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,24 +27,7 @@ fn config(mode: RetireMode) -> Config {
 }
 
 fn candidate(id: &str) -> Verdict {
-    Verdict {
-        image_id: id.into(),
-        kind: Kind::Candidate,
-        reasons: vec![Reason::UnusedForWindow],
-        age_days: Some(300),
-        unused_since: None,
-        reports_in_window: 3,
-        zero_usage_reports: 3,
-        owner_references: vec![],
-        member_references: vec![],
-        last_launched: None,
-        group: None,
-        newest_zero_report: None,
-        owner_last_used: None,
-        checked: vec![],
-        not_checked: vec![],
-        deregistration_protected: false,
-    }
+    Verdict::for_test(id, Kind::Candidate, &[Reason::UnusedForWindow])
 }
 
 fn decided(ami: Ami) -> Decided {
