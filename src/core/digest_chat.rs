@@ -69,8 +69,8 @@ pub(super) fn chat(
         Page::Team(team) => format!("-{}", clean(team)),
         _ => String::new(),
     };
-    let mut keywords = vec!["ami-usage-reporter".to_string(), "digest".into(), row.region.clone()];
-    keywords.push(row.owner_account_id.clone());
+    let mut keywords =
+        vec!["ami-usage-reporter".to_string(), "digest".into(), row.region.clone(), row.owner_account_id.clone()];
     if let Page::Team(name) = page {
         keywords.push(clean(name));
     }

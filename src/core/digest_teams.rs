@@ -59,7 +59,7 @@ pub fn assign(
 }
 
 /// One team's numbers, shown in the account message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TeamNumbers {
     pub team: String,
     pub candidates_new: usize,
