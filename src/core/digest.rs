@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::digest_teams as teams;
 use super::records::{ArchiveKeys, ReportRow, SCHEMA_VERSION, timestamp};
 use super::ri::{ReservationsPart, RiTotals};
 use super::verdict_row::VerdictRow;
@@ -42,6 +43,9 @@ pub struct DigestCandidate {
     pub snapshot_usd_month: f64,
     pub group_value: Option<String>,
     pub has_billing_codes: bool,
+    /// Its `ROUTE_TAG` value (see [`super::digest_teams`]).
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +54,8 @@ pub struct DigestUsedAgain {
     pub name: String,
     pub latest_total_usage: Option<i64>,
     pub reasons: Vec<String>,
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 /// A non-newest version of a family and how many accounts still run it.
@@ -64,6 +70,8 @@ pub struct FamilyVersion {
     /// Distinct accounts in its newest available report of the week; `None`: no such report.
     pub accounts: Option<i64>,
     pub total_usage: Option<i64>,
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +82,9 @@ pub struct DigestProblem {
     #[serde(with = "timestamp")]
     pub report_creation_time: DateTime<Utc>,
     pub state_reason: Option<String>,
+    /// The `ROUTE_TAG` value in this report's own image tags.
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 /// The one row of `digests/region=<region>/report_date=<digest_date>/digest.json.gz`.
@@ -118,6 +129,8 @@ pub struct DigestContext {
     pub snapshot_gb_month_usd: f64,
     /// `RI_UTILIZATION_ALERT_PERCENT`.
     pub ri_alert_percent: u32,
+    /// `ROUTE_TAG`: the tag whose value names an item's team.
+    pub route_tag: Option<String>,
 }
 
 /// What the job read: verdict rows of the week and of the day before, the week's report
@@ -141,6 +154,12 @@ pub fn partition_days(now: DateTime<Utc>) -> Vec<NaiveDate> {
     first.iter_days().take_while(|d| *d <= end.date_naive()).collect()
 }
 
+/// The digest job's progress of the day (see [`super::digest_teams::DigestProgress`]):
+/// under `state/`, outside every Glue table's location.
+pub fn progress_object(keys: &ArchiveKeys, region: &str) -> String {
+    format!("{}/state/region={region}/digest-progress.json", keys.prefix)
+}
+
 pub fn digest_object(keys: &ArchiveKeys, region: &str, day: NaiveDate) -> String {
     format!("{}/digests/region={region}/report_date={}/digest.json.gz", keys.prefix, day.format("%Y-%m-%d"))
 }
@@ -153,7 +172,7 @@ pub fn ri_object(keys: &ArchiveKeys, region: &str, day: NaiveDate) -> String {
     )
 }
 
-fn cents(usd: f64) -> f64 {
+pub(super) fn cents(usd: f64) -> f64 {
     (usd * 100.0).round() / 100.0
 }
 
@@ -205,6 +224,7 @@ fn verdict_part(rows: &[VerdictRow], ctx: &DigestContext) -> VerdictPart {
             name: r.name.clone(),
             latest_total_usage: r.latest_total_usage,
             reasons: r.reasons.clone(),
+            team: None,
         })
         .collect();
     let latest = latest.iter().map(|r| (*r).clone()).collect();
@@ -221,6 +241,7 @@ fn candidate(r: &VerdictRow, new_this_week: bool, ctx: &DigestContext) -> Digest
         snapshot_usd_month: cents(r.snapshot_size_gib_total as f64 * ctx.snapshot_gb_month_usd),
         group_value: r.group_value.clone(),
         has_billing_codes: r.has_billing_codes,
+        team: None,
     }
 }
 
@@ -258,6 +279,7 @@ fn families(latest: &[VerdictRow], reports: &[&ReportRow]) -> Vec<FamilyVersion>
                 newest_image_id: newest.image_id.clone(),
                 accounts: report.map(|p| p.account_count),
                 total_usage: report.map(|p| p.total_usage),
+                team: None,
             }
         }));
     }
@@ -271,7 +293,7 @@ fn families(latest: &[VerdictRow], reports: &[&ReportRow]) -> Vec<FamilyVersion>
     out
 }
 
-fn problems(reports: &[&ReportRow]) -> Vec<DigestProblem> {
+fn problems(reports: &[&ReportRow], route_tag: Option<&str>) -> Vec<DigestProblem> {
     let mut out: Vec<DigestProblem> = reports
         .iter()
         .filter(|r| r.state == "error")
@@ -281,6 +303,7 @@ fn problems(reports: &[&ReportRow]) -> Vec<DigestProblem> {
             name: r.image.as_ref().map(|i| i.name.clone()),
             report_creation_time: r.report_creation_time,
             state_reason: r.state_reason.clone(),
+            team: teams::image_team(r, route_tag),
         })
         .collect();
     out.sort_by(|a, b| (a.report_creation_time, &a.report_id).cmp(&(b.report_creation_time, &b.report_id)));
@@ -292,9 +315,10 @@ pub fn digest(input: &DigestInput, ctx: &DigestContext) -> DigestRow {
     let (start, end) = week(ctx.now);
     let reports: Vec<&ReportRow> =
         input.reports.iter().filter(|r| r.report_creation_time > start && r.report_creation_time <= end).collect();
-    let part = verdict_part(input.verdicts, ctx);
-    let families = families(&part.latest, &reports);
-    let problems = problems(&reports);
+    let mut part = verdict_part(input.verdicts, ctx);
+    let mut families = families(&part.latest, &reports);
+    let problems = problems(&reports, ctx.route_tag.as_deref());
+    teams::assign(&mut part.candidates, &mut part.used_again, &mut families, &reports, ctx.route_tag.as_deref());
     let gib: i64 = part.candidates.iter().map(|c| c.snapshot_size_gib).sum();
     let ri = RiTotals::of(input.reservations, ctx.now, ctx.ri_alert_percent);
     DigestRow {

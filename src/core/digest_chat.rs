@@ -5,9 +5,10 @@ use serde_json::json;
 
 use super::super::alert::clean;
 use super::super::ri::{Reservation, ReservationsPart};
+use super::page::{team_line, title};
 use super::{
-    DigestRenderContext, DigestRow, candidate_line, family_line, list_query, numbers, problem_line, reservation_line,
-    used_again_line, where_clause,
+    DigestRenderContext, DigestRow, Page, candidate_line, family_line, list_query, numbers, problem_line,
+    reservation_line, used_again_line, where_clause,
 };
 
 /// Items per list in Slack (the limit applies too when it is smaller).
@@ -18,15 +19,27 @@ fn bullet(line: String) -> String {
     line.replacen('-', "•", 1)
 }
 
-fn description(row: &DigestRow, part: &ReservationsPart, listed: &[Reservation], ctx: &DigestRenderContext) -> String {
-    let mut lines: Vec<String> = numbers(row, part, ctx).into_iter().map(|l| format!("• {l}")).collect();
+fn description(
+    row: &DigestRow,
+    part: &ReservationsPart,
+    listed: &[Reservation],
+    ctx: &DigestRenderContext,
+    page: &Page,
+) -> String {
+    let mut lines: Vec<String> = numbers(row, part, ctx, page).into_iter().map(|l| format!("• {l}")).collect();
     let items = CHAT_ITEMS.min(ctx.list_limit.max(1));
-    let sections: [(&str, Vec<String>); 5] = [
-        ("Deregistration candidates", row.candidates.iter().map(candidate_line).collect()),
-        ("Used again (do not deregister)", row.used_again_amis.iter().map(used_again_line).collect()),
-        ("Older versions still in use", row.families.iter().map(family_line).collect()),
-        ("Report problems", row.problems.iter().map(problem_line).collect()),
-        ("Reserved Instances", listed.iter().map(reservation_line).collect()),
+    let teams = match page {
+        Page::Account(teams) => teams.iter().map(team_line).collect(),
+        _ => Vec::new(),
+    };
+    let t = |base: &str| title(base, page);
+    let sections: [(String, Vec<String>); 6] = [
+        ("Teams (each has its own digest)".into(), teams),
+        (t("Deregistration candidates"), row.candidates.iter().map(candidate_line).collect()),
+        (t("Used again (do not deregister)"), row.used_again_amis.iter().map(used_again_line).collect()),
+        (t("Older versions still in use"), row.families.iter().map(family_line).collect()),
+        (t("Report problems"), row.problems.iter().map(problem_line).collect()),
+        ("Reserved Instances".into(), listed.iter().map(reservation_line).collect()),
     ];
     for (title, section) in sections.into_iter().filter(|(_, s)| !s.is_empty()) {
         lines.push(format!("*{title}*"));
@@ -49,24 +62,34 @@ pub(super) fn chat(
     listed: &[Reservation],
     ctx: &DigestRenderContext,
     subject: &str,
+    page: &Page,
 ) -> String {
     let related: Vec<&str> = row.candidates.iter().take(CHAT_ITEMS).map(|c| c.image_id.as_str()).collect();
+    let team = match page {
+        Page::Team(team) => format!("-{}", clean(team)),
+        _ => String::new(),
+    };
+    let mut keywords =
+        vec!["ami-usage-reporter".to_string(), "digest".into(), row.region.clone(), row.owner_account_id.clone()];
+    if let Page::Team(name) = page {
+        keywords.push(clean(name));
+    }
     json!({
         "version": "1.0",
         "source": "custom",
-        "id": format!("ami-usage-reporter-digest-{}", row.generated_at.timestamp()),
+        "id": format!("ami-usage-reporter-digest-{}{team}", row.generated_at.timestamp()),
         "content": {
             "textType": "client-markdown",
             "title": format!(":bar_chart: {}", clean(subject)),
-            "description": description(row, part, listed, ctx),
+            "description": description(row, part, listed, ctx, page),
             "nextSteps": [
-                format!("Every candidate: {}", list_query(row, "candidates", ctx)),
+                format!("Every candidate: {}", list_query(row, "candidates", ctx, page)),
                 format!("The whole digest: SELECT * FROM {}.digests WHERE {}", ctx.athena_database, where_clause(row)),
             ],
-            "keywords": ["ami-usage-reporter", "digest", row.region, row.owner_account_id],
+            "keywords": keywords,
         },
         "metadata": {
-            "threadId": format!("ami-usage-reporter-digest-{}-{}", row.owner_account_id, row.region),
+            "threadId": format!("ami-usage-reporter-digest-{}-{}{team}", row.owner_account_id, row.region),
             "summary": subject,
             "eventType": "AmiUsageDigest",
             "relatedResources": related,

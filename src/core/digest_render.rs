@@ -3,7 +3,8 @@
 //! page, numbers first and then the lists, each cut at `DIGEST_LIST_LIMIT` with
 //! "… and N more" and the Athena query that lists all; `default` an AWS Chatbot custom
 //! notification. Both stay under the alert's limits (`alert::MAX_MESSAGE_BYTES`,
-//! `alert::MAX_SUBJECT_CHARS`, no control characters).
+//! `alert::MAX_SUBJECT_CHARS`, no control characters). With `ROUTE_TAG`, a [`Page`] is
+//! a team's message or the account message beside them (see [`super::digest_teams`]).
 
 use chrono::{DateTime, Utc};
 
@@ -11,6 +12,8 @@ use super::alert::{Alert, MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS, clean};
 use super::digest::{DigestCandidate, DigestProblem, DigestRow, DigestUsedAgain, FamilyVersion};
 use super::records::timestamp;
 use super::ri::{Reservation, ReservationsPart, reservations};
+pub use page::Page;
+use page::{heading, team_filter, team_line, teams_query, title};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DigestRenderContext {
@@ -23,15 +26,23 @@ pub struct DigestRenderContext {
     pub ri_alert_percent: u32,
 }
 
-/// Renders the digest, cutting the lists further until the whole message fits.
+/// Renders the digest as its only message.
 pub fn render(row: &DigestRow, part: &ReservationsPart, ctx: &DigestRenderContext) -> Alert {
-    let subject = subject(row, ctx);
-    let listed = reservations(part.rows(), row.generated_at, ctx.ri_alert_percent);
-    let chat = chat::chat(row, part, &listed, ctx, &subject);
+    render_page(row, part, ctx, &Page::Whole)
+}
+
+/// Renders one page, cutting the lists further until the whole message fits.
+pub fn render_page(row: &DigestRow, part: &ReservationsPart, ctx: &DigestRenderContext, page: &Page) -> Alert {
+    let subject = subject(row, ctx, page);
+    let listed = match page {
+        Page::Team(_) => Vec::new(),
+        _ => reservations(part.rows(), row.generated_at, ctx.ri_alert_percent),
+    };
+    let chat = chat::chat(row, part, &listed, ctx, &subject, page);
     let mut limit = ctx.list_limit.max(1);
     loop {
-        let alert =
-            Alert { subject: subject.clone(), chat: chat.clone(), email: email(row, part, &listed, ctx, limit) };
+        let email = email(row, part, &listed, ctx, limit, page);
+        let alert = Alert { subject: subject.clone(), chat: chat.clone(), email };
         if alert.sns_message().len() <= MAX_MESSAGE_BYTES || limit == 1 {
             return alert;
         }
@@ -39,11 +50,11 @@ pub fn render(row: &DigestRow, part: &ReservationsPart, ctx: &DigestRenderContex
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-pub fn subject(row: &DigestRow, ctx: &DigestRenderContext) -> String {
+pub fn subject(row: &DigestRow, ctx: &DigestRenderContext, page: &Page) -> String {
     let mut parts = vec![
         format!(
             "{} ${:.2}/mo",
@@ -56,17 +67,21 @@ pub fn subject(row: &DigestRow, ctx: &DigestRenderContext) -> String {
     if row.reservations_under_threshold > 0 {
         parts.push(format!("{} RIs <{}%", row.reservations_under_threshold, ctx.ri_alert_percent));
     }
-    let text = format!("AMI digest {} {}: {}", row.region, row.digest_date, parts.join(", "));
+    let team = match page {
+        Page::Team(team) => format!("[{}] ", clean(team)),
+        _ => String::new(),
+    };
+    let text = format!("AMI digest {team}{} {}: {}", row.region, row.digest_date, parts.join(", "));
     let ascii: String = text.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
     if ascii.len() <= MAX_SUBJECT_CHARS { ascii } else { format!("{}...", &ascii[..MAX_SUBJECT_CHARS - 3]) }
 }
 
-fn minute(t: &DateTime<Utc>) -> String {
+pub(super) fn minute(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The numbers, one line each: what the page is about before any list.
-pub(super) fn numbers(row: &DigestRow, part: &ReservationsPart, ctx: &DigestRenderContext) -> Vec<String> {
+pub(super) fn numbers(row: &DigestRow, part: &ReservationsPart, ctx: &DigestRenderContext, page: &Page) -> Vec<String> {
     let mut out = vec![
         format!(
             "{} ({} new this week), snapshots at most ${:.2}/month (upper bound: snapshots are billed incrementally)",
@@ -75,18 +90,30 @@ pub(super) fn numbers(row: &DigestRow, part: &ReservationsPart, ctx: &DigestRend
             row.snapshot_cost_usd_upper_bound
         ),
         format!("{} used again this week", plural(row.used_again, "former candidate", "former candidates")),
-        families_line(row),
+        families_line(row, page),
         format!("{} this week", plural(row.report_problems, "report in error", "reports in error")),
-        reservations_line(row, part, ctx),
+        match page {
+            Page::Team(_) => "Reserved Instances: in the account digest (reservations belong to the account)".into(),
+            _ => reservations_line(row, part, ctx),
+        },
     ];
     if row.verdicts_evaluated_at.is_none() {
         out.push("no verdicts were archived this week: is collect running?".into());
     }
+    if let Page::Account(teams) = page
+        && !teams.is_empty()
+    {
+        out.push(format!(
+            "{} (ROUTE_TAG): their items are listed there, not here",
+            plural(teams.len(), "team has its own digest", "teams have their own digests")
+        ));
+    }
     out
 }
 
-fn families_line(row: &DigestRow) -> String {
-    if row.families.is_empty() {
+fn families_line(row: &DigestRow, page: &Page) -> String {
+    let account_beside_teams = matches!(page, Page::Account(teams) if !teams.is_empty());
+    if row.families.is_empty() && !account_beside_teams {
         return "no older family versions (GROUP_TAG groups AMIs into families)".into();
     }
     format!(
@@ -196,12 +223,13 @@ pub(super) fn where_clause(row: &DigestRow) -> String {
     )
 }
 
-/// The query listing every item of one of the digest row's arrays.
-pub(super) fn list_query(row: &DigestRow, column: &str, ctx: &DigestRenderContext) -> String {
+/// The query listing every item of one of the digest row's arrays on this page.
+pub(super) fn list_query(row: &DigestRow, column: &str, ctx: &DigestRenderContext, page: &Page) -> String {
     format!(
-        "SELECT item.* FROM {}.digests CROSS JOIN UNNEST({column}) AS t(item) WHERE {}",
+        "SELECT item.* FROM {}.digests CROSS JOIN UNNEST({column}) AS t(item) WHERE {}{}",
         ctx.athena_database,
-        where_clause(row)
+        where_clause(row),
+        team_filter(page)
     )
 }
 
@@ -233,32 +261,30 @@ fn email(
     listed: &[Reservation],
     ctx: &DigestRenderContext,
     limit: usize,
+    page: &Page,
 ) -> String {
-    let mut out = vec![
-        format!(
-            "AMI usage weekly digest for account {} in {}, {} to {} UTC",
-            row.owner_account_id,
-            row.region,
-            minute(&row.week_start),
-            minute(&row.week_end)
-        ),
-        String::new(),
-    ];
-    out.extend(numbers(row, part, ctx).into_iter().map(|l| format!("- {l}")));
-    let q = |column: &str| list_query(row, column, ctx);
+    let mut out = vec![heading(row, page), String::new()];
+    out.extend(numbers(row, part, ctx, page).into_iter().map(|l| format!("- {l}")));
+    if let Page::Account(teams) = page {
+        let lines = teams.iter().map(team_line).collect();
+        section(&mut out, "TEAMS (each has its own digest)", lines, limit, teams_query(row, ctx));
+    }
+    let q = |column: &str| list_query(row, column, ctx, page);
+    let t = |base: &str| title(base, page);
     section(
         &mut out,
-        "DEREGISTRATION CANDIDATES (new first, then by snapshot size)",
+        &t("DEREGISTRATION CANDIDATES (new first, then by snapshot size)"),
         row.candidates.iter().map(candidate_line).collect(),
         limit,
         q("candidates"),
     );
     let used = row.used_again_amis.iter().map(used_again_line).collect();
-    section(&mut out, "USED AGAIN THIS WEEK (do not deregister)", used, limit, q("used_again_amis"));
+    section(&mut out, &t("USED AGAIN THIS WEEK (do not deregister)"), used, limit, q("used_again_amis"));
     let families = row.families.iter().map(family_line).collect();
-    section(&mut out, "FAMILIES: OLDER VERSIONS STILL IN USE (migration nudge)", families, limit, q("families"));
+    let families_title = t("FAMILIES: OLDER VERSIONS STILL IN USE (migration nudge)");
+    section(&mut out, &families_title, families, limit, q("families"));
     let problems = row.problems.iter().map(problem_line).collect();
-    section(&mut out, "REPORT PROBLEMS THIS WEEK", problems, limit, q("problems"));
+    section(&mut out, &t("REPORT PROBLEMS THIS WEEK"), problems, limit, q("problems"));
     let ri = listed.iter().map(reservation_line).collect();
     section(&mut out, "RESERVED INSTANCES (under threshold first, then ending soon)", ri, limit, ri_query(row, ctx));
     out.push(String::new());
@@ -275,6 +301,8 @@ fn email(
 
 #[path = "digest_chat.rs"]
 mod chat;
+#[path = "digest_page.rs"]
+mod page;
 
 #[cfg(test)]
 #[path = "digest_render_tests.rs"]

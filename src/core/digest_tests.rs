@@ -17,6 +17,7 @@ pub(crate) fn ctx() -> DigestContext {
         now: t(NOW),
         snapshot_gb_month_usd: 0.05,
         ri_alert_percent: 80,
+        route_tag: None,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod compaction;
 pub mod create_outcome;
 pub mod digest;
 pub mod digest_render;
+pub mod digest_teams;
 pub mod evidence;
 pub mod family_metrics;
 pub mod glue_type;

@@ -1,10 +1,11 @@
 //! The weekly digest phase: read the week's verdicts and report objects from the
 //! archive (only the week's partitions and the day before), ask Cost Explorer about
 //! reservations when `DIGEST_RESERVATIONS=on`, let the core compute and render the
-//! digest, then write `ri_utilization.json.gz`, publish (kind `digest`), and write
-//! `digest.json.gz` last. The digest object is the mark of a digest published (or only
-//! logged, without a topic): a re-run of the same day finds it and publishes nothing;
-//! a failed publish leaves no digest object, so a re-run publishes it.
+//! digest, then write `ri_utilization.json.gz`, publish (kind `digest`; one message per
+//! team with `ROUTE_TAG`, see `digest_publish`), and write `digest.json.gz` last. The
+//! digest object is the mark of a digest published (or only logged, without a topic):
+//! a re-run of the same day finds it and publishes nothing; a failed publish leaves no
+//! digest object, so a re-run publishes what is missing.
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -12,14 +13,13 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
+use super::digest_publish::publish;
 use super::{Failure, PartialRun, Run, Summary, retrying};
-use crate::aws::{cost_explorer, s3, sns};
+use crate::aws::{cost_explorer, s3};
 use crate::core::digest::{DigestContext, DigestInput, DigestRow, digest, digest_object, partition_days, ri_object};
-use crate::core::digest_render::{DigestRenderContext, render};
 use crate::core::jsonl;
 use crate::core::records::{ArchiveKeys, Dataset, ReportRow};
 use crate::core::ri::{self, MAX_COST_EXPLORER_CALLS, ReservationsPart, RiContext};
-use crate::core::routing::{DIGEST_KIND, MessageAttributes};
 use crate::core::verdict_row::VerdictRow;
 
 /// Objects read at once.
@@ -45,9 +45,16 @@ pub struct DigestSummary {
     pub reservations_status: String,
     /// An earlier run of the day wrote the digest: nothing was published again.
     pub already_digested: bool,
+    /// The subject of the account's message (the only one without `ROUTE_TAG`).
     pub subject: Option<String>,
+    /// Every message of the day was published (by this run or an earlier one).
     pub published: bool,
+    /// The account message's id, when this run published it.
     pub message_id: Option<String>,
+    /// Messages this run published (teams' and the account's).
+    pub messages_published: usize,
+    /// The teams whose message this run published, in order (`ROUTE_TAG`).
+    pub teams_published: Vec<String>,
     pub verdicts_objects_read: usize,
     pub report_objects_read: usize,
     pub cost_explorer_calls: usize,
@@ -75,12 +82,12 @@ impl DigestSummary {
 }
 
 /// Where the digest reads and writes.
-struct Place<'a> {
-    run: &'a Run<'a>,
-    bucket: &'a str,
-    keys: ArchiveKeys,
-    account: String,
-    region: String,
+pub(super) struct Place<'a> {
+    pub(super) run: &'a Run<'a>,
+    pub(super) bucket: &'a str,
+    pub(super) keys: ArchiveKeys,
+    pub(super) account: String,
+    pub(super) region: String,
 }
 
 pub async fn run(r: &Run<'_>) -> anyhow::Result<DigestSummary> {
@@ -108,6 +115,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<DigestSummary> {
         now: r.now,
         snapshot_gb_month_usd: r.config.snapshot_gb_month_usd,
         ri_alert_percent: r.config.digest.ri_utilization_alert_percent,
+        route_tag: r.config.route_tag.clone(),
     };
     let row = digest(&DigestInput { verdicts: &verdicts, reports: &reports, reservations: &reservations }, &ctx);
     let mut summary = DigestSummary {
@@ -118,8 +126,10 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<DigestSummary> {
         ..DigestSummary::of(&row, None)
     };
     summary.ri_object = write_ri(&place, &reservations).await?;
-    if !publish(&place, &row, &reservations, &mut summary).await {
-        return Ok(summary);
+    match publish(&place, &row, &reservations, &mut summary).await {
+        Ok(true) => {}
+        Ok(false) => return Ok(summary),
+        Err(e) => return Err(PartialRun::new(Summary::Digest(Box::new(summary)), e).into()),
     }
     match write_digest(&place, &key, &row).await {
         Ok(()) => {
@@ -252,48 +262,6 @@ async fn write_ri(place: &Place<'_>, part: &ReservationsPart) -> anyhow::Result<
     Ok(Some(key))
 }
 
-/// Renders and publishes the digest (or logs it without a topic). Returns whether the
-/// digest counts as delivered; a failed publish is a failure of the run.
-async fn publish(place: &Place<'_>, row: &DigestRow, part: &ReservationsPart, summary: &mut DigestSummary) -> bool {
-    let r = place.run;
-    let ctx = DigestRenderContext {
-        athena_database: r.config.athena_database.clone(),
-        athena_workgroup: r.config.athena_workgroup.clone(),
-        archive_location: format!("s3://{}/{}", place.bucket, place.keys.prefix),
-        list_limit: r.config.digest.list_limit,
-        ri_alert_percent: r.config.digest.ri_utilization_alert_percent,
-    };
-    let rendered = render(row, part, &ctx);
-    summary.subject = Some(rendered.subject.clone());
-    let Some(topic) = &r.config.alert_topic_arn else {
-        tracing::info!(subject = %rendered.subject, email = %rendered.email, "no ALERT_TOPIC_ARN: digest only logged");
-        return true;
-    };
-    let attributes = MessageAttributes {
-        kinds: [DIGEST_KIND.to_string()].into(),
-        account: place.account.clone(),
-        groups: row
-            .candidates
-            .iter()
-            .filter_map(|c| c.group_value.clone())
-            .chain(row.families.iter().map(|f| f.group_value.clone()))
-            .collect(),
-        team: None,
-    };
-    match sns::publish(&r.clients.sns, topic, &rendered, &attributes).await {
-        Ok(id) => {
-            summary.published = true;
-            summary.message_id = Some(id);
-            true
-        }
-        Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "digest not published; a re-run today publishes it");
-            summary.failed.push(Failure { id: "digest".into(), error: format!("{e:#}") });
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 #[path = "digest_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -14,10 +14,10 @@ use crate::core::digest::tests::{report, week_verdicts};
 use crate::core::ri;
 use crate::jobs::Deadline;
 
-const NOW: &str = "2026-11-30T08:00:00Z";
+pub(crate) const NOW: &str = "2026-11-30T08:00:00Z";
 const BUCKET: &str = "archive";
 
-type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
+pub(crate) type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
 
 /// The fake S3: `PUT` with `If-None-Match: *` answers 412 on an existing key.
 fn s3(objects: &Objects, call: &Call) -> Answer {
@@ -54,7 +54,7 @@ fn s3(objects: &Objects, call: &Call) -> Answer {
 }
 
 /// The archive of the core's fixtures (`core::digest::tests`) as collect wrote it.
-fn archive() -> Objects {
+pub(crate) fn archive() -> Objects {
     let mut objects = BTreeMap::new();
     let mut by_run: BTreeMap<String, Vec<VerdictRow>> = BTreeMap::new();
     for mut row in week_verdicts() {
@@ -76,7 +76,7 @@ fn archive() -> Objects {
     Arc::new(Mutex::new(objects))
 }
 
-fn world(objects: Objects, extra: impl Fn(&Call) -> Option<Answer> + Send + Sync + 'static) -> Fake {
+pub(crate) fn world(objects: Objects, extra: impl Fn(&Call) -> Option<Answer> + Send + Sync + 'static) -> Fake {
     Fake::new(RetryConfig::disabled(), move |call| {
         if let Some(answer) = extra(call) {
             return answer;
@@ -96,7 +96,7 @@ fn world(objects: Objects, extra: impl Fn(&Call) -> Option<Answer> + Send + Sync
     })
 }
 
-pub(super) fn config(extra: impl FnOnce(&mut RawConfig)) -> Config {
+pub(crate) fn config(extra: impl FnOnce(&mut RawConfig)) -> Config {
     let mut raw = RawConfig {
         archive_bucket: Some(BUCKET.into()),
         alert_topic_arn: Some("arn:aws:sns:us-east-1:123456789012:alerts".into()),
@@ -106,13 +106,13 @@ pub(super) fn config(extra: impl FnOnce(&mut RawConfig)) -> Config {
     raw.validate().unwrap()
 }
 
-async fn digest_run(fake: &Fake, config: &Config) -> anyhow::Result<DigestSummary> {
+pub(crate) async fn digest_run(fake: &Fake, config: &Config) -> anyhow::Result<DigestSummary> {
     let r = Run { clients: &fake.clients, config, now: NOW.parse().unwrap(), deadline: Deadline::NONE };
     run(&r).await
 }
 
 /// `put <dataset>` and `publish`, in order.
-fn writes(fake: &Fake) -> Vec<String> {
+pub(crate) fn writes(fake: &Fake) -> Vec<String> {
     fake.calls()
         .iter()
         .filter_map(|c| match c.service.as_str() {
@@ -123,7 +123,7 @@ fn writes(fake: &Fake) -> Vec<String> {
         .collect()
 }
 
-fn attributes(call: &Call) -> BTreeMap<String, (String, String)> {
+pub(crate) fn attributes(call: &Call) -> BTreeMap<String, (String, String)> {
     (1..=4)
         .filter_map(|i| {
             let p = |s: &str| call.param(&format!("MessageAttributes.entry.{i}.{s}")).map(str::to_string);

@@ -7,6 +7,7 @@ pub mod collect;
 pub mod compact;
 pub mod create;
 pub mod digest;
+mod digest_publish;
 pub mod member_probes;
 pub mod probe;
 pub mod retire;

@@ -2,7 +2,7 @@
 families (ROUTE_TAG=Team, GROUP_TAG=Family), the digest every Monday, a few Reserved
 Instances in the emulator's Cost Explorer. Proves: three weekly digests are archived and
 published; each team's SQS queue (filter policy on `team`) receives only its team's news
-(collect's alerts; every message reaches exactly its team's queue);
+(collect's alerts and its weekly digest; every message reaches exactly its team's queue);
 the digest's numbers equal a DuckDB query over the downloaded archive; the RI figures
 equal what the emulator was seeded with; Cost Explorer is called within the budget; a
 re-run the same day publishes nothing; and without Cost Explorer access the digest still
@@ -348,7 +348,9 @@ def test_each_team_queue_receives_only_its_team_news(run, emulator_server):
     sent = emulator_server.control("sns/published")["messages"]
     alerts = [m for m in sent if not is_digest(m)]
     assert {team_of_message(m) for m in alerts} == {*TEAMS, "untagged"}  # collect's news, per team
-    check_contents(alerts, run.w)
+    digests = [m for m in sent if is_digest(m)]
+    assert len(digests) == 3 * (len(TEAMS) + 1)  # each Monday: a digest per team, then the account's
+    check_contents(sent, run.w)  # the digests too: a team's lists only its own AMIs
     check_delivery(emulator_server, run.w)
 
 

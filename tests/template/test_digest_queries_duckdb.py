@@ -70,9 +70,12 @@ def digest(region: str, days_ago: int, n: int, *, owner: str = OWNER, status: st
                 "snapshot_usd_month": 0.4,
                 "group_value": "base",
                 "has_billing_codes": False,
+                "team": "payments",
             }
         ],
-        "used_again_amis": [{"image_id": "ami-0a", "name": "back", "latest_total_usage": 3, "reasons": ["in_use"]}],
+        "used_again_amis": [
+            {"image_id": "ami-0a", "name": "back", "latest_total_usage": 3, "reasons": ["in_use"], "team": None}
+        ],
         "families": [
             {
                 "group_value": "base",
@@ -82,6 +85,7 @@ def digest(region: str, days_ago: int, n: int, *, owner: str = OWNER, status: st
                 "newest_image_id": "ami-0c",
                 "accounts": 2,
                 "total_usage": 5,
+                "team": "payments",
             }
         ],
         "problems": [
@@ -91,6 +95,7 @@ def digest(region: str, days_ago: int, n: int, *, owner: str = OWNER, status: st
                 "name": None,
                 "report_creation_time": ts(run - dt.timedelta(days=2)),
                 "state_reason": "Internal error",
+                "team": None,
             }
         ],
     }

@@ -727,12 +727,12 @@ DIGESTS_COLUMNS = {
     "reservations_ending_soon": "bigint",
     "reservations_status": "string",
     "candidates": "array<struct<image_id:string,name:string,new_this_week:boolean,days_unused:bigint,"
-    "snapshot_size_gib:bigint,snapshot_usd_month:double,group_value:string,has_billing_codes:boolean>>",
-    "used_again_amis": "array<struct<image_id:string,name:string,latest_total_usage:bigint,reasons:array<string>>>",
+    "snapshot_size_gib:bigint,snapshot_usd_month:double,group_value:string,has_billing_codes:boolean,team:string>>",
+    "used_again_amis": "array<struct<image_id:string,name:string,latest_total_usage:bigint,reasons:array<string>,team:string>>",
     "families": "array<struct<group_value:string,image_id:string,name:string,image_creation_date:timestamp,"
-    "newest_image_id:string,accounts:bigint,total_usage:bigint>>",
+    "newest_image_id:string,accounts:bigint,total_usage:bigint,team:string>>",
     "problems": "array<struct<report_id:string,image_id:string,name:string,report_creation_time:timestamp,"
-    "state_reason:string>>",
+    "state_reason:string,team:string>>",
 }
 
 RI_UTILIZATION_COLUMNS = {

@@ -1,0 +1,80 @@
+//! The pages of a digest split by team (see `core::digest_teams`): what differs between
+//! the only message, a team's message and the account message beside them.
+
+use super::super::alert::clean;
+use super::super::digest_teams::TeamNumbers;
+use super::{DigestRenderContext, DigestRow, minute, plural, where_clause};
+
+/// Which message of the digest a page is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Page {
+    /// The only message (no `ROUTE_TAG`, or no item has a team).
+    Whole,
+    /// A team's message: its items only; reservations are in the account message.
+    Team(String),
+    /// The account message beside the team messages: these teams' numbers, and lists
+    /// without their items.
+    Account(Vec<TeamNumbers>),
+}
+
+fn sql_text(value: &str) -> String {
+    format!("'{}'", clean(value).replace('\'', "''"))
+}
+
+/// The items of a page among the archived row's (which holds every team's).
+pub(super) fn team_filter(page: &Page) -> String {
+    match page {
+        Page::Whole => String::new(),
+        Page::Account(teams) if teams.is_empty() => String::new(),
+        Page::Team(team) => format!(" AND item.team = {}", sql_text(team)),
+        Page::Account(teams) => {
+            let names: Vec<String> = teams.iter().map(|t| sql_text(&t.team)).collect();
+            format!(" AND (item.team IS NULL OR item.team NOT IN ({}))", names.join(", "))
+        }
+    }
+}
+
+/// A list's title; on the account page, it says that team items are elsewhere.
+pub(super) fn title(base: &str, page: &Page) -> String {
+    match page {
+        Page::Account(teams) if !teams.is_empty() => format!("{base}, NOT IN A TEAM DIGEST"),
+        _ => base.to_string(),
+    }
+}
+
+pub(super) fn team_line(t: &TeamNumbers) -> String {
+    format!(
+        "- {}: {} ({} new), at most ${:.2}/month; {} used again; {}; {}",
+        clean(&t.team),
+        plural(t.candidates_standing, "candidate", "candidates"),
+        t.candidates_new,
+        t.snapshot_cost_usd_upper_bound,
+        t.used_again,
+        plural(t.versions_still_used, "older version still used", "older versions still used"),
+        plural(t.report_problems, "report in error", "reports in error")
+    )
+}
+
+/// The query of the teams' candidate numbers (the account page's team list).
+pub(super) fn teams_query(row: &DigestRow, ctx: &DigestRenderContext) -> String {
+    format!(
+        "SELECT item.team, count(*) AS candidates, sum(item.snapshot_size_gib) AS gib FROM {}.digests \
+         CROSS JOIN UNNEST(candidates) AS t(item) WHERE {} GROUP BY item.team ORDER BY item.team",
+        ctx.athena_database,
+        where_clause(row)
+    )
+}
+
+pub(super) fn heading(row: &DigestRow, page: &Page) -> String {
+    let team = match page {
+        Page::Team(team) => format!("team {}, ", clean(team)),
+        _ => String::new(),
+    };
+    format!(
+        "AMI usage weekly digest for {team}account {} in {}, {} to {} UTC",
+        row.owner_account_id,
+        row.region,
+        minute(&row.week_start),
+        minute(&row.week_end)
+    )
+}

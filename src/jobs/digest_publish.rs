@@ -1,0 +1,151 @@
+//! The digest's messages. Without `ROUTE_TAG`, one message (no `team`). With it, the
+//! core's split (`core::digest_teams`): each team's message (`team` = its name), then the
+//! account message (no `team`). After each publish, the day's progress object names it
+//! (saved with retries), so a re-run of the day sends only the messages not yet named; a
+//! run dying between a publish and its save sends that one message again, no other.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+
+use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
+use super::digest::{DigestSummary, Place};
+use super::{Failure, retrying};
+use crate::aws::{s3, sns};
+use crate::core::alert::Alert;
+use crate::core::digest::{DigestRow, progress_object};
+use crate::core::digest_render::{DigestRenderContext, Page, render_page};
+use crate::core::digest_teams::{DigestProgress, groups_of, split};
+use crate::core::ri::ReservationsPart;
+use crate::core::routing::{DIGEST_KIND, MessageAttributes};
+
+/// One message to send: its team (`None`: the account's), its row and its page.
+struct Message {
+    team: Option<String>,
+    row: DigestRow,
+    page: Page,
+}
+
+fn messages(place: &Place<'_>, row: &DigestRow) -> Vec<Message> {
+    if place.run.config.route_tag.is_none() {
+        return vec![Message { team: None, row: row.clone(), page: Page::Whole }];
+    }
+    let split = split(row, place.run.config.snapshot_gb_month_usd);
+    let account_page = if split.numbers.is_empty() { Page::Whole } else { Page::Account(split.numbers) };
+    let mut out: Vec<Message> = split
+        .teams
+        .into_iter()
+        .map(|(team, row)| Message { page: Page::Team(team.clone()), team: Some(team), row })
+        .collect();
+    out.push(Message { team: None, row: split.account, page: account_page });
+    out
+}
+
+fn render_context(place: &Place<'_>) -> DigestRenderContext {
+    let r = place.run;
+    DigestRenderContext {
+        athena_database: r.config.athena_database.clone(),
+        athena_workgroup: r.config.athena_workgroup.clone(),
+        archive_location: format!("s3://{}/{}", place.bucket, place.keys.prefix),
+        list_limit: r.config.digest.list_limit,
+        ri_alert_percent: r.config.digest.ri_utilization_alert_percent,
+    }
+}
+
+/// Renders and publishes each message not yet published today (or logs them without a
+/// topic). Returns whether every message counts as delivered; a refused publish is a
+/// failure of the run and the later messages are still tried. A progress that cannot
+/// be saved after a publish ends the run (an error), before anything else is sent.
+pub(super) async fn publish(
+    place: &Place<'_>,
+    row: &DigestRow,
+    part: &ReservationsPart,
+    summary: &mut DigestSummary,
+) -> anyhow::Result<bool> {
+    let r = place.run;
+    let ctx = render_context(place);
+    let split = r.config.route_tag.is_some();
+    let mut progress = if split { load_progress(place).await? } else { DigestProgress::default() };
+    let mut delivered = true;
+    for m in messages(place, row) {
+        let rendered = render_page(&m.row, part, &ctx, &m.page);
+        if m.team.is_none() {
+            summary.subject = Some(rendered.subject.clone());
+        }
+        if split && progress.is_published(m.team.as_deref()) {
+            tracing::info!(team = ?m.team, "already published today (digest progress): not sent again");
+            continue;
+        }
+        let Some(topic) = &r.config.alert_topic_arn else {
+            tracing::info!(subject = %rendered.subject, email = %rendered.email, "no ALERT_TOPIC_ARN: digest only logged");
+            continue;
+        };
+        let Some(id) = send(place, topic, &m, &rendered, summary).await else {
+            delivered = false;
+            continue;
+        };
+        summary.messages_published += 1;
+        if let Some(team) = &m.team {
+            summary.teams_published.push(team.clone());
+        } else {
+            summary.message_id = Some(id);
+        }
+        if split {
+            progress.mark(m.team.as_deref());
+            save_progress(place, &progress).await?;
+        }
+    }
+    summary.published = delivered && r.config.alert_topic_arn.is_some();
+    Ok(delivered)
+}
+
+/// Publishes one message; `None` (a failure recorded) when SNS refuses it.
+async fn send(
+    place: &Place<'_>,
+    topic: &str,
+    m: &Message,
+    rendered: &Alert,
+    summary: &mut DigestSummary,
+) -> Option<String> {
+    let attributes = MessageAttributes {
+        kinds: BTreeSet::from([DIGEST_KIND.to_string()]),
+        account: place.account.clone(),
+        groups: groups_of(&m.row),
+        team: m.team.clone(),
+    };
+    match sns::publish(&place.run.clients.sns, topic, rendered, &attributes).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            let id = m.team.as_deref().map_or_else(|| "digest".to_string(), |t| format!("digest:{t}"));
+            tracing::warn!(team = ?m.team, error = %format!("{e:#}"), "digest not published; a re-run today publishes it");
+            summary.failed.push(Failure { id, error: format!("{e:#}") });
+            None
+        }
+    }
+}
+
+/// The day's progress (another day's is ignored).
+async fn load_progress(place: &Place<'_>) -> anyhow::Result<DigestProgress> {
+    let key = progress_object(&place.keys, &place.region);
+    let stored = match s3::get_optional(&place.run.clients.s3, place.bucket, &key).await? {
+        Some(bytes) => Some(serde_json::from_slice::<DigestProgress>(&bytes).with_context(|| {
+            format!("s3://{}/{key} is unreadable: delete it to publish the day's digest messages again", place.bucket)
+        })?),
+        None => None,
+    };
+    Ok(DigestProgress::of_day(stored, place.run.now.date_naive()))
+}
+
+/// Saved right after each publish, retried like the digest object: a message published
+/// but not named here is published again by a re-run.
+async fn save_progress(place: &Place<'_>, progress: &DigestProgress) -> anyhow::Result<()> {
+    let key = progress_object(&place.keys, &place.region);
+    let body = serde_json::to_vec(progress)?;
+    let s3 = &place.run.clients.s3;
+    retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || s3::put(s3, place.bucket, &key, body.clone(), "application/json"))
+        .await
+}
+
+#[cfg(test)]
+#[path = "digest_publish_tests.rs"]
+mod tests;
