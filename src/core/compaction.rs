@@ -205,18 +205,27 @@ pub fn closed_days(
         .collect()
 }
 
-/// How much raw input one part holds at most (always at least one raw object).
+/// How much raw input one part holds at most (always at least one raw object): the
+/// part, the memory that builds it (its rows) and its footer stay bounded whatever the
+/// size of the day (measured in BENCHMARKS.md, "Compaction").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartBounds {
-    /// Gzip bytes as listed: a part, and the memory that builds it, grow with its input
-    /// (measured in BENCHMARKS.md, "Compaction").
+    /// Gzip bytes as listed, known before any read.
     pub raw_bytes: u64,
-    /// Raw objects: bounds the footer (their ids), read to plan a day that gained one.
+    /// Raw objects: their ids are the footer, read to plan a day that gained one.
     pub sources: usize,
+    /// Rows, known only while the part is built: once it holds this many, it takes no
+    /// further raw object (the rest of its plan goes to the next part).
+    pub rows: u64,
 }
 
 impl PartBounds {
-    pub const DEFAULT: PartBounds = PartBounds { raw_bytes: 64 * 1024 * 1024, sources: 10_000 };
+    pub const DEFAULT: PartBounds = PartBounds { raw_bytes: 64 * 1024 * 1024, sources: 10_000, rows: 500_000 };
+
+    /// Whether a part holding `rows` rows takes no further raw object.
+    pub fn is_full(&self, rows: u64) -> bool {
+        rows >= self.rows
+    }
 }
 
 /// One part: its number in the day, how many raw objects it holds (its footer names

@@ -108,15 +108,19 @@ fn parts_are_bounded_in_raw_bytes_and_sources_with_at_least_one_source_each() {
     let raw = sized(&[("a", 40), ("b", 40), ("c", 30), ("d", 500), ("e", 1)]);
     let mut compacted = BTreeSet::new();
     let mut parts = vec![];
-    while let Some(plan) = next_part(&raw, &compacted, parts.len() as u32, PartBounds { raw_bytes: 100, sources: 2 }) {
+    while let Some(plan) =
+        next_part(&raw, &compacted, parts.len() as u32, PartBounds { raw_bytes: 100, sources: 2, rows: 1 })
+    {
         compacted.extend(plan.sources.iter().cloned());
         parts.push(plan.sources);
     }
     // Sorted by id; `c` would make 110 bytes; `d` alone is over the bound but goes alone.
     assert_eq!(parts, vec![vec!["a", "b"], vec!["c"], vec!["d"], vec!["e"]]);
     let by_count: Vec<_> =
-        next_part(&raw, &BTreeSet::new(), 0, PartBounds { raw_bytes: 10_000, sources: 3 }).unwrap().sources;
+        next_part(&raw, &BTreeSet::new(), 0, PartBounds { raw_bytes: 10_000, sources: 3, rows: 1 }).unwrap().sources;
     assert_eq!(by_count, vec!["a", "b", "c"]);
+    let rows = PartBounds { rows: 10, ..PartBounds::DEFAULT };
+    assert!(!rows.is_full(9) && rows.is_full(10), "a part takes objects until it holds its rows");
 }
 
 #[test]

@@ -203,7 +203,8 @@ impl Step<'_> {
         sources_of(&tail).map(Some).map_err(part)
     }
 
-    /// Builds and writes the planned part; `None` when the deadline passed while the raw
+    /// Builds and writes the planned part, or its first sources once it holds
+    /// `PartBounds::rows` rows; `None` when the deadline passed while the raw
     /// objects were read (nothing written: the next run plans the day again).
     async fn write_part(
         &self,
@@ -222,10 +223,15 @@ impl Step<'_> {
                 Ok::<_, anyhow::Error>((source, raw_key, bytes))
             })
             .buffered(READS_IN_FLIGHT);
+        let mut taken = 0;
         while let Some(object) = objects.next().await {
             if self.archive.run.deadline.passed() {
                 return Ok(None);
             }
+            if taken > 0 && self.bounds.is_full(part.rows()) {
+                break;
+            }
+            taken += 1;
             let (source, raw_key, bytes) = object?;
             let bytes = bytes.with_context(|| format!("s3://{bucket}/{raw_key} was listed but is gone"))?;
             part.begin_source(source);
@@ -233,6 +239,8 @@ impl Step<'_> {
                 .with_context(|| format!("s3://{bucket}/{raw_key} does not fit the {} table", spec.name))?;
         }
         drop(objects);
+        let mut sources = plan.sources;
+        sources.truncate(taken);
         let rows = part.rows();
         let body = part.finish().map_err(anyhow::Error::msg)?;
         if s3::put_parquet_if_absent(s3c, bucket, key, body).await? == s3::PutOutcome::AlreadyExists {
@@ -240,10 +248,10 @@ impl Step<'_> {
             let adopted = self.footer(key).await?;
             return adopted.map(Some).with_context(|| format!("s3://{bucket}/{key} vanished"));
         }
-        tracing::info!(key, sources = plan.sources.len(), rows, "compacted part written");
+        tracing::info!(key, sources = sources.len(), rows, "compacted part written");
         summary.parts_written += 1;
         summary.rows += rows;
-        Ok(Some((plan.sources, rows)))
+        Ok(Some((sources, rows)))
     }
 
     async fn save(&self) -> anyhow::Result<()> {

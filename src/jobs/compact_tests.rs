@@ -141,7 +141,10 @@ async fn compact_until(fake: &Fake, deadline: Deadline) -> anyhow::Result<Compac
 }
 
 /// Parts of one raw object each: every day of `seeded` splits into several parts.
-const ONE_SOURCE: PartBounds = PartBounds { raw_bytes: u64::MAX, sources: 1 };
+const ONE_SOURCE: PartBounds = PartBounds { raw_bytes: u64::MAX, sources: 1, rows: u64::MAX };
+/// Parts full at 2 rows: an entries object (2 rows) per part, the reports (1 row each)
+/// of a day together.
+const TWO_ROWS: PartBounds = PartBounds { rows: 2, ..PartBounds::DEFAULT };
 
 async fn compact_bounded(fake: &Fake, deadline: Deadline, bounds: PartBounds) -> anyhow::Result<CompactionSummary> {
     let config = config();
@@ -260,6 +263,27 @@ async fn a_run_killed_at_any_write_then_run_again_keeps_every_row_once() {
 async fn a_run_killed_between_two_parts_of_a_day_resumes_at_the_next_part() {
     // 2 days x (2 entries + 2 reports + 1 verdicts) parts, each followed by the state.
     killed_at_every_write(ONE_SOURCE, 21).await;
+}
+
+#[tokio::test]
+async fn a_run_killed_at_any_write_with_parts_cut_at_their_rows_keeps_every_row_once() {
+    // 2 days x (2 entries + 1 reports + 1 verdicts) parts, each followed by the state.
+    killed_at_every_write(TWO_ROWS, 17).await;
+}
+
+#[tokio::test]
+async fn a_part_takes_no_further_object_once_it_holds_its_rows() {
+    let store = seeded();
+    let summary = compact_bounded(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, TWO_ROWS).await;
+    assert_eq!(summary.unwrap(), CompactionSummary { parts_written: 8, parts_adopted: 0, rows: 14, days_left: 0 });
+    assert_eq!(compacted_rows(&store), expected_rows());
+    let parts = store.lock().unwrap();
+    let part = |dataset: &str, n: u32| {
+        let key = format!("ami-usage/compacted/{dataset}/region=us-east-1/report_date=2026-11-02/part-{n:04}.parquet");
+        crate::core::parquet_part::sources_of(&parts[&key]).unwrap()
+    };
+    assert_eq!(part("entries", 1), (vec!["r-b-2026-11-02".to_string()], 2));
+    assert_eq!(part("reports", 0), (vec!["r-a-2026-11-02".to_string(), "r-b-2026-11-02".to_string()], 2));
 }
 
 #[tokio::test]
