@@ -324,10 +324,13 @@ impl CompactionState {
         Ok(())
     }
 
-    /// Seals the days older than `SEAL_AFTER_DAYS` before `now`'s date.
-    pub fn seal(&mut self, now: DateTime<Utc>) {
-        let limit = now.date_naive() - Duration::days(SEAL_AFTER_DAYS);
-        for record in self.days.values_mut().flat_map(|d| d.range_mut(..limit).map(|(_, r)| r)) {
+    /// Seals a recorded day found complete (every raw object of it in a part) when it
+    /// is older than `SEAL_AFTER_DAYS` before `now`'s date: it can gain no raw object
+    /// any more. Never a day a deadline left half done (a backlog's old day of several
+    /// parts): its other objects would never be compacted.
+    pub fn seal_complete(&mut self, dataset: &str, day: NaiveDate, now: DateTime<Utc>) {
+        let old = day < now.date_naive() - Duration::days(SEAL_AFTER_DAYS);
+        if let Some(record) = self.days.get_mut(dataset).and_then(|d| d.get_mut(&day)).filter(|_| old) {
             record.sealed = true;
         }
     }

@@ -124,14 +124,17 @@ fn parts_are_bounded_in_raw_bytes_and_sources_with_at_least_one_source_each() {
 }
 
 #[test]
-fn old_days_are_sealed_and_never_compacted_again() {
+fn old_complete_days_are_sealed_and_never_compacted_again() {
     let mut s = CompactionState::default();
     let old = day("2026-09-01");
     let recent = day("2026-11-01");
+    let now = at("2026-11-03T00:00:00Z");
     for d in [old, recent] {
         s.record("entries", d, part(0, 1)).unwrap();
+        s.seal_complete("entries", d, now);
     }
-    s.seal(at("2026-11-03T00:00:00Z"));
+    s.seal_complete("entries", day("2026-09-02"), now);
+    assert_eq!(s.day("entries", day("2026-09-02")), None, "a day with no part is not recorded");
     assert!(s.is_sealed("entries", old));
     assert_eq!(s.status("entries", old, 2), DayStatus::Done);
     assert!(!s.is_sealed("entries", recent));

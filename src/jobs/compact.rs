@@ -95,7 +95,6 @@ async fn run_bounded(
             step.compact_day(spec, day, summary).await?;
         }
     }
-    step.state.seal(archive.run.now);
     if step.state == loaded { Ok(()) } else { step.save().await }
 }
 
@@ -131,7 +130,9 @@ impl Step<'_> {
     ) -> anyhow::Result<()> {
         let partition = self.keys.raw_partition(spec.name, self.region(), day);
         let raw = s3::archived_sizes(&self.archive.run.clients.s3, self.archive.bucket, &partition).await?;
+        let now = self.archive.run.now;
         let DayStatus::Compact { recorded } = self.state.status(spec.name, day, raw.len()) else {
+            self.state.seal_complete(spec.name, day, now);
             return Ok(());
         };
         let mut compacted = self.recorded_sources(spec, day, &recorded).await?;
@@ -142,6 +143,7 @@ impl Step<'_> {
             }
             let number = self.state.next_number(spec.name, day);
             let Some(plan) = next_part(&raw, &compacted, number, self.bounds) else {
+                self.state.seal_complete(spec.name, day, now);
                 return Ok(());
             };
             let key = self.keys.part(spec.name, self.region(), day, number);

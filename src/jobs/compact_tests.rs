@@ -56,6 +56,16 @@ fn list(store: &BTreeMap<String, Vec<u8>>, query: &str) -> Reply {
 /// S3 over `store`; `refuse(n)` refuses the n-th write (from 0) and every one after it:
 /// the process died there.
 fn memory_s3(store: Store, writes: Arc<AtomicUsize>, refuse_from: Option<usize>) -> Fake {
+    slow_memory_s3(store, writes, refuse_from, std::time::Duration::ZERO)
+}
+
+/// `memory_s3` whose part writes each take `pause` (a run's deadline passes during one).
+fn slow_memory_s3(
+    store: Store,
+    writes: Arc<AtomicUsize>,
+    refuse_from: Option<usize>,
+    pause: std::time::Duration,
+) -> Fake {
     Fake::with_bytes(RetryConfig::disabled(), move |call: &Call| {
         assert_eq!(call.service, "s3", "compaction calls S3 only");
         let (method, target) = call.action.split_once(' ').unwrap();
@@ -74,6 +84,9 @@ fn memory_s3(store: Store, writes: Arc<AtomicUsize>, refuse_from: Option<usize>)
                 (None, _) => reply(404, "<Error><Code>NoSuchKey</Code><Message>none</Message></Error>"),
             },
             "PUT" => {
+                if key.ends_with(".parquet") {
+                    std::thread::sleep(pause);
+                }
                 let n = writes.fetch_add(1, Ordering::SeqCst);
                 if refuse_from.is_some_and(|from| n >= from) {
                     return reply(500, "<Error><Code>InternalError</Code><Message>killed</Message></Error>");
@@ -375,4 +388,32 @@ async fn a_passed_deadline_writes_nothing_and_leaves_every_closed_day_to_the_nex
     assert_eq!(summary, CompactionSummary { days_left: 6, ..Default::default() });
     assert!(part_keys(&store).is_empty());
     assert_eq!(compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap().parts_written, 6);
+}
+
+#[tokio::test]
+async fn an_old_day_left_half_done_by_the_deadline_is_not_sealed_and_is_finished_next_run() {
+    let store = seeded();
+    // A backlog's day older than SEAL_AFTER_DAYS, of two parts.
+    for report in ["r-old-a", "r-old-b"] {
+        raw(&store, "entries", "2026-09-01", report, &[entry(report, "111111111111")]);
+    }
+    let pause = std::time::Duration::from_millis(1500);
+    let deadline = Deadline::at(std::time::Instant::now() + pause, std::time::Duration::ZERO);
+    let slow = slow_memory_s3(store.clone(), Arc::default(), None, pause);
+    let first = compact_bounded(&slow, deadline, ONE_SOURCE).await.unwrap();
+    assert_eq!(first.parts_written, 1, "the deadline passed while the first part was written: {first:?}");
+    let state = |store: &Store| -> CompactionState {
+        serde_json::from_slice(&store.lock().unwrap()["ami-usage/state/region=us-east-1/compaction-state.json"])
+            .unwrap()
+    };
+    let old = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+    assert!(!state(&store).is_sealed("entries", old), "half done: not sealed");
+    let next = compact_bounded(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, ONE_SOURCE).await;
+    assert_eq!(next.unwrap().parts_written, 11, "the old day's second part and the 10 of the other days");
+    assert!(state(&store).is_sealed("entries", old), "complete now: sealed");
+    let mut expected = expected_rows();
+    for report in ["r-old-a", "r-old-b"] {
+        expected.insert(("entries/region=us-east-1/report_date=2026-09-01".into(), report.into()), 1);
+    }
+    assert_eq!(compacted_rows(&store), expected);
 }
