@@ -155,17 +155,15 @@ def day_objects(root: Path, day: dt.date, amis: int) -> None:
 def compact(root: Path, day: dt.date) -> None:
     part = f"region={REGION}/report_date={day.isoformat()}"
     for dataset in ("entries", "reports", "verdicts"):
-        out = root / "compacted" / dataset / part / "part-0000.parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
+        out = root / "compacted" / dataset / part
         subprocess.run([str(WRITER), dataset, str(root / dataset / part), str(out)], check=True)
 
 
 def copy_part(root: Path, source: dt.date, day: dt.date) -> None:
     for dataset in ("entries", "reports", "verdicts"):
-        src = root / "compacted" / dataset / f"region={REGION}/report_date={source.isoformat()}" / "part-0000.parquet"
-        dst = root / "compacted" / dataset / f"region={REGION}/report_date={day.isoformat()}" / "part-0000.parquet"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
+        src = root / "compacted" / dataset / f"region={REGION}/report_date={source.isoformat()}"
+        dst = root / "compacted" / dataset / f"region={REGION}/report_date={day.isoformat()}"
+        shutil.copytree(src, dst)
 
 
 def measure(con, sql: str, repeat: int, profile: Path) -> tuple[float, int, list]:

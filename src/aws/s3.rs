@@ -2,7 +2,7 @@
 //! multipart upload when they outgrow one part), partition listings, and the small
 //! collect-state object.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::anyhow;
 use aws_sdk_s3::Client;
@@ -196,14 +196,19 @@ async fn put_new(
 
 /// Report ids archived under one partition prefix.
 pub async fn archived_ids(s3: &Client, bucket: &str, partition: &str) -> anyhow::Result<BTreeSet<String>> {
+    Ok(archived_sizes(s3, bucket, partition).await?.into_keys().collect())
+}
+
+/// The archived objects of one partition: report id (object name) → size in bytes.
+pub async fn archived_sizes(s3: &Client, bucket: &str, partition: &str) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut pages = s3.list_objects_v2().bucket(bucket).prefix(partition).into_paginator().send();
-    let mut ids = BTreeSet::new();
+    let mut ids = BTreeMap::new();
     while let Some(page) = pages.next().await {
         let page =
             page.map_err(|e| anyhow!("s3:ListObjectsV2 s3://{bucket}/{partition} failed: {}", s3_error_text(s3, &e)))?;
         for o in page.contents() {
             if let Some(id) = o.key().and_then(ArchiveKeys::report_id_of) {
-                ids.insert(id.to_string());
+                ids.insert(id.to_string(), o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0));
             }
         }
     }
@@ -250,6 +255,22 @@ pub async fn get_optional(s3: &Client, bucket: &str, key: &str) -> anyhow::Resul
         }
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
         Err(e) => Err(anyhow!("s3:GetObject s3://{bucket}/{key} failed: {}", s3_error_text(s3, &e))),
+    }
+}
+
+/// The last `len` bytes of an object (all of it when shorter), or `None` when it does
+/// not exist. A server that ignores `Range` answers the whole object: its end is used.
+pub async fn get_tail(s3: &Client, bucket: &str, key: &str, len: usize) -> anyhow::Result<Option<Vec<u8>>> {
+    match s3.get_object().bucket(bucket).key(key).range(format!("bytes=-{len}")).send().await {
+        Ok(out) => {
+            let bytes = out.body.collect().await.map_err(|e| anyhow!("reading s3://{bucket}/{key} failed: {e}"))?;
+            let bytes = bytes.into_bytes();
+            Ok(Some(bytes[bytes.len().saturating_sub(len)..].to_vec()))
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => {
+            Err(anyhow!("s3:GetObject s3://{bucket}/{key} (its last {len} bytes) failed: {}", s3_error_text(s3, &e)))
+        }
     }
 }
 

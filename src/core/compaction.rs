@@ -205,14 +205,52 @@ pub fn closed_days(
         .collect()
 }
 
-/// One part: its number in the day and the raw objects (ids) it holds.
+/// How much raw input one part holds at most (always at least one raw object): the
+/// part, the memory that builds it (its rows) and its footer stay bounded whatever the
+/// size of the day (measured in BENCHMARKS.md, "Compaction").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartBounds {
+    /// Gzip bytes as listed, known before any read.
+    pub raw_bytes: u64,
+    /// Raw objects: their ids are the footer, read to plan a day that gained one.
+    pub sources: usize,
+    /// Rows, known only while the part is built: once it holds this many, it takes no
+    /// further raw object (the rest of its plan goes to the next part).
+    pub rows: u64,
+}
+
+impl PartBounds {
+    pub const DEFAULT: PartBounds = PartBounds { raw_bytes: 64 * 1024 * 1024, sources: 10_000, rows: 500_000 };
+
+    /// Whether a part holding `rows` rows takes no further raw object.
+    pub fn is_full(&self, rows: u64) -> bool {
+        rows >= self.rows
+    }
+}
+
+/// One part: its number in the day, how many raw objects it holds (its footer names
+/// them: `parquet_part::SOURCES_KEY`) and its rows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartRecord {
     pub number: u32,
-    /// Emptied when the day is sealed.
-    #[serde(default)]
-    pub sources: Vec<String>,
+    /// A count; the first format of the state held the ids themselves (read as their count).
+    #[serde(default, deserialize_with = "source_count")]
+    pub sources: u64,
     pub rows: u64,
+}
+
+/// `sources` as a count, or as the list of ids the first state format kept.
+fn source_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Sources {
+        Count(u64),
+        Ids(Vec<serde::de::IgnoredAny>),
+    }
+    Ok(match Sources::deserialize(d)? {
+        Sources::Count(n) => n,
+        Sources::Ids(ids) => ids.len() as u64,
+    })
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,13 +261,24 @@ pub struct DayRecord {
     pub sealed: bool,
 }
 
-/// What is compacted, per `(dataset, day)` of one Region (the Region is in the key).
+/// What is compacted, per `(dataset, day)` of one Region (the Region is in the key):
+/// counts only, so its size does not grow with the fleet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompactionState {
     pub days: BTreeMap<String, BTreeMap<NaiveDate, DayRecord>>,
 }
 
-/// The next part of a day: every raw object no recorded part holds.
+/// What a day needs, from its raw listing's size and the state alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DayStatus {
+    /// Sealed, or as many raw objects as its parts hold: nothing to read.
+    Done,
+    /// Some raw object is in no recorded part: the sources of these recorded parts
+    /// (their footers) are what is compacted already.
+    Compact { recorded: Vec<u32> },
+}
+
+/// The next part of a day: its number and the raw objects it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartPlan {
     pub number: u32,
@@ -245,17 +294,22 @@ impl CompactionState {
         self.day(dataset, day).is_some_and(|d| d.sealed)
     }
 
-    /// `None` when every raw object of the day is in a recorded part (or it is sealed).
-    pub fn plan(&self, dataset: &str, day: NaiveDate, raw: &BTreeSet<String>) -> Option<PartPlan> {
-        let record = self.day(dataset, day);
-        if record.is_some_and(|r| r.sealed) {
-            return None;
+    /// Raw objects are only added to a day, each into exactly one part: when the
+    /// listing counts as many as the parts hold, every one of them is compacted.
+    pub fn status(&self, dataset: &str, day: NaiveDate, raw_objects: usize) -> DayStatus {
+        let Some(record) = self.day(dataset, day) else {
+            return if raw_objects == 0 { DayStatus::Done } else { DayStatus::Compact { recorded: vec![] } };
+        };
+        let compacted: u64 = record.parts.iter().map(|p| p.sources).sum();
+        if record.sealed || compacted == raw_objects as u64 {
+            return DayStatus::Done;
         }
-        let done: BTreeSet<&str> =
-            record.iter().flat_map(|r| r.parts.iter().flat_map(|p| p.sources.iter().map(String::as_str))).collect();
-        let sources: Vec<String> = raw.iter().filter(|id| !done.contains(id.as_str())).cloned().collect();
-        let number = record.and_then(|r| r.parts.iter().map(|p| p.number + 1).max()).unwrap_or(0);
-        (!sources.is_empty()).then_some(PartPlan { number, sources })
+        DayStatus::Compact { recorded: record.parts.iter().map(|p| p.number).collect() }
+    }
+
+    /// The number of the day's next part (parts are numbered from 0, never reused).
+    pub fn next_number(&self, dataset: &str, day: NaiveDate) -> u32 {
+        self.day(dataset, day).and_then(|r| r.parts.iter().map(|p| p.number + 1).max()).unwrap_or(0)
     }
 
     /// Records a written part (or one an earlier run wrote: its own sources, read from
@@ -270,14 +324,40 @@ impl CompactionState {
         Ok(())
     }
 
-    /// Seals the days older than `SEAL_AFTER_DAYS` before `now`'s date.
-    pub fn seal(&mut self, now: DateTime<Utc>) {
-        let limit = now.date_naive() - Duration::days(SEAL_AFTER_DAYS);
-        for record in self.days.values_mut().flat_map(|d| d.range_mut(..limit).map(|(_, r)| r)) {
+    /// Seals a recorded day found complete (every raw object of it in a part) when it
+    /// is older than `SEAL_AFTER_DAYS` before `now`'s date: it can gain no raw object
+    /// any more. Never a day a deadline left half done (a backlog's old day of several
+    /// parts): its other objects would never be compacted.
+    pub fn seal_complete(&mut self, dataset: &str, day: NaiveDate, now: DateTime<Utc>) {
+        let old = day < now.date_naive() - Duration::days(SEAL_AFTER_DAYS);
+        if let Some(record) = self.days.get_mut(dataset).and_then(|d| d.get_mut(&day)).filter(|_| old) {
             record.sealed = true;
-            record.parts.iter_mut().for_each(|p| p.sources.clear());
         }
     }
+}
+
+/// The next part `number` of a day: the first raw objects (in id order) of `raw`
+/// (id → listed size) that are not `compacted`, as many as fit `bounds`, at least
+/// one; `None` when every one is compacted.
+pub fn next_part(
+    raw: &BTreeMap<String, u64>,
+    compacted: &BTreeSet<String>,
+    number: u32,
+    bounds: PartBounds,
+) -> Option<PartPlan> {
+    let mut bytes = 0u64;
+    let sources: Vec<String> = raw
+        .iter()
+        .filter(|(id, _)| !compacted.contains(*id))
+        .take(bounds.sources.max(1))
+        .enumerate()
+        .take_while(|(i, (_, size))| {
+            bytes = bytes.saturating_add(**size);
+            *i == 0 || bytes <= bounds.raw_bytes
+        })
+        .map(|(_, (id, _))| id.clone())
+        .collect();
+    (!sources.is_empty()).then_some(PartPlan { number, sources })
 }
 
 #[cfg(test)]

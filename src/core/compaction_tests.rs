@@ -68,47 +68,93 @@ fn due_reports_keep_their_day_open_until_given_up() {
     assert_eq!(open, [day("2026-10-29"), day("2026-11-02"), day("2026-11-03")].into());
 }
 
+fn sized(list: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    list.iter().map(|(id, size)| (id.to_string(), *size)).collect()
+}
+
+fn part(number: u32, sources: u64) -> PartRecord {
+    PartRecord { number, sources, rows: sources * 2 }
+}
+
+#[test]
+fn a_day_whose_parts_hold_as_many_objects_as_listed_is_done_without_reading_them() {
+    let d = day("2026-11-02");
+    let mut s = CompactionState::default();
+    assert_eq!(s.status("entries", d, 3), DayStatus::Compact { recorded: vec![] });
+    assert_eq!(s.status("entries", d, 0), DayStatus::Done);
+    s.record("entries", d, part(0, 2)).unwrap();
+    s.record("entries", d, part(1, 1)).unwrap();
+    assert_eq!(s.status("entries", d, 3), DayStatus::Done);
+    // A late object: the footers of parts 0 and 1 say which one it is.
+    assert_eq!(s.status("entries", d, 4), DayStatus::Compact { recorded: vec![0, 1] });
+    assert_eq!(s.next_number("entries", d), 2);
+    assert!(s.record("entries", d, part(1, 1)).is_err(), "a number is recorded once");
+    // Other datasets and days are independent.
+    assert_eq!(s.status("reports", d, 3), DayStatus::Compact { recorded: vec![] });
+    assert_eq!(s.next_number("entries", day("2026-11-03")), 0);
+}
+
 #[test]
 fn late_data_goes_into_the_next_part_and_nothing_twice() {
-    let d = day("2026-11-02");
-    let mut s = CompactionState::default();
-    let first = s.plan("entries", d, &ids(&["a", "b"])).unwrap();
-    assert_eq!(first, PartPlan { number: 0, sources: vec!["a".into(), "b".into()] });
-    s.record("entries", d, PartRecord { number: 0, sources: first.sources, rows: 4 }).unwrap();
-    assert_eq!(s.plan("entries", d, &ids(&["a", "b"])), None);
-    let late = s.plan("entries", d, &ids(&["a", "b", "c"])).unwrap();
+    let raw = sized(&[("a", 10), ("b", 10), ("c", 10)]);
+    let compacted = ids(&["a", "b"]);
+    let late = next_part(&raw, &compacted, 1, PartBounds::DEFAULT).unwrap();
     assert_eq!(late, PartPlan { number: 1, sources: vec!["c".into()] });
-    assert!(s.record("entries", d, PartRecord { number: 0, sources: vec!["c".into()], rows: 1 }).is_err());
-    // Other datasets and days are independent.
-    assert_eq!(s.plan("reports", d, &ids(&["a"])).unwrap().number, 0);
+    assert_eq!(next_part(&raw, &ids(&["a", "b", "c"]), 2, PartBounds::DEFAULT), None);
 }
 
 #[test]
-fn a_part_written_by_a_dead_run_is_recorded_with_its_own_sources() {
-    let d = day("2026-11-02");
-    let mut s = CompactionState::default();
-    // The dead run wrote part 0 with `a` only; `b` arrived since.
-    let plan = s.plan("entries", d, &ids(&["a", "b"])).unwrap();
-    assert_eq!(plan.number, 0);
-    s.record("entries", d, PartRecord { number: 0, sources: vec!["a".into()], rows: 2 }).unwrap();
-    assert_eq!(s.plan("entries", d, &ids(&["a", "b"])), Some(PartPlan { number: 1, sources: vec!["b".into()] }));
+fn parts_are_bounded_in_raw_bytes_and_sources_with_at_least_one_source_each() {
+    let raw = sized(&[("a", 40), ("b", 40), ("c", 30), ("d", 500), ("e", 1)]);
+    let mut compacted = BTreeSet::new();
+    let mut parts = vec![];
+    while let Some(plan) =
+        next_part(&raw, &compacted, parts.len() as u32, PartBounds { raw_bytes: 100, sources: 2, rows: 1 })
+    {
+        compacted.extend(plan.sources.iter().cloned());
+        parts.push(plan.sources);
+    }
+    // Sorted by id; `c` would make 110 bytes; `d` alone is over the bound but goes alone.
+    assert_eq!(parts, vec![vec!["a", "b"], vec!["c"], vec!["d"], vec!["e"]]);
+    let by_count: Vec<_> =
+        next_part(&raw, &BTreeSet::new(), 0, PartBounds { raw_bytes: 10_000, sources: 3, rows: 1 }).unwrap().sources;
+    assert_eq!(by_count, vec!["a", "b", "c"]);
+    let rows = PartBounds { rows: 10, ..PartBounds::DEFAULT };
+    assert!(!rows.is_full(9) && rows.is_full(10), "a part takes objects until it holds its rows");
 }
 
 #[test]
-fn old_days_are_sealed_and_never_planned_again() {
+fn old_complete_days_are_sealed_and_never_compacted_again() {
     let mut s = CompactionState::default();
     let old = day("2026-09-01");
     let recent = day("2026-11-01");
+    let now = at("2026-11-03T00:00:00Z");
     for d in [old, recent] {
-        s.record("entries", d, PartRecord { number: 0, sources: vec!["a".into()], rows: 1 }).unwrap();
+        s.record("entries", d, part(0, 1)).unwrap();
+        s.seal_complete("entries", d, now);
     }
-    s.seal(at("2026-11-03T00:00:00Z"));
+    s.seal_complete("entries", day("2026-09-02"), now);
+    assert_eq!(s.day("entries", day("2026-09-02")), None, "a day with no part is not recorded");
     assert!(s.is_sealed("entries", old));
-    assert!(s.day("entries", old).unwrap().parts[0].sources.is_empty());
-    assert_eq!(s.plan("entries", old, &ids(&["a", "z"])), None);
+    assert_eq!(s.status("entries", old, 2), DayStatus::Done);
     assert!(!s.is_sealed("entries", recent));
     let json = serde_json::to_string(&s).unwrap();
     assert_eq!(serde_json::from_str::<CompactionState>(&json).unwrap(), s);
+}
+
+#[test]
+fn the_state_keeps_counts_and_reads_the_first_format_s_ids_as_their_count() {
+    let first = r#"{"days":{"entries":{
+        "2026-11-01":{"parts":[{"number":0,"sources":["a","b"],"rows":4},{"number":1,"sources":["c"],"rows":1}]},
+        "2026-09-01":{"parts":[{"number":0,"sources":[],"rows":9}],"sealed":true},
+        "2026-09-02":{"parts":[{"number":0,"rows":9}],"sealed":true}}}}"#;
+    let s: CompactionState = serde_json::from_str(first).unwrap();
+    let d = day("2026-11-01");
+    assert_eq!(s.day("entries", d).unwrap().parts, vec![part(0, 2), PartRecord { number: 1, sources: 1, rows: 1 }]);
+    assert_eq!(s.status("entries", d, 3), DayStatus::Done);
+    assert!(s.is_sealed("entries", day("2026-09-01")) && s.is_sealed("entries", day("2026-09-02")));
+    let json = serde_json::to_string(&s).unwrap();
+    assert!(json.contains(r#"{"number":0,"sources":2,"rows":4}"#), "{json}");
 }
 
 #[test]

@@ -11,9 +11,8 @@ use std::sync::Arc;
 
 use parquet::basic::{Compression, GzipLevel};
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
-use parquet::file::metadata::KeyValue;
+use parquet::file::metadata::{KeyValue, ParquetMetaDataReader};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 use serde_json::Value;
 
@@ -296,17 +295,39 @@ fn nulls(leaves: &mut [Leaf], t: &GlueType, def: i16, rep: i16, leaf: &mut usize
     }
 }
 
-/// The source ids a part's footer names, and its row count.
-pub fn sources_of(part: Vec<u8>) -> Result<(Vec<String>, u64), String> {
-    let reader = SerializedFileReader::new(bytes::Bytes::from(part)).map_err(|e| format!("not a parquet part: {e}"))?;
-    let value = reader
-        .metadata()
+/// Bytes of a part's end read first for its footer: room for the ids of ~2,000
+/// sources; a larger footer takes one more read of exactly its length (`footer_len`).
+pub const FOOTER_READ: usize = 64 * 1024;
+
+/// How many bytes at the end of a part hold its footer (metadata, its length, the
+/// magic), from any tail of the part at least 8 bytes long.
+pub fn footer_len(tail: &[u8]) -> Result<usize, String> {
+    let end = tail.len().checked_sub(8).ok_or("not a parquet part: shorter than a footer")?;
+    let (len, magic) = tail[end..].split_at(4);
+    if magic != b"PAR1" {
+        return Err("not a parquet part: it does not end with PAR1".into());
+    }
+    let len: [u8; 4] = len.try_into().map_err(|_| "not a parquet part: no footer length")?;
+    usize::try_from(u32::from_le_bytes(len)).map(|n| n + 8).map_err(|e| e.to_string())
+}
+
+/// The source ids a part's footer names, and its row count, from a tail of the part
+/// that holds its whole footer (the whole part will do).
+pub fn sources_of(tail: &[u8]) -> Result<(Vec<String>, u64), String> {
+    let need = footer_len(tail)?;
+    let start = tail
+        .len()
+        .checked_sub(need)
+        .ok_or_else(|| format!("the part's footer ({need} bytes) is longer than the {} bytes read", tail.len()))?;
+    let metadata = ParquetMetaDataReader::decode_metadata(&tail[start..tail.len() - 8])
+        .map_err(|e| format!("not a parquet part: {e}"))?;
+    let value = metadata
         .file_metadata()
         .key_value_metadata()
         .and_then(|kv| kv.iter().find(|kv| kv.key == SOURCES_KEY))
         .and_then(|kv| kv.value.clone())
         .ok_or_else(|| format!("the part has no `{SOURCES_KEY}` in its footer"))?;
-    let rows = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let rows = u64::try_from(metadata.file_metadata().num_rows()).unwrap_or(0);
     let sources = serde_json::from_str(&value).map_err(|e| format!("`{SOURCES_KEY}`: {e}"))?;
     Ok((sources, rows))
 }

@@ -35,7 +35,7 @@ fn shreds_nested_rows_and_reads_them_back() {
     w.push(&json!({"id": "b", "n": null, "tags": {}, "ids": [], "types": null, "image": null})).unwrap();
     assert_eq!(w.rows(), 2);
     let part = w.finish().unwrap();
-    assert_eq!(sources_of(part.clone()).unwrap(), (vec!["report-1".to_string(), "report-2".to_string()], 2));
+    assert_eq!(sources_of(&part).unwrap(), (vec!["report-1".to_string(), "report-2".to_string()], 2));
     let rows = rows_of(part);
     assert_eq!(rows.len(), 2);
     assert!(rows[0].contains(r#"id: "a", n: 7"#), "{}", rows[0]);
@@ -69,7 +69,7 @@ fn flushes_row_groups_and_keeps_every_row() {
 #[test]
 fn an_empty_part_is_still_a_readable_file() {
     let part = PartWriter::new("t", &[("id", "string")]).unwrap().finish().unwrap();
-    assert_eq!(sources_of(part.clone()).unwrap(), (Vec::<String>::new(), 0));
+    assert_eq!(sources_of(&part).unwrap(), (Vec::<String>::new(), 0));
     assert!(rows_of(part).is_empty());
 }
 
@@ -84,5 +84,22 @@ fn refuses_rows_that_do_not_fit_their_table() {
     assert!(w.push(&json!({"tags": ["not", "a", "map"]})).unwrap_err().contains("column `tags`"));
     assert!(w.push(&json!(["not an object"])).is_err());
     assert!(PartWriter::new("t", &[("x", "decimal(3,1)")]).is_err());
-    assert!(sources_of(b"not parquet".to_vec()).is_err());
+    assert!(sources_of(b"not parquet").is_err());
+}
+
+#[test]
+fn the_sources_are_read_from_the_part_s_tail_alone() {
+    let mut w = PartWriter::new("t", &[("id", "string")]).unwrap();
+    for i in 0..3000 {
+        w.begin_source(&format!("amiur-0123456789abcdef{i:05}"));
+        w.push(&json!({"id": i.to_string()})).unwrap();
+    }
+    let part = w.finish().unwrap();
+    let need = footer_len(&part[part.len() - 8..]).unwrap();
+    assert!(need > FOOTER_READ, "3,000 ids need a second read: {need}");
+    assert!(sources_of(&part[part.len() - FOOTER_READ..]).unwrap_err().contains("longer than"));
+    let (sources, rows) = sources_of(&part[part.len() - need..]).unwrap();
+    assert_eq!((sources.len(), rows), (3000, 3000));
+    assert_eq!(sources[2999], "amiur-0123456789abcdef02999");
+    assert!(footer_len(b"1234").is_err() && footer_len(b"12345678").is_err());
 }

@@ -1,8 +1,10 @@
 //! The compaction step of collect (ARCHITECTURE.md, "Compaction"): every closed day of
-//! every dataset of this Region into Parquet parts. Per part: read the raw objects the
-//! core planned, write the part (`If-None-Match: *`), then record it in the compaction
-//! state. A part an earlier run wrote but did not record is adopted with the sources its
-//! footer names, so a killed run never duplicates or loses a row.
+//! every dataset of this Region into Parquet parts. Per day: list its raw objects; if
+//! the state counts them all, done; else read the footers of its recorded parts (what
+//! is compacted), then per part: read the raw objects the core planned, write the part
+//! (`If-None-Match: *`), record it in the compaction state. A part an earlier run wrote
+//! but did not record is adopted with the sources its footer names, so a killed run
+//! never duplicates or loses a row.
 
 use std::collections::BTreeSet;
 
@@ -15,11 +17,12 @@ use super::Failure;
 use super::archive::Archive;
 use crate::aws::s3;
 use crate::core::compaction::{
-    CompactionKeys, CompactionState, DATASETS, DatasetSpec, PartPlan, PartRecord, closed_days, open_report_days,
+    CompactionKeys, CompactionState, DATASETS, DatasetSpec, DayStatus, PartBounds, PartPlan, PartRecord, closed_days,
+    next_part, open_report_days,
 };
 use crate::core::jsonl;
 use crate::core::model::UsageReport;
-use crate::core::parquet_part::{PartWriter, sources_of};
+use crate::core::parquet_part::{FOOTER_READ, PartWriter, footer_len, sources_of};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CompactionSummary {
@@ -31,9 +34,6 @@ pub struct CompactionSummary {
     pub days_left: usize,
 }
 
-/// Parts planned for one day in one run at most: each adopted part makes the next plan
-/// smaller, so this only bounds a run against a state it cannot reconcile.
-const MAX_PARTS_PER_DAY_AND_RUN: usize = 8;
 /// Raw objects fetched at once while a part is built (small GETs: latency, not
 /// bandwidth, bounds them; 10,000 reports a day are 20,000 objects).
 const READS_IN_FLIGHT: usize = 32;
@@ -42,6 +42,7 @@ struct Step<'a> {
     archive: &'a Archive<'a>,
     keys: CompactionKeys,
     state: CompactionState,
+    bounds: PartBounds,
 }
 
 /// Collect's last step: its failure is one failed item of the run (the next run resumes
@@ -69,9 +70,18 @@ pub async fn run(
     open: &BTreeSet<NaiveDate>,
     summary: &mut CompactionSummary,
 ) -> anyhow::Result<()> {
+    run_bounded(archive, open, summary, PartBounds::DEFAULT).await
+}
+
+async fn run_bounded(
+    archive: &Archive<'_>,
+    open: &BTreeSet<NaiveDate>,
+    summary: &mut CompactionSummary,
+    bounds: PartBounds,
+) -> anyhow::Result<()> {
     let keys = CompactionKeys { prefix: archive.keys.prefix.clone() };
     let loaded = load(archive, &keys).await?;
-    let mut step = Step { archive, keys, state: loaded.clone() };
+    let mut step = Step { archive, keys, state: loaded.clone(), bounds };
     for spec in DATASETS {
         let days = step.raw_days(spec).await?;
         for day in closed_days(spec, &days, open, archive.run.now) {
@@ -85,7 +95,6 @@ pub async fn run(
             step.compact_day(spec, day, summary).await?;
         }
     }
-    step.state.seal(archive.run.now);
     if step.state == loaded { Ok(()) } else { step.save().await }
 }
 
@@ -110,22 +119,37 @@ impl Step<'_> {
         Ok(folders.iter().filter_map(|f| CompactionKeys::day_of(f)).collect())
     }
 
+    /// Every part a day needs, until none is left or the deadline passes. Each turn
+    /// records one more part number (written from ≥ 1 planned source, or adopted): the
+    /// loop ends, and a run that stops at its deadline leaves its progress recorded.
     async fn compact_day(
         &mut self,
         spec: &DatasetSpec,
         day: NaiveDate,
         summary: &mut CompactionSummary,
     ) -> anyhow::Result<()> {
-        let s3 = &self.archive.run.clients.s3;
         let partition = self.keys.raw_partition(spec.name, self.region(), day);
-        for _ in 0..MAX_PARTS_PER_DAY_AND_RUN {
-            let raw = s3::archived_ids(s3, self.archive.bucket, &partition).await?;
-            let Some(plan) = self.state.plan(spec.name, day, &raw) else {
+        let raw = s3::archived_sizes(&self.archive.run.clients.s3, self.archive.bucket, &partition).await?;
+        let now = self.archive.run.now;
+        let DayStatus::Compact { recorded } = self.state.status(spec.name, day, raw.len()) else {
+            self.state.seal_complete(spec.name, day, now);
+            return Ok(());
+        };
+        let mut compacted = self.recorded_sources(spec, day, &recorded).await?;
+        loop {
+            if self.archive.run.deadline.passed() {
+                summary.days_left += 1;
+                return Ok(());
+            }
+            let number = self.state.next_number(spec.name, day);
+            let Some(plan) = next_part(&raw, &compacted, number, self.bounds) else {
+                self.state.seal_complete(spec.name, day, now);
                 return Ok(());
             };
-            let key = self.keys.part(spec.name, self.region(), day, plan.number);
-            let record = match self.adopt(&key, plan.number).await? {
+            let key = self.keys.part(spec.name, self.region(), day, number);
+            let (sources, rows) = match self.footer(&key).await? {
                 Some(adopted) => {
+                    tracing::info!(key, sources = adopted.0.len(), "part written by an earlier run; recorded as it is");
                     summary.parts_adopted += 1;
                     adopted
                 }
@@ -137,25 +161,52 @@ impl Step<'_> {
                     }
                 },
             };
+            let record = PartRecord { number, sources: u64::try_from(sources.len())?, rows };
+            compacted.extend(sources);
             self.state.record(spec.name, day, record).map_err(anyhow::Error::msg)?;
             self.save().await?;
         }
-        Ok(())
     }
 
-    /// The record of a part that exists already (an earlier run's), from its footer.
-    async fn adopt(&self, key: &str, number: u32) -> anyhow::Result<Option<PartRecord>> {
-        let Some(bytes) = s3::get_optional(&self.archive.run.clients.s3, self.archive.bucket, key).await? else {
+    /// The sources of a day's recorded parts, from their footers.
+    async fn recorded_sources(
+        &self,
+        spec: &DatasetSpec,
+        day: NaiveDate,
+        numbers: &[u32],
+    ) -> anyhow::Result<BTreeSet<String>> {
+        let mut sources = BTreeSet::new();
+        for &number in numbers {
+            let key = self.keys.part(spec.name, self.region(), day, number);
+            let (ids, _) = self.footer(&key).await?.with_context(|| {
+                format!(
+                    "s3://{}/{key} is recorded in the compaction state but missing; restore it (or delete every part of that day and the day's entry in the state)",
+                    self.archive.bucket
+                )
+            })?;
+            sources.extend(ids);
+        }
+        Ok(sources)
+    }
+
+    /// The sources and rows a part's footer names (`None`: no such part), read from
+    /// its end: one ranged GET, two when the footer is longer than `FOOTER_READ`.
+    async fn footer(&self, key: &str) -> anyhow::Result<Option<(Vec<String>, u64)>> {
+        let (s3c, bucket) = (&self.archive.run.clients.s3, self.archive.bucket);
+        let Some(mut tail) = s3::get_tail(s3c, bucket, key, FOOTER_READ).await? else {
             return Ok(None);
         };
-        let (sources, rows) = sources_of(bytes)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("part s3://{}/{key}", self.archive.bucket))?;
-        tracing::info!(key, sources = sources.len(), "part written by an earlier run; recorded as it is");
-        Ok(Some(PartRecord { number, sources, rows }))
+        let part = |e: String| anyhow::anyhow!("part s3://{bucket}/{key}: {e}");
+        let need = footer_len(&tail).map_err(part)?;
+        if need > tail.len() {
+            tail =
+                s3::get_tail(s3c, bucket, key, need).await?.with_context(|| format!("s3://{bucket}/{key} vanished"))?;
+        }
+        sources_of(&tail).map(Some).map_err(part)
     }
 
-    /// Builds and writes the planned part; `None` when the deadline passed while the raw
+    /// Builds and writes the planned part, or its first sources once it holds
+    /// `PartBounds::rows` rows; `None` when the deadline passed while the raw
     /// objects were read (nothing written: the next run plans the day again).
     async fn write_part(
         &self,
@@ -164,7 +215,7 @@ impl Step<'_> {
         key: &str,
         plan: PartPlan,
         summary: &mut CompactionSummary,
-    ) -> anyhow::Result<Option<PartRecord>> {
+    ) -> anyhow::Result<Option<(Vec<String>, u64)>> {
         let (s3c, bucket) = (&self.archive.run.clients.s3, self.archive.bucket);
         let mut part = PartWriter::new(spec.name, spec.columns).map_err(anyhow::Error::msg)?;
         let mut objects = futures::stream::iter(&plan.sources)
@@ -174,10 +225,15 @@ impl Step<'_> {
                 Ok::<_, anyhow::Error>((source, raw_key, bytes))
             })
             .buffered(READS_IN_FLIGHT);
+        let mut taken = 0;
         while let Some(object) = objects.next().await {
             if self.archive.run.deadline.passed() {
                 return Ok(None);
             }
+            if taken > 0 && self.bounds.is_full(part.rows()) {
+                break;
+            }
+            taken += 1;
             let (source, raw_key, bytes) = object?;
             let bytes = bytes.with_context(|| format!("s3://{bucket}/{raw_key} was listed but is gone"))?;
             part.begin_source(source);
@@ -185,17 +241,19 @@ impl Step<'_> {
                 .with_context(|| format!("s3://{bucket}/{raw_key} does not fit the {} table", spec.name))?;
         }
         drop(objects);
+        let mut sources = plan.sources;
+        sources.truncate(taken);
         let rows = part.rows();
         let body = part.finish().map_err(anyhow::Error::msg)?;
         if s3::put_parquet_if_absent(s3c, bucket, key, body).await? == s3::PutOutcome::AlreadyExists {
             // Another run wrote it between our look and our write: its sources count.
-            let adopted = self.adopt(key, plan.number).await?;
+            let adopted = self.footer(key).await?;
             return adopted.map(Some).with_context(|| format!("s3://{bucket}/{key} vanished"));
         }
-        tracing::info!(key, sources = plan.sources.len(), rows, "compacted part written");
+        tracing::info!(key, sources = sources.len(), rows, "compacted part written");
         summary.parts_written += 1;
         summary.rows += rows;
-        Ok(Some(PartRecord { number: plan.number, sources: plan.sources, rows }))
+        Ok(Some((sources, rows)))
     }
 
     async fn save(&self) -> anyhow::Result<()> {

@@ -56,6 +56,16 @@ fn list(store: &BTreeMap<String, Vec<u8>>, query: &str) -> Reply {
 /// S3 over `store`; `refuse(n)` refuses the n-th write (from 0) and every one after it:
 /// the process died there.
 fn memory_s3(store: Store, writes: Arc<AtomicUsize>, refuse_from: Option<usize>) -> Fake {
+    slow_memory_s3(store, writes, refuse_from, std::time::Duration::ZERO)
+}
+
+/// `memory_s3` whose part writes each take `pause` (a run's deadline passes during one).
+fn slow_memory_s3(
+    store: Store,
+    writes: Arc<AtomicUsize>,
+    refuse_from: Option<usize>,
+    pause: std::time::Duration,
+) -> Fake {
     Fake::with_bytes(RetryConfig::disabled(), move |call: &Call| {
         assert_eq!(call.service, "s3", "compaction calls S3 only");
         let (method, target) = call.action.split_once(' ').unwrap();
@@ -64,11 +74,19 @@ fn memory_s3(store: Store, writes: Arc<AtomicUsize>, refuse_from: Option<usize>)
         let mut store = store.lock().unwrap();
         match method {
             "GET" if query.contains("list-type=2") => list(&store, query),
-            "GET" => match store.get(&key) {
-                Some(bytes) => reply(200, bytes.clone()),
-                None => reply(404, "<Error><Code>NoSuchKey</Code><Message>none</Message></Error>"),
+            "GET" => match (store.get(&key), call.headers.get("range")) {
+                (Some(bytes), Some(range)) => {
+                    let len: usize =
+                        range.strip_prefix("bytes=-").and_then(|n| n.parse().ok()).expect("a suffix range");
+                    reply(206, bytes[bytes.len().saturating_sub(len)..].to_vec())
+                }
+                (Some(bytes), None) => reply(200, bytes.clone()),
+                (None, _) => reply(404, "<Error><Code>NoSuchKey</Code><Message>none</Message></Error>"),
             },
             "PUT" => {
+                if key.ends_with(".parquet") {
+                    std::thread::sleep(pause);
+                }
                 let n = writes.fetch_add(1, Ordering::SeqCst);
                 if refuse_from.is_some_and(|from| n >= from) {
                     return reply(500, "<Error><Code>InternalError</Code><Message>killed</Message></Error>");
@@ -132,6 +150,10 @@ async fn compact(fake: &Fake) -> anyhow::Result<CompactionSummary> {
 }
 
 async fn compact_until(fake: &Fake, deadline: Deadline) -> anyhow::Result<CompactionSummary> {
+    compact_bounded(fake, deadline, PartBounds::DEFAULT).await
+}
+
+async fn compact_bounded(fake: &Fake, deadline: Deadline, bounds: PartBounds) -> anyhow::Result<CompactionSummary> {
     let config = config();
     let r = Run { clients: &fake.clients, config: &config, now: NOW.parse().unwrap(), deadline };
     let archive = Archive {
@@ -146,7 +168,7 @@ async fn compact_until(fake: &Fake, deadline: Deadline) -> anyhow::Result<Compac
         claim_legacy: AtomicBool::new(false),
     };
     let mut summary = CompactionSummary::default();
-    super::run(&archive, &Default::default(), &mut summary).await.map(|()| summary)
+    super::run_bounded(&archive, &Default::default(), &mut summary, bounds).await.map(|()| summary)
 }
 
 /// `(dataset/day, source) → rows` over every part in the store.
@@ -196,9 +218,10 @@ async fn closed_days_become_one_part_each_with_every_row_once() {
             .filter(|c| c.action.starts_with("PUT"))
             .all(|c| c.headers.get("if-none-match").is_some_and(|v| v == "*"))
     );
-    // A second run finds nothing to do.
-    let again = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
-    assert_eq!(again, CompactionSummary::default());
+    // A second run finds nothing to do, from the listings and the state alone.
+    let quiet = memory_s3(store.clone(), Arc::default(), None);
+    assert_eq!(compact(&quiet).await.unwrap(), CompactionSummary::default());
+    assert!(!quiet.calls().iter().any(|c| c.action.contains(".parquet")), "no part read: {:?}", quiet.calls());
 }
 
 #[tokio::test]
@@ -214,28 +237,66 @@ async fn late_data_goes_into_the_next_part_and_the_first_is_never_rewritten() {
     let parts = store.lock().unwrap();
     assert_eq!(parts["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0000.parquet"], first);
     let late = &parts["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0001.parquet"];
-    assert_eq!(crate::core::parquet_part::sources_of(late.clone()).unwrap(), (vec!["r-late".to_string()], 1));
+    assert_eq!(crate::core::parquet_part::sources_of(late).unwrap(), (vec!["r-late".to_string()], 1));
+}
+
+/// Kills a run at each of its writes in turn (one more raw object arrives while it is
+/// down), then runs it again: every row once, and a third run finds nothing to do.
+async fn killed_at_every_write(bounds: PartBounds, writes_of_a_full_run: usize) {
+    let writes = Arc::new(AtomicUsize::new(0));
+    compact_bounded(&memory_s3(seeded(), writes.clone(), None), Deadline::NONE, bounds).await.unwrap();
+    let total = writes.load(Ordering::SeqCst);
+    assert_eq!(total, writes_of_a_full_run, "each part followed by the state, and the final state");
+    for kill_at in 0..total {
+        let store = seeded();
+        let dying = memory_s3(store.clone(), Arc::default(), Some(kill_at));
+        assert!(compact_bounded(&dying, Deadline::NONE, bounds).await.is_err(), "the write {kill_at} was refused");
+        raw(&store, "entries", "2026-11-02", "r-c-2026-11-02", &[entry("r-c-2026-11-02", "1")]);
+        let resumed = compact_bounded(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, bounds).await;
+        let mut expected = expected_rows();
+        expected.insert(("entries/region=us-east-1/report_date=2026-11-02".into(), "r-c-2026-11-02".into()), 1);
+        assert_eq!(compacted_rows(&store), expected, "killed at write {kill_at}, resumed: {resumed:?}");
+        let again = compact_bounded(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, bounds).await;
+        assert_eq!(again.unwrap(), CompactionSummary::default(), "killed at write {kill_at}");
+    }
 }
 
 #[tokio::test]
 async fn a_run_killed_at_any_write_then_run_again_keeps_every_row_once() {
-    let writes = Arc::new(AtomicUsize::new(0));
-    compact(&memory_s3(seeded(), writes.clone(), None)).await.unwrap();
-    let total = writes.load(Ordering::SeqCst);
-    assert_eq!(total, 13, "6 parts, each followed by the state, and the final state");
-    for kill_at in 0..total {
-        let store = seeded();
-        let killed = compact(&memory_s3(store.clone(), Arc::default(), Some(kill_at))).await;
-        assert!(killed.is_err(), "the write {kill_at} was refused");
-        // A new part arrives while the run is down.
-        raw(&store, "entries", "2026-11-02", "r-c-2026-11-02", &[entry("r-c-2026-11-02", "1")]);
-        let resumed = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
-        let mut expected = expected_rows();
-        expected.insert(("entries/region=us-east-1/report_date=2026-11-02".into(), "r-c-2026-11-02".into()), 1);
-        assert_eq!(compacted_rows(&store), expected, "killed at write {kill_at}, resumed: {resumed:?}");
-        let again = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
-        assert_eq!((again.parts_written, again.parts_adopted), (0, 0), "killed at write {kill_at}");
-    }
+    killed_at_every_write(PartBounds::DEFAULT, 13).await;
+}
+
+#[tokio::test]
+async fn a_state_in_the_first_format_with_source_ids_is_read_and_rewritten_as_counts() {
+    let store = seeded();
+    compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
+    let key = "ami-usage/state/region=us-east-1/compaction-state.json";
+    let first_format = {
+        let parts = store.lock().unwrap();
+        let mut state: serde_json::Value = serde_json::from_slice(&parts[key]).unwrap();
+        for (dataset, days) in state["days"].as_object_mut().unwrap() {
+            for (day, record) in days.as_object_mut().unwrap() {
+                for part in record["parts"].as_array_mut().unwrap() {
+                    let k =
+                        format!("ami-usage/compacted/{dataset}/region=us-east-1/report_date={day}/part-0000.parquet");
+                    part["sources"] = json!(crate::core::parquet_part::sources_of(&parts[&k]).unwrap().0);
+                }
+            }
+        }
+        serde_json::to_vec(&state).unwrap()
+    };
+    assert!(String::from_utf8_lossy(&first_format).contains(r#""sources":["r-a-2026-11-01","r-b-2026-11-01"]"#));
+    store.lock().unwrap().insert(key.into(), first_format);
+    let quiet = memory_s3(store.clone(), Arc::default(), None);
+    assert_eq!(compact(&quiet).await.unwrap(), CompactionSummary::default(), "every day counted as compacted");
+    raw(&store, "entries", "2026-11-02", "r-late", &[entry("r-late", "333333333333")]);
+    let summary = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
+    assert_eq!((summary.parts_written, summary.parts_adopted, summary.rows), (1, 0, 1));
+    let mut expected = expected_rows();
+    expected.insert(("entries/region=us-east-1/report_date=2026-11-02".into(), "r-late".into()), 1);
+    assert_eq!(compacted_rows(&store), expected);
+    let saved = String::from_utf8(store.lock().unwrap()[key].clone()).unwrap();
+    assert!(saved.contains(r#"{"number":1,"sources":1,"rows":1}"#) && !saved.contains("r-a-"), "{saved}");
 }
 
 #[tokio::test]
@@ -257,3 +318,6 @@ async fn a_passed_deadline_writes_nothing_and_leaves_every_closed_day_to_the_nex
     assert!(part_keys(&store).is_empty());
     assert_eq!(compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap().parts_written, 6);
 }
+
+#[path = "compact_bounds_tests.rs"]
+mod bounds;
