@@ -167,11 +167,16 @@ def copy_part(root: Path, source: dt.date, day: dt.date) -> None:
 
 
 def measure(con, sql: str, repeat: int, profile: Path) -> tuple[float, int, list]:
-    best, rows = float("inf"), []
+    """Best engine time of `repeat` runs, objects read, and the result's rows. The time is
+    DuckDB materialising the result in a table (as Athena writes its result to S3), not
+    Python turning it into tuples: for `usage_by_account`'s 180,000 rows that conversion
+    alone takes about 0.8 s, more than the compacted query itself, on both sides alike."""
+    best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        rows = con.execute(rewrite_for_duckdb(sql)).fetchall()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE bench_result AS {rewrite_for_duckdb(sql)}")
         best = min(best, time.perf_counter() - start)
+    rows = con.execute("SELECT * FROM bench_result").fetchall()
     con.execute("PRAGMA enable_profiling='json'")
     con.execute(f"PRAGMA profiling_output='{profile}'")
     con.execute(rewrite_for_duckdb(sql)).fetchall()
