@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlglot
 from support import sync_compaction_views as gen
 from support.duckdb_archive import view_definition
 from support.glue_schema import glue_columns, glue_partition_keys, glue_tables, load_template
@@ -88,6 +89,18 @@ def test_the_view_keeps_the_table_name_and_columns_and_bounds_the_raw_side(path,
     bound = "report_date >= cast(cast(current_timestamp - interval '3' hour as date) as varchar)"
     assert sql.count(f"r.{bound}") == 1 and sql.count(f"c.{bound}") == 1
     assert all(f"c.{k} = r.{k}" in sql for k in keys)
+
+
+@pytest.mark.parametrize("path", [TEMPLATE, CENTRAL])
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_the_view_sql_parses_as_athena_sql(path, dataset):
+    """Athena stores the view's SQL and parses it at each query: one UNION of the two
+    sides, the raw side's object name read from the `"$path"` pseudo-column."""
+    sql = _presto_view(glue_tables(path)[dataset])["originalSql"]
+    statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
+    assert len(statements) == 1 and statements[0].key == "union"
+    paths = [c for c in statements[0].find_all(sqlglot.exp.Column) if c.name == "$path"]
+    assert len(paths) == 1 and paths[0].this.quoted
 
 
 def test_raw_query_hours_is_a_bounded_parameter_of_both_stacks():
