@@ -245,10 +245,14 @@ fn candidate(r: &VerdictRow, new_this_week: bool, ctx: &DigestContext) -> Digest
     }
 }
 
-/// The week's reports, by AMI: its newest available one.
-fn newest_available<'a>(reports: &'a [&'a ReportRow]) -> BTreeMap<&'a str, &'a ReportRow> {
+/// The week's reports that `keep` accepts, by AMI: its newest one (greatest creation
+/// time, then report id).
+pub(super) fn newest_by_image<'a>(
+    reports: &[&'a ReportRow],
+    keep: impl Fn(&ReportRow) -> bool,
+) -> BTreeMap<&'a str, &'a ReportRow> {
     let mut newest: BTreeMap<&str, &ReportRow> = BTreeMap::new();
-    for r in reports.iter().filter(|r| r.state == "available") {
+    for &r in reports.iter().filter(|r| keep(r)) {
         let slot = newest.entry(r.image_id.as_str()).or_insert(r);
         if (r.report_creation_time, &r.report_id) > (slot.report_creation_time, &slot.report_id) {
             *slot = r;
@@ -258,7 +262,7 @@ fn newest_available<'a>(reports: &'a [&'a ReportRow]) -> BTreeMap<&'a str, &'a R
 }
 
 fn families(latest: &[VerdictRow], reports: &[&ReportRow]) -> Vec<FamilyVersion> {
-    let newest_report = newest_available(reports);
+    let newest_report = newest_by_image(reports, |r| r.state == "available");
     let mut groups: BTreeMap<&str, Vec<&VerdictRow>> = BTreeMap::new();
     for row in latest {
         if let Some(g) = &row.group_value {

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::digest::{DigestCandidate, DigestRow, DigestUsedAgain, FamilyVersion, cents};
+use super::digest::{DigestCandidate, DigestRow, DigestUsedAgain, FamilyVersion, cents, newest_by_image};
 use super::records::ReportRow;
 use super::routing::MAX_TEAM_MESSAGES;
 
@@ -32,13 +32,7 @@ pub fn image_team(report: &ReportRow, route_tag: Option<&str>) -> Option<String>
 
 /// The team of each AMI: from its newest report row of the week with an image.
 fn teams_by_image(reports: &[&ReportRow], route_tag: &str) -> BTreeMap<String, Option<String>> {
-    let mut newest: BTreeMap<&str, &ReportRow> = BTreeMap::new();
-    for r in reports.iter().filter(|r| r.image.is_some()) {
-        let slot = newest.entry(r.image_id.as_str()).or_insert(r);
-        if (r.report_creation_time, &r.report_id) > (slot.report_creation_time, &slot.report_id) {
-            *slot = r;
-        }
-    }
+    let newest = newest_by_image(reports, |r| r.image.is_some());
     newest.into_iter().map(|(id, r)| (id.to_string(), image_team(r, Some(route_tag)))).collect()
 }
 
