@@ -65,15 +65,10 @@ pub(super) fn chat(
     page: &Page,
 ) -> String {
     let related: Vec<&str> = row.candidates.iter().take(CHAT_ITEMS).map(|c| c.image_id.as_str()).collect();
-    let team = match page {
-        Page::Team(team) => format!("-{}", clean(team)),
-        _ => String::new(),
-    };
+    let team = page.team_text(|t| format!("-{t}"));
     let mut keywords =
         vec!["ami-usage-reporter".to_string(), "digest".into(), row.region.clone(), row.owner_account_id.clone()];
-    if let Page::Team(name) = page {
-        keywords.push(clean(name));
-    }
+    keywords.extend(page.team());
     json!({
         "version": "1.0",
         "source": "custom",

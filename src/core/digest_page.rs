@@ -17,6 +17,21 @@ pub enum Page {
     Account(Vec<TeamNumbers>),
 }
 
+impl Page {
+    /// The team of a team's page, cleaned for display (`None` on the other pages).
+    pub fn team(&self) -> Option<String> {
+        match self {
+            Page::Team(team) => Some(clean(team)),
+            _ => None,
+        }
+    }
+
+    /// `format` of the page's team, or nothing on the other pages.
+    pub(super) fn team_text(&self, format: impl Fn(&str) -> String) -> String {
+        self.team().map_or_else(String::new, |t| format(&t))
+    }
+}
+
 fn sql_text(value: &str) -> String {
     format!("'{}'", clean(value).replace('\'', "''"))
 }
@@ -66,10 +81,7 @@ pub(super) fn teams_query(row: &DigestRow, ctx: &DigestRenderContext) -> String 
 }
 
 pub(super) fn heading(row: &DigestRow, page: &Page) -> String {
-    let team = match page {
-        Page::Team(team) => format!("team {}, ", clean(team)),
-        _ => String::new(),
-    };
+    let team = page.team_text(|t| format!("team {t}, "));
     format!(
         "AMI usage weekly digest for {team}account {} in {}, {} to {} UTC",
         row.owner_account_id,

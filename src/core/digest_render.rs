@@ -67,10 +67,7 @@ pub fn subject(row: &DigestRow, ctx: &DigestRenderContext, page: &Page) -> Strin
     if row.reservations_under_threshold > 0 {
         parts.push(format!("{} RIs <{}%", row.reservations_under_threshold, ctx.ri_alert_percent));
     }
-    let team = match page {
-        Page::Team(team) => format!("[{}] ", clean(team)),
-        _ => String::new(),
-    };
+    let team = page.team_text(|t| format!("[{t}] "));
     let text = format!("AMI digest {team}{} {}: {}", row.region, row.digest_date, parts.join(", "));
     let ascii: String = text.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
     if ascii.len() <= MAX_SUBJECT_CHARS { ascii } else { format!("{}...", &ascii[..MAX_SUBJECT_CHARS - 3]) }
