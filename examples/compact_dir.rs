@@ -11,9 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use ami_usage_reporter::core::archive::jsonl;
+use ami_usage_reporter::core::compaction::parquet_part::PartWriter;
 use ami_usage_reporter::core::compaction::{DATASETS, DatasetSpec, PartBounds, PartPlan, next_part};
-use ami_usage_reporter::core::jsonl;
-use ami_usage_reporter::core::parquet_part::PartWriter;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

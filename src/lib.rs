@@ -4,7 +4,7 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
-pub mod core;
+pub use ami_usage_core as core;
 pub mod event;
 pub mod jobs;
 pub mod lambda;

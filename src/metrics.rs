@@ -66,10 +66,10 @@ pub fn metrics_of(summary: &Summary) -> Vec<Metric> {
             vec![count("ImagesProbed", s.images_probed), count("MemberReferences", s.references_found)]
         }
         Summary::Digest(s) => vec![
-            count("DigestCandidatesNew", s.candidates_new),
-            count("DigestCandidatesStanding", s.candidates_standing),
-            count("DigestUsedAgain", s.used_again),
-            count("DigestReportProblems", s.report_problems),
+            count("DigestCandidatesNew", s.counts.candidates_new),
+            count("DigestCandidatesStanding", s.counts.candidates_standing),
+            count("DigestUsedAgain", s.counts.used_again),
+            count("DigestReportProblems", s.counts.report_problems),
             count("ReservationsUnderThreshold", s.reservations_under_threshold),
             count("ReservationsEndingSoon", s.reservations_ending_soon),
             count("DigestsPublished", usize::from(s.published)),
@@ -134,6 +134,7 @@ pub fn emf_lines(summary: &Summary, function_name: &str, at: DateTime<Utc>) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::digest::DigestCounts;
     use crate::jobs::Failure;
     use crate::jobs::collect::{CollectSummary, ReportRef};
     use crate::jobs::create::CreateSummary;
@@ -214,7 +215,7 @@ mod tests {
 
     #[test]
     fn collect_writes_one_line_per_family_with_its_own_dimension_set() {
-        use crate::core::family_metrics::FamilyCounts;
+        use crate::core::verdict::FamilyCounts;
         use crate::jobs::verdicts::VerdictCounts;
         let family =
             |name: &str, selected| FamilyCounts { family: name.into(), selected, candidate: 1, ..Default::default() };
@@ -275,10 +276,13 @@ mod tests {
     #[test]
     fn digest_line_counts_the_weeks_figures_and_whether_it_was_published() {
         let s = Summary::Digest(Box::new(crate::jobs::digest::DigestSummary {
-            candidates_new: 2,
-            candidates_standing: 5,
-            used_again: 1,
-            report_problems: 3,
+            counts: DigestCounts {
+                candidates_new: 2,
+                candidates_standing: 5,
+                used_again: 1,
+                report_problems: 3,
+                ..Default::default()
+            },
             reservations_under_threshold: 4,
             reservations_ending_soon: 1,
             published: true,

@@ -11,7 +11,7 @@ use aws_sdk_costexplorer::types::{
 };
 
 use super::{error_code, error_text};
-use crate::core::ri::{CeGroup, PeriodRange};
+use crate::core::digest::{CeGroup, PeriodRange};
 
 /// The service name Cost Explorer gives EC2 instance usage.
 pub const EC2_COMPUTE_SERVICE: &str = "Amazon Elastic Compute Cloud - Compute";

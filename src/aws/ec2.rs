@@ -12,12 +12,12 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::{error_code, error_text};
-use crate::core::create_outcome::{self, CreateOutcome};
+use crate::core::create::CreateOutcome;
+use crate::core::create::{PERIOD_TAG, TagFilters, period_label};
 use crate::core::model::{
     Ami, BlockDevice, Lifecycle, MalformedReport, ProductCode, REPORT_RESOURCE_TYPES, RESOURCE_TYPE_LAUNCH_TEMPLATE,
     ReportListing, ReportState, ResourceTypeOption, ResourceTypeSpec, Tags, UsageEntry, UsageReport,
 };
-use crate::core::selection::{PERIOD_TAG, TagFilters, period_label};
 
 /// DescribeImages accepts at most this many values in one filter.
 const IMAGE_ID_BATCH: usize = 200;
@@ -168,8 +168,8 @@ pub async fn create_report(ec2: &Client, r: &CreateRequest<'_>) -> CreateOutcome
         req = req.account_ids(a);
     }
     match req.send().await {
-        Ok(out) => create_outcome::of_answer(out.report_id()),
-        Err(e) => create_outcome::of_refusal(error_code(&e), error_text(&e)),
+        Ok(out) => CreateOutcome::of_answer(out.report_id()),
+        Err(e) => CreateOutcome::of_refusal(error_code(&e), error_text(&e)),
     }
 }
 

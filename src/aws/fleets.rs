@@ -10,8 +10,8 @@ use anyhow::anyhow;
 use aws_sdk_ec2::Client;
 
 use super::error_text;
-use crate::core::evidence::fleet_can_launch;
 use crate::core::verdict::OwnerReference;
+use crate::core::verdict::fleet_can_launch;
 
 pub type ReferencesById = BTreeMap<String, Vec<OwnerReference>>;
 

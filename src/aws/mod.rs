@@ -155,7 +155,7 @@ where
     };
     let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
     let header = response.headers().get("x-amz-bucket-region");
-    match crate::core::bucket_region::wrong_region_hint(signed_for.as_ref(), header, &body) {
+    match crate::core::archive::wrong_region_hint(signed_for.as_ref(), header, &body) {
         Some(hint) => format!("{hint} (S3 answered {text})"),
         None => text,
     }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::{Clients, error_text};
-use crate::core::evidence::OWNER_KINDS;
+use crate::core::verdict::OWNER_KINDS;
 use crate::core::verdict::{OwnerCheck, OwnerFacts, OwnerReference};
 
 /// DescribeImageReferences accepts at most this many image ids per call.

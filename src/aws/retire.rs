@@ -6,8 +6,8 @@ use anyhow::anyhow;
 use aws_sdk_ec2::types::Tag;
 
 use super::{Clients, error_code, error_text};
-use crate::core::retire_model::{Call, STAGE_TAG};
-use crate::core::retire_rbin::RecycleBinRule;
+use crate::core::retire::RecycleBinRule;
+use crate::core::retire::{Call, STAGE_TAG};
 use crate::core::verdict::TagMatch;
 
 /// DeregisterImage's answers for an AMI that is already gone: the step is done.

@@ -6,7 +6,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::error_text;
 use crate::core::alert::Alert;
-use crate::core::routing::MessageAttributes;
+use crate::core::state::MessageAttributes;
 
 /// Publishes with `MessageStructure=json` so e-mail and chat subscribers each get their
 /// own rendering, and with the message attributes filter policies match on. Returns

@@ -12,8 +12,8 @@ use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
 use super::{Failure, retrying};
 use crate::aws::sns;
 use crate::core::alert::{AlertContext, render};
-use crate::core::news::{CollectState, News};
-use crate::core::routing::{MessageAttributes, batches, standing_for};
+use crate::core::state::{CollectState, News};
+use crate::core::state::{MessageAttributes, batches, standing_for};
 
 /// One message of a run split by team.
 #[derive(Debug, Clone, Default, Serialize)]

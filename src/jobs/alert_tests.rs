@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use super::*;
 use crate::aws::fake::{Answer, Call, Fake};
 use crate::config::RawConfig;
-use crate::core::records::{ArchiveKeys, Provenance};
-use crate::core::routing::Route;
+use crate::core::archive::{ArchiveKeys, Provenance};
+use crate::core::state::Route;
 use crate::jobs::{Deadline, Run};
 
 const NOW: &str = "2026-11-22T06:00:00Z";

@@ -10,10 +10,10 @@ use futures::StreamExt;
 
 use super::Run;
 use crate::aws::{ec2, s3};
-use crate::core::jsonl::{self, JsonlGzWriter};
+use crate::core::archive::jsonl::{self, JsonlGzWriter};
+use crate::core::archive::{ArchiveKeys, Dataset, EntryRows, EntryTotals, Provenance, ReportRow, report_row};
 use crate::core::model::{Ami, ReportState, UsageReport};
-use crate::core::news::CollectState;
-use crate::core::records::{ArchiveKeys, Dataset, EntryRows, EntryTotals, Provenance, ReportRow, report_row};
+use crate::core::state::CollectState;
 
 pub struct Archive<'a> {
     pub run: &'a Run<'a>,

@@ -23,11 +23,12 @@ use super::retire::{self, RetireSummary};
 use super::verdicts::{self, Decided, VerdictCounts};
 use super::{Failure, PartialRun, Run, Summary};
 use crate::aws::{ec2, s3, uploads};
+use crate::core::archive::{ArchiveKeys, Dataset, Provenance, ReportRow};
 use crate::core::model::{Ami, MalformedReport, ReportListing, ReportState, UsageReport};
-use crate::core::news::{CollectState, News};
-use crate::core::records::{ArchiveKeys, Dataset, Provenance, ReportRow, timestamp};
-use crate::core::routing::routes_of;
-use crate::core::triage::{expiring_unarchived, lateness_news, quarantine_news, stale_uploads, triage, unabsorbed};
+use crate::core::state::routes_of;
+use crate::core::state::{CollectState, News};
+use crate::core::state::{expiring_unarchived, lateness_news, quarantine_news, stale_uploads, triage, unabsorbed};
+use crate::core::timestamp;
 use crate::core::verdict::Kind;
 
 /// History kept beyond the verdict window, so a window that moves between runs (or a

@@ -16,13 +16,13 @@ use serde::Serialize;
 use super::Failure;
 use super::archive::Archive;
 use crate::aws::s3;
+use crate::core::archive::jsonl;
+use crate::core::compaction::parquet_part::{FOOTER_READ, PartWriter, footer_len, sources_of};
 use crate::core::compaction::{
     CompactionKeys, CompactionState, DATASETS, DatasetSpec, DayStatus, PartBounds, PartPlan, PartRecord, closed_days,
     next_part, open_report_days,
 };
-use crate::core::jsonl;
 use crate::core::model::UsageReport;
-use crate::core::parquet_part::{FOOTER_READ, PartWriter, footer_len, sources_of};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CompactionSummary {

@@ -31,7 +31,7 @@ async fn a_part_takes_no_further_object_once_it_holds_its_rows() {
     let parts = store.lock().unwrap();
     let part = |dataset: &str, n: u32| {
         let key = format!("ami-usage/compacted/{dataset}/region=us-east-1/report_date=2026-11-02/part-{n:04}.parquet");
-        crate::core::parquet_part::sources_of(&parts[&key]).unwrap()
+        crate::core::compaction::parquet_part::sources_of(&parts[&key]).unwrap()
     };
     assert_eq!(part("entries", 1), (vec!["r-b-2026-11-02".to_string()], 2));
     assert_eq!(part("reports", 0), (vec!["r-a-2026-11-02".to_string(), "r-b-2026-11-02".to_string()], 2));
@@ -47,7 +47,7 @@ async fn a_day_over_the_bounds_is_split_into_numbered_parts() {
     let parts = store.lock().unwrap();
     for (number, source) in [(0, "r-a-2026-11-01"), (1, "r-b-2026-11-01")] {
         let part = &parts[&format!("{day}/part-{number:04}.parquet")];
-        assert_eq!(crate::core::parquet_part::sources_of(part).unwrap(), (vec![source.to_string()], 2));
+        assert_eq!(crate::core::compaction::parquet_part::sources_of(part).unwrap(), (vec![source.to_string()], 2));
     }
 }
 
@@ -61,7 +61,7 @@ async fn a_late_object_after_a_multi_part_day_goes_into_the_next_number_reading_
     assert_eq!((summary.parts_written, summary.rows), (1, 1));
     let day = "ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01";
     let late = &store.lock().unwrap()[&format!("{day}/part-0002.parquet")];
-    assert_eq!(crate::core::parquet_part::sources_of(late).unwrap(), (vec!["r-late".to_string()], 1));
+    assert_eq!(crate::core::compaction::parquet_part::sources_of(late).unwrap(), (vec!["r-late".to_string()], 1));
     let reads: Vec<_> =
         fake.calls().into_iter().filter(|c| c.action.starts_with("GET") && c.action.contains(".parquet")).collect();
     let read: Vec<_> =

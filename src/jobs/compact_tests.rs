@@ -14,7 +14,7 @@ use serde_json::json;
 use super::*;
 use crate::aws::fake::{Call, Fake, Reply};
 use crate::config::{Config, RawConfig};
-use crate::core::records::{ArchiveKeys, Provenance};
+use crate::core::archive::{ArchiveKeys, Provenance};
 use crate::jobs::{Deadline, Run};
 
 const BUCKET: &str = "archive";
@@ -104,7 +104,7 @@ fn slow_memory_s3(
 
 fn raw(store: &Store, dataset: &str, day: &str, source: &str, rows: &[serde_json::Value]) {
     let key = format!("ami-usage/{dataset}/region=us-east-1/report_date={day}/{source}.json.gz");
-    store.lock().unwrap().insert(key, crate::core::jsonl::encode(rows).unwrap());
+    store.lock().unwrap().insert(key, crate::core::archive::jsonl::encode(rows).unwrap());
 }
 
 fn entry(report: &str, account: &str) -> serde_json::Value {
@@ -237,7 +237,7 @@ async fn late_data_goes_into_the_next_part_and_the_first_is_never_rewritten() {
     let parts = store.lock().unwrap();
     assert_eq!(parts["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0000.parquet"], first);
     let late = &parts["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0001.parquet"];
-    assert_eq!(crate::core::parquet_part::sources_of(late).unwrap(), (vec!["r-late".to_string()], 1));
+    assert_eq!(crate::core::compaction::parquet_part::sources_of(late).unwrap(), (vec!["r-late".to_string()], 1));
 }
 
 /// Kills a run at each of its writes in turn (one more raw object arrives while it is
@@ -279,7 +279,7 @@ async fn a_state_in_the_first_format_with_source_ids_is_read_and_rewritten_as_co
                 for part in record["parts"].as_array_mut().unwrap() {
                     let k =
                         format!("ami-usage/compacted/{dataset}/region=us-east-1/report_date={day}/part-0000.parquet");
-                    part["sources"] = json!(crate::core::parquet_part::sources_of(&parts[&k]).unwrap().0);
+                    part["sources"] = json!(crate::core::compaction::parquet_part::sources_of(&parts[&k]).unwrap().0);
                 }
             }
         }

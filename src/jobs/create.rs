@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::{Failure, Run};
 use crate::aws::ec2::{self, CreateRequest};
-use crate::core::create_outcome::CreateOutcome;
-use crate::core::selection::{Skip, client_token, period_label, period_of, plan_create};
+use crate::core::create::CreateOutcome;
+use crate::core::create::{Skip, client_token, period_label, period_of, plan_create};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CreateSummary {

@@ -16,11 +16,11 @@ use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
 use super::digest_publish::publish;
 use super::{Failure, PartialRun, Run, Summary, retrying};
 use crate::aws::{cost_explorer, s3};
+use crate::core::archive::jsonl;
+use crate::core::archive::{ArchiveKeys, Dataset, ReportRow};
+use crate::core::digest::{self, DigestCounts, MAX_COST_EXPLORER_CALLS, ReservationsPart, RiContext};
 use crate::core::digest::{DigestContext, DigestInput, DigestRow, digest, digest_object, partition_days, ri_object};
-use crate::core::jsonl;
-use crate::core::records::{ArchiveKeys, Dataset, ReportRow};
-use crate::core::ri::{self, MAX_COST_EXPLORER_CALLS, ReservationsPart, RiContext};
-use crate::core::verdict_row::VerdictRow;
+use crate::core::verdict::VerdictRow;
 
 /// Objects read at once.
 const READ_CONCURRENCY: usize = 8;
@@ -33,12 +33,8 @@ pub struct DigestSummary {
     pub object: Option<String>,
     /// The `ri_utilization` object, when there were reservation rows to write.
     pub ri_object: Option<String>,
-    pub candidates_new: usize,
-    pub candidates_standing: usize,
-    pub used_again: usize,
-    pub report_problems: usize,
-    pub snapshot_cost_usd_upper_bound: f64,
-    pub versions_still_used: usize,
+    #[serde(flatten)]
+    pub counts: DigestCounts,
     pub reservations: usize,
     pub reservations_under_threshold: usize,
     pub reservations_ending_soon: usize,
@@ -66,12 +62,7 @@ impl DigestSummary {
         DigestSummary {
             digest_date: row.digest_date,
             object,
-            candidates_new: row.candidates_new,
-            candidates_standing: row.candidates_standing,
-            used_again: row.used_again,
-            report_problems: row.report_problems,
-            snapshot_cost_usd_upper_bound: row.snapshot_cost_usd_upper_bound,
-            versions_still_used: row.versions_still_used,
+            counts: row.counts.clone(),
             reservations: row.reservations,
             reservations_under_threshold: row.reservations_under_threshold,
             reservations_ending_soon: row.reservations_ending_soon,
@@ -231,13 +222,13 @@ async fn reservations(place: &Place<'_>) -> anyhow::Result<(ReservationsPart, us
     let ctx = RiContext { owner_account_id: place.account.clone(), region: place.region.clone(), now: r.now };
     let mut calls_left = MAX_COST_EXPLORER_CALLS;
     let (mut rows, mut complete) = (Vec::new(), true);
-    for range in ri::periods(r.now) {
+    for range in digest::ri_periods(r.now) {
         match cost_explorer::reservation_utilization(&ce, &range, &mut calls_left).await {
             Ok(answer) => {
-                rows.extend(ri::rows_of(&range, &answer.groups, &ctx));
+                rows.extend(digest::ri_rows(&range, &answer.groups, &ctx));
                 complete &= answer.complete;
             }
-            Err(refusal) if refusal.code.as_deref().is_some_and(ri::is_no_access) => {
+            Err(refusal) if refusal.code.as_deref().is_some_and(digest::is_no_ri_access) => {
                 tracing::warn!(error = %refusal, "Cost Explorer refused: the digest says so");
                 let code = refusal.code.unwrap_or_default();
                 return Ok((ReservationsPart::NoAccess(code), MAX_COST_EXPLORER_CALLS - calls_left));

@@ -13,11 +13,11 @@ use super::digest::{DigestSummary, Place};
 use super::{Failure, retrying};
 use crate::aws::{s3, sns};
 use crate::core::alert::Alert;
+use crate::core::digest::ReservationsPart;
+use crate::core::digest::{DigestProgress, groups_of, split};
+use crate::core::digest::{DigestRenderContext, Page, render_page};
 use crate::core::digest::{DigestRow, progress_object};
-use crate::core::digest_render::{DigestRenderContext, Page, render_page};
-use crate::core::digest_teams::{DigestProgress, groups_of, split};
-use crate::core::ri::ReservationsPart;
-use crate::core::routing::{DIGEST_KIND, MessageAttributes};
+use crate::core::state::{DIGEST_KIND, MessageAttributes};
 
 /// One message to send: its team (`None`: the account's), its row and its page.
 struct Message {

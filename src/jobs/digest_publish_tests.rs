@@ -4,9 +4,9 @@
 
 use crate::aws::fake::{Answer, Call, Fake};
 use crate::config::Config;
+use crate::core::archive::jsonl;
 use crate::core::digest::DigestRow;
-use crate::core::digest_teams::tests::team_reports;
-use crate::core::jsonl;
+use crate::core::fixtures::digest::team_reports;
 use crate::jobs::PartialRun;
 use crate::jobs::digest::tests::{Objects, archive, attributes, config, digest_run, world, writes};
 

@@ -10,8 +10,8 @@ use aws_smithy_types::retry::RetryConfig;
 use super::*;
 use crate::aws::fake::{Answer, Call, Fake, decode};
 use crate::config::{Config, RawConfig};
-use crate::core::digest::tests::{report, week_verdicts};
-use crate::core::ri;
+use crate::core::digest;
+use crate::core::fixtures::digest::{report, week_verdicts};
 use crate::jobs::Deadline;
 
 pub(crate) const NOW: &str = "2026-11-30T08:00:00Z";
@@ -137,8 +137,11 @@ async fn reads_the_week_publishes_with_attributes_then_writes_the_digest_object(
     let objects = archive();
     let fake = world(objects.clone(), |_| None);
     let summary = digest_run(&fake, &config(|_| ())).await.unwrap();
-    assert_eq!((summary.candidates_standing, summary.candidates_new, summary.used_again), (2, 1, 2));
-    assert_eq!((summary.report_problems, summary.snapshot_cost_usd_upper_bound), (1, 6.0));
+    assert_eq!(
+        (summary.counts.candidates_standing, summary.counts.candidates_new, summary.counts.used_again),
+        (2, 1, 2)
+    );
+    assert_eq!((summary.counts.report_problems, summary.counts.snapshot_cost_usd_upper_bound), (1, 6.0));
     assert_eq!(summary.reservations_status, "off");
     assert!(summary.published && summary.message_id.as_deref() == Some("m-1"));
     assert_eq!(summary.failed.len(), 1, "the stray object is named, the rest is read");
@@ -167,7 +170,7 @@ async fn a_second_run_of_the_day_finds_the_digest_and_publishes_nothing() {
     let second = world(objects, |_| None);
     let summary = digest_run(&second, &config(|_| ())).await.unwrap();
     assert!(summary.already_digested && !summary.published);
-    assert_eq!(summary.candidates_standing, 2, "the counts of the digest found");
+    assert_eq!(summary.counts.candidates_standing, 2, "the counts of the digest found");
     assert!(writes(&second).is_empty(), "{:?}", writes(&second));
 }
 
@@ -252,7 +255,7 @@ async fn reservations_are_asked_per_period_paged_and_archived_before_the_publish
 async fn paging_stops_at_the_call_cap_and_says_the_list_is_incomplete() {
     let fake = with_ce(archive(), |c| ce_page(c, usize::MAX));
     let summary = digest_run(&fake, &config(|r| r.notify.digest_reservations = Some("on".into()))).await.unwrap();
-    assert_eq!(ce_calls(&fake).len(), ri::MAX_COST_EXPLORER_CALLS);
+    assert_eq!(ce_calls(&fake).len(), digest::MAX_COST_EXPLORER_CALLS);
     assert_eq!(summary.reservations_status, "ok");
     let publish = fake.calls().into_iter().find(|c| c.service == "sns").unwrap();
     assert!(publish.param("Message").unwrap().contains("paging stopped at the call cap"));

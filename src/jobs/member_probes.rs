@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::archive::Archive;
 use crate::aws::s3;
-use crate::core::member_facts::{
+use crate::core::verdict::member_facts::{
     Ignored, ListedObject, MemberFacts, accept_object, check_size, decode_rows, fresh_objects, fresh_start_after,
     member_prefix, org_prefix_of,
 };

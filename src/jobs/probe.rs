@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::Run;
 use crate::aws::{probe, s3};
-use crate::core::jsonl;
-use crate::core::member_facts::{ProbeRun, probe_rows, references_object};
+use crate::core::archive::jsonl;
+use crate::core::verdict::member_facts::{ProbeRun, probe_rows, references_object};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ProbeSummary {

@@ -10,11 +10,12 @@ use super::archive::Archive;
 use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
 use super::verdicts::Decided;
 use crate::aws::{retire as calls, s3};
-use crate::core::jsonl;
-use crate::core::news::{CollectState, News};
+use crate::core::archive::jsonl;
+use crate::core::retire::RecycleBinRule;
+use crate::core::retire::{ActionEntry, action_row, actions_object, entry_of, rows_by_run};
 use crate::core::retire::{Decision, Intent, Outcome, RetireInput, RetireMode, plan, state_while_off, tagged};
-use crate::core::retire_rbin::RecycleBinRule;
-use crate::core::retire_rows::{ActionEntry, action_row, actions_object, entry_of, news_of, rows_by_run};
+use crate::core::state::retirement_news;
+use crate::core::state::{CollectState, News};
 
 /// collect's summary `retire` block (present when `RETIRE_MODE` ≠ off, or while off
 /// when AMIs still carry the stage tag).
@@ -151,7 +152,7 @@ async fn carry_out(
         };
     }
     let mode = r.config.retire.mode;
-    state.enqueue([news_of(d, mode, &archive.provenance.region)]);
+    state.enqueue([retirement_news(d, mode, &archive.provenance.region)]);
     state.retire.unarchived.push(action_row(d, mode, &archive.provenance));
     if d.calls.is_empty() && !completes { Ok(()) } else { save(archive, state).await }
 }

@@ -10,15 +10,15 @@ use serde::Serialize;
 use super::archive::Archive;
 use super::member_probes::{self, MemberProbeCounts};
 use crate::aws::{ec2, references, s3};
-use crate::core::evidence::live_observations;
-use crate::core::family_metrics::{FamilyCounts, MAX_FAMILIES, family_counts};
-use crate::core::jsonl;
-use crate::core::member_facts::findings_for;
+use crate::core::archive::jsonl;
+use crate::core::create::selected_for_verdict;
 use crate::core::model::{Ami, ReportListing};
-use crate::core::news::{CollectState, News, report_gaps};
-use crate::core::selection::selected_for_verdict;
+use crate::core::state::{AmiState, CollectState, News, report_gaps};
+use crate::core::verdict::live_observations;
+use crate::core::verdict::member_facts::findings_for;
 use crate::core::verdict::{AmiInput, Kind, OwnerCheck, Verdicts, evaluate, owner_checks_due, verdicts_digest};
-use crate::core::verdict_row::{RowContext, verdict_row, verdicts_object};
+use crate::core::verdict::{FamilyCounts, MAX_FAMILIES, family_counts};
+use crate::core::verdict::{LatestReport, RowContext, verdict_row, verdicts_object};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerdictCounts {
@@ -151,10 +151,15 @@ pub async fn write(archive: &Archive<'_>, d: &Decided, state: &mut CollectState)
         .verdicts
         .verdicts
         .iter()
-        .filter_map(|v| Some(verdict_row(v, by_id.get(v.image_id.as_str())?, state.amis.get(&v.image_id), &ctx)))
+        .filter_map(|v| Some(verdict_row(v, by_id.get(v.image_id.as_str())?, &latest_report(state, &v.image_id), &ctx)))
         .collect();
     let key = verdicts_object(&archive.keys, &archive.provenance.region, r.now);
     s3::put_if_absent(&r.clients.s3, archive.bucket, &key, jsonl::encode(&rows)?).await?;
     state.verdicts_written = Some(digest);
     Ok(Some(key))
+}
+
+/// The newest available report the state recorded for an AMI (none: an empty record).
+fn latest_report(state: &CollectState, image_id: &str) -> LatestReport {
+    state.amis.get(image_id).map(AmiState::latest_report).unwrap_or_default()
 }

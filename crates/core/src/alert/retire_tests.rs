@@ -1,0 +1,84 @@
+//! The retirement section of the alert, in both renderings (golden lines).
+
+use super::super::email::tests::ctx;
+use super::*;
+use crate::alert::render;
+use crate::fixtures::t;
+use crate::state::Standing;
+
+fn news(id: &str, mode: RetireMode, action: Action, outcome: Outcome, reason: &str) -> News {
+    let undo = match (action, outcome) {
+        (Action::Deprecate, Outcome::Done | Outcome::Would) => {
+            Some(format!("aws ec2 disable-image-deprecation --image-id {id} --region eu-west-1"))
+        }
+        (Action::Disable, Outcome::Done) => Some(format!("aws ec2 enable-image --image-id {id} --region eu-west-1")),
+        _ => None,
+    };
+    News::Retirement {
+        image_id: id.into(),
+        name: format!("golden-{id}"),
+        mode,
+        action,
+        outcome,
+        reason: reason.into(),
+        stage_before: Stage::Candidate,
+        stage_after: if outcome == Outcome::Held { Stage::Candidate } else { Stage::Deprecated },
+        stage_since: t("2026-11-01T00:00:00Z"),
+        detail: if outcome == Outcome::Failed {
+            "ec2:DisableImage failed: RequestLimitExceeded".into()
+        } else {
+            String::new()
+        },
+        deprecate_at: (action == Action::Deprecate).then(|| t("2026-12-06T10:00:00Z")),
+        undo_command: undo,
+    }
+}
+
+fn golden_news() -> Vec<News> {
+    vec![
+        news("ami-1", RetireMode::Enforce, Action::Deprecate, Outcome::Done, "candidate_for_days"),
+        news("ami-2", RetireMode::Enforce, Action::Disable, Outcome::Failed, "candidate_for_days"),
+        news("ami-3", RetireMode::Enforce, Action::Hold, Outcome::Held, "deregistration_protected"),
+        news("ami-4", RetireMode::Enforce, Action::Enable, Outcome::Done, "used_again"),
+        news("ami-5", RetireMode::DryRun, Action::Deprecate, Outcome::Would, "candidate_for_days"),
+    ]
+}
+
+#[test]
+fn email_golden_lists_each_decision_with_its_undo() {
+    let a = render(&golden_news(), &Standing::default(), &ctx());
+    assert_eq!(a.subject, "AMI usage eu-west-1: 3 retirement actions, 1 would-retire action, 1 retirement held");
+    let section = a.email.split(EMAIL_TITLE).nth(1).expect("the section").split("\n\n").next().unwrap();
+    assert_eq!(
+        section,
+        "
+- ami-1  golden-ami-1: deprecated (candidate_for_days); deprecation at 2026-12-06T10:00:00.000Z; undo: aws ec2 disable-image-deprecation --image-id ami-1 --region eu-west-1
+- ami-2  golden-ami-2: disable FAILED, retried next run (candidate_for_days: ec2:DisableImage failed: RequestLimitExceeded)
+- ami-3  golden-ami-3: held at candidate, next step waits (deregistration_protected)
+- ami-4  golden-ami-4: enabled again (launch permissions are not restored: re-share it by hand if needed) (used_again)
+- ami-5  golden-ami-5: would deprecate (dry run: nothing changed) (candidate_for_days); deprecation at 2026-12-06T10:00:00.000Z; undo would be: aws ec2 disable-image-deprecation --image-id ami-5 --region eu-west-1"
+    );
+}
+
+#[test]
+fn chat_golden_has_a_retirement_section_and_links_the_amis() {
+    let a = render(&golden_news(), &Standing::default(), &ctx());
+    let chat: serde_json::Value = serde_json::from_str(&a.chat).unwrap();
+    let description = chat["content"]["description"].as_str().unwrap();
+    assert!(
+        description.contains(&format!("*{CHAT_TITLE}*\n• ami-1  golden-ami-1: deprecated (candidate_for_days)")),
+        "{description}"
+    );
+    assert!(description.contains("• ami-5  golden-ami-5: would deprecate (dry run: nothing changed)"), "{description}");
+    assert_eq!(chat["metadata"]["relatedResources"], serde_json::json!(["ami-1", "ami-2", "ami-3", "ami-4", "ami-5"]));
+}
+
+#[test]
+fn text_from_aws_or_tags_cannot_break_a_line() {
+    let mut n = news("ami-1", RetireMode::Enforce, Action::Hold, Outcome::Held, "not_owned");
+    if let News::Retirement { name, detail, .. } = &mut n {
+        *name = "evil\nname".into();
+        *detail = "line\r\nbreak".into();
+    }
+    assert!(!line(&n).contains('\n') && !line(&n).contains('\r'), "{}", line(&n));
+}

@@ -1,0 +1,14 @@
+//! Compaction of closed days into Parquet parts (a **contract** for the compacted
+//! layout; design notes in docs/design/compaction.md): the datasets, which days are
+//! closed, what the next part of a day holds, the record of what is compacted, and the
+//! Parquet writer typed by the Glue tables' own column types.
+
+mod glue_type;
+pub mod parquet_part;
+mod plan;
+
+pub use plan::{
+    COMPACT_MARGIN, Closing, CompactionKeys, CompactionState, DATASETS, DatasetSpec, DayRecord, DayStatus, ENTRIES,
+    FORCE_CLOSE_AFTER, PartBounds, PartPlan, PartRecord, REPORTS, SEAL_AFTER_DAYS, VERDICTS, closed_days, next_part,
+    open_report_days,
+};

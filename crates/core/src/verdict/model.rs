@@ -1,0 +1,259 @@
+//! The vocabulary of verdicts (a **contract**: the `verdicts` archive and the alert carry
+//! these codes): the settings the rules read, what is known of one AMI, and what a
+//! verdict says. The rules themselves are in [`crate::verdict::rules`].
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::observation::{Observation, OwnerObservation};
+use crate::model::Ami;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagMatch {
+    pub key: String,
+    /// `None`: any value of `key` matches.
+    pub value: Option<String>,
+}
+
+impl TagMatch {
+    pub fn matches(&self, tags: &crate::model::Tags) -> bool {
+        tags.get(&self.key).is_some_and(|v| self.value.as_ref().is_none_or(|want| want == v))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerdictSettings {
+    pub unused_min_days: u32,
+    pub min_reports: u32,
+    pub min_age_days: u32,
+    pub exclude_tag: TagMatch,
+    pub group_tag: Option<String>,
+    pub keep_newest: u32,
+    pub max_candidate_percent: u32,
+    pub max_evidence_age_hours: u32,
+}
+
+impl Default for VerdictSettings {
+    fn default() -> Self {
+        Self {
+            unused_min_days: 30,
+            min_reports: 3,
+            min_age_days: 30,
+            exclude_tag: TagMatch { key: "ami-usage-reporter:keep".into(), value: None },
+            group_tag: None,
+            keep_newest: 1,
+            max_candidate_percent: 50,
+            max_evidence_age_hours: 48,
+        }
+    }
+}
+
+impl VerdictSettings {
+    pub fn window(&self) -> Duration {
+        Duration::days(i64::from(self.unused_min_days))
+    }
+
+    /// The longest allowed stretch without a zero-usage report: `min_reports` evenly
+    /// spaced reports cover the window with gaps of exactly this.
+    pub fn max_gap(&self) -> Duration {
+        self.window() / self.min_reports.max(1) as i32
+    }
+
+    pub fn max_evidence_age(&self) -> Duration {
+        Duration::hours(i64::from(self.max_evidence_age_hours))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerReference {
+    pub resource_type: String,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OwnerFacts {
+    pub references: Vec<OwnerReference>,
+    pub last_launched: Option<DateTime<Utc>>,
+    /// The reference kinds this check covered (of `evidence::OWNER_KINDS`).
+    pub kinds: Vec<String>,
+}
+
+/// The owner-account check of one AMI, which is only run for AMIs that would
+/// otherwise be candidates (it costs API calls).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum OwnerCheck {
+    #[default]
+    NotChecked,
+    Checked(OwnerFacts),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Candidate,
+    InUse,
+    Unknown,
+    Excluded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    // in use
+    UsedInOtherAccounts,
+    UsedInOwnerAccount,
+    /// An owner-account check earlier in the window found a reference.
+    UsedInOwnerAccountInWindow,
+    LaunchedRecently,
+    /// A required member's fresh probe found a resource referencing the AMI.
+    UsedInMemberAccount,
+    // excluded
+    ExcludedByTag,
+    KeptNewestInGroup,
+    TooYoung,
+    // unknown
+    ReportError,
+    ReportPending,
+    ReportUnarchived,
+    ReportMissing,
+    HistoryTooShort,
+    EvidenceStale,
+    TooFewReports,
+    CreationDateUnknown,
+    OwnerCheckFailed,
+    OwnerCheckPending,
+    WithheldByCircuitBreaker,
+    /// A required member (`REQUIRE_MEMBER_PROBES`) has no facts newer than
+    /// `MAX_EVIDENCE_AGE_HOURS`: its SSM parameters and launch configurations are unknown.
+    MemberProbeMissing,
+    // candidate
+    UnusedForWindow,
+    NoOwnerAccountUse,
+    OlderThanMinAge,
+}
+
+impl Reason {
+    pub fn code(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    }
+
+    pub(super) fn kind(self) -> Kind {
+        use Reason::*;
+        match self {
+            UsedInOtherAccounts
+            | UsedInOwnerAccount
+            | UsedInOwnerAccountInWindow
+            | LaunchedRecently
+            | UsedInMemberAccount => Kind::InUse,
+            ExcludedByTag | KeptNewestInGroup | TooYoung => Kind::Excluded,
+            UnusedForWindow | NoOwnerAccountUse | OlderThanMinAge => Kind::Candidate,
+            _ => Kind::Unknown,
+        }
+    }
+}
+
+/// Everything known about one selected AMI when its verdict is made.
+#[derive(Debug, Clone)]
+pub struct AmiInput<'a> {
+    pub ami: &'a Ami,
+    /// Reports of this AMI, any order (archived history plus this run's listing).
+    pub history: Vec<Observation>,
+    /// Start of the current zero-usage streak, as the state remembers it.
+    pub unused_since: Option<DateTime<Utc>>,
+    pub owner: OwnerCheck,
+    /// Owner-account checks of earlier runs, as the state remembers them.
+    pub owner_history: Vec<OwnerObservation>,
+    /// What the required members' probes say of it (`core::member_facts`).
+    pub members: MemberFindings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub image_id: String,
+    pub kind: Kind,
+    pub reasons: Vec<Reason>,
+    pub age_days: Option<i64>,
+    pub unused_since: Option<DateTime<Utc>>,
+    pub reports_in_window: usize,
+    pub zero_usage_reports: usize,
+    pub owner_references: Vec<String>,
+    /// ARNs of member-account resources referencing it (required members' probes).
+    pub member_references: Vec<String>,
+    pub last_launched: Option<DateTime<Utc>>,
+    pub group: Option<String>,
+    /// Creation time of the newest zero-usage report: how fresh the evidence is.
+    pub newest_zero_report: Option<DateTime<Utc>>,
+    /// The latest owner-account check in the window that found a reference.
+    pub owner_last_used: Option<DateTime<Utc>>,
+    /// Reference kinds checked for this verdict and those not checked (see
+    /// `evidence::coverage`): said in the verdict row and, for candidates, the alert.
+    pub checked: Vec<String>,
+    pub not_checked: Vec<String>,
+    pub deregistration_protected: bool,
+}
+
+impl Verdict {
+    pub fn needs_owner_check(&self) -> bool {
+        self.reasons.contains(&Reason::OwnerCheckPending)
+    }
+
+    /// A verdict of a 300-day-old AMI with three zero-usage reports and no other facts:
+    /// the tests of the verdict's consumers set only the fields they are about.
+    #[cfg(any(test, feature = "fixtures"))]
+    pub fn for_test(image_id: &str, kind: Kind, reasons: &[Reason]) -> Verdict {
+        Verdict {
+            image_id: image_id.into(),
+            kind,
+            reasons: reasons.to_vec(),
+            age_days: Some(300),
+            unused_since: None,
+            reports_in_window: 3,
+            zero_usage_reports: 3,
+            owner_references: vec![],
+            member_references: vec![],
+            last_launched: None,
+            group: None,
+            newest_zero_report: None,
+            owner_last_used: None,
+            checked: vec![],
+            not_checked: vec![],
+            deregistration_protected: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breaker {
+    pub withheld: usize,
+    pub selected: usize,
+    pub limit_percent: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdicts {
+    /// One per selected AMI, by image id.
+    pub verdicts: Vec<Verdict>,
+    pub breaker: Option<Breaker>,
+}
+
+impl Verdicts {
+    pub fn count(&self, kind: Kind) -> usize {
+        self.verdicts.iter().filter(|v| v.kind == kind).count()
+    }
+}
+
+/// What the required members' facts say of one AMI (the verdict's member rule).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberFindings {
+    /// `REQUIRE_MEMBER_PROBES`, in order.
+    pub required: Vec<String>,
+    /// Required members without fresh facts: the verdict cannot rule them out.
+    pub missing: Vec<String>,
+    /// Members whose fresh facts probed this AMI.
+    pub covered_by: Vec<String>,
+    /// ARNs of member resources referencing the AMI.
+    pub references: Vec<String>,
+    /// Probe kinds (of `member_facts::PROBE_KINDS`) every required member's facts checked for it.
+    pub kinds_all_covered: Vec<String>,
+}
