@@ -10,9 +10,6 @@ use crate::core::retire::RecycleBinRule;
 use crate::core::retire::{Call, STAGE_TAG};
 use crate::core::verdict::TagMatch;
 
-/// DeregisterImage's answers for an AMI that is already gone: the step is done.
-const ALREADY_GONE: [&str; 2] = ["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"];
-
 fn failed<E, R>(action: &str, e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> anyhow::Error
 where
     E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
@@ -25,7 +22,8 @@ fn smithy_time(t: chrono::DateTime<chrono::Utc>) -> aws_smithy_types::DateTime {
     aws_smithy_types::DateTime::from_secs(t.timestamp())
 }
 
-/// Makes one call for `image_id`. "Already in that state" answers count as done.
+/// Makes one call for `image_id`. A refusal that means the effect already holds
+/// ([`Call::refusal_means_done`]) counts as done.
 pub async fn call(clients: &Clients, image_id: &str, call: &Call) -> anyhow::Result<()> {
     let ec2 = &clients.ec2;
     match call {
@@ -50,7 +48,7 @@ pub async fn call(clients: &Clients, image_id: &str, call: &Call) -> anyhow::Res
             let req = ec2.deregister_image().image_id(image_id).delete_associated_snapshots(*delete_snapshots);
             match req.send().await {
                 Ok(_) => Ok(()),
-                Err(e) if error_code(&e).is_some_and(|c| ALREADY_GONE.contains(&c)) => Ok(()),
+                Err(e) if call.refusal_means_done(error_code(&e)) => Ok(()),
                 Err(e) => Err(failed("ec2:DeregisterImage", &e)),
             }
         }

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::Failure;
 use super::archive::Archive;
-use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
-use super::{Failure, retrying};
+use super::durable::durably;
 use crate::aws::sns;
 use crate::core::alert::{AlertContext, render};
 use crate::core::state::{CollectState, News};
@@ -76,7 +76,7 @@ pub async fn alert(
             let keys: BTreeSet<String> = news.iter().map(News::key).collect();
             state.mark_published_keys(&keys, archive.run.now);
             let state: &CollectState = state;
-            retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || archive.save_state(state)).await?;
+            durably(|| archive.save_state(state)).await?;
         }
         messages.push(summary);
     }

@@ -12,14 +12,11 @@ use super::*;
 use crate::aws::fake::{Answer, Call, Fake};
 use crate::config::RawConfig;
 use crate::core::archive::{ArchiveKeys, Provenance};
+use crate::core::fixtures::t;
 use crate::core::state::Route;
 use crate::jobs::{Deadline, Run};
 
 const NOW: &str = "2026-11-22T06:00:00Z";
-
-fn t(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 fn used_again(image_id: &str) -> News {
     News::UsedAgain { image_id: image_id.into(), name: image_id.into(), total_usage: 3, reasons: vec![] }

@@ -19,6 +19,7 @@ pub use super::alert::AlertSummary;
 use super::alert::alert;
 use super::archive::Archive;
 use super::compact::{self, CompactionSummary};
+use super::durable::durably;
 use super::retire::{self, RetireSummary};
 use super::verdicts::{self, Decided, VerdictCounts};
 use super::{Failure, PartialRun, Run, Summary};
@@ -159,16 +160,8 @@ async fn remember_and_tell(
     news.extend(lateness_news(late.pending_too_long, late.expiring));
     news.extend(quarantine_news(&listing.malformed));
     save(archive, &mut state, news).await?;
-    summary.new_candidates = state
-        .outbox
-        .iter()
-        .filter_map(|n| match n {
-            News::Candidate { image_id, .. } => Some(image_id.clone()),
-            _ => None,
-        })
-        .collect();
-    let still_unused: Vec<String> =
-        candidates.iter().filter(|c| !summary.new_candidates.contains(c)).cloned().collect();
+    let (new_candidates, still_unused) = state.new_and_standing(&candidates);
+    summary.new_candidates = new_candidates;
     summary.still_unused = still_unused.len();
     if !state.outbox.is_empty() {
         summary.alert = Some(alert(archive, &mut state, &still_unused, &mut summary.failed).await?);
@@ -343,17 +336,8 @@ async fn save(archive: &Archive<'_>, state: &mut CollectState, news: Vec<News>) 
     state.prune(r.now, r.config.verdict.unused_min_days + HISTORY_MARGIN_DAYS);
     state.latest_run = Some(r.now);
     let state: &CollectState = state;
-    super::retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || archive.save_state(state)).await
+    durably(|| archive.save_state(state)).await
 }
-
-/// Attempts at each state write. The one after SNS accepted an alert alone keeps the
-/// next run from sending the same news again, and a refusal S3 answers once (403, a KMS
-/// hiccup) is not retried by the SDK; only a crash or this many refusals in a row
-/// between publish and write can repeat an alert.
-pub(super) const SAVE_ATTEMPTS: u32 = 8;
-/// The first back-off between those attempts (doubling, at most 2 s); tests wait less.
-pub(super) const SAVE_FIRST_DELAY: std::time::Duration =
-    std::time::Duration::from_millis(if cfg!(test) { 1 } else { 100 });
 
 #[cfg(test)]
 #[path = "collect_tests.rs"]

@@ -177,7 +177,7 @@ async fn no_publish_before_the_state_that_queues_the_news_is_saved() {
     let w = writes(&fake);
     assert!(!w.contains(&"publish".to_string()), "{w:?}");
     let saves = w.iter().filter(|w| w.starts_with("put state/")).count();
-    assert_eq!(saves, SAVE_ATTEMPTS as usize, "the save is retried, then the run stops");
+    assert_eq!(saves, crate::jobs::durable::SAVE_ATTEMPTS as usize, "the save is retried, then the run stops");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ pub mod collect;
 pub mod compact;
 pub mod create;
 pub mod digest;
-mod digest_publish;
+pub mod durable;
 pub mod member_probes;
 pub mod probe;
 pub mod retire;
@@ -133,35 +133,8 @@ impl PartialRun {
     }
 }
 
-/// Runs `op` until it succeeds, at most `attempts` times, waiting `first_delay` after the
-/// first failure and twice as long after each next one (at most two seconds); the last
-/// error is returned. For the rare write worth more tries than the SDK's retry policy
-/// gives it (which rightly does not retry refusals such as 403).
-pub async fn retrying<T, F, Fut>(attempts: u32, first_delay: Duration, mut op: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
-{
-    let mut delay = first_delay;
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(e) if attempt >= attempts => return Err(e),
-            Err(e) => {
-                tracing::warn!(attempt, error = %format!("{e:#}"), "failed; trying again");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-                attempt += 1;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-
     use super::*;
 
     #[test]
@@ -179,31 +152,5 @@ mod tests {
         assert!(create.starts_with(r#"{"phase":"create","period":"#), "{create}");
         let collect = serde_json::to_string(&Summary::Collect(Box::default())).unwrap();
         assert!(collect.starts_with(r#"{"phase":"collect","reports_seen":0"#), "{collect}");
-    }
-
-    #[tokio::test]
-    async fn retrying_stops_at_the_first_success() {
-        let calls = Cell::new(0);
-        let result = retrying(5, Duration::from_millis(1), || {
-            calls.set(calls.get() + 1);
-            let n = calls.get();
-            async move { if n < 3 { Err(anyhow::anyhow!("refused {n}")) } else { Ok(n) } }
-        })
-        .await;
-        assert_eq!(result.unwrap(), 3);
-        assert_eq!(calls.get(), 3);
-    }
-
-    #[tokio::test]
-    async fn retrying_gives_up_after_its_attempts_with_the_last_error() {
-        let calls = Cell::new(0);
-        let result: anyhow::Result<()> = retrying(4, Duration::from_millis(1), || {
-            calls.set(calls.get() + 1);
-            let n = calls.get();
-            async move { Err(anyhow::anyhow!("refused {n}")) }
-        })
-        .await;
-        assert_eq!(result.unwrap_err().to_string(), "refused 4");
-        assert_eq!(calls.get(), 4);
     }
 }

@@ -7,13 +7,13 @@ use serde::Serialize;
 
 use super::Failure;
 use super::archive::Archive;
-use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
+use super::durable::durably;
 use super::verdicts::Decided;
 use crate::aws::{retire as calls, s3};
 use crate::core::archive::jsonl;
 use crate::core::retire::RecycleBinRule;
 use crate::core::retire::{ActionEntry, action_row, actions_object, entry_of, rows_by_run};
-use crate::core::retire::{Decision, Intent, Outcome, RetireInput, RetireMode, plan, state_while_off, tagged};
+use crate::core::retire::{Decision, Outcome, RetireInput, RetireMode, plan, state_while_off, tagged};
 use crate::core::state::retirement_news;
 use crate::core::state::{CollectState, News};
 
@@ -113,7 +113,7 @@ async fn recycle_bin_rules(archive: &Archive<'_>, failed: &mut Vec<Failure>) -> 
 }
 
 async fn save(archive: &Archive<'_>, state: &CollectState) -> anyhow::Result<()> {
-    super::retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || archive.save_state(state)).await
+    durably(|| archive.save_state(state)).await
 }
 
 /// One decision: intent saved, calls made in order (the first refusal stops them and
@@ -127,30 +127,21 @@ async fn carry_out(
 ) -> anyhow::Result<()> {
     let r = archive.run;
     // A completion of an interrupted action records its result at once, like an action.
-    let completes = state.retire.records.get(&d.image_id).is_some_and(|rec| rec.intent.is_some());
+    let completes = state.retire.interrupted(&d.image_id);
     if !d.calls.is_empty() {
-        if let Some(record) = state.retire.records.get_mut(&d.image_id) {
-            record.intent = Some(Intent { action: d.action, at: r.now });
-        }
+        state.retire.intend(d, r.now);
         save(archive, state).await?;
         for call in &d.calls {
             if let Err(e) = calls::call(r.clients, &d.image_id, call).await {
                 let error = format!("{e:#}");
                 tracing::warn!(image_id = %d.image_id, action = d.action.as_str(), %error, "retirement action failed");
                 failed.push(Failure { id: format!("retire:{}", d.image_id), error: error.clone() });
-                d.outcome = Outcome::Failed;
-                d.stage_after = d.stage_before;
-                d.detail = error;
+                d.refused(error);
                 break;
             }
         }
     }
-    if d.outcome != Outcome::Failed {
-        match &d.after {
-            Some(after) => state.retire.records.insert(d.image_id.clone(), after.clone()),
-            None => state.retire.records.remove(&d.image_id),
-        };
-    }
+    state.retire.conclude(d);
     let mode = r.config.retire.mode;
     state.enqueue([retirement_news(d, mode, &archive.provenance.region)]);
     state.retire.unarchived.push(action_row(d, mode, &archive.provenance));

@@ -11,7 +11,9 @@ use super::*;
 use crate::aws::fake::{Answer, Call, Fake};
 use crate::config::{Config, RawConfig};
 use crate::core::archive::{ArchiveKeys, Provenance};
+use crate::core::fixtures;
 use crate::core::model::Ami;
+use crate::core::retire::Intent;
 use crate::core::retire::{RetireSettings, STAGE_TAG};
 use crate::core::verdict::{Kind, Reason, Verdict, Verdicts};
 use crate::jobs::verdicts::VerdictCounts;
@@ -40,7 +42,7 @@ fn decided(ami: Ami) -> Decided {
 }
 
 fn ami(id: &str) -> Ami {
-    Ami { image_id: id.into(), owner_id: Some(OWNER.into()), state: "available".into(), ..Ami::default() }
+    Ami { owner_id: Some(OWNER.into()), ..fixtures::ami(id) }
 }
 
 fn rbin(call: &Call) -> Answer {

@@ -108,13 +108,8 @@ pub async fn decide(
         )
         .await;
         counts.owner_checked = checks.len();
-        let used: BTreeMap<String, bool> = checks
-            .iter()
-            .filter_map(|(id, c)| match c {
-                OwnerCheck::Checked(f) => Some((id.clone(), !f.references.is_empty())),
-                _ => None,
-            })
-            .collect();
+        let used: BTreeMap<String, bool> =
+            checks.iter().filter_map(|(id, c)| Some((id.clone(), c.found_use()?))).collect();
         for input in &mut inputs {
             if let Some(check) = checks.remove(&input.ami.image_id) {
                 input.owner = check;

@@ -113,14 +113,10 @@ pub fn plan_create(amis: &[Ami], filters: &TagFilters, already_reported: &BTreeS
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
 
     fn ami(id: &str, state: &str, tags: &[(&str, &str)]) -> Ami {
-        Ami {
-            image_id: id.into(),
-            state: state.into(),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            ..Default::default()
-        }
+        Ami { state: state.into(), tags: fixtures::tags(tags), ..fixtures::ami(id) }
     }
 
     fn filters(spec: &[(&str, &[&str])]) -> TagFilters {

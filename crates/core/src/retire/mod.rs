@@ -2,6 +2,7 @@
 //! alert carry its codes): deprecate → disable → deregister, one recorded step at a time,
 //! each on this run's fresh verdict, undone at once when an AMI is needed again.
 
+mod carry;
 mod model;
 mod plan;
 mod rbin;

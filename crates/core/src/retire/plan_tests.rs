@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::super::model::*;
 use super::*;
-use crate::fixtures::t;
+use crate::fixtures::{self, t};
 use crate::verdict::Reason;
 
 const OWNER: &str = "111122223333";
@@ -19,13 +19,7 @@ fn days_ago(n: i64) -> DateTime<Utc> {
 }
 
 fn ami(id: &str) -> Ami {
-    Ami {
-        image_id: id.into(),
-        owner_id: Some(OWNER.into()),
-        name: format!("name-{id}"),
-        state: "available".into(),
-        ..Default::default()
-    }
+    Ami { owner_id: Some(OWNER.into()), ..fixtures::ami(id) }
 }
 
 /// An AMI as DescribeImages shows it once the pipeline deprecated it.

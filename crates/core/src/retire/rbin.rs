@@ -49,13 +49,14 @@ pub fn covering_rule<'a>(rules: &'a [RecycleBinRule], ami: &Ami) -> Option<&'a R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
 
     fn tag(key: &str, value: Option<&str>) -> TagMatch {
         TagMatch { key: key.into(), value: value.map(str::to_string) }
     }
 
     fn ami(tags: &[(&str, &str)]) -> Ami {
-        Ami { tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Ami::default() }
+        Ami { tags: fixtures::tags(tags), ..Ami::default() }
     }
 
     fn region_level() -> RecycleBinRule {

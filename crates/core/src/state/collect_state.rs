@@ -206,6 +206,21 @@ impl CollectState {
         }
     }
 
+    /// This run's candidates split into the new ones (announced by news in the outbox)
+    /// and the ones still unused since an earlier announcement.
+    pub fn new_and_standing(&self, candidates: &BTreeSet<String>) -> (Vec<String>, Vec<String>) {
+        let new: Vec<String> = self
+            .outbox
+            .iter()
+            .filter_map(|n| match n {
+                News::Candidate { image_id, .. } => Some(image_id.clone()),
+                _ => None,
+            })
+            .collect();
+        let standing = candidates.iter().filter(|c| !new.contains(c)).cloned().collect();
+        (new, standing)
+    }
+
     /// Turns this run's verdicts into news: new candidates, former candidates in use
     /// again, and the circuit breaker's warning.
     pub fn record_verdicts(&mut self, verdicts: &Verdicts, amis: &[Ami], now: DateTime<Utc>) -> Vec<News> {

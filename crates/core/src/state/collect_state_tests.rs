@@ -1,6 +1,6 @@
 use super::*;
 use crate::archive::{ImageRow, SCHEMA_VERSION};
-use crate::fixtures::t;
+use crate::fixtures::{self, t};
 use crate::verdict::{Breaker, Reason, Verdict};
 
 fn row(report_id: &str, image_id: &str, created: &str, total_usage: i64) -> ReportRow {
@@ -41,13 +41,7 @@ fn row(report_id: &str, image_id: &str, created: &str, total_usage: i64) -> Repo
 }
 
 fn ami(id: &str) -> Ami {
-    Ami {
-        image_id: id.into(),
-        name: format!("name-{id}"),
-        creation_date: Some(t("2026-01-01T00:00:00Z")),
-        billing_products: vec!["bp-1".into()],
-        ..Default::default()
-    }
+    Ami { creation_date: Some(t("2026-01-01T00:00:00Z")), billing_products: vec!["bp-1".into()], ..fixtures::ami(id) }
 }
 
 fn verdict(id: &str, kind: Kind, unused_since: Option<&str>, reasons: &[Reason]) -> Verdict {
@@ -343,4 +337,24 @@ fn only_a_run_at_or_after_the_newest_one_moves_the_state() {
     let json = serde_json::to_string(&s).unwrap();
     assert!(json.contains(r#""latest_run":"2026-12-01T10:00:00.000Z""#), "{json}");
     assert_eq!(serde_json::from_str::<CollectState>(&json).unwrap(), s);
+}
+
+#[test]
+fn new_candidates_are_those_announced_by_the_outbox_the_rest_stand() {
+    let mut state = CollectState::default();
+    let candidate = |id: &str| News::Candidate {
+        image_id: id.into(),
+        name: format!("name-{id}"),
+        image_created: None,
+        unused_since: t("2026-01-01T00:00:00Z"),
+        snapshot_size_gib: 8,
+        has_billing_codes: false,
+        reasons: vec![],
+        not_checked: vec![],
+        deregistration_protected: false,
+    };
+    state.enqueue([candidate("ami-new")]);
+    let candidates = ["ami-old".to_string(), "ami-new".to_string()].into_iter().collect();
+    let (new, standing) = state.new_and_standing(&candidates);
+    assert_eq!((new, standing), (vec!["ami-new".to_string()], vec!["ami-old".to_string()]));
 }

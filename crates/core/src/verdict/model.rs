@@ -88,6 +88,17 @@ pub enum OwnerCheck {
     Failed(String),
 }
 
+impl OwnerCheck {
+    /// What a completed check found: use when any resource of the owner account
+    /// references the AMI; `None` when there was no answer (not checked, or failed).
+    pub fn found_use(&self) -> Option<bool> {
+        match self {
+            OwnerCheck::Checked(facts) => Some(!facts.references.is_empty()),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {

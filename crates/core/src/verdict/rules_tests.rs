@@ -1,6 +1,5 @@
 use super::*;
-use crate::fixtures::t;
-use crate::model::Tags;
+use crate::fixtures::{self, t};
 use crate::verdict::OwnerObservation;
 
 const ALL: ResourceTypes = ResourceTypes::ALL;
@@ -13,12 +12,9 @@ fn now() -> DateTime<Utc> {
 
 fn ami(id: &str, created_days_ago: i64, tags: &[(&str, &str)]) -> Ami {
     Ami {
-        image_id: id.into(),
-        name: format!("name-{id}"),
-        state: "available".into(),
         creation_date: Some(now() - Duration::days(created_days_ago)),
-        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>(),
-        ..Default::default()
+        tags: fixtures::tags(tags),
+        ..fixtures::ami(id)
     }
 }
 
@@ -373,4 +369,14 @@ fn a_required_member_without_fresh_facts_leaves_a_would_be_candidate_unknown() {
     let all_fresh = one(AmiInput { members: members(&[], &[]), ..input(&a, daily(30, 1, 0), clean_owner()) });
     assert_eq!(all_fresh.kind, Kind::Candidate);
     assert!(all_fresh.checked.contains(&"member:ssm:Parameter".to_string()));
+}
+
+#[test]
+fn an_owner_check_found_use_only_when_it_answered_with_references() {
+    let reference = OwnerReference { resource_type: "ec2:Instance".into(), arn: "i-1".into() };
+    let used = OwnerCheck::Checked(OwnerFacts { references: vec![reference], ..Default::default() });
+    assert_eq!(used.found_use(), Some(true));
+    assert_eq!(OwnerCheck::Checked(OwnerFacts::default()).found_use(), Some(false));
+    assert_eq!(OwnerCheck::Failed("denied".into()).found_use(), None);
+    assert_eq!(OwnerCheck::NotChecked.found_use(), None);
 }

@@ -10,76 +10,20 @@
 use anyhow::Context;
 use chrono::NaiveDate;
 use futures::StreamExt;
-use serde::Serialize;
 
-use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
-use super::digest_publish::publish;
-use super::{Failure, PartialRun, Run, Summary, retrying};
+use super::publish::publish;
+use super::summary::{DigestSummary, Place};
 use crate::aws::{cost_explorer, s3};
 use crate::core::archive::jsonl;
 use crate::core::archive::{ArchiveKeys, Dataset, ReportRow};
-use crate::core::digest::{self, DigestCounts, MAX_COST_EXPLORER_CALLS, ReservationsPart, RiContext};
+use crate::core::digest::{self, MAX_COST_EXPLORER_CALLS, ReservationsPart, RiContext};
 use crate::core::digest::{DigestContext, DigestInput, DigestRow, digest, digest_object, partition_days, ri_object};
 use crate::core::verdict::VerdictRow;
+use crate::jobs::durable::durably;
+use crate::jobs::{Failure, PartialRun, Run, Summary};
 
 /// Objects read at once.
 const READ_CONCURRENCY: usize = 8;
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct DigestSummary {
-    pub digest_date: NaiveDate,
-    /// The digest object (written by this run, or found from an earlier one); `None`
-    /// when the publish failed (a re-run publishes and writes it).
-    pub object: Option<String>,
-    /// The `ri_utilization` object, when there were reservation rows to write.
-    pub ri_object: Option<String>,
-    #[serde(flatten)]
-    pub counts: DigestCounts,
-    pub reservations: usize,
-    pub reservations_under_threshold: usize,
-    pub reservations_ending_soon: usize,
-    pub reservations_status: String,
-    /// An earlier run of the day wrote the digest: nothing was published again.
-    pub already_digested: bool,
-    /// The subject of the account's message (the only one without `ROUTE_TAG`).
-    pub subject: Option<String>,
-    /// Every message of the day was published (by this run or an earlier one).
-    pub published: bool,
-    /// The account message's id, when this run published it.
-    pub message_id: Option<String>,
-    /// Messages this run published (teams' and the account's).
-    pub messages_published: usize,
-    /// The teams whose message this run published, in order (`ROUTE_TAG`).
-    pub teams_published: Vec<String>,
-    pub verdicts_objects_read: usize,
-    pub report_objects_read: usize,
-    pub cost_explorer_calls: usize,
-    pub failed: Vec<Failure>,
-}
-
-impl DigestSummary {
-    fn of(row: &DigestRow, object: Option<String>) -> Self {
-        DigestSummary {
-            digest_date: row.digest_date,
-            object,
-            counts: row.counts.clone(),
-            reservations: row.reservations,
-            reservations_under_threshold: row.reservations_under_threshold,
-            reservations_ending_soon: row.reservations_ending_soon,
-            reservations_status: row.reservations_status.clone(),
-            ..Default::default()
-        }
-    }
-}
-
-/// Where the digest reads and writes.
-pub(super) struct Place<'a> {
-    pub(super) run: &'a Run<'a>,
-    pub(super) bucket: &'a str,
-    pub(super) keys: ArchiveKeys,
-    pub(super) account: String,
-    pub(super) region: String,
-}
 
 pub async fn run(r: &Run<'_>) -> anyhow::Result<DigestSummary> {
     let place = Place {
@@ -136,7 +80,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<DigestSummary> {
 async fn write_digest(place: &Place<'_>, key: &str, row: &DigestRow) -> anyhow::Result<()> {
     let body = jsonl::encode(std::slice::from_ref(row))?;
     let s3 = &place.run.clients.s3;
-    retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || s3::put_if_absent(s3, place.bucket, key, body.clone())).await?;
+    durably(|| s3::put_if_absent(s3, place.bucket, key, body.clone())).await?;
     Ok(())
 }
 
@@ -254,5 +198,5 @@ async fn write_ri(place: &Place<'_>, part: &ReservationsPart) -> anyhow::Result<
 }
 
 #[cfg(test)]
-#[path = "digest_tests.rs"]
+#[path = "run_tests.rs"]
 pub(super) mod tests;

@@ -308,7 +308,7 @@ async fn a_refused_digest_object_is_retried_then_the_summary_travels_with_the_er
     let partial = error.downcast_ref::<PartialRun>().expect("the summary travels with the error");
     assert!(matches!(&*partial.summary, Summary::Digest(s) if s.published && s.object.is_none()));
     let puts = writes(&fake).iter().filter(|w| *w == "put digests").count();
-    assert_eq!(puts, SAVE_ATTEMPTS as usize);
+    assert_eq!(puts, crate::jobs::durable::SAVE_ATTEMPTS as usize);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::core::archive::jsonl;
 use crate::core::digest::DigestRow;
 use crate::core::fixtures::digest::team_reports;
 use crate::jobs::PartialRun;
-use crate::jobs::digest::tests::{Objects, archive, attributes, config, digest_run, world, writes};
+use crate::jobs::digest::run::tests::{Objects, archive, attributes, config, digest_run, world, writes};
 
 const PROGRESS: &str = "ami-usage/state/region=us-east-1/digest-progress.json";
 

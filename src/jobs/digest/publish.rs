@@ -8,9 +8,7 @@ use std::collections::BTreeSet;
 
 use anyhow::Context;
 
-use super::collect::{SAVE_ATTEMPTS, SAVE_FIRST_DELAY};
-use super::digest::{DigestSummary, Place};
-use super::{Failure, retrying};
+use super::summary::{DigestSummary, Place};
 use crate::aws::{s3, sns};
 use crate::core::alert::Alert;
 use crate::core::digest::ReservationsPart;
@@ -18,6 +16,8 @@ use crate::core::digest::{DigestProgress, groups_of, split};
 use crate::core::digest::{DigestRenderContext, Page, render_page};
 use crate::core::digest::{DigestRow, progress_object};
 use crate::core::state::{DIGEST_KIND, MessageAttributes};
+use crate::jobs::Failure;
+use crate::jobs::durable::durably;
 
 /// One message to send: its team (`None`: the account's), its row and its page.
 struct Message {
@@ -142,10 +142,9 @@ async fn save_progress(place: &Place<'_>, progress: &DigestProgress) -> anyhow::
     let key = progress_object(&place.keys, &place.region);
     let body = serde_json::to_vec(progress)?;
     let s3 = &place.run.clients.s3;
-    retrying(SAVE_ATTEMPTS, SAVE_FIRST_DELAY, || s3::put(s3, place.bucket, &key, body.clone(), "application/json"))
-        .await
+    durably(|| s3::put(s3, place.bucket, &key, body.clone(), "application/json")).await
 }
 
 #[cfg(test)]
-#[path = "digest_publish_tests.rs"]
+#[path = "publish_tests.rs"]
 mod tests;
