@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
 use aws_smithy_types::retry::RetryConfig;
-use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::aws::fake::{Answer, Call, Fake};
