@@ -4,7 +4,7 @@
 -- decided by the same rules as the alert (usage reports over UNUSED_MIN_DAYS with
 -- MIN_REPORTS and no gap, reports in error/pending/missing make the AMI unknown,
 -- owner-account use, exclusion tag, MIN_AGE_DAYS, KEEP_NEWEST per GROUP_TAG, the
--- circuit breaker). The rules and reason codes are documented in README.md,
+-- circuit breaker). The rules and reason codes are documented in docs/verdicts.md,
 -- "Verdicts: which AMIs can go". This query decides nothing itself; for the raw
 -- report evidence see zero_usage_in_reports.sql, and run billing_products.sql
 -- before deregistering any of them.

@@ -141,7 +141,7 @@ where
 }
 
 /// `error_text` of an S3 call, plus the fix when S3 refused it because the bucket is in
-/// another Region than the client signs for (see `core::bucket_region`).
+/// another Region than the client signs for (see `core::archive::wrong_region_hint`).
 pub fn s3_error_text<E>(
     s3: &aws_sdk_s3::Client,
     e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,

@@ -1,4 +1,4 @@
-//! SNS: one publish per message, with the routing attributes (`core::routing`).
+//! SNS: one publish per message, with the routing attributes (`core::state` (routing)).
 
 use anyhow::anyhow;
 use aws_sdk_sns::Client;

@@ -1,4 +1,4 @@
-//! `RETIRE_*`: the retirement pipeline's settings (see README "Retirement"), validated
+//! `RETIRE_*`: the retirement pipeline's settings (see docs/retirement.md), validated
 //! up front like every other variable.
 
 use super::error::{ConfigError, err, integer, present, shown};

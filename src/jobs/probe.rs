@@ -1,6 +1,6 @@
 //! probe (member account, organisation mode, daily): which of this account's resources
 //! reference the AMIs its owners shared with it. One facts object per run in the
-//! `references` dataset under the member's own prefix (`core::member_facts`), written
+//! `references` dataset under the member's own prefix (`core::verdict::member_facts`), written
 //! once (`If-None-Match: *`); the owner's collect reads it for its verdicts. A failed
 //! call writes nothing: missing facts make the owner's verdict `unknown`, the safe side.
 

@@ -1,5 +1,5 @@
 """The compacted layout in the templates: generated tables and views in sync, Parquet
-tables that read what the binary writes (src/core/compaction.rs holds the same typed
+tables that read what the binary writes (crates/core/src/compaction/plan.rs holds the same typed
 columns as the raw tables), views whose SQL prunes both sides by date."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def test_generated_tables_and_views_are_in_sync():
 
 
 def rust_columns() -> dict[str, dict[str, str]]:
-    """The `DatasetSpec` columns of src/core/compaction.rs, as the binary types its parts."""
+    """The `DatasetSpec` columns of crates/core/src/compaction/plan.rs, as the binary types its parts."""
     src = (ROOT / "src" / "core" / "compaction.rs").read_text(encoding="utf-8")
     image = re.search(r'const IMAGE_TYPE: &str = "([^"]+)";', src).group(1)
     out = {}

@@ -71,7 +71,7 @@ def image(
 
 
 def verdict(image_id, kind, reasons=None, *, gib=8, days_unused=40, new_columns=True, **extra):
-    """One verdict row as src/core/verdict_row.rs writes it (its run fills in the rest)."""
+    """One verdict row as crates/core/src/verdict/row.rs writes it (its run fills in the rest)."""
     row = {
         "image_id": image_id,
         "name": f"{image_id[4:]}-image",

@@ -226,7 +226,7 @@ def test_function_environment_is_the_contract(template):
     assert params["ExpiryWarningDays"]["Default"] == 7
     assert params["SnapshotGbMonthUsd"]["Default"] == "0.05"
     assert params["CreateConcurrency"]["Default"] == 8
-    # The contract's defaults and bounds (src/config.rs validates the same).
+    # The contract's defaults and bounds (src/config/ validates the same).
     assert params["DigestReservations"]["Default"] == "off"
     assert params["DigestReservations"]["AllowedValues"] == ["off", "on"]
     alert = params["RiUtilizationAlertPercent"]
@@ -649,7 +649,7 @@ REPORTS_COLUMNS = {
 }
 
 
-# src/core/verdict_row.rs (region is the partition key).
+# crates/core/src/verdict/row.rs (region is the partition key).
 VERDICTS_COLUMNS = {
     "schema_version": "int",
     "evaluated_at": "timestamp",
@@ -706,8 +706,8 @@ ACTIONS_COLUMNS = {
     "undo_command": "string",
 }
 
-# The weekly digest's row (src/core/digest.rs DigestRow) and the Cost Explorer rows
-# (src/core/ri.rs RiRow); region is the partition key.
+# The weekly digest's row (crates/core/src/digest/model.rs DigestRow) and the Cost Explorer rows
+# (crates/core/src/digest/ri.rs RiRow); region is the partition key.
 DIGESTS_COLUMNS = {
     "schema_version": "int",
     "digest_date": "date",

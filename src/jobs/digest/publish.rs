@@ -1,5 +1,5 @@
 //! The digest's messages. Without `ROUTE_TAG`, one message (no `team`). With it, the
-//! core's split (`core::digest_teams`): each team's message (`team` = its name), then the
+//! core's split (`core::digest` (teams)): each team's message (`team` = its name), then the
 //! account message (no `team`). After each publish, the day's progress object names it
 //! (saved with retries), so a re-run of the day sends only the messages not yet named; a
 //! run dying between a publish and its save sends that one message again, no other.

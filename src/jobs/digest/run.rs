@@ -2,7 +2,7 @@
 //! archive (only the week's partitions and the day before), ask Cost Explorer about
 //! reservations when `DIGEST_RESERVATIONS=on`, let the core compute and render the
 //! digest, then write `ri_utilization.json.gz`, publish (kind `digest`; one message per
-//! team with `ROUTE_TAG`, see `digest_publish`), and write `digest.json.gz` last. The
+//! team with `ROUTE_TAG`, see `jobs::digest::publish`), and write `digest.json.gz` last. The
 //! digest object is the mark of a digest published (or only logged, without a topic):
 //! a re-run of the same day finds it and publishes nothing; a failed publish leaves no
 //! digest object, so a re-run publishes what is missing.

@@ -223,7 +223,7 @@ pub struct ArchiveKeys {
 pub enum Dataset {
     Entries,
     Reports,
-    /// The retirement pipeline's decisions and actions (`core::retire_rows`).
+    /// The retirement pipeline's decisions and actions (`core::retire` (rows)).
     Actions,
 }
 

@@ -1,5 +1,5 @@
 //! Compaction of closed days into Parquet parts (a **contract** for the compacted
-//! layout; design notes in docs/design/compaction.md): the datasets, which days are
+//! layout; design notes in COMPACTION.md): the datasets, which days are
 //! closed, what the next part of a day holds, the record of what is compacted, and the
 //! Parquet writer typed by the Glue tables' own column types.
 

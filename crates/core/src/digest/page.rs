@@ -1,4 +1,4 @@
-//! The pages of a digest split by team (see `core::digest_teams`): what differs between
+//! The pages of a digest split by team (see `core::digest` (teams)): what differs between
 //! the only message, a team's message and the account message beside them.
 
 use super::lines::{DigestRenderContext, minute, where_clause};

@@ -33,7 +33,7 @@ impl RetireMode {
     }
 }
 
-/// `RETIRE_*` (see README "Retirement"); defaults are the documented ones.
+/// `RETIRE_*` (see docs/retirement.md); defaults are the documented ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetireSettings {
     pub mode: RetireMode,

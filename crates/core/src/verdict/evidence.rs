@@ -42,7 +42,7 @@ pub fn live_observations<'a>(
 /// Every kind of reference a verdict can have checked. `report:*` come from EC2's usage
 /// reports (other accounts), `owner:*` from the owner-account check, `member:*` are
 /// references inside consumer accounts that no owner-side API reveals: only the
-/// members' own probes (`member:<account id>`, `core::member_facts`) check them.
+/// members' own probes (`member:<account id>`, `core::verdict::member_facts`) check them.
 pub const OWNER_KINDS: [&str; 9] = [
     "owner:ec2:Instance",
     "owner:ec2:LaunchTemplate",

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::model::{Kind, Verdict};
 
-/// The families that get their own series per function (README: "Metrics").
+/// The families that get their own series per function (deploy/README.md, "Metrics").
 pub const MAX_FAMILIES: usize = 20;
 /// The family value shared by the families past [`MAX_FAMILIES`].
 pub const OTHER: &str = "(other)";

@@ -175,7 +175,7 @@ pub struct AmiInput<'a> {
     pub owner: OwnerCheck,
     /// Owner-account checks of earlier runs, as the state remembers them.
     pub owner_history: Vec<OwnerObservation>,
-    /// What the required members' probes say of it (`core::member_facts`).
+    /// What the required members' probes say of it (`core::verdict::member_facts`).
     pub members: MemberFindings,
 }
 
