@@ -27,10 +27,10 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from . import bucket_region, moto_fixes
 from .aws_request import AwsCall, identify, sns_message_attributes
-from .control import ControlApi
-from .faults import Fault, is_mutating
+from .control.api import ControlApi
+from .control.faults import Fault, is_mutating
+from .moto_grafts import bucket_region, moto_fixes
 from .state import STATE
 
 WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam", "autoscaling", "ssm")
@@ -112,7 +112,7 @@ class EmulatorApp:
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import image_fields, launch_configurations, owner_usage, report_actions, retirement_images
+        from .moto_grafts import image_fields, launch_configurations, owner_usage, report_actions, retirement_images
 
         moto_fixes.install()
         launch_configurations.install()
@@ -148,11 +148,11 @@ class EmulatorApp:
             if wrong is not None:
                 return bucket_region.respond(wrong, start_response)
         if call.service == "ce" and call.action == "GetReservationUtilization":  # moto's ce lacks it
-            from . import ce_api
+            from .services import ce_api
 
             return ce_api.handle(call, environ, start_response)
         if call.service == "rbin":
-            from . import rbin_api
+            from .services import rbin_api
 
             call.action = rbin_api.operation_of(call)[0]
         fault = self._fault_for(call)
@@ -194,7 +194,7 @@ class EmulatorApp:
         return [body]
 
     def _serve_own(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        from . import imagebuilder_api, rbin_api
+        from .services import imagebuilder_api, rbin_api
 
         module = rbin_api if call.service == "rbin" else imagebuilder_api
         captured: dict[str, Any] = {}

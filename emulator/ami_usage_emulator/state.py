@@ -9,16 +9,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .allowed_images import ALLOWED
 from .clock import Clock, rfc3339
 from .config import Config
-from .faults import Faults
-from .oddities import Oddities
-from .recipes import RECIPES
-from .recycle_bin import RBIN
-from .reservations import ReservationStore
-from .synthetic import SyntheticFleet
-from .usage_reports import ReportStore
+from .control.faults import Faults
+from .control.oddities import Oddities
+from .control.synthetic import SyntheticFleet
+from .moto_grafts.allowed_images import ALLOWED
+from .reports.store import ReportStore
+from .services.recipes import RECIPES
+from .services.recycle_bin import RBIN
+from .services.reservations import ReservationStore
 
 
 class EventLog:

@@ -169,7 +169,7 @@ def test_the_compiled_renderer_writes_motos_bytes_for_the_new_members():
     from moto.ec2.responses import EC2Response
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from ami_usage_emulator import image_fields, image_pages, moto_fixes
+    from ami_usage_emulator.moto_grafts import image_fields, image_pages, moto_fixes
 
     moto_fixes.install()
     image_fields.install()

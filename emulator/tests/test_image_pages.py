@@ -179,7 +179,7 @@ def test_the_compiled_renderer_writes_motos_bytes():
     mappings and billing products, CreateImage, CopyImage, public, tagged with XML
     specials, deregistered neighbours."""
     sys.path.insert(0, str(EMULATOR))
-    from ami_usage_emulator import image_pages, moto_fixes
+    from ami_usage_emulator.moto_grafts import image_pages, moto_fixes
     from moto import mock_aws
     from moto.core.serialize import EC2Serializer, XFormedAttributePicker
     from moto.ec2.models import ec2_backends

@@ -118,7 +118,7 @@ class Retained:
 
 
 def _now() -> datetime:
-    from .state import STATE  # state.py holds the bin: imported late
+    from ..state import STATE  # state.py holds the bin: imported late
 
     return STATE.clock.now()
 

@@ -21,10 +21,10 @@ from typing import Any
 from moto.core.serialize import RestJSONSerializer
 from moto.core.utils import get_service_model
 
-from . import report_query as q
-from .aws_request import AwsCall, buffer_body
+from ..aws_request import AwsCall, buffer_body
+from ..reports import query as q
+from ..state import STATE
 from .recycle_bin import RBIN, RESOURCE_TYPES, RbinError, Rule, _tag_pairs
-from .state import STATE
 
 MODEL = get_service_model("rbin")
 DESCRIPTION_RE = re.compile(r"^[\S ]{0,255}$")

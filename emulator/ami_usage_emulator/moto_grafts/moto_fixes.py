@@ -49,9 +49,9 @@ from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, EC2_RESOURCE_TO_PREFIX, get_prefix
 
+from ..once import once
+from ..state import STATE
 from . import image_pages, s3_uploads
-from .once import once
-from .state import STATE
 
 REPORT_PREFIX = "amiur"
 

@@ -28,11 +28,11 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
+from ..once import once
+from ..state import STATE
 from . import allowed_images, image_pages
-from .once import once
 from .owner_usage import format_last_launched, published_launches
 from .report_actions import MillisResult
-from .state import STATE
 
 COOLDOWN = timedelta(hours=24)
 

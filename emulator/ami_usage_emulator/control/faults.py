@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ConfigError
+from ..config import ConfigError
 
 # AWS's documented defaults for EC2 API request throttling (per account/region).
 DEFAULT_BUCKETS = {

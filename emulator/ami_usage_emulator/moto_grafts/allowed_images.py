@@ -30,8 +30,8 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 from moto.ec2.responses._base_response import EC2BaseResponse
 
-from .clock import as_utc
-from .report_query import matches_any
+from ..clock import as_utc
+from ..reports.query import matches_any
 
 ALIASES = ("amazon", "aws-marketplace", "aws-backup-vault")
 KNOWN = ("ImageProviders", "ImageNames", "CreationDateCondition", "DeprecationTimeCondition")

@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .clock import rfc3339
-from .usage_reports import Report, ReportError
+from ..clock import rfc3339
+from .store import Report, ReportError
 
 REPORT_FILTERS = ("state", "creation-time", "tag-key")
 ENTRY_FILTERS = ("account-id", "resource-type", "creation-time")

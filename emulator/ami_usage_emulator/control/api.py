@@ -11,9 +11,9 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .clock import rfc3339
-from .config import ConfigError
-from .state import STATE
+from ..clock import rfc3339
+from ..config import ConfigError
+from ..state import STATE
 
 Handler = Callable[[Any], tuple[int, Any]]
 

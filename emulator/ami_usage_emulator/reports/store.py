@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .clock import THIRTY_DAYS, as_utc
-from .recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
+from ..clock import THIRTY_DAYS, as_utc
+from ..services.recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
 
 INSTANCE = "ec2:Instance"
 LAUNCH_TEMPLATE = "ec2:LaunchTemplate"

@@ -26,9 +26,9 @@ from typing import Any
 from moto.core.serialize import JSONSerializer
 from moto.core.utils import get_service_model
 
-from .aws_request import AwsCall, buffer_body
+from ..aws_request import AwsCall, buffer_body
+from ..state import STATE
 from .reservations import EC2_COMPUTE, ONE_DAY, Aggregates, Reservation, day_start
-from .state import STATE
 
 MODEL = get_service_model("ce")
 OPERATION = MODEL.operation_model("GetReservationUtilization")

@@ -32,7 +32,7 @@ from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult
 
-from .once import once
+from ..once import once
 
 DEFAULT_RECORDS, MAX_RECORDS = 50, 100
 

@@ -36,13 +36,13 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 from moto.ec2.responses._base_response import EC2BaseResponse
 
-from . import report_query as q
-from .clock import as_utc
-from .once import once
-from .recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
+from ..clock import as_utc
+from ..once import once
+from ..reports import query as q
+from ..reports.store import Report, ReportError
+from ..services.recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
+from ..state import STATE
 from .report_actions import MillisResult
-from .state import STATE
-from .usage_reports import Report, ReportError
 
 INSTANCE = "ec2:Instance"
 LAUNCH_TEMPLATE = "ec2:LaunchTemplate"

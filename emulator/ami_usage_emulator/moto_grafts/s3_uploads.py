@@ -15,7 +15,7 @@ from typing import Any
 from moto.s3.models import FakeMultipart
 from moto.s3.responses import S3Response
 
-from .clock import rfc3339
+from ..clock import rfc3339
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
-from .config import ConfigError
-from .usage_reports import INSTANCE, LAUNCH_TEMPLATE, Entry, ReportError
+from ..config import ConfigError
+from ..reports.store import INSTANCE, LAUNCH_TEMPLATE, Entry, ReportError
 
 MAX_AMIS = 100_000
 MAX_ENTRIES = 10_000_000

@@ -22,11 +22,11 @@ from urllib.parse import parse_qs
 from moto.core.serialize import RestJSONSerializer
 from moto.core.utils import get_service_model
 
-from . import report_query as q
-from .aws_request import AwsCall, buffer_body
-from .clock import rfc3339
+from ..aws_request import AwsCall, buffer_body
+from ..clock import rfc3339
+from ..reports import query as q
+from ..state import STATE
 from .recipes import RECIPES, ImageBuilderError, Recipe, latest_version_references, recipe_arn
-from .state import STATE
 
 MODEL = get_service_model("imagebuilder")
 NAME_RE = re.compile(r"^[-_A-Za-z-0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z-0-9]$")

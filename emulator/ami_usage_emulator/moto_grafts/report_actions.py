@@ -22,10 +22,10 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 from moto.ec2.responses._base_response import EC2BaseResponse
 
-from . import report_query as q
-from . import synthetic
-from .state import STATE
-from .usage_reports import LAUNCH_TEMPLATE, VALID_RESOURCE_TYPES, ReportError
+from ..control import synthetic
+from ..reports import query as q
+from ..reports.store import LAUNCH_TEMPLATE, VALID_RESOURCE_TYPES, ReportError
+from ..state import STATE
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 REPORT_ID_RE = re.compile(r"^amiur-[0-9a-f]{17}$")

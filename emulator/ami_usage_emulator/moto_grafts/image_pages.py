@@ -44,10 +44,10 @@ from moto.core.utils import get_service_model
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 
+from ..once import once
+from ..state import STATE
 from . import allowed_images
-from .once import once
 from .shared_images import describe_visible_images, foreign_amis
-from .state import STATE
 
 MIN_RESULTS, MAX_RESULTS = 5, 1000
 # Actions that cannot change an AMI, its tags or its launch permissions, besides

@@ -25,10 +25,10 @@ from typing import Any
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 
-from . import report_query as q
-from .clock import rfc3339
-from .once import once
-from .recycle_bin import RBIN
+from ..clock import rfc3339
+from ..once import once
+from ..reports import query as q
+from ..services.recycle_bin import RBIN
 from .report_actions import MillisResult
 
 

@@ -19,9 +19,9 @@ import copy
 import threading
 from typing import Any
 
-from .clock import Clock
-from .config import ConfigError
-from .usage_reports import ReportStore
+from ..clock import Clock
+from ..config import ConfigError
+from ..reports.store import ReportStore
 
 KNOWN_KEYS = {"entry_extra", "entry_drop_fields", "report_drop_fields", "vanish_before_entries", "deregister_after"}
 ENTRY_FIELDS = {"ResourceType", "ReportId", "UsageCount", "AccountId", "ImageId", "ReportCreationTime"}
