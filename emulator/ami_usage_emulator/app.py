@@ -17,13 +17,11 @@ block the SNS publish they are waiting for.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,66 +30,9 @@ from .control.api import ControlApi
 from .control.faults import Fault, is_mutating
 from .moto_grafts import bucket_region, moto_fixes
 from .state import STATE
+from .wire import error_response
 
 WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam", "autoscaling", "ssm")
-
-
-def _xml_response(
-    start_response: Any, status: int, body: str, extra: list[tuple[str, str]] | None = None
-) -> list[bytes]:
-    data = body.encode()
-    headers = [
-        ("Content-Type", "text/xml;charset=UTF-8"),
-        ("Content-Length", str(len(data))),
-        ("x-amzn-RequestId", str(uuid.uuid4())),
-    ] + (extra or [])
-    reasons = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
-    start_response(f"{status} {reasons.get(status, 'Error')}", headers)
-    return [data]
-
-
-def ec2_error_xml(code: str, message: str) -> str:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
-        f"<Code>{code}</Code><Message>{_esc(message)}</Message></Error></Errors>"
-        f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
-    )
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def fault_response(call: AwsCall, fault: Fault, start_response: Any) -> list[bytes]:
-    if call.service == "s3":
-        rid = uuid.uuid4().hex[:16].upper()
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n<Error>'
-            f"<Code>{fault.code}</Code><Message>{_esc(fault.message)}</Message>"
-            f"<RequestId>{rid}</RequestId><HostId>emulator</HostId></Error>"
-        )
-        return _xml_response(start_response, fault.status, body, [("x-amz-request-id", rid)])
-    if call.service == "sns":
-        kind = "Sender" if fault.status < 500 else "Receiver"
-        body = (
-            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
-            f"<Type>{kind}</Type><Code>{fault.code}</Code><Message>{_esc(fault.message)}"
-            f"</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
-        )
-        return _xml_response(start_response, fault.status, body)
-    if call.service == "rbin":
-        body = json.dumps({"message": fault.message}).encode()
-        start_response(
-            f"{fault.status} Error",
-            [
-                ("Content-Type", "application/json"),
-                ("X-Amzn-Errortype", fault.code),
-                ("x-amzn-RequestId", str(uuid.uuid4())),
-                ("Content-Length", str(len(body))),
-            ],
-        )
-        return [body]
-    return _xml_response(start_response, fault.status, ec2_error_xml(fault.code, fault.message))
 
 
 def _resources(call: AwsCall) -> list[str]:
@@ -160,7 +101,7 @@ class EmulatorApp:
             self._log_call(call, fault.status, fault.code)
             if fault.hang_seconds:
                 time.sleep(fault.hang_seconds)  # a test kills the client meanwhile
-            return fault_response(call, fault, start_response)
+            return error_response(call.service, fault.status, fault.code, fault.message, start_response)
         if call.service in ("imagebuilder", "rbin"):  # moto has neither: ours
             return self._serve_own(call, environ, start_response)
         captured: dict[str, Any] = {}

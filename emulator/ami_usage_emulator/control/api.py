@@ -14,6 +14,7 @@ from typing import Any
 from ..clock import rfc3339
 from ..config import ConfigError
 from ..state import STATE
+from ..wire import json_response
 
 Handler = Callable[[Any], tuple[int, Any]]
 
@@ -167,13 +168,7 @@ class ControlApi:
                 status, payload = handler(self._json_body(environ) if method == "POST" else None)
             except ConfigError as err:
                 status, payload = 400, {"error": str(err)}
-        data = json.dumps(payload, indent=None, default=str).encode()
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
-        start_response(
-            f"{status} {reason.get(status, '')}",
-            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
-        )
-        return [data]
+        return json_response(start_response, status, payload)
 
     @staticmethod
     def _json_body(environ: dict[str, Any]) -> Any:

@@ -31,7 +31,7 @@ from moto.ec2.responses import EC2Response
 from moto.ec2.responses._base_response import EC2BaseResponse
 
 from ..clock import as_utc
-from ..reports.query import matches_any
+from ..listing import matches_any
 
 ALIASES = ("amazon", "aws-marketplace", "aws-backup-vault")
 KNOWN = ("ImageProviders", "ImageNames", "CreationDateCondition", "DeprecationTimeCondition")

@@ -30,15 +30,12 @@ from moto.ec2.responses import EC2Response
 
 from ..once import once
 from ..state import STATE
+from ..wire import iso_millis
 from . import allowed_images, image_pages
 from .owner_usage import format_last_launched, published_launches
 from .report_actions import MillisResult
 
 COOLDOWN = timedelta(hours=24)
-
-
-def _stamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def _protection(self: Ami) -> str:
@@ -91,7 +88,7 @@ class ImageFieldActions(EC2Response):
         when = (when + timedelta(seconds=30)).replace(second=0, microsecond=0)  # to the nearest minute
         if when <= STATE.clock.now():
             raise EC2ClientError("InvalidParameterValue", "The deprecation time must be in the future.")
-        ami.__dict__["deprecation_time"] = _stamp(when)
+        ami.__dict__["deprecation_time"] = iso_millis(when)
         return MillisResult({"Return": True})
 
     def disable_image_deprecation(self) -> MillisResult:

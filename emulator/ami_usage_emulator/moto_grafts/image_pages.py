@@ -29,8 +29,6 @@ replaces moto's handler:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import hashlib
 import json
@@ -46,6 +44,7 @@ from moto.ec2.responses import EC2Response
 
 from ..once import once
 from ..state import STATE
+from ..wire import opaque_token, read_token
 from . import allowed_images
 from .shared_images import describe_visible_images, foreign_amis
 
@@ -97,20 +96,19 @@ def max_results(raw: Any) -> int | None:
 
 
 def encode_token(query: str, after: str) -> str:
-    raw = json.dumps({"kind": "images", "q": query, "after": after}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return opaque_token({"kind": "images", "q": query, "after": after}, compact=True)
 
 
 def decode_token(token: str, query: str) -> str:
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+        decoded = read_token(token)
         if decoded.get("kind") != "images" or decoded.get("q") != query:
             raise ValueError("foreign token")
         after = decoded["after"]
         if not isinstance(after, str):
             raise TypeError("after")
         return after
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise _bad_token() from None
 
 

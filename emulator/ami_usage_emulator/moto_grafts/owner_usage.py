@@ -37,9 +37,9 @@ from moto.ec2.responses import EC2Response
 from moto.ec2.responses._base_response import EC2BaseResponse
 
 from ..clock import as_utc
+from ..listing import InvalidToken, paginate
 from ..once import once
-from ..reports import query as q
-from ..reports.store import Report, ReportError
+from ..reports.store import Report
 from ..services.recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
 from ..state import STATE
 from .report_actions import MillisResult
@@ -192,14 +192,14 @@ class OwnerUsageActions(EC2BaseResponse):
         self.error_on_dryrun()
         refs = references(self.ec2_backend, self.current_account, self.region, image_ids, scope)
         try:
-            page, token = q.paginate(
+            page, token = paginate(
                 refs,
                 lambda r: [image_ids.index(r["ImageId"]), r["ResourceType"], r["Arn"]],
                 int(max_results or 1000),
                 self._get_param("NextToken"),
                 "references",
             )
-        except ReportError as err:
+        except InvalidToken as err:
             raise EC2ClientError(err.code, err.message) from None
         result: dict[str, Any] = {"ImageReferences": page}
         if token:

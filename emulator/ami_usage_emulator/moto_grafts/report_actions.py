@@ -23,9 +23,11 @@ from moto.ec2.responses import EC2Response
 from moto.ec2.responses._base_response import EC2BaseResponse
 
 from ..control import synthetic
+from ..listing import paginate, paginate_lazily
 from ..reports import query as q
-from ..reports.store import LAUNCH_TEMPLATE, VALID_RESOURCE_TYPES, ReportError
+from ..reports.store import LAUNCH_TEMPLATE, VALID_RESOURCE_TYPES
 from ..state import STATE
+from ..wire import AwsError, iso_millis
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 REPORT_ID_RE = re.compile(r"^amiur-[0-9a-f]{17}$")
@@ -33,7 +35,7 @@ REPORT_ID_RE = re.compile(r"^amiur-[0-9a-f]{17}$")
 
 class _MillisTimestamps(TimestampSerializer):
     def _timestamp_iso8601_millis(self, value: Any) -> str:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        return iso_millis(value)
 
 
 class MillisEC2Serializer(EC2Serializer):
@@ -53,7 +55,7 @@ class MillisResult(ActionResult):
         return super().execute_result(context)
 
 
-def _ec2_error(err: ReportError) -> EC2ClientError:
+def _ec2_error(err: AwsError) -> EC2ClientError:
     return EC2ClientError(err.code, err.message)
 
 
@@ -147,7 +149,7 @@ class ImageUsageReportActions(EC2BaseResponse):
                 now=STATE.clock.now(),
                 config=STATE.config.snapshot(),
             )
-        except ReportError as err:
+        except AwsError as err:
             raise _ec2_error(err) from None
         if created and tags:
             self.ec2_backend.create_tags([report_id], tags)
@@ -189,7 +191,7 @@ class ImageUsageReportActions(EC2BaseResponse):
             # Filters are evaluated only from the token on, and only until the page
             # and one more match are found: a page costs its own size, not the
             # whole listing's (paging 10,000 reports was quadratic).
-            page, token = q.paginate_lazily(
+            page, token = paginate_lazily(
                 reports,
                 lambda r: [r.seq],
                 size,
@@ -197,7 +199,7 @@ class ImageUsageReportActions(EC2BaseResponse):
                 "reports",
                 lambda r: q.report_matches(r, filters, r.state(now), self._report_tags(r.report_id)),
             )
-        except ReportError as err:
+        except AwsError as err:
             raise _ec2_error(err) from None
         result: dict[str, Any] = {
             "ImageUsageReports": [
@@ -224,14 +226,14 @@ class ImageUsageReportActions(EC2BaseResponse):
                 for e in STATE.oddities.entry_outputs(r, r.entry_outputs())
                 if q.entry_matches(e, filters)
             ]
-            page, token = q.paginate(
+            page, token = paginate(
                 entries,
                 lambda p: [p[0], p[1].get("AccountId", "~"), p[1].get("ResourceType", "~")],
                 size,
                 self._get_param("NextToken"),
                 "entries",
             )
-        except ReportError as err:
+        except AwsError as err:
             raise _ec2_error(err) from None
         result: dict[str, Any] = {"ImageUsageReportEntries": [e for _, e in page]}
         if token:
@@ -249,7 +251,7 @@ class ImageUsageReportActions(EC2BaseResponse):
         self.error_on_dryrun()
         try:
             STATE.reports.delete(self.current_account, self.region, report_id, STATE.clock.now())
-        except ReportError as err:
+        except AwsError as err:
             raise _ec2_error(err) from None
         self.ec2_backend.tags.pop(report_id, None)
         return MillisResult({"Return": True})

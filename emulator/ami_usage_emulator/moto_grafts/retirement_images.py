@@ -26,8 +26,8 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 
 from ..clock import rfc3339
+from ..listing import InvalidToken, paginate
 from ..once import once
-from ..reports import query as q
 from ..services.recycle_bin import RBIN
 from .report_actions import MillisResult
 
@@ -126,8 +126,8 @@ class RecycleBinImageActions(EC2Response):
             if not wanted or image_id in wanted
         ]
         try:
-            page, token = q.paginate(kept, lambda item: [item[0]], size, self._get_param("NextToken"), "recycle-bin")
-        except q.ReportError:
+            page, token = paginate(kept, lambda item: [item[0]], size, self._get_param("NextToken"), "recycle-bin")
+        except InvalidToken:
             raise EC2ClientError(
                 "InvalidPaginationToken", "The specified pagination token is not valid or is expired."
             ) from None

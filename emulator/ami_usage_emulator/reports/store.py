@@ -25,6 +25,7 @@ from typing import Any
 
 from ..clock import THIRTY_DAYS, as_utc
 from ..services.recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
+from ..wire import AwsError
 
 INSTANCE = "ec2:Instance"
 LAUNCH_TEMPLATE = "ec2:LaunchTemplate"
@@ -185,13 +186,8 @@ def compute_entries(
     return entries
 
 
-class ReportError(Exception):
+class ReportError(AwsError):
     """Raised by the store; turned into an EC2 error by the action layer."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class _Bucket:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -28,6 +27,7 @@ from moto.core.utils import get_service_model
 
 from ..aws_request import AwsCall, buffer_body
 from ..state import STATE
+from ..wire import AwsError, opaque_token, serialized_response
 from .reservations import EC2_COMPUTE, ONE_DAY, Aggregates, Reservation, day_start
 
 MODEL = get_service_model("ce")
@@ -57,13 +57,8 @@ FILTER_DIMENSIONS: dict[str, Callable[[Reservation], str]] = {
 SORT_KEYS = set(OPERATION.output_shape.members["Total"].members)
 
 
-class CostExplorerError(Exception):
+class CostExplorerError(AwsError):
     """An error answered as Cost Explorer does: HTTP 400, ``__type`` = ``code``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _invalid(message: str) -> CostExplorerError:
@@ -250,8 +245,7 @@ def _grouped(
         "Total": total,
     }
     if offset + size < len(groups):
-        token = json.dumps({"o": offset + size, "q": _token_key(params, call.account)})
-        out["NextPageToken"] = base64.urlsafe_b64encode(token.encode()).decode()
+        out["NextPageToken"] = opaque_token({"o": offset + size, "q": _token_key(params, call.account)})
     return out
 
 
@@ -292,9 +286,4 @@ def handle(call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[
     except ValueError as err:
         result = CostExplorerError("SerializationException", f"The request body is not valid JSON: {err}")
     STATE.reservations.count("GetReservationUtilization", call.account, getattr(result, "code", None))
-    resp = JSONSerializer(OPERATION).serialize(result)
-    body = resp["body"].encode() if isinstance(resp["body"], str) else resp["body"]
-    headers = {**resp["headers"], "x-amzn-RequestId": str(uuid.uuid4()), "Content-Length": str(len(body))}
-    status = int(resp["status_code"])
-    start_response(f"{status} {'OK' if status == 200 else 'Bad Request'}", list(headers.items()))
-    return [body]
+    return serialized_response(JSONSerializer(OPERATION).serialize(result), start_response, "Bad Request")

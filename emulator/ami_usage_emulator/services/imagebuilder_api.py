@@ -24,8 +24,9 @@ from moto.core.utils import get_service_model
 
 from ..aws_request import AwsCall, buffer_body
 from ..clock import rfc3339
-from ..reports import query as q
+from ..listing import InvalidToken, paginate
 from ..state import STATE
+from ..wire import serialized_response
 from .recipes import RECIPES, ImageBuilderError, Recipe, latest_version_references, recipe_arn
 
 MODEL = get_service_model("imagebuilder")
@@ -169,8 +170,8 @@ def _list(kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
     recipes = RECIPES.of_account(kind, call.account, call.region) if owner == "Self" else []
     summaries = [s for s in (r.summary() for r in recipes) if _matches(s, params.get("filters") or [])]
     try:
-        page, token = q.paginate(summaries, lambda s: [s["arn"]], size, params.get("nextToken"), "recipes")
-    except q.ReportError:
+        page, token = paginate(summaries, lambda s: [s["arn"]], size, params.get("nextToken"), "recipes")
+    except InvalidToken:
         raise ImageBuilderError("InvalidPaginationTokenException", "The pagination token is not valid.") from None
     out: dict[str, Any] = {LIST_KEYS[kind]: page}
     if token:
@@ -234,9 +235,4 @@ def handle(call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[
         result = err
     except ValueError as err:
         result = _bad(f"The request is not valid: {err}", "InvalidRequestException")
-    resp = RestJSONSerializer(op).serialize(result)
-    body = resp["body"].encode() if isinstance(resp["body"], str) else resp["body"]
-    headers = {**resp["headers"], "x-amzn-RequestId": str(uuid.uuid4()), "Content-Length": str(len(body))}
-    status = int(resp["status_code"])
-    start_response(f"{status} {'OK' if status == 200 else 'Error'}", list(headers.items()))
-    return [body]
+    return serialized_response(RestJSONSerializer(op).serialize(result), start_response)

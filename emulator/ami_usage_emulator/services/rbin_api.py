@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -22,8 +21,9 @@ from moto.core.serialize import RestJSONSerializer
 from moto.core.utils import get_service_model
 
 from ..aws_request import AwsCall, buffer_body
-from ..reports import query as q
+from ..listing import InvalidToken, paginate
 from ..state import STATE
+from ..wire import serialized_response
 from .recycle_bin import RBIN, RESOURCE_TYPES, RbinError, Rule, _tag_pairs
 
 MODEL = get_service_model("rbin")
@@ -127,8 +127,8 @@ def _list(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
         and all(p in r.exclude_tags for p in wanted_excluded)
     ]
     try:
-        page, token = q.paginate(rules, lambda r: [r.identifier], size, params.get("NextToken"), "rbin-rules")
-    except q.ReportError:
+        page, token = paginate(rules, lambda r: [r.identifier], size, params.get("NextToken"), "rbin-rules")
+    except InvalidToken:
         raise RbinError("ValidationException", "The NextToken is not valid.", "INVALID_PAGE_TOKEN") from None
     out: dict[str, Any] = {"Rules": [r.to_output(now, full=False) for r in page]}
     if token:
@@ -234,14 +234,7 @@ def respond(op: Any, result: Any, start_response: Any) -> list[bytes]:
     """Write ``result`` (an output dict or an RbinError) as rbin does."""
     if isinstance(result, RbinError):
         result.Message, result.Reason = result.message, result.reason  # the error shape's members
-    resp = RestJSONSerializer(op).serialize(result)
-    body = resp["body"].encode() if isinstance(resp["body"], str) else resp["body"]
-    status = int(resp["status_code"])
-    if status == 204:
-        body = b""  # No Content: a body would corrupt the kept-alive connection's next answer
-    headers = {**resp["headers"], "x-amzn-RequestId": str(uuid.uuid4()), "Content-Length": str(len(body))}
-    start_response(f"{status} {'OK' if status < 300 else 'Error'}", list(headers.items()))
-    return [body]
+    return serialized_response(RestJSONSerializer(op).serialize(result), start_response)
 
 
 def handle(call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[bytes]:

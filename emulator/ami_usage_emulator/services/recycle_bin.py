@@ -26,16 +26,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..wire import AwsError
+
 RESOURCE_TYPES = ("EBS_SNAPSHOT", "EC2_IMAGE", "EBS_VOLUME")
 
 
-class RbinError(Exception):
+class RbinError(AwsError):
     """An rbin error; ``code`` is the error shape's name in botocore's model."""
 
     def __init__(self, code: str, message: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.reason = reason
 
 
