@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..aws_request import is_mutating
 from ..config import ConfigError
 
 # AWS's documented defaults for EC2 API request throttling (per account/region).
@@ -30,7 +31,6 @@ DEFAULT_BUCKETS = {
     "mutating": {"capacity": 50, "refill_per_second": 5.0},
     "non_mutating": {"capacity": 100, "refill_per_second": 20.0},
 }
-NON_MUTATING_PREFIXES = ("Describe", "Get", "List")
 S3_CODES = {
     500: ("InternalError", "We encountered an internal error. Please try again."),
     503: ("SlowDown", "Please reduce your request rate."),
@@ -65,10 +65,6 @@ class Fault:
     code: str
     message: str
     hang_seconds: float = 0.0
-
-
-def is_mutating(action: str) -> bool:
-    return not action.startswith(NON_MUTATING_PREFIXES)
 
 
 class TokenBucket:

@@ -27,7 +27,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from ..config import ConfigError
-from ..reports.store import INSTANCE, LAUNCH_TEMPLATE, Entry, ReportError
+from ..reports.model import INSTANCE, LAUNCH_TEMPLATE, Entry, ReportError
 from ..wire import iso_millis, opaque_token, read_token
 
 MAX_AMIS = 100_000

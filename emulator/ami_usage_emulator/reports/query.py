@@ -13,7 +13,7 @@ from typing import Any
 
 from ..clock import rfc3339
 from ..listing import matches_any
-from .store import Report, ReportError
+from .model import Report, ReportError
 
 REPORT_FILTERS = ("state", "creation-time", "tag-key")
 ENTRY_FILTERS = ("account-id", "resource-type", "creation-time")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -21,10 +20,10 @@ from moto.core.serialize import RestJSONSerializer
 from moto.core.utils import get_service_model
 
 from ..aws_request import AwsCall, buffer_body
+from ..clock import Clock
 from ..listing import InvalidToken, paginate
-from ..state import STATE
 from ..wire import serialized_response
-from .recycle_bin import RBIN, RESOURCE_TYPES, RbinError, Rule, _tag_pairs
+from .recycle_bin import RESOURCE_TYPES, RbinError, RecycleBin, Rule, tag_pairs
 
 MODEL = get_service_model("rbin")
 DESCRIPTION_RE = re.compile(r"^[\S ]{0,255}$")
@@ -71,8 +70,8 @@ def _unlock_delay(params: dict[str, Any]) -> int:
 
 
 def _selection(params: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
-    tags = _tag_pairs(params.get("ResourceTags"), "ResourceTags")
-    excluded = _tag_pairs(params.get("ExcludeResourceTags"), "ExcludeResourceTags")
+    tags = tag_pairs(params.get("ResourceTags"), "ResourceTags")
+    excluded = tag_pairs(params.get("ExcludeResourceTags"), "ExcludeResourceTags")
     if len(tags) > 50 or len(excluded) > 5:
         raise _invalid("A rule takes at most 50 ResourceTags and 5 ExcludeResourceTags")
     if tags and excluded:
@@ -88,113 +87,14 @@ def _lockable(rule: Rule) -> None:
         raise _invalid("Only a Region-level rule without exclusion tags can be locked")
 
 
-def _create(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    resource_type = _resource_type(params)
-    days = _retention(params, resource_type)
-    tags, excluded, description = _selection(params)
-    rule = Rule("", call.account, call.region, resource_type, days, description, tags, excluded)
-    rule.tags = list(params.get("Tags") or [])
-    if params.get("LockConfiguration") is not None:
-        rule.unlock_delay_days = _unlock_delay(params)
-        _lockable(rule)
-    RBIN.add_rule(rule)
-    out = rule.to_output(STATE.clock.now(), full=True)
-    out.pop("LockEndTime", None)
-    return {**out, "Tags": rule.tags}
-
-
-def _get(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    return RBIN.rule(call.account, call.region, str(params.get("Identifier"))).to_output(STATE.clock.now(), True)
-
-
-def _list(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    resource_type = _resource_type(params)
-    size = params.get("MaxResults") or 1000
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
-        raise _invalid(f"MaxResults must be between 1 and 1000, not {size}")
-    lock_state = params.get("LockState")
-    if lock_state not in (None, "locked", "pending_unlock", "unlocked"):
-        raise _invalid(f"LockState must be locked, pending_unlock or unlocked, not {lock_state!r}")
-    wanted = _tag_pairs(params.get("ResourceTags"), "ResourceTags")
-    wanted_excluded = _tag_pairs(params.get("ExcludeResourceTags"), "ExcludeResourceTags")
-    now = STATE.clock.now()
-    rules = [
-        r
-        for r in RBIN.rules(call.account, call.region)
-        if r.resource_type == resource_type
-        and (lock_state is None or r.lock_state(now) == lock_state)
-        and all(p in r.resource_tags for p in wanted)
-        and all(p in r.exclude_tags for p in wanted_excluded)
-    ]
-    try:
-        page, token = paginate(rules, lambda r: [r.identifier], size, params.get("NextToken"), "rbin-rules")
-    except InvalidToken:
-        raise RbinError("ValidationException", "The NextToken is not valid.", "INVALID_PAGE_TOKEN") from None
-    out: dict[str, Any] = {"Rules": [r.to_output(now, full=False) for r in page]}
-    if token:
-        out["NextToken"] = token
-    return out
-
-
-def _changeable(call: AwsCall, params: dict[str, Any]) -> Rule:
-    rule = RBIN.rule(call.account, call.region, str(params.get("Identifier")))
-    state = rule.lock_state(STATE.clock.now())
-    if state != "unlocked":
-        raise _conflict(rule, state)
-    return rule
-
-
-def _update(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    rule = _changeable(call, params)
-    if params.get("ResourceType") not in (None, rule.resource_type):
-        raise _invalid("The resource type of a rule can't be changed")
-    days = _retention(params, rule.resource_type) if "RetentionPeriod" in params else rule.retention_days
-    merged = {
-        "ResourceTags": params.get("ResourceTags", rule.resource_tags),
-        "ExcludeResourceTags": params.get("ExcludeResourceTags", rule.exclude_tags),
-        "Description": params.get("Description", rule.description),
-    }
-    rule.resource_tags, rule.exclude_tags, rule.description = _selection(merged)
-    rule.retention_days = days
-    out = rule.to_output(STATE.clock.now(), full=True)
-    out.pop("LockConfiguration", None)
-    return out
-
-
-def _delete(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    rule = _changeable(call, params)
-    RBIN.delete_rule(call.account, call.region, rule.identifier)
-    return {}
-
-
-def _lock(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    rule = _changeable(call, params)
-    delay = _unlock_delay(params)
-    _lockable(rule)
-    rule.unlock_delay_days, rule.unlock_at = delay, None
-    out = rule.to_output(STATE.clock.now(), full=True)
-    out.pop("LockEndTime", None)
-    return out
-
-
-def _unlock(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    rule = RBIN.rule(call.account, call.region, str(params.get("Identifier")))
-    now = STATE.clock.now()
-    state = rule.lock_state(now)
-    if state != "locked":
-        raise _conflict(rule, state)
-    rule.unlock_at = now + timedelta(days=rule.unlock_delay_days or 0)
-    return rule.to_output(now, full=True)
-
-
-ACTIONS: dict[str, Callable[[AwsCall, dict[str, Any]], dict[str, Any]]] = {
-    "CreateRule": _create,
-    "GetRule": _get,
-    "ListRules": _list,
-    "UpdateRule": _update,
-    "DeleteRule": _delete,
-    "LockRule": _lock,
-    "UnlockRule": _unlock,
+ACTIONS = {
+    "CreateRule": "_create",
+    "GetRule": "_get",
+    "ListRules": "_list",
+    "UpdateRule": "_update",
+    "DeleteRule": "_delete",
+    "LockRule": "_lock",
+    "UnlockRule": "_unlock",
 }
 
 
@@ -237,17 +137,117 @@ def respond(op: Any, result: Any, start_response: Any) -> list[bytes]:
     return serialized_response(RestJSONSerializer(op).serialize(result), start_response)
 
 
-def handle(call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    """Answer one Recycle Bin request."""
-    name, uri = operation_of(call)
-    op = MODEL.operation_model(name or "ListRules")
-    result: Any
-    try:
-        if name not in ACTIONS:
-            raise _invalid(f"The emulator does not implement Recycle Bin operation {name or call.path}")
-        result = ACTIONS[name](call, _input(op, uri, environ))
-    except RbinError as err:
-        result = err
-    except ValueError as err:
-        result = _invalid(f"The request is not valid: {err}")
-    return respond(op, result, start_response)
+class RecycleBinApi:
+    """The rule actions on ``recycle_bin``'s rules, judged on ``clock``."""
+
+    def __init__(self, recycle_bin: RecycleBin, clock: Clock) -> None:
+        self._bin = recycle_bin
+        self._clock = clock
+
+    def handle(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        """Answer one Recycle Bin request."""
+        name, uri = operation_of(call)
+        op = MODEL.operation_model(name or "ListRules")
+        result: Any
+        try:
+            if name not in ACTIONS:
+                raise _invalid(f"The emulator does not implement Recycle Bin operation {name or call.path}")
+            result = getattr(self, ACTIONS[name])(call, _input(op, uri, environ))
+        except RbinError as err:
+            result = err
+        except ValueError as err:
+            result = _invalid(f"The request is not valid: {err}")
+        return respond(op, result, start_response)
+
+    def _create(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        resource_type = _resource_type(params)
+        days = _retention(params, resource_type)
+        tags, excluded, description = _selection(params)
+        rule = Rule("", call.account, call.region, resource_type, days, description, tags, excluded)
+        rule.tags = list(params.get("Tags") or [])
+        if params.get("LockConfiguration") is not None:
+            rule.unlock_delay_days = _unlock_delay(params)
+            _lockable(rule)
+        self._bin.add_rule(rule)
+        out = rule.to_output(self._clock.now(), full=True)
+        out.pop("LockEndTime", None)
+        return {**out, "Tags": rule.tags}
+
+    def _get(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        return self._bin.rule(call.account, call.region, str(params.get("Identifier"))).to_output(
+            self._clock.now(), True
+        )
+
+    def _list(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        resource_type = _resource_type(params)
+        size = params.get("MaxResults") or 1000
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
+            raise _invalid(f"MaxResults must be between 1 and 1000, not {size}")
+        lock_state = params.get("LockState")
+        if lock_state not in (None, "locked", "pending_unlock", "unlocked"):
+            raise _invalid(f"LockState must be locked, pending_unlock or unlocked, not {lock_state!r}")
+        wanted = tag_pairs(params.get("ResourceTags"), "ResourceTags")
+        wanted_excluded = tag_pairs(params.get("ExcludeResourceTags"), "ExcludeResourceTags")
+        now = self._clock.now()
+        rules = [
+            r
+            for r in self._bin.rules(call.account, call.region)
+            if r.resource_type == resource_type
+            and (lock_state is None or r.lock_state(now) == lock_state)
+            and all(p in r.resource_tags for p in wanted)
+            and all(p in r.exclude_tags for p in wanted_excluded)
+        ]
+        try:
+            page, token = paginate(rules, lambda r: [r.identifier], size, params.get("NextToken"), "rbin-rules")
+        except InvalidToken:
+            raise RbinError("ValidationException", "The NextToken is not valid.", "INVALID_PAGE_TOKEN") from None
+        out: dict[str, Any] = {"Rules": [r.to_output(now, full=False) for r in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def _changeable(self, call: AwsCall, params: dict[str, Any]) -> Rule:
+        rule = self._bin.rule(call.account, call.region, str(params.get("Identifier")))
+        state = rule.lock_state(self._clock.now())
+        if state != "unlocked":
+            raise _conflict(rule, state)
+        return rule
+
+    def _update(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        rule = self._changeable(call, params)
+        if params.get("ResourceType") not in (None, rule.resource_type):
+            raise _invalid("The resource type of a rule can't be changed")
+        days = _retention(params, rule.resource_type) if "RetentionPeriod" in params else rule.retention_days
+        merged = {
+            "ResourceTags": params.get("ResourceTags", rule.resource_tags),
+            "ExcludeResourceTags": params.get("ExcludeResourceTags", rule.exclude_tags),
+            "Description": params.get("Description", rule.description),
+        }
+        rule.resource_tags, rule.exclude_tags, rule.description = _selection(merged)
+        rule.retention_days = days
+        out = rule.to_output(self._clock.now(), full=True)
+        out.pop("LockConfiguration", None)
+        return out
+
+    def _delete(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        rule = self._changeable(call, params)
+        self._bin.delete_rule(call.account, call.region, rule.identifier)
+        return {}
+
+    def _lock(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        rule = self._changeable(call, params)
+        delay = _unlock_delay(params)
+        _lockable(rule)
+        rule.unlock_delay_days, rule.unlock_at = delay, None
+        out = rule.to_output(self._clock.now(), full=True)
+        out.pop("LockEndTime", None)
+        return out
+
+    def _unlock(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        rule = self._bin.rule(call.account, call.region, str(params.get("Identifier")))
+        now = self._clock.now()
+        state = rule.lock_state(now)
+        if state != "locked":
+            raise _conflict(rule, state)
+        rule.unlock_at = now + timedelta(days=rule.unlock_delay_days or 0)
+        return rule.to_output(now, full=True)

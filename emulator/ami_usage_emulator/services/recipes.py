@@ -174,6 +174,3 @@ class RecipeStore:
         with self._lock:
             recipes = list(self._recipes.get((account, region), {}).values())
         return sorted((r for r in recipes if r.ami_id() == image_id), key=lambda r: r.arn)
-
-
-RECIPES = RecipeStore()
