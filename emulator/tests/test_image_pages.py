@@ -230,7 +230,7 @@ def test_the_compiled_renderer_writes_motos_bytes():
         assert ImageXml().render([], None) == empty
 
 
-# The report store's indexes (usage_reports._Bucket) replaced scans over every report;
+# The report store's indexes (reports/store.py, _Bucket) replaced scans over every report;
 # these pin the behaviour the scans had.
 
 

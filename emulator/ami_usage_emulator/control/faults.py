@@ -17,6 +17,7 @@ the counters, so a benchmark run starts from a clean slate.
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 import time
@@ -296,8 +297,6 @@ class Faults:
             return self._target_call("sns_publish", "sns", self._sns, SNS_CODES)
 
     def _snapshot_locked(self) -> dict[str, Any]:
-        import copy
-
         totals = {"calls": 0, "throttled": 0, "server_errors": 0}
         for c in self._ec2.values():
             for k in totals:

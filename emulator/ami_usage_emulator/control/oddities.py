@@ -103,7 +103,7 @@ def _parse(body: Any) -> dict[str, Any]:
 class Oddities:
     """Current oddity configuration and what has fired (thread-safe).
 
-    ``clock`` and ``reports`` are the emulator's own (see ``state.EmulatorState``): a
+    ``clock`` and ``reports`` are the emulator's own (see ``world.World``): a
     vanishing report is deleted from the store the report actions read, at its time.
     """
 

@@ -10,7 +10,7 @@ by construction, which boto3 and the AWS CLI check in the tests.
   instances (option ``state-name``, default all states), launch templates whose
   newest ``version-depth`` versions (default 10) use the image, and SSM parameters
   whose current value is the image id, and the caller's Image Builder image and
-  container recipes that build on it (``recipes.py``).  It answers about any
+  container recipes that build on it (``services/recipes.py``).  It answers about any
   image id, also one shared with the caller (a member account's probe): the answer
   covers the caller's own resources only.
 * ``lastLaunchedTime`` is the latest launch of the image by any account in the

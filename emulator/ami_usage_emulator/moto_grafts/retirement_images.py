@@ -2,7 +2,7 @@
 
 * **DeregisterImage** (after ``image_fields``' protection check) puts the AMI in the
   Recycle Bin when an ``EC2_IMAGE`` rule of the owner account and Region matches it
-  (``recycle_bin.py``): gone from DescribeImages, listed by ``ListImagesInRecycleBin``,
+  (``services/recycle_bin.py``): gone from DescribeImages, listed by ``ListImagesInRecycleBin``,
   back with its tags and state ``available`` through ``RestoreImageFromRecycleBin`` until
   the retention ends on the emulator clock.  Without a matching rule it is gone.
   ``DeleteAssociatedSnapshots=true`` deletes the AMI's snapshots (from its block-device
