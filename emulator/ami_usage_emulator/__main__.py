@@ -1,6 +1,6 @@
 """``python -m ami_usage_emulator --port PORT`` (what ``scripts/emulator`` runs)."""
 
-from .app import main
+from .server import main
 
 if __name__ == "__main__":
     main()

@@ -1,13 +1,14 @@
-"""WSGI wrapper around moto's server, and the ``python -m ami_usage_emulator`` entry point.
+"""WSGI wrapper around moto's server: one request's path through the emulator.
 
-Request path:  control API (``/_emulator/...``)  |  otherwise identify the
-AWS call -> serve Image Builder's recipe actions (``imagebuilder_api.py``; moto has
-no Image Builder) and Recycle Bin's rules (``rbin_api.py``; nor rbin), each after its
-fault check -> answer an S3 request signed for another Region than its bucket's
-as S3 does (``bucket_region.py``) -> serve Cost Explorer's GetReservationUtilization from the
-seeded reservations (``ce_api.py``) -> count it and maybe answer with an injected fault -> hand it to
-moto's own ``DomainDispatcherApplication`` (with the four report actions
-grafted onto moto's EC2 response class) -> log accepted SNS publishes.
+Request path:  control API (``/_emulator/...``)  |  otherwise identify the AWS call
+(``aws_request.py``) -> answer an S3 request signed for another Region than its bucket's
+as S3 does (``moto_grafts/bucket_region.py``) -> serve Cost Explorer's
+GetReservationUtilization from the seeded reservations (``services/ce_api.py``) -> count
+it and maybe answer with an injected fault (``control/faults.py``) -> serve Image
+Builder's recipe actions and Recycle Bin's rules (``services/``; moto has neither) ->
+else hand it to moto's own ``DomainDispatcherApplication`` (with the emulator's actions
+grafted onto moto's classes, ``moto_grafts/``) -> log accepted SNS publishes and
+mutating calls (``logs.py``).
 
 moto is not written to be thread-safe, so calls into it are serialised by one
 lock; the exception is SQS ReceiveMessage, whose long polls would otherwise
@@ -16,114 +17,42 @@ block the SNS publish they are waiting for.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import re
-import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from . import bucket_region, moto_fixes
-from .aws_request import AwsCall, identify, sns_message_attributes
-from .control import ControlApi
-from .faults import Fault, is_mutating
-from .state import STATE
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from .aws_request import AwsCall, identify
+from .control.api import ControlApi
+from .control.faults import Fault
+from .logs import call_record, is_logged, sns_records
+from .moto_grafts import bucket_region, moto_fixes
+from .moto_grafts.install import install as install_grafts
+from .services.ce_api import CostExplorerApi
+from .services.imagebuilder_api import ImageBuilderApi
+from .services.rbin_api import RecycleBinApi, operation_of
+from .wire import error_response
+from .world import World
 
 WARM_SERVICES = ("ec2", "sts", "s3", "sns", "sqs", "iam", "autoscaling", "ssm")
 
 
-def _xml_response(
-    start_response: Any, status: int, body: str, extra: list[tuple[str, str]] | None = None
-) -> list[bytes]:
-    data = body.encode()
-    headers = [
-        ("Content-Type", "text/xml;charset=UTF-8"),
-        ("Content-Length", str(len(data))),
-        ("x-amzn-RequestId", str(uuid.uuid4())),
-    ] + (extra or [])
-    reasons = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
-    start_response(f"{status} {reasons.get(status, 'Error')}", headers)
-    return [data]
-
-
-def ec2_error_xml(code: str, message: str) -> str:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
-        f"<Code>{code}</Code><Message>{_esc(message)}</Message></Error></Errors>"
-        f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
-    )
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def fault_response(call: AwsCall, fault: Fault, start_response: Any) -> list[bytes]:
-    if call.service == "s3":
-        rid = uuid.uuid4().hex[:16].upper()
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n<Error>'
-            f"<Code>{fault.code}</Code><Message>{_esc(fault.message)}</Message>"
-            f"<RequestId>{rid}</RequestId><HostId>emulator</HostId></Error>"
-        )
-        return _xml_response(start_response, fault.status, body, [("x-amz-request-id", rid)])
-    if call.service == "sns":
-        kind = "Sender" if fault.status < 500 else "Receiver"
-        body = (
-            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
-            f"<Type>{kind}</Type><Code>{fault.code}</Code><Message>{_esc(fault.message)}"
-            f"</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
-        )
-        return _xml_response(start_response, fault.status, body)
-    if call.service == "rbin":
-        body = json.dumps({"message": fault.message}).encode()
-        start_response(
-            f"{fault.status} Error",
-            [
-                ("Content-Type", "application/json"),
-                ("X-Amzn-Errortype", fault.code),
-                ("x-amzn-RequestId", str(uuid.uuid4())),
-                ("Content-Length", str(len(body))),
-            ],
-        )
-        return [body]
-    return _xml_response(start_response, fault.status, ec2_error_xml(fault.code, fault.message))
-
-
-def _resources(call: AwsCall) -> list[str]:
-    """The resource ids a mutating EC2 call names (ImageId, or CreateTags' ResourceId.N)."""
-    p = call.params
-    named = [p["ImageId"]] if p.get("ImageId") else []
-    named += [v for k, v in sorted(p.items()) if k.startswith("ResourceId.")]
-    return named
-
-
-def _logged(call: AwsCall) -> bool:
-    if call.service == "ec2":
-        return bool(call.action) and is_mutating(str(call.action))
-    return call.service == "rbin" and call.method != "GET" and not call.path.startswith("/list-rules")
-
-
 class EmulatorApp:
-    def __init__(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    """The WSGI application over ``world``: grafts moto once, serves the emulator's own
+    services from ``world``'s stores, and hands the rest to moto."""
 
-        from . import image_fields, launch_configurations, owner_usage, report_actions, retirement_images
-
-        moto_fixes.install()
-        launch_configurations.install()
-        report_actions.install()
-        owner_usage.install()
-        image_fields.install()
-        retirement_images.install()
+    def __init__(self, world: World) -> None:
+        self.world = world
+        install_grafts(world)
+        self.recycle_bin = RecycleBinApi(world.recycle_bin, world.clock)
+        self.image_builder = ImageBuilderApi(world.recipes, world.clock)
+        self.cost_explorer = CostExplorerApi(world.reservations, world.clock)
         self._create_backend_app = create_backend_app
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.moto_lock = threading.RLock()
-        self.control = ControlApi(self.reset_moto)
+        self.control = ControlApi(world, self.reset_moto)
 
     def reset_moto(self) -> None:
         from moto.moto_api._internal import moto_api_backend
@@ -144,25 +73,24 @@ class EmulatorApp:
         call = identify(environ)
         if call.service == "s3":
             with self.moto_lock:  # reads moto's bucket table
-                wrong = bucket_region.wrong_region_answer(call, STATE.config.get("s3_wrong_region"))
+                wrong = bucket_region.wrong_region_answer(call, self.world.config.get("s3_wrong_region"))
             if wrong is not None:
                 return bucket_region.respond(wrong, start_response)
         if call.service == "ce" and call.action == "GetReservationUtilization":  # moto's ce lacks it
-            from . import ce_api
-
-            return ce_api.handle(call, environ, start_response)
+            return self.cost_explorer.handle(call, environ, start_response)
         if call.service == "rbin":
-            from . import rbin_api
-
-            call.action = rbin_api.operation_of(call)[0]
+            call.action = operation_of(call)[0]
         fault = self._fault_for(call)
         if fault is not None:
             self._log_call(call, fault.status, fault.code)
             if fault.hang_seconds:
                 time.sleep(fault.hang_seconds)  # a test kills the client meanwhile
-            return fault_response(call, fault, start_response)
+            return error_response(call.service, fault.status, fault.code, fault.message, start_response)
         if call.service in ("imagebuilder", "rbin"):  # moto has neither: ours
             return self._serve_own(call, environ, start_response)
+        return self._serve_moto(call, environ, start_response)
+
+    def _serve_moto(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -172,7 +100,7 @@ class EmulatorApp:
         long_poll = call.service == "sqs" and call.action == "ReceiveMessage"
         lock = _NullLock() if long_poll else self.moto_lock
         with lock:
-            STATE.oddities.before_call(call)
+            self.world.oddities.before_call(call)
             result = self.moto(environ, capture)
             try:
                 body = b"".join(result)
@@ -180,10 +108,12 @@ class EmulatorApp:
                 if hasattr(result, "close"):
                     result.close()
             status = captured["status"]
-            STATE.oddities.after_call(call, status.startswith("2"))
+            self.world.oddities.after_call(call, status.startswith("2"))
             if call.service == "sns" and status.startswith("2"):
-                self._log_sns(call, body)  # under the lock: the log keeps publish order
-        if _logged(call):
+                # under the lock: the log keeps publish order
+                for record in sns_records(call, body, self.world.now_rfc3339()):
+                    self.world.sns_log.add(record)
+        if is_logged(call):
             self._log_call(call, int(status.split()[0]), None)
         if call.service == "ec2":
             body = moto_fixes.polish_ec2_body(body)
@@ -194,9 +124,7 @@ class EmulatorApp:
         return [body]
 
     def _serve_own(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        from . import imagebuilder_api, rbin_api
-
-        module = rbin_api if call.service == "rbin" else imagebuilder_api
+        service = self.recycle_bin if call.service == "rbin" else self.image_builder
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -204,82 +132,26 @@ class EmulatorApp:
             return start_response(status, headers, exc_info)
 
         with self.moto_lock:  # creating a recipe reads moto's AMIs
-            body = module.handle(call, environ, capture)
-        if _logged(call):
+            body = service.handle(call, environ, capture)
+        if is_logged(call):
             self._log_call(call, int(captured["status"].split()[0]), None)
         return body
 
     def _log_call(self, call: AwsCall, status: int, fault: str | None) -> None:
-        if not _logged(call):
-            return
-        STATE.calls.add(
-            {
-                "timestamp": STATE.now_rfc3339(),
-                "account": call.account,
-                "region": call.region,
-                "service": call.service,
-                "action": call.action,
-                "resources": _resources(call),
-                "status": status,
-                "fault": fault,
-            }
-        )
+        if is_logged(call):
+            self.world.calls.add(call_record(call, status, fault, self.world.now_rfc3339()))
 
     def _fault_for(self, call: AwsCall) -> Fault | None:
+        faults = self.world.faults
         if call.service == "ec2" and call.action:
-            return STATE.faults.ec2_call(call.account, call.region, call.action)
+            return faults.ec2_call(call.account, call.region, call.action)
         if call.service == "rbin" and call.action:
-            return STATE.faults.call(call.action)
+            return faults.call(call.action)
         if call.is_s3_put_object():
-            return STATE.faults.s3_put_object(call.path)
+            return faults.s3_put_object(call.path)
         if call.service == "sns" and call.action == "Publish":
-            return STATE.faults.sns_publish()
+            return faults.sns_publish()
         return None
-
-    def _log_sns(self, call: AwsCall, body: bytes) -> None:
-        text = body.decode("utf-8", "replace")
-        base = {"account": call.account, "region": call.region, "timestamp": STATE.now_rfc3339()}
-        p = call.params
-        if call.action == "Publish":
-            match = re.search(r"<MessageId>([^<]+)</MessageId>", text)
-            STATE.sns_log.add(
-                {
-                    **base,
-                    "MessageId": match.group(1) if match else None,
-                    "TopicArn": p.get("TopicArn"),
-                    "TargetArn": p.get("TargetArn"),
-                    "PhoneNumber": p.get("PhoneNumber"),
-                    "Subject": p.get("Subject"),
-                    "Message": p.get("Message"),
-                    "MessageStructure": p.get("MessageStructure"),
-                    "MessageAttributes": sns_message_attributes(p, "MessageAttributes"),
-                    "MessageGroupId": p.get("MessageGroupId"),
-                    "MessageDeduplicationId": p.get("MessageDeduplicationId"),
-                }
-            )
-        elif call.action == "PublishBatch":
-            ok = dict(re.findall(r"<member>\s*<Id>([^<]+)</Id>\s*<MessageId>([^<]+)</MessageId>", text))
-            n = 1
-            while f"PublishBatchRequestEntries.member.{n}.Id" in p:
-                pre = f"PublishBatchRequestEntries.member.{n}"
-                entry_id = p[f"{pre}.Id"]
-                if entry_id in ok:
-                    STATE.sns_log.add(
-                        {
-                            **base,
-                            "MessageId": ok[entry_id],
-                            "TopicArn": p.get("TopicArn"),
-                            "TargetArn": None,
-                            "PhoneNumber": None,
-                            "Subject": p.get(f"{pre}.Subject"),
-                            "Message": p.get(f"{pre}.Message"),
-                            "MessageStructure": p.get(f"{pre}.MessageStructure"),
-                            "MessageAttributes": sns_message_attributes(p, f"{pre}.MessageAttributes"),
-                            "MessageGroupId": p.get(f"{pre}.MessageGroupId"),
-                            "MessageDeduplicationId": p.get(f"{pre}.MessageDeduplicationId"),
-                        }
-                    )
-                n += 1
 
 
 class _NullLock:
@@ -288,35 +160,3 @@ class _NullLock:
 
     def __exit__(self, *exc: Any) -> None:
         return None
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ami_usage_emulator", description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("EMULATOR_PORT", "5000")))
-    parser.add_argument("--quiet", action="store_true", help="no per-request access log")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs from it
-    started = time.monotonic()
-
-    from werkzeug.serving import make_server
-
-    from .keep_alive import KeepAliveRequestHandler
-
-    app = EmulatorApp()
-    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=KeepAliveRequestHandler)
-    if args.quiet:
-        import logging
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
-    print(
-        f"ami-usage emulator listening on http://127.0.0.1:{args.port} (ready in {time.monotonic() - started:.2f}s)",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()

@@ -32,6 +32,12 @@ S3_SUBRESOURCES = {
 }
 VIRTUAL_HOST_RE = re.compile(r"^.+\.s3[.-]")  # bucket.s3.amazonaws.com, bucket.s3-eu-west-1...
 QUERY_SERVICES = {"ec2", "sns", "sts", "sqs", "autoscaling", "ce"}
+NON_MUTATING_PREFIXES = ("Describe", "Get", "List")
+
+
+def is_mutating(action: str) -> bool:
+    """EC2's split of actions (token buckets, the call log): all but Describe*/Get*/List*."""
+    return not action.startswith(NON_MUTATING_PREFIXES)
 
 
 @dataclass

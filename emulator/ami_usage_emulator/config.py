@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "last_launched_lag_seconds": 0.0,
     # page size of the Describe* actions when the request has no MaxResults.
     "max_results_cap": 1000,
-    # S3's answer to a request signed for another Region than the bucket's (bucket_region.py).
+    # S3's answer to a request signed for another Region than the bucket's (moto_grafts/bucket_region.py).
     "s3_wrong_region": "redirect",
 }
 

@@ -169,10 +169,11 @@ def test_the_compiled_renderer_writes_motos_bytes_for_the_new_members():
     from moto.ec2.responses import EC2Response
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from ami_usage_emulator import image_fields, image_pages, moto_fixes
+    from ami_usage_emulator.moto_grafts.image_xml import ImageXml
+    from ami_usage_emulator.moto_grafts.install import install
+    from ami_usage_emulator.world import World
 
-    moto_fixes.install()
-    image_fields.install()
+    install(World())
     with mock_aws():
         ec2 = boto3.client("ec2", region_name=REGION)
         amis = [register_ami(ec2, name) for name in ("a", "b", "c")]
@@ -191,11 +192,11 @@ def test_the_compiled_renderer_writes_motos_bytes_for_the_new_members():
         backend.amis[amis[1]].__dict__["_emulator_protection_until"] = datetime.now(UTC) + timedelta(hours=1)
         images = [backend.amis[i] for i in sorted(backend.amis) if backend.amis[i].owner_id == OWNER_ID]
         serializer = EC2Serializer(
-            operation_model=image_pages._XML.operation,
+            operation_model=ImageXml().operation,
             value_picker=XFormedAttributePicker(response_transformers=EC2Response.RESPONSE_KEY_PATH_TO_TRANSFORMER),
         )
         expected = serializer.serialize({"Images": images})["body"]
-        assert image_pages.ImageXml().render(images, None) == expected
+        assert ImageXml().render(images, None) == expected
         for element in (
             "<deregistrationProtection>disabled-until-",
             "<imageAllowed>false</imageAllowed>",

@@ -179,13 +179,15 @@ def test_the_compiled_renderer_writes_motos_bytes():
     mappings and billing products, CreateImage, CopyImage, public, tagged with XML
     specials, deregistered neighbours."""
     sys.path.insert(0, str(EMULATOR))
-    from ami_usage_emulator import image_pages, moto_fixes
+    from ami_usage_emulator.moto_grafts.image_xml import ImageXml
+    from ami_usage_emulator.moto_grafts.install import install
+    from ami_usage_emulator.world import World
     from moto import mock_aws
     from moto.core.serialize import EC2Serializer, XFormedAttributePicker
     from moto.ec2.models import ec2_backends
     from moto.ec2.responses import EC2Response
 
-    moto_fixes.install()
+    install(World())
     with mock_aws():
         ec2 = boto3.client("ec2", region_name=REGION)
         registered = [register_ami(ec2, "a", {"team": "<plat&form>", "empty": ""}), register_ami(ec2, "b")]
@@ -216,19 +218,19 @@ def test_the_compiled_renderer_writes_motos_bytes():
         ec2.deregister_image(ImageId=register_ami(ec2, "gone"))
         images = list(ec2_backends[OWNER][REGION].amis.values())
         assert len(images) > 1000
-        operation = image_pages._XML.operation
+        operation = ImageXml().operation
         for token in (None, "eyJ0b2tlbiI6MX0="):
             serializer = EC2Serializer(
                 operation_model=operation,
                 value_picker=XFormedAttributePicker(response_transformers=EC2Response.RESPONSE_KEY_PATH_TO_TRANSFORMER),
             )
             expected = serializer.serialize({"Images": images, **({"NextToken": token} if token else {})})
-            assert image_pages.ImageXml().render(images, token) == expected["body"]
+            assert ImageXml().render(images, token) == expected["body"]
         empty = EC2Serializer(operation_model=operation).serialize({"Images": []})["body"]
-        assert image_pages.ImageXml().render([], None) == empty
+        assert ImageXml().render([], None) == empty
 
 
-# The report store's indexes (usage_reports._Bucket) replaced scans over every report;
+# The report store's indexes (reports/store.py, _Bucket) replaced scans over every report;
 # these pin the behaviour the scans had.
 
 

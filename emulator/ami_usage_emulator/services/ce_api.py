@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,9 +25,10 @@ from typing import Any
 from moto.core.serialize import JSONSerializer
 from moto.core.utils import get_service_model
 
-from .aws_request import AwsCall, buffer_body
-from .reservations import EC2_COMPUTE, ONE_DAY, Aggregates, Reservation, day_start
-from .state import STATE
+from ..aws_request import AwsCall, buffer_body
+from ..clock import Clock
+from ..wire import AwsError, opaque_token, serialized_response
+from .reservations import EC2_COMPUTE, ONE_DAY, Aggregates, Reservation, ReservationStore, day_start
 
 MODEL = get_service_model("ce")
 OPERATION = MODEL.operation_model("GetReservationUtilization")
@@ -57,13 +57,8 @@ FILTER_DIMENSIONS: dict[str, Callable[[Reservation], str]] = {
 SORT_KEYS = set(OPERATION.output_shape.members["Total"].members)
 
 
-class CostExplorerError(Exception):
+class CostExplorerError(AwsError):
     """An error answered as Cost Explorer does: HTTP 400, ``__type`` = ``code``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _invalid(message: str) -> CostExplorerError:
@@ -139,30 +134,6 @@ def _filter(params: dict[str, Any]) -> Callable[[Reservation], bool]:
     return lambda r: all(t(r) for t in tests)
 
 
-def _check_access(call: AwsCall) -> None:
-    if call.region != ENDPOINT_REGION:
-        raise CostExplorerError(
-            "InvalidSignatureException",
-            f"Credential should be scoped to a valid region, not '{call.region}'. Cost Explorer's endpoint is "
-            f"ce.{ENDPOINT_REGION}.amazonaws.com",
-        )
-    access = STATE.reservations.settings_of(call.account)["access"]
-    if access == "denied":
-        raise CostExplorerError(
-            "AccessDeniedException",
-            f"User: arn:aws:sts::{call.account}:assumed-role/caller is not authorized to perform: "
-            f"ce:GetReservationUtilization on resource: arn:aws:ce:{ENDPOINT_REGION}:{call.account}:/GetReservationUtilization",
-        )
-    if access == "not_enabled":
-        raise CostExplorerError("AccessDeniedException", "User not enabled for cost explorer access")
-    if access == "data_unavailable":
-        raise CostExplorerError(
-            "DataUnavailableException",
-            "Data is not available. Please try to adjust the time period. If you've just enabled Cost Explorer, "
-            "data might not be ready yet.",
-        )
-
-
 def _buckets(start: date, end: date, granularity: str | None) -> list[tuple[date, date]]:
     if granularity is None:
         return [(start, end)]
@@ -215,86 +186,109 @@ def _sorted_groups(groups: list[dict[str, Any]], sort_by: Any) -> list[dict[str,
     return sorted(groups, key=lambda g: (float(g["Utilization"][key]), g["Value"]), reverse=descending)
 
 
-def _grouped(
-    call: AwsCall, params: dict[str, Any], chosen: list[Reservation], period: tuple[date, date], now: datetime
-) -> dict[str, Any]:
-    name = STATE.reservations.account_name
-    groups = []
-    for r in chosen:
-        agg = _aggregate([r], *period, now)
-        if agg.purchased_hours > 0:
-            groups.append(
-                {
-                    "Key": "SUBSCRIPTION_ID",
-                    "Value": r.subscription_id,
-                    "Attributes": r.attributes(now, name(r.account_id)),
-                    "Utilization": agg.to_output(),
-                }
+class CostExplorerApi:
+    """GetReservationUtilization over ``reservations`` (the seeded RIs, the accounts'
+    settings, the call counters), as of ``clock``."""
+
+    def __init__(self, reservations: ReservationStore, clock: Clock) -> None:
+        self._reservations = reservations
+        self._clock = clock
+
+    def handle(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        """Answer one ``GetReservationUtilization`` request and count it."""
+        result: Any
+        try:
+            params = json.loads(buffer_body(environ) or b"{}")
+            if not isinstance(params, dict):
+                raise _invalid("The request body is not a JSON object")
+            result = self.utilization(call, params)
+        except CostExplorerError as err:
+            result = err
+        except ValueError as err:
+            result = CostExplorerError("SerializationException", f"The request body is not valid JSON: {err}")
+        self._reservations.count("GetReservationUtilization", call.account, getattr(result, "code", None))
+        return serialized_response(JSONSerializer(OPERATION).serialize(result), start_response, "Bad Request")
+
+    def _check_access(self, call: AwsCall) -> None:
+        if call.region != ENDPOINT_REGION:
+            raise CostExplorerError(
+                "InvalidSignatureException",
+                f"Credential should be scoped to a valid region, not '{call.region}'. Cost Explorer's endpoint is "
+                f"ce.{ENDPOINT_REGION}.amazonaws.com",
             )
-    groups = _sorted_groups(groups, params.get("SortBy"))
-    size = params.get("MaxResults") or STATE.reservations.page_size
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise _invalid("MaxResults must be an integer >= 1")
-    offset = _page_start(params, call.account)
-    total = _aggregate(
-        [r for r in chosen if r.subscription_id in {g["Value"] for g in groups}], *period, now
-    ).to_output()
-    out: dict[str, Any] = {
-        "UtilizationsByTime": [
-            {
-                "TimePeriod": {"Start": period[0].isoformat(), "End": period[1].isoformat()},
-                "Groups": groups[offset : offset + size],
-                "Total": total,
-            }
-        ],
-        "Total": total,
-    }
-    if offset + size < len(groups):
-        token = json.dumps({"o": offset + size, "q": _token_key(params, call.account)})
-        out["NextPageToken"] = base64.urlsafe_b64encode(token.encode()).decode()
-    return out
+        access = self._reservations.settings_of(call.account)["access"]
+        if access == "denied":
+            raise CostExplorerError(
+                "AccessDeniedException",
+                f"User: arn:aws:sts::{call.account}:assumed-role/caller is not authorized to perform: "
+                f"ce:GetReservationUtilization on resource: arn:aws:ce:{ENDPOINT_REGION}:{call.account}:/GetReservationUtilization",
+            )
+        if access == "not_enabled":
+            raise CostExplorerError("AccessDeniedException", "User not enabled for cost explorer access")
+        if access == "data_unavailable":
+            raise CostExplorerError(
+                "DataUnavailableException",
+                "Data is not available. Please try to adjust the time period. If you've just enabled Cost Explorer, "
+                "data might not be ready yet.",
+            )
 
-
-def utilization(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    _check_access(call)
-    if STATE.reservations.take_limit_exceeded():
-        raise CostExplorerError(
-            "LimitExceededException", "You made too many calls in a short period of time. Try again later."
-        )
-    now = STATE.clock.now()
-    period = _period(params, now.astimezone(UTC).date())
-    grouped, granularity = _grouping(params)
-    keep = _filter(params)
-    chosen = [r for r in STATE.reservations.visible_to(call.account) if keep(r)]
-    if grouped:
-        return _grouped(call, params, chosen, period, now)
-    by_time = [
-        {
-            "TimePeriod": {"Start": low.isoformat(), "End": high.isoformat()},
-            "Groups": [],
-            "Total": _aggregate(chosen, low, high, now).to_output(),
+    def _grouped(
+        self, call: AwsCall, params: dict[str, Any], chosen: list[Reservation], period: tuple[date, date], now: datetime
+    ) -> dict[str, Any]:
+        name = self._reservations.account_name
+        groups = []
+        for r in chosen:
+            agg = _aggregate([r], *period, now)
+            if agg.purchased_hours > 0:
+                groups.append(
+                    {
+                        "Key": "SUBSCRIPTION_ID",
+                        "Value": r.subscription_id,
+                        "Attributes": r.attributes(now, name(r.account_id)),
+                        "Utilization": agg.to_output(),
+                    }
+                )
+        groups = _sorted_groups(groups, params.get("SortBy"))
+        size = params.get("MaxResults") or self._reservations.page_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise _invalid("MaxResults must be an integer >= 1")
+        offset = _page_start(params, call.account)
+        total = _aggregate(
+            [r for r in chosen if r.subscription_id in {g["Value"] for g in groups}], *period, now
+        ).to_output()
+        out: dict[str, Any] = {
+            "UtilizationsByTime": [
+                {
+                    "TimePeriod": {"Start": period[0].isoformat(), "End": period[1].isoformat()},
+                    "Groups": groups[offset : offset + size],
+                    "Total": total,
+                }
+            ],
+            "Total": total,
         }
-        for low, high in _buckets(*period, granularity)
-    ]
-    return {"UtilizationsByTime": by_time, "Total": _aggregate(chosen, *period, now).to_output()}
+        if offset + size < len(groups):
+            out["NextPageToken"] = opaque_token({"o": offset + size, "q": _token_key(params, call.account)})
+        return out
 
-
-def handle(call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    """Answer one ``GetReservationUtilization`` request and count it."""
-    result: Any
-    try:
-        params = json.loads(buffer_body(environ) or b"{}")
-        if not isinstance(params, dict):
-            raise _invalid("The request body is not a JSON object")
-        result = utilization(call, params)
-    except CostExplorerError as err:
-        result = err
-    except ValueError as err:
-        result = CostExplorerError("SerializationException", f"The request body is not valid JSON: {err}")
-    STATE.reservations.count("GetReservationUtilization", call.account, getattr(result, "code", None))
-    resp = JSONSerializer(OPERATION).serialize(result)
-    body = resp["body"].encode() if isinstance(resp["body"], str) else resp["body"]
-    headers = {**resp["headers"], "x-amzn-RequestId": str(uuid.uuid4()), "Content-Length": str(len(body))}
-    status = int(resp["status_code"])
-    start_response(f"{status} {'OK' if status == 200 else 'Bad Request'}", list(headers.items()))
-    return [body]
+    def utilization(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_access(call)
+        if self._reservations.take_limit_exceeded():
+            raise CostExplorerError(
+                "LimitExceededException", "You made too many calls in a short period of time. Try again later."
+            )
+        now = self._clock.now()
+        period = _period(params, now.astimezone(UTC).date())
+        grouped, granularity = _grouping(params)
+        keep = _filter(params)
+        chosen = [r for r in self._reservations.visible_to(call.account) if keep(r)]
+        if grouped:
+            return self._grouped(call, params, chosen, period, now)
+        by_time = [
+            {
+                "TimePeriod": {"Start": low.isoformat(), "End": high.isoformat()},
+                "Groups": [],
+                "Total": _aggregate(chosen, low, high, now).to_output(),
+            }
+            for low, high in _buckets(*period, granularity)
+        ]
+        return {"UtilizationsByTime": by_time, "Total": _aggregate(chosen, *period, now).to_output()}

@@ -20,7 +20,6 @@ DescribeImages: ``disabled`` (default) shows no ``ImageAllowed``; ``audit-mode``
 from __future__ import annotations
 
 import copy
-import json
 import re
 import threading
 from datetime import datetime, timedelta
@@ -28,10 +27,11 @@ from typing import Any
 
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
-from moto.ec2.responses._base_response import EC2BaseResponse
 
-from .clock import as_utc
-from .report_query import matches_any
+from ..clock import as_utc
+from ..listing import matches_any
+from ..once import once
+from .graft import MillisResult, graft
 
 ALIASES = ("amazon", "aws-marketplace", "aws-backup-vault")
 KNOWN = ("ImageProviders", "ImageNames", "CreationDateCondition", "DeprecationTimeCondition")
@@ -54,9 +54,6 @@ class AllowedImagesStore:
         with self._lock:
             current = self._settings.setdefault((account, region), {"state": "disabled", "criteria": []})
             current.update(copy.deepcopy(changes))
-
-
-ALLOWED = AllowedImagesStore()
 
 
 def _bad(message: str) -> EC2ClientError:
@@ -108,43 +105,34 @@ def allowed(ami: Any, account: str, settings: dict[str, Any], now: datetime) -> 
     return ami.owner_id == account or any(_meets(ami, c, account, now) for c in settings["criteria"])
 
 
-def fingerprint(account: str, region: str) -> str:
-    return json.dumps(ALLOWED.get(account, region), sort_keys=True, default=str)
+class AllowedImagesActions:
+    """The four settings actions, grafted onto moto's EC2Response; each takes the request's response."""
 
+    def __init__(self, store: AllowedImagesStore) -> None:
+        self._store = store
 
-class AllowedImagesActions(EC2BaseResponse):
-    """Methods grafted onto moto's EC2Response."""
-
-    def enable_allowed_images_settings(self) -> Any:
-        from .report_actions import MillisResult
-
-        state = self._get_param("AllowedImagesSettingsState")
+    def enable_allowed_images_settings(self, response: Any) -> Any:
+        state = response._get_param("AllowedImagesSettingsState")
         if state not in ("enabled", "audit-mode"):
             raise _bad(f"Value ({state}) for parameter AllowedImagesSettingsState is invalid")
-        self.error_on_dryrun()
-        ALLOWED.update(self.current_account, self.region, state=state)
+        response.error_on_dryrun()
+        self._store.update(response.current_account, response.region, state=state)
         return MillisResult({"AllowedImagesSettingsState": state})
 
-    def disable_allowed_images_settings(self) -> Any:
-        from .report_actions import MillisResult
-
-        self.error_on_dryrun()
-        ALLOWED.update(self.current_account, self.region, state="disabled")
+    def disable_allowed_images_settings(self, response: Any) -> Any:
+        response.error_on_dryrun()
+        self._store.update(response.current_account, response.region, state="disabled")
         return MillisResult({"AllowedImagesSettingsState": "disabled"})
 
-    def get_allowed_images_settings(self) -> Any:
-        from .report_actions import MillisResult
-
-        self.error_on_dryrun()
-        settings = ALLOWED.get(self.current_account, self.region)
+    def get_allowed_images_settings(self, response: Any) -> Any:
+        response.error_on_dryrun()
+        settings = self._store.get(response.current_account, response.region)
         return MillisResult({"State": settings["state"], "ImageCriteria": settings["criteria"], "ManagedBy": "account"})
 
-    def replace_image_criteria_in_allowed_images_settings(self) -> Any:
-        from .report_actions import MillisResult
-
-        criteria = _validate(self._get_param("ImageCriteria", []) or [])
-        self.error_on_dryrun()
-        ALLOWED.update(self.current_account, self.region, criteria=criteria)
+    def replace_image_criteria_in_allowed_images_settings(self, response: Any) -> Any:
+        criteria = _validate(response._get_param("ImageCriteria", []) or [])
+        response.error_on_dryrun()
+        self._store.update(response.current_account, response.region, criteria=criteria)
         return MillisResult({"ReturnValue": True})
 
 
@@ -156,6 +144,7 @@ ACTIONS = (
 )
 
 
-def install() -> None:
+@once
+def install(actions: AllowedImagesActions) -> None:
     for name in ACTIONS:
-        setattr(EC2Response, name, AllowedImagesActions.__dict__[name])
+        graft(EC2Response, name, getattr(actions, name))

@@ -17,20 +17,21 @@ the counters, so a benchmark run starts from a clean slate.
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ConfigError
+from ..aws_request import is_mutating
+from ..config import ConfigError
 
 # AWS's documented defaults for EC2 API request throttling (per account/region).
 DEFAULT_BUCKETS = {
     "mutating": {"capacity": 50, "refill_per_second": 5.0},
     "non_mutating": {"capacity": 100, "refill_per_second": 20.0},
 }
-NON_MUTATING_PREFIXES = ("Describe", "Get", "List")
 S3_CODES = {
     500: ("InternalError", "We encountered an internal error. Please try again."),
     503: ("SlowDown", "Please reduce your request rate."),
@@ -65,10 +66,6 @@ class Fault:
     code: str
     message: str
     hang_seconds: float = 0.0
-
-
-def is_mutating(action: str) -> bool:
-    return not action.startswith(NON_MUTATING_PREFIXES)
 
 
 class TokenBucket:
@@ -300,8 +297,6 @@ class Faults:
             return self._target_call("sns_publish", "sns", self._sns, SNS_CODES)
 
     def _snapshot_locked(self) -> dict[str, Any]:
-        import copy
-
         totals = {"calls": 0, "throttled": 0, "server_errors": 0}
         for c in self._ec2.values():
             for k in totals:

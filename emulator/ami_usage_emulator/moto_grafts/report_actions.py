@@ -3,12 +3,10 @@
 moto looks up ``camelcase_to_underscores(Action)`` on ``EC2Response`` at
 request time, parses the query string through botocore's EC2 input shape
 (``automated_parameter_parsing``) and serialises an ``ActionResult`` through
-botocore's output shape.  So these methods only validate, call the store and
-return plain dicts keyed by botocore member names: the XML (element names,
-``<item>`` lists, namespace, requestId, EC2 error envelope) is wire-exact by
-construction.  One tweak: moto's EC2 serializer zeroes milliseconds in
-timestamps, and EC2 sends real milliseconds for these actions, so our results
-use a serializer that keeps them.
+botocore's output shape (``graft.py``).  So these methods only validate, call the
+store (``reports/``) and return plain dicts keyed by botocore member names: the XML
+(element names, ``<item>`` lists, namespace, requestId, EC2 error envelope) is
+wire-exact by construction, timestamps with their milliseconds (``MillisResult``).
 """
 
 from __future__ import annotations
@@ -16,44 +14,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from moto.core.responses import ActionContext, ActionResult
-from moto.core.serialize import EC2Serializer, TimestampSerializer
+from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
-from moto.ec2.responses._base_response import EC2BaseResponse
 
-from . import report_query as q
-from . import synthetic
-from .state import STATE
-from .usage_reports import LAUNCH_TEMPLATE, VALID_RESOURCE_TYPES, ReportError
+from ..clock import Clock
+from ..config import Config
+from ..control import synthetic
+from ..control.oddities import Oddities
+from ..listing import paginate, paginate_lazily
+from ..once import once
+from ..reports import query as q
+from ..reports.model import LAUNCH_TEMPLATE, VALID_RESOURCE_TYPES
+from ..reports.store import ReportStore
+from ..wire import AwsError
+from .graft import MillisResult, graft
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 REPORT_ID_RE = re.compile(r"^amiur-[0-9a-f]{17}$")
 
 
-class _MillisTimestamps(TimestampSerializer):
-    def _timestamp_iso8601_millis(self, value: Any) -> str:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-class MillisEC2Serializer(EC2Serializer):
-    """moto's EC2 serializer, but timestamps keep their milliseconds."""
-
-    DEFAULT_TIMESTAMP_FORMAT = "iso8601_millis"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._timestamp_serializer = _MillisTimestamps(self.DEFAULT_TIMESTAMP_FORMAT)
-
-
-class MillisResult(ActionResult):
-    def execute_result(self, context: ActionContext) -> Any:
-        if context.serializer_class is EC2Serializer:
-            context.serializer_class = MillisEC2Serializer
-        return super().execute_result(context)
-
-
-def _ec2_error(err: ReportError) -> EC2ClientError:
+def _ec2_error(err: AwsError) -> EC2ClientError:
     return EC2ClientError(err.code, err.message)
 
 
@@ -119,139 +100,146 @@ def _tags(raw: list[dict[str, Any]]) -> dict[str, str]:
     return tags
 
 
-class ImageUsageReportActions(EC2BaseResponse):
-    """Mixin whose methods are grafted onto moto's EC2Response."""
+class UsageReportActions:
+    """The four actions, grafted onto moto's EC2Response; each takes the request's response."""
 
-    def create_image_usage_report(self) -> ActionResult:
-        image_id = self._get_param("ImageId")
+    def __init__(self, reports: ReportStore, clock: Clock, config: Config, oddities: Oddities) -> None:
+        self._reports = reports
+        self._clock = clock
+        self._config = config
+        self._oddities = oddities
+
+    def create_image_usage_report(self, response: Any) -> ActionResult:
+        image_id = response._get_param("ImageId")
         if not image_id:
             raise EC2ClientError("MissingParameter", "The request must contain the parameter ImageId")
-        resource_types = _normalise_resource_types(self._get_param("ResourceTypes", []))
-        account_ids = _account_ids(self._get_param("AccountIds", []))
-        tags = _tags(self._get_param("TagSpecifications", []))
+        resource_types = _normalise_resource_types(response._get_param("ResourceTypes", []))
+        account_ids = _account_ids(response._get_param("AccountIds", []))
+        tags = _tags(response._get_param("TagSpecifications", []))
         if not image_id.startswith("ami-"):
             raise EC2ClientError("InvalidAMIID.Malformed", f'Invalid id: "{image_id}" (expecting "ami-...")')
-        ami = self.ec2_backend.amis.get(image_id)
-        if ami is None or ami.owner_id != self.current_account:
+        ami = response.ec2_backend.amis.get(image_id)
+        if ami is None or ami.owner_id != response.current_account:
             raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
-        self.error_on_dryrun()
+        response.error_on_dryrun()
         try:
-            report_id, created = STATE.reports.create(
-                owner=self.current_account,
-                region=self.region,
+            report_id, created = self._reports.create(
+                owner=response.current_account,
+                region=response.region,
                 image_id=image_id,
                 resource_types=resource_types,
                 account_ids=account_ids,
                 tags=tags,
-                client_token=self._get_param("ClientToken"),
-                now=STATE.clock.now(),
-                config=STATE.config.snapshot(),
+                client_token=response._get_param("ClientToken"),
+                now=self._clock.now(),
             )
-        except ReportError as err:
+        except AwsError as err:
             raise _ec2_error(err) from None
         if created and tags:
-            self.ec2_backend.create_tags([report_id], tags)
+            response.ec2_backend.create_tags([report_id], tags)
         return MillisResult({"ReportId": report_id})
 
-    def _report_tags(self, report_id: str) -> dict[str, str]:
-        return dict(self.ec2_backend.tags.get(report_id, {}))
+    def _report_tags(self, response: Any, report_id: str) -> dict[str, str]:
+        return dict(response.ec2_backend.tags.get(report_id, {}))
 
-    def _selected_reports(self) -> list[Any]:
+    def _selected_reports(self, response: Any) -> list[Any]:
         """Live reports of the caller, narrowed by ImageIds / ReportIds."""
-        image_ids = set(self._get_param("ImageIds", []))
-        report_ids = self._get_param("ReportIds", [])
+        image_ids = set(response._get_param("ImageIds", []))
+        report_ids = response._get_param("ReportIds", [])
         for rid in report_ids:
             if not REPORT_ID_RE.match(rid):
                 raise EC2ClientError(
                     "InvalidImageUsageReportId.Malformed", f'Invalid id: "{rid}" (expecting "amiur-...")'
                 )
-        now = STATE.clock.now()
+        now = self._clock.now()
         if report_ids:  # looked up by id: the entries of one report cost the same among 10 or 10,000
-            reports, missing = STATE.reports.find(self.current_account, self.region, report_ids, now)
+            reports, missing = self._reports.find(response.current_account, response.region, report_ids, now)
             if missing:
                 raise EC2ClientError(
                     "InvalidImageUsageReportId.NotFound",
                     f"The image usage report ID '{', '.join(missing)}' does not exist",
                 )
         else:
-            reports = STATE.reports.live(self.current_account, self.region, now)
+            reports = self._reports.live(response.current_account, response.region, now)
         if image_ids:
             reports = [r for r in reports if r.image_id in image_ids]
         return reports
 
-    def describe_image_usage_reports(self) -> ActionResult:
+    def describe_image_usage_reports(self, response: Any) -> ActionResult:
         try:
-            filters = q.parse_filters(self._get_param("Filters", []), q.REPORT_FILTERS, True)
-            size = q.page_size(self._get_param("MaxResults"), STATE.config.get("max_results_cap"))
-            self.error_on_dryrun()
-            now = STATE.clock.now()
-            reports = self._selected_reports()
+            filters = q.parse_filters(response._get_param("Filters", []), q.REPORT_FILTERS, True)
+            size = q.page_size(response._get_param("MaxResults"), self._config.get("max_results_cap"))
+            response.error_on_dryrun()
+            now = self._clock.now()
+            reports = self._selected_reports(response)
             # Filters are evaluated only from the token on, and only until the page
             # and one more match are found: a page costs its own size, not the
             # whole listing's (paging 10,000 reports was quadratic).
-            page, token = q.paginate_lazily(
+            page, token = paginate_lazily(
                 reports,
                 lambda r: [r.seq],
                 size,
-                self._get_param("NextToken"),
+                response._get_param("NextToken"),
                 "reports",
-                lambda r: q.report_matches(r, filters, r.state(now), self._report_tags(r.report_id)),
+                lambda r: q.report_matches(r, filters, r.state(now), self._report_tags(response, r.report_id)),
             )
-        except ReportError as err:
+        except AwsError as err:
             raise _ec2_error(err) from None
         result: dict[str, Any] = {
             "ImageUsageReports": [
-                STATE.oddities.report_output(r.to_output(now, self._report_tags(r.report_id))) for r in page
+                self._oddities.report_output(r.to_output(now, self._report_tags(response, r.report_id))) for r in page
             ]
         }
         if token:
             result["NextToken"] = token
         return MillisResult(result)
 
-    def describe_image_usage_report_entries(self) -> Any:
+    def describe_image_usage_report_entries(self, response: Any) -> Any:
         try:
-            filters = q.parse_filters(self._get_param("Filters", []), q.ENTRY_FILTERS, False)
-            size = q.page_size(self._get_param("MaxResults"), STATE.config.get("max_results_cap"))
-            self.error_on_dryrun()
-            now = STATE.clock.now()
-            fast = synthetic.entry_page(self._selected_reports(), filters, size, self._get_param("NextToken"), now)
+            filters = q.parse_filters(response._get_param("Filters", []), q.ENTRY_FILTERS, False)
+            size = q.page_size(response._get_param("MaxResults"), self._config.get("max_results_cap"))
+            response.error_on_dryrun()
+            now = self._clock.now()
+            fast = synthetic.entry_page(
+                self._selected_reports(response), filters, size, response._get_param("NextToken"), now
+            )
             if fast is not None:  # synthetic reports: same bytes, written directly
                 return 200, {"Content-Type": "text/xml", "server": "amazon.com"}, synthetic.entries_xml(*fast)
             entries = [
                 (r.seq, e)
-                for r in self._selected_reports()
+                for r in self._selected_reports(response)
                 if r.state(now) == "available"
-                for e in STATE.oddities.entry_outputs(r, r.entry_outputs())
+                for e in self._oddities.entry_outputs(r, r.entry_outputs())
                 if q.entry_matches(e, filters)
             ]
-            page, token = q.paginate(
+            page, token = paginate(
                 entries,
                 lambda p: [p[0], p[1].get("AccountId", "~"), p[1].get("ResourceType", "~")],
                 size,
-                self._get_param("NextToken"),
+                response._get_param("NextToken"),
                 "entries",
             )
-        except ReportError as err:
+        except AwsError as err:
             raise _ec2_error(err) from None
         result: dict[str, Any] = {"ImageUsageReportEntries": [e for _, e in page]}
         if token:
             result["NextToken"] = token
         return MillisResult(result)
 
-    def delete_image_usage_report(self) -> ActionResult:
-        report_id = self._get_param("ReportId")
+    def delete_image_usage_report(self, response: Any) -> ActionResult:
+        report_id = response._get_param("ReportId")
         if not report_id:
             raise EC2ClientError("MissingParameter", "The request must contain the parameter ReportId")
         if not REPORT_ID_RE.match(report_id):
             raise EC2ClientError(
                 "InvalidImageUsageReportId.Malformed", f'Invalid id: "{report_id}" (expecting "amiur-...")'
             )
-        self.error_on_dryrun()
+        response.error_on_dryrun()
         try:
-            STATE.reports.delete(self.current_account, self.region, report_id, STATE.clock.now())
-        except ReportError as err:
+            self._reports.delete(response.current_account, response.region, report_id, self._clock.now())
+        except AwsError as err:
             raise _ec2_error(err) from None
-        self.ec2_backend.tags.pop(report_id, None)
+        response.ec2_backend.tags.pop(report_id, None)
         return MillisResult({"Return": True})
 
 
@@ -263,7 +251,8 @@ ACTIONS = (
 )
 
 
-def install() -> None:
-    """Graft the actions (and the helper) onto moto's EC2Response class; idempotent."""
-    for name in ACTIONS + ("_selected_reports", "_report_tags"):
-        setattr(EC2Response, name, ImageUsageReportActions.__dict__[name])
+@once
+def install(actions: UsageReportActions) -> None:
+    """Graft the actions onto moto's EC2Response class; once per process."""
+    for name in ACTIONS:
+        graft(EC2Response, name, getattr(actions, name))

@@ -29,7 +29,7 @@
   fix reads the resource's own entry of the same store: the same tags in the
   same order, in O(1).
 * ``DescribeImages`` ignores ``MaxResults`` / ``NextToken`` in moto; it is
-  replaced by EC2's paging (``image_pages.py``), installed from here.
+  replaced by EC2's paging (``image_pages.py``).
 * EC2 response bodies: moto writes ``requestId`` as the literal
   ``request-id`` and the namespace without its trailing slash; AWS sends a
   UUID and ``http://ec2.amazonaws.com/doc/2016-11-15/`` (and no namespace on
@@ -49,9 +49,9 @@ from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, EC2_RESOURCE_TO_PREFIX, get_prefix
 
-from . import image_pages, s3_uploads
-from .once import once
-from .state import STATE
+from ..clock import Clock
+from ..once import once
+from .graft import wrap
 
 REPORT_PREFIX = "amiur"
 
@@ -68,54 +68,64 @@ BILLING_PLATFORMS: dict[frozenset[str], tuple[str, str]] = {
 
 
 @once
-def install() -> None:
+def install(clock: Clock) -> None:
+    """The fixes above (``RegisterImage``'s creation date on ``clock``); once per process."""
     EC2_RESOURCE_TO_PREFIX.setdefault("image-usage-report", REPORT_PREFIX)
     TaggedEC2Resource.get_tags = _own_tags
-    image_pages.install()
-    s3_uploads.install(STATE.clock)
-    original = EC2Response.register_image
+    wrap(EC2Response, "register_image", _register_image(clock))
+    wrap(EC2Response, "create_launch_template_version", _launch_template_version)
 
-    def register_image(self: Any) -> Any:
-        """moto's RegisterImage, plus what it ignores (tags, mappings, root device...)."""
-        mappings = [_mapping(self.ec2_backend, m) for m in self._get_param("BlockDeviceMappings", []) or []]
-        billing = _billing_platform(self._get_param("BillingProducts", []) or [])
-        result = original(self)  # raises DryRunOperation before anything is created
-        ami = self.ec2_backend.amis[result.result["ImageId"]]
-        ami.platform_details, ami.usage_operation = billing
-        ami.creation_date = STATE.clock.now().replace(tzinfo=None)  # moto keeps naive UTC
-        specs = self._get_param("TagSpecifications", []) or []
-        tags = {
-            t["Key"]: t.get("Value", "") for s in specs if s.get("ResourceType") == "image" for t in s.get("Tags") or []
-        }
-        if tags:
-            self.ec2_backend.create_tags([ami.id], tags)
-        for attr, param in (
-            ("architecture", "Architecture"),
-            ("boot_mode", "BootMode"),
-            ("virtualization_type", "VirtualizationType"),
-        ):
-            if self._get_param(param):
-                setattr(ami, attr, self._get_param(param))
-        if mappings:
-            self.ec2_backend.snapshots.pop(ami.ebs_snapshot.id, None)  # moto's placeholder
-            ami.__class__ = RegisteredAmi
-            ami.registered_mappings = mappings
-            root = self._get_param("RootDeviceName") or mappings[0]["DeviceName"]
-            ami.root_device_name = root
-            ami.root_device_type = (
-                "ebs" if any(m["DeviceName"] == root and "Ebs" in m for m in mappings) else "instance-store"
-            )
-            for m in mappings:
-                snap_id = m.get("Ebs", {}).get("SnapshotId")
-                if snap_id:
-                    self.ec2_backend.snapshots[snap_id].from_ami = ami.id
-        return result
 
-    register_image.__name__ = "register_image"
-    EC2Response.register_image = register_image
+def _register_image(clock: Clock) -> Any:
+    def make(original: Any) -> Any:
+        def register_image(self: Any) -> Any:
+            """moto's RegisterImage, plus what it ignores (tags, mappings, root device...)."""
+            mappings = [_mapping(self.ec2_backend, m) for m in self._get_param("BlockDeviceMappings", []) or []]
+            billing = _billing_platform(self._get_param("BillingProducts", []) or [])
+            result = original(self)  # raises DryRunOperation before anything is created
+            ami = self.ec2_backend.amis[result.result["ImageId"]]
+            ami.platform_details, ami.usage_operation = billing
+            ami.creation_date = clock.now().replace(tzinfo=None)  # moto keeps naive UTC
+            specs = self._get_param("TagSpecifications", []) or []
+            tags = {
+                t["Key"]: t.get("Value", "")
+                for s in specs
+                if s.get("ResourceType") == "image"
+                for t in s.get("Tags") or []
+            }
+            if tags:
+                self.ec2_backend.create_tags([ami.id], tags)
+            for attr, param in (
+                ("architecture", "Architecture"),
+                ("boot_mode", "BootMode"),
+                ("virtualization_type", "VirtualizationType"),
+            ):
+                if self._get_param(param):
+                    setattr(ami, attr, self._get_param(param))
+            if mappings:
+                _register_mappings(self, ami, mappings)
+            return result
 
-    original_version = EC2Response.create_launch_template_version
+        return register_image
 
+    return make
+
+
+def _register_mappings(response: Any, ami: Ami, mappings: list[dict[str, Any]]) -> None:
+    """The AMI shows the mappings it was registered with, its snapshots in use by it."""
+    response.ec2_backend.snapshots.pop(ami.ebs_snapshot.id, None)  # moto's placeholder
+    ami.__class__ = RegisteredAmi
+    ami.registered_mappings = mappings  # type: ignore[attr-defined]
+    root = response._get_param("RootDeviceName") or mappings[0]["DeviceName"]
+    ami.root_device_name = root
+    ami.root_device_type = "ebs" if any(m["DeviceName"] == root and "Ebs" in m for m in mappings) else "instance-store"
+    for m in mappings:
+        snap_id = m.get("Ebs", {}).get("SnapshotId")
+        if snap_id:
+            response.ec2_backend.snapshots[snap_id].from_ami = ami.id
+
+
+def _launch_template_version(original: Any) -> Any:
     def create_launch_template_version(self: Any) -> Any:
         """moto's CreateLaunchTemplateVersion, with AWS's SourceVersion inheritance."""
         source = self._get_param("SourceVersion")
@@ -132,10 +142,9 @@ def install() -> None:
                 base = None
             if base is not None:
                 self.params["LaunchTemplateData"] = {**base, **(self._get_param("LaunchTemplateData") or {})}
-        return original_version(self)
+        return original(self)
 
-    create_launch_template_version.__name__ = "create_launch_template_version"
-    EC2Response.create_launch_template_version = create_launch_template_version
+    return create_launch_template_version
 
 
 def _own_tags(self: Any) -> list[dict[str, str]]:

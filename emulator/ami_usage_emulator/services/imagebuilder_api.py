@@ -15,18 +15,17 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from moto.core.serialize import RestJSONSerializer
 from moto.core.utils import get_service_model
 
-from . import report_query as q
-from .aws_request import AwsCall, buffer_body
-from .clock import rfc3339
-from .recipes import RECIPES, ImageBuilderError, Recipe, latest_version_references, recipe_arn
-from .state import STATE
+from ..aws_request import AwsCall, buffer_body
+from ..clock import Clock, rfc3339
+from ..listing import InvalidToken, paginate
+from ..wire import serialized_response
+from .recipes import ImageBuilderError, Recipe, RecipeStore, latest_version_references, recipe_arn
 
 MODEL = get_service_model("imagebuilder")
 NAME_RE = re.compile(r"^[-_A-Za-z-0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z-0-9]$")
@@ -117,67 +116,6 @@ def _validate_create(kind: str, params: dict[str, Any]) -> None:
             )
 
 
-def _create(kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    _validate_create(kind, params)
-    platform = _platform(kind, call.account, call.region, params)
-    if params.get("dryRun"):
-        raise ImageBuilderError(
-            "DryRunOperationException", "The request would have succeeded, but the dryRun parameter was set."
-        )
-    body = {k: params[k] for k in KEPT[kind] if params.get(k) is not None}
-    if kind == "container" and params.get("dockerfileTemplateUri"):
-        body["dockerfileTemplateData"] = f"(read once from {params['dockerfileTemplateUri']})"
-    arn = recipe_arn(kind, call.region, call.account, params["name"], params["semanticVersion"])
-    recipe = Recipe(
-        kind=kind,
-        account=call.account,
-        region=call.region,
-        arn=arn,
-        name=params["name"],
-        version=params["semanticVersion"],
-        platform=platform,
-        date_created=rfc3339(STATE.clock.now()),
-        body=body,
-    )
-    arn = RECIPES.add(recipe, str(params["clientToken"]))
-    return {
-        "clientToken": params["clientToken"],
-        ARN_PARAM[kind]: arn,
-        "latestVersionReferences": latest_version_references(arn),
-    }
-
-
-def _get(kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    recipe = RECIPES.get(kind, call.account, call.region, str(params.get(ARN_PARAM[kind]) or ""))
-    key = "imageRecipe" if kind == "image" else "containerRecipe"
-    return {key: recipe.to_output(), "latestVersionReferences": latest_version_references(recipe.arn)}
-
-
-def _delete(kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    arn = str(params.get(ARN_PARAM[kind]) or "")
-    RECIPES.delete(kind, call.account, call.region, arn)
-    return {ARN_PARAM[kind]: arn}
-
-
-def _list(kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
-    size = int(params.get("maxResults") or 100)
-    if not 1 <= size <= 100:
-        raise _bad(f"maxResults must be between 1 and 100, not {size}")
-    owner = params.get("owner") or "Self"
-    if owner not in ("Self", "Shared", "Amazon", "ThirdParty", "AWSMarketplace"):
-        raise _bad(f"The value supplied for parameter 'owner' is not valid: {owner}")
-    recipes = RECIPES.of_account(kind, call.account, call.region) if owner == "Self" else []
-    summaries = [s for s in (r.summary() for r in recipes) if _matches(s, params.get("filters") or [])]
-    try:
-        page, token = q.paginate(summaries, lambda s: [s["arn"]], size, params.get("nextToken"), "recipes")
-    except q.ReportError:
-        raise ImageBuilderError("InvalidPaginationTokenException", "The pagination token is not valid.") from None
-    out: dict[str, Any] = {LIST_KEYS[kind]: page}
-    if token:
-        out["nextToken"] = token
-    return out
-
-
 def _matches(summary: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
     for f in filters:
         name, values = f.get("name"), f.get("values") or []
@@ -188,15 +126,15 @@ def _matches(summary: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
     return True
 
 
-ACTIONS: dict[str, tuple[Callable[..., dict[str, Any]], str]] = {
-    "CreateImageRecipe": (_create, "image"),
-    "CreateContainerRecipe": (_create, "container"),
-    "GetImageRecipe": (_get, "image"),
-    "GetContainerRecipe": (_get, "container"),
-    "DeleteImageRecipe": (_delete, "image"),
-    "DeleteContainerRecipe": (_delete, "container"),
-    "ListImageRecipes": (_list, "image"),
-    "ListContainerRecipes": (_list, "container"),
+ACTIONS = {
+    "CreateImageRecipe": ("_create", "image"),
+    "CreateContainerRecipe": ("_create", "container"),
+    "GetImageRecipe": ("_get", "image"),
+    "GetContainerRecipe": ("_get", "container"),
+    "DeleteImageRecipe": ("_delete", "image"),
+    "DeleteContainerRecipe": ("_delete", "container"),
+    "ListImageRecipes": ("_list", "image"),
+    "ListContainerRecipes": ("_list", "container"),
 }
 ROUTES = {
     (MODEL.operation_model(n).http["method"], MODEL.operation_model(n).http["requestUri"].split("?")[0]): n
@@ -217,26 +155,85 @@ def _input(op: Any, environ: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def handle(call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    """Answer one Image Builder request."""
-    name = ROUTES.get((call.method, call.path.rstrip("/") or "/"))
-    op = MODEL.operation_model(name or "ListImageRecipes")
-    result: Any
-    try:
-        if name not in ACTIONS:
-            raise _bad(
-                f"The emulator does not implement Image Builder operation {name or call.path}",
-                "InvalidRequestException",
+class ImageBuilderApi:
+    """The recipe actions on ``recipes``, dated on ``clock``."""
+
+    def __init__(self, recipes: RecipeStore, clock: Clock) -> None:
+        self._recipes = recipes
+        self._clock = clock
+
+    def handle(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        """Answer one Image Builder request."""
+        name = ROUTES.get((call.method, call.path.rstrip("/") or "/"))
+        op = MODEL.operation_model(name or "ListImageRecipes")
+        result: Any
+        try:
+            if name not in ACTIONS:
+                raise _bad(
+                    f"The emulator does not implement Image Builder operation {name or call.path}",
+                    "InvalidRequestException",
+                )
+            action, kind = ACTIONS[name]
+            result = {"requestId": str(uuid.uuid4()), **getattr(self, action)(kind, call, _input(op, environ))}
+        except ImageBuilderError as err:
+            result = err
+        except ValueError as err:
+            result = _bad(f"The request is not valid: {err}", "InvalidRequestException")
+        return serialized_response(RestJSONSerializer(op).serialize(result), start_response)
+
+    def _create(self, kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        _validate_create(kind, params)
+        platform = _platform(kind, call.account, call.region, params)
+        if params.get("dryRun"):
+            raise ImageBuilderError(
+                "DryRunOperationException", "The request would have succeeded, but the dryRun parameter was set."
             )
-        action, kind = ACTIONS[name]
-        result = {"requestId": str(uuid.uuid4()), **action(kind, call, _input(op, environ))}
-    except ImageBuilderError as err:
-        result = err
-    except ValueError as err:
-        result = _bad(f"The request is not valid: {err}", "InvalidRequestException")
-    resp = RestJSONSerializer(op).serialize(result)
-    body = resp["body"].encode() if isinstance(resp["body"], str) else resp["body"]
-    headers = {**resp["headers"], "x-amzn-RequestId": str(uuid.uuid4()), "Content-Length": str(len(body))}
-    status = int(resp["status_code"])
-    start_response(f"{status} {'OK' if status == 200 else 'Error'}", list(headers.items()))
-    return [body]
+        body = {k: params[k] for k in KEPT[kind] if params.get(k) is not None}
+        if kind == "container" and params.get("dockerfileTemplateUri"):
+            body["dockerfileTemplateData"] = f"(read once from {params['dockerfileTemplateUri']})"
+        arn = recipe_arn(kind, call.region, call.account, params["name"], params["semanticVersion"])
+        recipe = Recipe(
+            kind=kind,
+            account=call.account,
+            region=call.region,
+            arn=arn,
+            name=params["name"],
+            version=params["semanticVersion"],
+            platform=platform,
+            date_created=rfc3339(self._clock.now()),
+            body=body,
+        )
+        arn = self._recipes.add(recipe, str(params["clientToken"]))
+        return {
+            "clientToken": params["clientToken"],
+            ARN_PARAM[kind]: arn,
+            "latestVersionReferences": latest_version_references(arn),
+        }
+
+    def _get(self, kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        recipe = self._recipes.get(kind, call.account, call.region, str(params.get(ARN_PARAM[kind]) or ""))
+        key = "imageRecipe" if kind == "image" else "containerRecipe"
+        return {key: recipe.to_output(), "latestVersionReferences": latest_version_references(recipe.arn)}
+
+    def _delete(self, kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        arn = str(params.get(ARN_PARAM[kind]) or "")
+        self._recipes.delete(kind, call.account, call.region, arn)
+        return {ARN_PARAM[kind]: arn}
+
+    def _list(self, kind: str, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        size = int(params.get("maxResults") or 100)
+        if not 1 <= size <= 100:
+            raise _bad(f"maxResults must be between 1 and 100, not {size}")
+        owner = params.get("owner") or "Self"
+        if owner not in ("Self", "Shared", "Amazon", "ThirdParty", "AWSMarketplace"):
+            raise _bad(f"The value supplied for parameter 'owner' is not valid: {owner}")
+        recipes = self._recipes.of_account(kind, call.account, call.region) if owner == "Self" else []
+        summaries = [s for s in (r.summary() for r in recipes) if _matches(s, params.get("filters") or [])]
+        try:
+            page, token = paginate(summaries, lambda s: [s["arn"]], size, params.get("nextToken"), "recipes")
+        except InvalidToken:
+            raise ImageBuilderError("InvalidPaginationTokenException", "The pagination token is not valid.") from None
+        out: dict[str, Any] = {LIST_KEYS[kind]: page}
+        if token:
+            out["nextToken"] = token
+        return out

@@ -20,17 +20,15 @@ report locates its start by binary search instead of scanning every entry
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
-import json
 import threading
 from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
-from .config import ConfigError
-from .usage_reports import INSTANCE, LAUNCH_TEMPLATE, Entry, ReportError
+from ..config import ConfigError
+from ..reports.model import INSTANCE, LAUNCH_TEMPLATE, Entry, ReportError
+from ..wire import iso_millis, opaque_token, read_token
 
 MAX_AMIS = 100_000
 MAX_ENTRIES = 10_000_000
@@ -141,11 +139,11 @@ def _decode_after(token: str | None) -> list[Any] | None:
     if not token:
         return None
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+        decoded = read_token(token)
         if decoded.get("kind") != "entries":
             raise ValueError("kind")
         return list(decoded["after"])
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise ReportError(
             "InvalidPaginationToken", "The specified pagination token is not valid or is expired."
         ) from None
@@ -158,7 +156,7 @@ def entry_page(
 
     Answers only when every selected report is synthetic and no filter is given
     (the benchmark's and scale tests' case); the general path answers the rest.
-    Same order, page size and token format as ``report_query.paginate``, so a
+    Same order, page size and token format as ``listing.paginate``, so a
     client cannot tell the two paths apart.
     """
     if filters or not reports or not all(isinstance(r.entries, SyntheticEntries) for r in reports):
@@ -195,12 +193,7 @@ def entry_page(
     if not more or not page:
         return page, None
     last = page[-1]
-    raw = json.dumps({"kind": "entries", "after": [last[0], last[1]["AccountId"], last[1]["ResourceType"]]}).encode()
-    return page, base64.urlsafe_b64encode(raw).decode()
-
-
-def _millis(t: Any) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return page, opaque_token({"kind": "entries", "after": [last[0], last[1]["AccountId"], last[1]["ResourceType"]]})
 
 
 def entries_xml(page: list[tuple[int, dict[str, Any]]], token: str | None) -> str:
@@ -219,7 +212,7 @@ def entries_xml(page: list[tuple[int, dict[str, Any]]], token: str | None) -> st
         stamp: dict[Any, str] = {}
         for _, e in page:
             t = e["ReportCreationTime"]
-            when = stamp.get(t) or stamp.setdefault(t, _millis(t))
+            when = stamp.get(t) or stamp.setdefault(t, iso_millis(t))
             parts.append(
                 f"<item><resourceType>{escape(e['ResourceType'])}</resourceType>"
                 f"<reportId>{escape(e['ReportId'])}</reportId>"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .aws_request import VIRTUAL_HOST_RE, AwsCall
+from ..aws_request import VIRTUAL_HOST_RE, AwsCall
 
 MODES = ("redirect", "authorization_header_malformed", "ignore")
 REDIRECT_MESSAGE = (

@@ -23,16 +23,14 @@ SSM parameters and Image Builder recipes).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult
 
-from .once import once
+from ..once import once
+from ..wire import opaque_token, read_token
 
 DEFAULT_RECORDS, MAX_RECORDS = 50, 100
 
@@ -42,17 +40,16 @@ class InvalidNextToken(AutoscalingClientError):
 
 
 def _encode(after: str) -> str:
-    raw = json.dumps({"kind": "launch-configurations", "after": after}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return opaque_token({"kind": "launch-configurations", "after": after}, compact=True)
 
 
 def _decode(token: str) -> str:
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+        decoded = read_token(token)
         if decoded.get("kind") != "launch-configurations" or not isinstance(decoded.get("after"), str):
             raise ValueError("foreign token")
         return str(decoded["after"])
-    except (ValueError, AttributeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, AttributeError):
         raise InvalidNextToken("The token is not valid.") from None
 
 

@@ -10,7 +10,7 @@ by construction, which boto3 and the AWS CLI check in the tests.
   instances (option ``state-name``, default all states), launch templates whose
   newest ``version-depth`` versions (default 10) use the image, and SSM parameters
   whose current value is the image id, and the caller's Image Builder image and
-  container recipes that build on it (``recipes.py``).  It answers about any
+  container recipes that build on it (``services/recipes.py``).  It answers about any
   image id, also one shared with the caller (a member account's probe): the answer
   covers the caller's own resources only.
 * ``lastLaunchedTime`` is the latest launch of the image by any account in the
@@ -19,11 +19,8 @@ by construction, which boto3 and the AWS CLI check in the tests.
   published at once; instance *reports* have their own knob,
   ``instance_activity_lag_seconds``).  DescribeImages shows the same value to the
   owner (``image_fields.py``).
-* moto stamps instance launches and image creation with the host's clock; here they
-  follow the emulator clock, so a test that moves the clock 30 days forward and then
-  launches or registers sees the times a real account would.
-* ``pending_images`` (control config): reports of these AMIs stay ``pending`` while
-  they are listed — a report stuck in EC2, for the verdict tests.
+
+moto's instance launch times follow the emulator clock (``moto_clock.py``).
 """
 
 from __future__ import annotations
@@ -34,15 +31,13 @@ from typing import Any
 
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
-from moto.ec2.responses._base_response import EC2BaseResponse
 
-from . import report_query as q
-from .clock import as_utc
-from .once import once
-from .recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RECIPES
-from .report_actions import MillisResult
-from .state import STATE
-from .usage_reports import Report, ReportError
+from ..clock import Clock, as_utc
+from ..config import Config
+from ..listing import InvalidToken, paginate
+from ..once import once
+from ..services.recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RecipeStore
+from .graft import MillisResult, graft, wrap
 
 INSTANCE = "ec2:Instance"
 LAUNCH_TEMPLATE = "ec2:LaunchTemplate"
@@ -106,7 +101,12 @@ def _ssm_parameters(account: str, region: str) -> list[tuple[str, str]]:
 
 
 def references(
-    backend: Any, account: str, region: str, image_ids: list[str], scope: dict[str, dict[str, Any]]
+    recipes: RecipeStore,
+    backend: Any,
+    account: str,
+    region: str,
+    image_ids: list[str],
+    scope: dict[str, dict[str, Any]],
 ) -> list[dict[str, str]]:
     """The caller's resources referencing the images, image by image, ARNs sorted."""
     out: list[dict[str, str]] = []
@@ -133,43 +133,53 @@ def references(
             if value == image_id
         ]
         found += [
-            (r.resource_type, r.arn) for r in RECIPES.referencing(account, region, image_id) if r.resource_type in scope
+            (r.resource_type, r.arn) for r in recipes.referencing(account, region, image_id) if r.resource_type in scope
         ]
         out += [{"ImageId": image_id, "ResourceType": t, "Arn": arn} for t, arn in sorted(found)]
     return out
 
 
-def published_launches(region: str, image_ids: set[str]) -> dict[str, datetime]:
-    """Image id -> its latest launch by any account in the Region, as EC2 publishes it:
-    launches younger than ``last_launched_lag_seconds`` (emulator clock) are not yet seen."""
-    from moto.ec2.models import ec2_backends
+class LastLaunched:
+    """``lastLaunchedTime`` as EC2 publishes it: the latest launch of an image by any
+    account in the Region, hiding launches younger than the config's
+    ``last_launched_lag_seconds`` on the emulator clock."""
 
-    lag = STATE.config.get("last_launched_lag_seconds")
-    cutoff = STATE.clock.now() - timedelta(seconds=lag)
-    latest: dict[str, datetime] = {}
-    for _, backend_region, backend in list(ec2_backends.iter_backends()):
-        if backend_region != region:
-            continue
-        for inst in backend.all_instances():
-            when = as_utc(inst.launch_time) if inst.image_id in image_ids else None
-            if when is not None and (lag <= 0 or when <= cutoff):
-                latest[inst.image_id] = max(when, latest.get(inst.image_id, when))
-    return latest
+    def __init__(self, clock: Clock, config: Config) -> None:
+        self._clock = clock
+        self._config = config
 
+    def published(self, region: str, image_ids: set[str]) -> dict[str, datetime]:
+        """Image id -> its latest published launch."""
+        from moto.ec2.models import ec2_backends
 
-def last_launched(region: str, image_id: str) -> datetime | None:
-    return published_launches(region, {image_id}).get(image_id)
+        lag = self._config.get("last_launched_lag_seconds")
+        cutoff = self._clock.now() - timedelta(seconds=lag)
+        latest: dict[str, datetime] = {}
+        for _, backend_region, backend in list(ec2_backends.iter_backends()):
+            if backend_region != region:
+                continue
+            for inst in backend.all_instances():
+                when = as_utc(inst.launch_time) if inst.image_id in image_ids else None
+                if when is not None and (lag <= 0 or when <= cutoff):
+                    latest[inst.image_id] = max(when, latest.get(inst.image_id, when))
+        return latest
+
+    def of(self, region: str, image_id: str) -> datetime | None:
+        return self.published(region, {image_id}).get(image_id)
 
 
 def format_last_launched(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class OwnerUsageActions(EC2BaseResponse):
-    """Mixin whose methods are grafted onto moto's EC2Response."""
+class ImageReferences:
+    """DescribeImageReferences, grafted onto moto's EC2Response; counts the recipes of ``recipes``."""
 
-    def describe_image_references(self) -> MillisResult:
-        image_ids = self._get_param("ImageIds", [])
+    def __init__(self, recipes: RecipeStore) -> None:
+        self._recipes = recipes
+
+    def describe_image_references(self, response: Any) -> MillisResult:
+        image_ids = response._get_param("ImageIds", [])
         if not image_ids:
             raise EC2ClientError("MissingParameter", "The request must contain the parameter ImageId")
         if len(image_ids) > MAX_IMAGE_IDS:
@@ -177,29 +187,31 @@ class OwnerUsageActions(EC2BaseResponse):
         for image_id in image_ids:
             if not AMI_ID_RE.match(image_id):
                 raise EC2ClientError("InvalidAMIID.Malformed", f'Invalid id: "{image_id}" (expecting "ami-...")')
-        include_all = bool(self._get_param("IncludeAllResourceTypes"))
-        raw = self._get_param("ResourceTypes", [])
+        include_all = bool(response._get_param("IncludeAllResourceTypes"))
+        raw = response._get_param("ResourceTypes", [])
         if not include_all and not raw:
             raise EC2ClientError(
                 "MissingParameter", "Either IncludeAllResourceTypes or ResourceTypes must be specified"
             )
         scope = _scope(include_all, raw)
-        max_results = self._get_param("MaxResults")
+        max_results = response._get_param("MaxResults")
         if max_results is not None and not 5 <= int(max_results) <= 1000:
             raise _bad(
                 f"Value ({max_results}) for parameter MaxResults is invalid. Expecting a value between 5 and 1000."
             )
-        self.error_on_dryrun()
-        refs = references(self.ec2_backend, self.current_account, self.region, image_ids, scope)
+        response.error_on_dryrun()
+        refs = references(
+            self._recipes, response.ec2_backend, response.current_account, response.region, image_ids, scope
+        )
         try:
-            page, token = q.paginate(
+            page, token = paginate(
                 refs,
                 lambda r: [image_ids.index(r["ImageId"]), r["ResourceType"], r["Arn"]],
                 int(max_results or 1000),
-                self._get_param("NextToken"),
+                response._get_param("NextToken"),
                 "references",
             )
-        except ReportError as err:
+        except InvalidToken as err:
             raise EC2ClientError(err.code, err.message) from None
         result: dict[str, Any] = {"ImageReferences": page}
         if token:
@@ -207,43 +219,27 @@ class OwnerUsageActions(EC2BaseResponse):
         return MillisResult(result)
 
 
-def _describe_image_attribute(original: Any) -> Any:
-    def describe_image_attribute(self: Any) -> Any:
-        """moto's DescribeImageAttribute, plus ``lastLaunchedTime`` (moto has none)."""
-        if self._get_param("Attribute") != "lastLaunchedTime":
-            return original(self)
-        image_id = self._get_param("ImageId")
-        if not self.ec2_backend.amis.get(image_id):
-            raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
-        self.error_on_dryrun()
-        when = last_launched(self.region, image_id)
-        value = {"Value": format_last_launched(when)} if when else {}
-        return MillisResult({"ImageId": image_id, "LastLaunchedTime": value})
+def _describe_image_attribute(launches: LastLaunched) -> Any:
+    def make(original: Any) -> Any:
+        def describe_image_attribute(self: Any) -> Any:
+            """moto's DescribeImageAttribute, plus ``lastLaunchedTime`` (moto has none)."""
+            if self._get_param("Attribute") != "lastLaunchedTime":
+                return original(self)
+            image_id = self._get_param("ImageId")
+            if not self.ec2_backend.amis.get(image_id):
+                raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
+            self.error_on_dryrun()
+            when = launches.of(self.region, image_id)
+            value = {"Value": format_last_launched(when)} if when else {}
+            return MillisResult({"ImageId": image_id, "LastLaunchedTime": value})
 
-    describe_image_attribute.__name__ = "describe_image_attribute"
-    return describe_image_attribute
+        return describe_image_attribute
 
-
-def _naive_emulator_now() -> Any:
-    return STATE.clock.now().replace(tzinfo=None)  # moto stores naive UTC datetimes
-
-
-def _report_state(original: Any) -> Any:
-    def state(self: Report, now: Any) -> str:
-        if self.image_id in STATE.config.get("pending_images"):
-            return "pending"
-        return original(self, now)
-
-    return state
+    return make
 
 
 @once
-def install() -> None:
-    """Graft the actions onto moto, and moto's clock onto the emulator's; idempotent."""
-    from moto.ec2.models import amis, instances
-
-    EC2Response.describe_image_references = OwnerUsageActions.__dict__["describe_image_references"]
-    EC2Response.describe_image_attribute = _describe_image_attribute(EC2Response.describe_image_attribute)
-    instances.utcnow = _naive_emulator_now
-    amis.utcnow = _naive_emulator_now
-    Report.state = _report_state(Report.state)
+def install(image_references: ImageReferences, launches: LastLaunched) -> None:
+    """Graft DescribeImageReferences and DescribeImageAttribute's lastLaunchedTime onto moto."""
+    graft(EC2Response, "describe_image_references", image_references.describe_image_references)
+    wrap(EC2Response, "describe_image_attribute", _describe_image_attribute(launches))

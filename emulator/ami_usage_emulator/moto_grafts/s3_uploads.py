@@ -15,7 +15,8 @@ from typing import Any
 from moto.s3.models import FakeMultipart
 from moto.s3.responses import S3Response
 
-from .clock import rfc3339
+from ..clock import Clock, rfc3339
+from ..once import once
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -33,7 +34,8 @@ def _stamp(body: bytes, initiated: dict[str, str]) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
 
 
-def install(clock: Any) -> None:
+@once
+def install(clock: Clock) -> None:
     original_init = FakeMultipart.__init__
     original_list = S3Response.list_multipart_uploads
 

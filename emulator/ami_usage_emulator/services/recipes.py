@@ -22,19 +22,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..wire import AwsError
+
 IMAGE_RECIPE = "imagebuilder:ImageRecipe"
 CONTAINER_RECIPE = "imagebuilder:ContainerRecipe"
 KINDS = {"image": IMAGE_RECIPE, "container": CONTAINER_RECIPE}
 ARN_KIND = {"image": "image-recipe", "container": "container-recipe"}
 
 
-class ImageBuilderError(Exception):
+class ImageBuilderError(AwsError):
     """An Image Builder error; ``code`` is the error shape's name in botocore's model."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def recipe_arn(kind: str, region: str, account: str, name: str, version: str) -> str:
@@ -177,6 +174,3 @@ class RecipeStore:
         with self._lock:
             recipes = list(self._recipes.get((account, region), {}).values())
         return sorted((r for r in recipes if r.ami_id() == image_id), key=lambda r: r.arn)
-
-
-RECIPES = RecipeStore()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from .config import ConfigError
+from ..config import ConfigError
 
 EC2_COMPUTE = "Amazon Elastic Compute Cloud - Compute"
 ACCESS = ("enabled", "denied", "not_enabled", "data_unavailable")

@@ -19,9 +19,9 @@ import copy
 import threading
 from typing import Any
 
-from .clock import Clock
-from .config import ConfigError
-from .usage_reports import ReportStore
+from ..clock import Clock
+from ..config import ConfigError
+from ..reports.store import ReportStore
 
 KNOWN_KEYS = {"entry_extra", "entry_drop_fields", "report_drop_fields", "vanish_before_entries", "deregister_after"}
 ENTRY_FIELDS = {"ResourceType", "ReportId", "UsageCount", "AccountId", "ImageId", "ReportCreationTime"}
@@ -103,7 +103,7 @@ def _parse(body: Any) -> dict[str, Any]:
 class Oddities:
     """Current oddity configuration and what has fired (thread-safe).
 
-    ``clock`` and ``reports`` are the emulator's own (see ``state.EmulatorState``): a
+    ``clock`` and ``reports`` are the emulator's own (see ``world.World``): a
     vanishing report is deleted from the store the report actions read, at its time.
     """
 

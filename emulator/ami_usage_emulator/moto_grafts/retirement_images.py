@@ -2,7 +2,7 @@
 
 * **DeregisterImage** (after ``image_fields``' protection check) puts the AMI in the
   Recycle Bin when an ``EC2_IMAGE`` rule of the owner account and Region matches it
-  (``recycle_bin.py``): gone from DescribeImages, listed by ``ListImagesInRecycleBin``,
+  (``services/recycle_bin.py``): gone from DescribeImages, listed by ``ListImagesInRecycleBin``,
   back with its tags and state ``available`` through ``RestoreImageFromRecycleBin`` until
   the retention ends on the emulator clock.  Without a matching rule it is gone.
   ``DeleteAssociatedSnapshots=true`` deletes the AMI's snapshots (from its block-device
@@ -25,11 +25,11 @@ from typing import Any
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 
-from . import report_query as q
-from .clock import rfc3339
-from .once import once
-from .recycle_bin import RBIN
-from .report_actions import MillisResult
+from ..clock import rfc3339
+from ..listing import InvalidToken, paginate
+from ..once import once
+from ..services.recycle_bin import RecycleBin
+from .graft import MillisResult, graft, wrap
 
 
 def _true(value: Any) -> bool:
@@ -45,9 +45,10 @@ def _snapshot_ids(ami: Any) -> list[str]:
     return ids
 
 
-def _delete_snapshots(backend: Any, account: str, ami: Any) -> list[dict[str, str]]:
+def _delete_snapshots(recycle_bin: RecycleBin, backend: Any, account: str, ami: Any) -> list[dict[str, str]]:
     in_use = {s for other in backend.amis.values() for s in _snapshot_ids(other)}
-    in_use |= {s for kept in RBIN.retained(account, backend.region_name).values() for s in _snapshot_ids(kept.ami)}
+    retained = recycle_bin.retained(account, backend.region_name).values()
+    in_use |= {s for kept in retained for s in _snapshot_ids(kept.ami)}
     results = []
     for snapshot_id in _snapshot_ids(ami):
         if snapshot_id in in_use:
@@ -61,22 +62,26 @@ def _delete_snapshots(backend: Any, account: str, ami: Any) -> list[dict[str, st
     return results
 
 
-def _wrap_deregister(original: Any) -> Any:
-    def deregister_image(self: Any) -> Any:
-        image_id = self._get_param("ImageId")
-        ami = self.ec2_backend.amis.get(image_id)
-        tags = dict(self.ec2_backend.tags.get(image_id) or {}) if ami is not None else {}
-        original(self)  # refuses a protected, unknown or foreign AMI
-        result: dict[str, Any] = {"Return": True}
-        if _true(self._get_param("DeleteAssociatedSnapshots")):
-            result["DeleteSnapshotResults"] = _delete_snapshots(self.ec2_backend, self.current_account, ami)
-        days = RBIN.retention_for(self.current_account, self.region, tags)
-        if days is not None:
-            RBIN.retain(self.current_account, self.region, ami, tags, days)
-        return MillisResult(result)
+def _wrap_deregister(recycle_bin: RecycleBin) -> Any:
+    def make(original: Any) -> Any:
+        def deregister_image(self: Any) -> Any:
+            image_id = self._get_param("ImageId")
+            ami = self.ec2_backend.amis.get(image_id)
+            tags = dict(self.ec2_backend.tags.get(image_id) or {}) if ami is not None else {}
+            original(self)  # refuses a protected, unknown or foreign AMI
+            result: dict[str, Any] = {"Return": True}
+            if _true(self._get_param("DeleteAssociatedSnapshots")):
+                result["DeleteSnapshotResults"] = _delete_snapshots(
+                    recycle_bin, self.ec2_backend, self.current_account, ami
+                )
+            days = recycle_bin.retention_for(self.current_account, self.region, tags)
+            if days is not None:
+                recycle_bin.retain(self.current_account, self.region, ami, tags, days)
+            return MillisResult(result)
 
-    deregister_image.__name__ = "deregister_image"
-    return deregister_image
+        return deregister_image
+
+    return make
 
 
 def _wrap_run_instances(original: Any) -> Any:
@@ -90,7 +95,6 @@ def _wrap_run_instances(original: Any) -> Any:
                 raise EC2ClientError("InvalidAMIID.Unavailable", f"The image id '[{image_id}]' is disabled.")
         return original(self)
 
-    run_instances.__name__ = "run_instances"
     return run_instances
 
 
@@ -106,28 +110,31 @@ def _wrap_modify_attribute(original: Any) -> Any:
             )
         return original(self)
 
-    modify_image_attribute.__name__ = "modify_image_attribute"
     return modify_image_attribute
 
 
-class RecycleBinImageActions(EC2Response):
-    """Methods grafted onto moto's EC2Response."""
+class RecycleBinImageActions:
+    """ListImagesInRecycleBin and RestoreImageFromRecycleBin on ``recycle_bin``, grafted onto
+    moto's EC2Response; each takes the request's response."""
 
-    def list_images_in_recycle_bin(self) -> MillisResult:
-        self.error_on_dryrun()
-        raw = self._get_param("MaxResults")
+    def __init__(self, recycle_bin: RecycleBin) -> None:
+        self.recycle_bin = recycle_bin
+
+    def list_images_in_recycle_bin(self, response: Any) -> MillisResult:
+        response.error_on_dryrun()
+        raw = response._get_param("MaxResults")
         size = int(raw) if raw is not None else 1000
         if not 1 <= size <= 1000:
             raise EC2ClientError("InvalidParameterValue", f"MaxResults must be between 1 and 1000, not {size}")
-        wanted = set(self._get_param("ImageIds", []) or [])
+        wanted = set(response._get_param("ImageIds", []) or [])
         kept = [
             (image_id, r)
-            for image_id, r in RBIN.retained(self.current_account, self.region).items()
+            for image_id, r in self.recycle_bin.retained(response.current_account, response.region).items()
             if not wanted or image_id in wanted
         ]
         try:
-            page, token = q.paginate(kept, lambda item: [item[0]], size, self._get_param("NextToken"), "recycle-bin")
-        except q.ReportError:
+            page, token = paginate(kept, lambda item: [item[0]], size, response._get_param("NextToken"), "recycle-bin")
+        except InvalidToken:
             raise EC2ClientError(
                 "InvalidPaginationToken", "The specified pagination token is not valid or is expired."
             ) from None
@@ -146,19 +153,19 @@ class RecycleBinImageActions(EC2Response):
             result["NextToken"] = token
         return MillisResult(result)
 
-    def restore_image_from_recycle_bin(self) -> MillisResult:
-        image_id = self._get_param("ImageId")
+    def restore_image_from_recycle_bin(self, response: Any) -> MillisResult:
+        image_id = response._get_param("ImageId")
         if not image_id:
             raise EC2ClientError("MissingParameter", "The request must contain the parameter ImageId")
-        self.error_on_dryrun()
-        kept = RBIN.take(self.current_account, self.region, image_id)
+        response.error_on_dryrun()
+        kept = self.recycle_bin.take(response.current_account, response.region, image_id)
         if kept is None:
             raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' is not in the Recycle Bin")
         kept.ami.state = "available"
-        self.ec2_backend.amis[image_id] = kept.ami
-        if image_id in self.ec2_backend.deleted_amis:
-            self.ec2_backend.deleted_amis.remove(image_id)
-        self.ec2_backend.tags[image_id].update(kept.tags)
+        response.ec2_backend.amis[image_id] = kept.ami
+        if image_id in response.ec2_backend.deleted_amis:
+            response.ec2_backend.deleted_amis.remove(image_id)
+        response.ec2_backend.tags[image_id].update(kept.tags)
         return MillisResult({"Return": True})
 
 
@@ -166,10 +173,10 @@ ACTIONS = ("list_images_in_recycle_bin", "restore_image_from_recycle_bin")
 
 
 @once
-def install() -> None:
+def install(actions: RecycleBinImageActions) -> None:
     """After ``image_fields.install`` (its protection check runs first)."""
     for name in ACTIONS:
-        setattr(EC2Response, name, RecycleBinImageActions.__dict__[name])
-    EC2Response.deregister_image = _wrap_deregister(EC2Response.deregister_image)
-    EC2Response.run_instances = _wrap_run_instances(EC2Response.run_instances)
-    EC2Response.modify_image_attribute = _wrap_modify_attribute(EC2Response.modify_image_attribute)
+        graft(EC2Response, name, getattr(actions, name))
+    wrap(EC2Response, "deregister_image", _wrap_deregister(actions.recycle_bin))
+    wrap(EC2Response, "run_instances", _wrap_run_instances)
+    wrap(EC2Response, "modify_image_attribute", _wrap_modify_attribute)

@@ -26,20 +26,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..clock import Clock
+from ..wire import AwsError
+
 RESOURCE_TYPES = ("EBS_SNAPSHOT", "EC2_IMAGE", "EBS_VOLUME")
 
 
-class RbinError(Exception):
+class RbinError(AwsError):
     """An rbin error; ``code`` is the error shape's name in botocore's model."""
 
     def __init__(self, code: str, message: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.reason = reason
 
 
-def _tag_pairs(raw: Any, member: str) -> list[dict[str, str]]:
+def tag_pairs(raw: Any, member: str) -> list[dict[str, str]]:
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(t, dict) and t.get("ResourceTagKey") for t in raw):
@@ -117,16 +118,12 @@ class Retained:
     exit: datetime
 
 
-def _now() -> datetime:
-    from .state import STATE  # state.py holds the bin: imported late
-
-    return STATE.clock.now()
-
-
 class RecycleBin:
-    """Rules and retained AMIs of every account and Region (thread-safe)."""
+    """Rules and retained AMIs of every account and Region (thread-safe); retention runs
+    on ``clock``, the emulator's."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self.reset()
 
@@ -167,14 +164,14 @@ class RecycleBin:
         return max(days) if days else None
 
     def retain(self, account: str, region: str, ami: Any, tags: dict[str, str], days: int) -> None:
-        now = _now()
+        now = self._clock.now()
         with self._lock:
             bin_ = self._amis.setdefault((account, region), {})
             bin_[ami.id] = Retained(ami, dict(tags), now, now + timedelta(days=days))
 
     def retained(self, account: str, region: str) -> dict[str, Retained]:
         """The account's AMIs still in the bin (those past their exit time are gone for good)."""
-        now = _now()
+        now = self._clock.now()
         with self._lock:
             bin_ = self._amis.get((account, region), {})
             for image_id in [i for i, r in bin_.items() if r.exit <= now]:
@@ -185,6 +182,3 @@ class RecycleBin:
         self.retained(account, region)  # expire first
         with self._lock:
             return self._amis.get((account, region), {}).pop(image_id, None)
-
-
-RBIN = RecycleBin()

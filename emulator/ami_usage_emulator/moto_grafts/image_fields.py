@@ -13,7 +13,7 @@ its DescribeImages lists disabled AMIs.  Here (state per AMI object, so per acco
   future on the emulator clock), removed by DisableImageDeprecation.
 * ``SourceImageId`` / ``SourceImageRegion`` on an AMI made by CopyImage.
 * ``LastLaunchedTime`` for the owner only, lagged like DescribeImageAttribute's
-  (``owner_usage.published_launches``), set on the page's AMIs before it is rendered.
+  (``owner_usage.LastLaunched``), set on the page's AMIs before it is rendered.
 * DisableImage also removes the AMI's launch permissions, as on AWS.
 * ``ImageAllowed`` as the caller's Allowed AMIs settings decide (``allowed_images.py``):
   absent while they are ``disabled`` (the default).
@@ -28,25 +28,14 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
-from . import allowed_images, image_pages
-from .once import once
-from .owner_usage import format_last_launched, published_launches
-from .report_actions import MillisResult
-from .state import STATE
+from ..clock import Clock
+from ..once import once
+from ..wire import iso_millis
+from .allowed_images import AllowedImagesStore, allowed
+from .graft import MillisResult, graft, wrap
+from .owner_usage import LastLaunched, format_last_launched
 
 COOLDOWN = timedelta(hours=24)
-
-
-def _stamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def _protection(self: Ami) -> str:
-    state = self.__dict__.get("_emulator_protection", "disabled")
-    until = self.__dict__.get("_emulator_protection_until")
-    if state == "disabled" and until is not None and STATE.clock.now() < until:
-        return f"disabled-until-{until.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-    return str(state)
 
 
 def _owned_ami(response: Any) -> Ami:
@@ -64,54 +53,84 @@ def _true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-class ImageFieldActions(EC2Response):
-    """Methods grafted onto moto's EC2Response."""
+class ImageFields:
+    """The members' state and their actions (grafted onto moto's EC2Response; each action
+    takes the request's response), judged on ``clock``; ``prepare_page`` readies a
+    DescribeImages page for its caller."""
 
-    def enable_image_deregistration_protection(self) -> MillisResult:
-        ami = _owned_ami(self)
-        cooldown = _true(self._get_param("WithCooldown"))
+    def __init__(self, clock: Clock, launches: LastLaunched, allowed_images: AllowedImagesStore) -> None:
+        self._clock = clock
+        self._launches = launches
+        self._allowed_images = allowed_images
+
+    def protection(self, ami: Ami) -> str:
+        """The AMI's ``DeregistrationProtection`` now."""
+        state = ami.__dict__.get("_emulator_protection", "disabled")
+        until = ami.__dict__.get("_emulator_protection_until")
+        if state == "disabled" and until is not None and self._clock.now() < until:
+            return f"disabled-until-{until.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        return str(state)
+
+    def enable_image_deregistration_protection(self, response: Any) -> MillisResult:
+        ami = _owned_ami(response)
+        cooldown = _true(response._get_param("WithCooldown"))
         ami.__dict__["_emulator_protection"] = "enabled-with-cooldown" if cooldown else "enabled-without-cooldown"
         ami.__dict__["_emulator_protection_until"] = None
         return MillisResult({"Return": "true"})
 
-    def disable_image_deregistration_protection(self) -> MillisResult:
-        ami = _owned_ami(self)
+    def disable_image_deregistration_protection(self, response: Any) -> MillisResult:
+        ami = _owned_ami(response)
         if ami.__dict__.get("_emulator_protection") == "enabled-with-cooldown":
-            ami.__dict__["_emulator_protection_until"] = STATE.clock.now() + COOLDOWN
+            ami.__dict__["_emulator_protection_until"] = self._clock.now() + COOLDOWN
         ami.__dict__["_emulator_protection"] = "disabled"
         return MillisResult({"Return": "true"})
 
-    def enable_image_deprecation(self) -> MillisResult:
-        raw = self._get_param("DeprecateAt")
+    def enable_image_deprecation(self, response: Any) -> MillisResult:
+        raw = response._get_param("DeprecateAt")
         if raw is None:
             raise EC2ClientError("MissingParameter", "The request must contain the parameter DeprecateAt")
-        ami = _owned_ami(self)
+        ami = _owned_ami(response)
         when = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
         when = when.replace(tzinfo=when.tzinfo or UTC).astimezone(UTC)
         when = (when + timedelta(seconds=30)).replace(second=0, microsecond=0)  # to the nearest minute
-        if when <= STATE.clock.now():
+        if when <= self._clock.now():
             raise EC2ClientError("InvalidParameterValue", "The deprecation time must be in the future.")
-        ami.__dict__["deprecation_time"] = _stamp(when)
+        ami.__dict__["deprecation_time"] = iso_millis(when)
         return MillisResult({"Return": True})
 
-    def disable_image_deprecation(self) -> MillisResult:
-        _owned_ami(self).__dict__.pop("deprecation_time", None)
+    def disable_image_deprecation(self, response: Any) -> MillisResult:
+        _owned_ami(response).__dict__.pop("deprecation_time", None)
         return MillisResult({"Return": True})
 
-
-def _wrap_deregister(original: Any) -> Any:
-    def deregister_image(self: Any) -> Any:
-        ami = self.ec2_backend.amis.get(self._get_param("ImageId"))
-        if ami is not None and _protection(ami) != "disabled":
-            raise EC2ClientError(
-                "OperationNotPermitted",
-                f"The image {ami.id} has deregistration protection "
-                f"({_protection(ami)}). Disable it before deregistering the image.",
+    def prepare_page(self, response: Any, page: list[Ami]) -> None:
+        """Set each AMI's ``LastLaunchedTime`` (the owner only) and ``ImageAllowed`` as this caller sees them."""
+        owned = {ami.id for ami in page if ami.owner_id == response.current_account}
+        launches = self._launches.published(response.region, owned) if owned else {}
+        settings = self._allowed_images.get(response.current_account, response.region)
+        now = self._clock.now()
+        for ami in page:
+            when = launches.get(ami.id)
+            ami.__dict__["last_launched_time"] = format_last_launched(when) if when else None
+            ami.__dict__["image_allowed"] = (
+                None if settings["state"] == "disabled" else allowed(ami, response.current_account, settings, now)
             )
-        return original(self)
 
-    deregister_image.__name__ = "deregister_image"
-    return deregister_image
+
+def _wrap_deregister(fields: ImageFields) -> Any:
+    def make(original: Any) -> Any:
+        def deregister_image(self: Any) -> Any:
+            ami = self.ec2_backend.amis.get(self._get_param("ImageId"))
+            if ami is not None and fields.protection(ami) != "disabled":
+                raise EC2ClientError(
+                    "OperationNotPermitted",
+                    f"The image {ami.id} has deregistration protection "
+                    f"({fields.protection(ami)}). Disable it before deregistering the image.",
+                )
+            return original(self)
+
+        return deregister_image
+
+    return make
 
 
 def _wrap_copy(original: Any) -> Any:
@@ -122,7 +141,6 @@ def _wrap_copy(original: Any) -> Any:
         ami.source_image_region = self._get_param("SourceRegion")
         return result
 
-    copy_image.__name__ = "copy_image"
     return copy_image
 
 
@@ -132,24 +150,7 @@ def _wrap_disable(original: Any) -> Any:
         self.ec2_backend.amis[self._get_param("ImageId")].launch_permissions = []
         return result
 
-    disable_image.__name__ = "disable_image"
     return disable_image
-
-
-def prepare_page(response: Any, page: list[Ami]) -> None:
-    """Set each AMI's ``LastLaunchedTime`` (the owner only) and ``ImageAllowed`` as this caller sees them."""
-    owned = {ami.id for ami in page if ami.owner_id == response.current_account}
-    launches = published_launches(response.region, owned) if owned else {}
-    settings = allowed_images.ALLOWED.get(response.current_account, response.region)
-    now = STATE.clock.now()
-    for ami in page:
-        when = launches.get(ami.id)
-        ami.__dict__["last_launched_time"] = format_last_launched(when) if when else None
-        ami.__dict__["image_allowed"] = (
-            None
-            if settings["state"] == "disabled"
-            else allowed_images.allowed(ami, response.current_account, settings, now)
-        )
 
 
 ACTIONS = (
@@ -161,14 +162,14 @@ ACTIONS = (
 
 
 @once
-def install() -> None:
-    Ami.deregistration_protection = property(_protection)  # type: ignore[attr-defined]
+def install(fields: ImageFields) -> None:
+    """The members on moto's Ami, the actions and the wrappers on its EC2Response (the page
+    preparation is handed to ``image_pages`` by ``install.py``)."""
+    Ami.deregistration_protection = property(fields.protection)  # type: ignore[attr-defined]
     for attr in ("deprecation_time", "source_image_id", "source_image_region", "last_launched_time", "image_allowed"):
         setattr(Ami, attr, None)
     for name in ACTIONS:
-        setattr(EC2Response, name, ImageFieldActions.__dict__[name])
-    EC2Response.deregister_image = _wrap_deregister(EC2Response.deregister_image)
-    EC2Response.copy_image = _wrap_copy(EC2Response.copy_image)
-    EC2Response.disable_image = _wrap_disable(EC2Response.disable_image)
-    image_pages.BEFORE_RENDER.append(prepare_page)
-    allowed_images.install()
+        graft(EC2Response, name, getattr(fields, name))
+    wrap(EC2Response, "deregister_image", _wrap_deregister(fields))
+    wrap(EC2Response, "copy_image", _wrap_copy)
+    wrap(EC2Response, "disable_image", _wrap_disable)

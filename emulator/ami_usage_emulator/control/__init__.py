@@ -1,0 +1,1 @@
+"""What the tests steer: the ``/_emulator/`` control API, faults, oddities, synthetic seeding."""
