@@ -15,8 +15,9 @@ use super::{error_code, error_text};
 use crate::core::create::CreateOutcome;
 use crate::core::create::{PERIOD_TAG, TagFilters, period_label};
 use crate::core::model::{
-    Ami, BlockDevice, Lifecycle, MalformedReport, ProductCode, REPORT_RESOURCE_TYPES, RESOURCE_TYPE_LAUNCH_TEMPLATE,
-    ReportListing, ReportState, ResourceTypeOption, ResourceTypeSpec, Tags, UsageEntry, UsageReport,
+    Ami, BlockDevice, LaunchPermissions, Lifecycle, MalformedReport, ProductCode, REPORT_RESOURCE_TYPES,
+    RESOURCE_TYPE_LAUNCH_TEMPLATE, ReportListing, ReportState, ResourceTypeOption, ResourceTypeSpec, Tags, UsageEntry,
+    UsageReport,
 };
 
 /// DescribeImages accepts at most this many values in one filter.
@@ -297,6 +298,33 @@ fn unknown_resource_types(entries: &[UsageEntry]) -> BTreeSet<&str> {
     entries.iter().map(|e| e.resource_type.as_str()).filter(|t| !REPORT_RESOURCE_TYPES.contains(t)).collect()
 }
 
+/// The AMI's launch permissions (DescribeImageAttribute `launchPermission`, owner only).
+pub async fn launch_permissions(ec2: &Client, image_id: &str) -> anyhow::Result<LaunchPermissions> {
+    let answer = ec2
+        .describe_image_attribute()
+        .image_id(image_id)
+        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .map_err(|e| anyhow!("ec2:DescribeImageAttribute launchPermission of {image_id} failed: {}", error_text(&e)))?;
+    let mut out = LaunchPermissions::default();
+    for p in answer.launch_permissions() {
+        if let Some(id) = p.user_id() {
+            out.accounts.push(id.to_string());
+        }
+        if let Some(arn) = p.organization_arn() {
+            out.organizations.push(arn.to_string());
+        }
+        if let Some(arn) = p.organizational_unit_arn() {
+            out.organizational_units.push(arn.to_string());
+        }
+        if p.group() == Some(&aws_sdk_ec2::types::PermissionGroup::All) {
+            out.public = true;
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,5 +352,25 @@ mod tests {
         ];
         assert_eq!(unknown_resource_types(&entries).into_iter().collect::<Vec<_>>(), vec!["ec2:SomethingNew"]);
         assert!(unknown_resource_types(&entries[..4]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn launch_permissions_of_every_kind_are_read() {
+        let fake = crate::aws::fake::Fake::new(aws_smithy_types::retry::RetryConfig::disabled(), |call| {
+            assert_eq!(call.param("Attribute"), Some("launchPermission"));
+            crate::aws::fake::Answer::ok(
+                r#"<DescribeImageAttributeResponse><imageId>ami-1</imageId><launchPermission>
+                <item><userId>111111111111</userId></item>
+                <item><group>all</group></item>
+                <item><organizationArn>arn:aws:organizations::123456789012:organization/o-abc</organizationArn></item>
+                <item><organizationalUnitArn>arn:aws:organizations::123456789012:ou/o-abc/ou-1</organizationalUnitArn></item>
+                </launchPermission></DescribeImageAttributeResponse>"#,
+            )
+        });
+        let p = launch_permissions(&fake.clients.ec2, "ami-1").await.unwrap();
+        assert_eq!(p.accounts, ["111111111111"]);
+        assert_eq!(p.organizations, ["arn:aws:organizations::123456789012:organization/o-abc"]);
+        assert_eq!(p.organizational_units, ["arn:aws:organizations::123456789012:ou/o-abc/ou-1"]);
+        assert!(p.public && !p.is_empty());
     }
 }

@@ -58,6 +58,35 @@ pub struct ProductCode {
     pub product_code_type: String,
 }
 
+/// Who may launch an AMI: DescribeImageAttribute `launchPermission` (owner only).
+/// DisableImage removes all of them and EnableImage does not give them back, so the
+/// retirement pipeline records them before disabling and restores them on undo; the
+/// member rules read them to know which members can see an AMI.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct LaunchPermissions {
+    /// Account ids (`UserId`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// Organization ARNs (`OrganizationArn`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<String>,
+    /// Organizational unit ARNs (`OrganizationalUnitArn`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizational_units: Vec<String>,
+    /// `Group=all`: public.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
+}
+
+impl LaunchPermissions {
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+            && self.organizations.is_empty()
+            && self.organizational_units.is_empty()
+            && !self.public
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockDevice {
     pub device_name: String,
