@@ -12,6 +12,7 @@ pub mod references;
 pub mod retire;
 pub mod s3;
 pub mod sns;
+pub mod state_object;
 pub mod uploads;
 
 use std::sync::Arc;

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::Failure;
 use super::archive::Archive;
-use super::durable::durably;
 use crate::aws::sns;
 use crate::core::alert::{AlertContext, render};
 use crate::core::state::{CollectState, News};
@@ -76,7 +75,7 @@ pub async fn alert(
             let keys: BTreeSet<String> = news.iter().map(News::key).collect();
             state.mark_published_keys(&keys, archive.run.now);
             let state: &CollectState = state;
-            durably(|| archive.save_state(state)).await?;
+            archive.save_state(state).await?;
         }
         messages.push(summary);
     }

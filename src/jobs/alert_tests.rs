@@ -3,7 +3,6 @@
 //! only that team's news queued.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 
 use aws_smithy_types::retry::RetryConfig;
 
@@ -82,17 +81,12 @@ async fn run_alert(fake: &Fake, state: &mut CollectState, route_tag: Option<&str
     };
     let config = raw.validate().unwrap();
     let run = Run { clients: &fake.clients, config: &config, now: t(NOW), deadline: Deadline::NONE };
-    let archive = Archive {
-        run: &run,
-        bucket: "archive",
-        keys: ArchiveKeys { prefix: "ami-usage".into() },
-        provenance: Provenance {
-            owner_account_id: "123456789012".into(),
-            region: "us-east-1".into(),
-            collected_at: t(NOW),
-        },
-        claim_legacy: AtomicBool::new(false),
-    };
+    let archive = Archive::new(
+        &run,
+        "archive",
+        ArchiveKeys { prefix: "ami-usage".into() },
+        Provenance { owner_account_id: "123456789012".into(), region: "us-east-1".into(), collected_at: t(NOW) },
+    );
     let mut failed = Vec::new();
     let summary = alert(&archive, state, &["ami-p1".to_string()], &mut failed).await.unwrap();
     (summary, failed)

@@ -3,12 +3,13 @@
 //! collected Region (migrated once from the single-Region key). Entries
 //! stream from EC2's pages through the gzip encoder to S3 (multipart past one part).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use anyhow::Context;
 use futures::StreamExt;
 
 use super::Run;
+use super::durable::StateFile;
 use crate::aws::{ec2, s3};
 use crate::core::archive::jsonl::{self, JsonlGzWriter};
 use crate::core::archive::{ArchiveKeys, Dataset, EntryRows, EntryTotals, Provenance, ReportRow, report_row};
@@ -20,8 +21,10 @@ pub struct Archive<'a> {
     pub bucket: &'a str,
     pub keys: ArchiveKeys,
     pub provenance: Provenance,
-    /// Set when the state came from the legacy key and that key is not yet claimed.
-    pub claim_legacy: AtomicBool,
+    /// This Region's state object, once `load_state` read it.
+    state: Mutex<Option<std::sync::Arc<StateFile<'a>>>>,
+    /// The legacy state object, while it is adopted but not yet claimed for this Region.
+    legacy: Mutex<Option<std::sync::Arc<StateFile<'a>>>>,
 }
 
 /// An object an earlier run wrote is kept as it is (archive objects are immutable): the
@@ -32,7 +35,11 @@ fn note_existing(outcome: s3::PutOutcome, key: &str) {
     }
 }
 
-impl Archive<'_> {
+impl<'a> Archive<'a> {
+    pub fn new(run: &'a Run<'a>, bucket: &'a str, keys: ArchiveKeys, provenance: Provenance) -> Self {
+        Self { run, bucket, keys, provenance, state: Mutex::new(None), legacy: Mutex::new(None) }
+    }
+
     fn key(&self, dataset: Dataset, report: &UsageReport) -> String {
         self.keys.object(dataset, &self.provenance.region, report.creation_time.date_naive(), &report.report_id)
     }
@@ -105,9 +112,12 @@ impl Archive<'_> {
 
     /// This Region's state; on the first run after the upgrade to per-Region states,
     /// the legacy one (see `CollectState::adoptable_by`), so no news is announced twice.
+    /// The versions read are what every later `save_state` replaces.
     pub async fn load_state(&self) -> anyhow::Result<CollectState> {
         let region = &self.provenance.region;
-        let state = match self.read_state(&self.keys.state_object(region)).await? {
+        let (file, bytes) = self.read_state(self.keys.state_object(region)).await?;
+        *self.state.lock().expect("not poisoned") = Some(file.into());
+        let state = match bytes {
             Some(state) => state,
             None => self.adopt_legacy_state(region).await?,
         };
@@ -116,10 +126,11 @@ impl Archive<'_> {
 
     async fn adopt_legacy_state(&self, region: &str) -> anyhow::Result<CollectState> {
         let legacy = self.keys.legacy_state_object();
-        Ok(match self.read_state(&legacy).await? {
+        let (file, bytes) = self.read_state(legacy.clone()).await?;
+        Ok(match bytes {
             Some(state) if state.adoptable_by(region) => {
                 tracing::info!(key = %legacy, "adopting the state of the single-Region layout");
-                self.claim_legacy.store(true, Ordering::SeqCst);
+                *self.legacy.lock().expect("not poisoned") = Some(file.into());
                 state
             }
             Some(state) => {
@@ -130,29 +141,36 @@ impl Archive<'_> {
         })
     }
 
-    async fn read_state(&self, key: &str) -> anyhow::Result<Option<CollectState>> {
-        let Some(bytes) = s3::get_optional(&self.run.clients.s3, self.bucket, key).await? else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&bytes).map(Some).with_context(|| {
+    async fn read_state(&self, key: String) -> anyhow::Result<(StateFile<'a>, Option<CollectState>)> {
+        let (file, bytes) = StateFile::read(&self.run.clients.s3, self.bucket, key).await?;
+        let Some(bytes) = bytes else { return Ok((file, None)) };
+        let state = serde_json::from_slice(&bytes).with_context(|| {
             format!(
-                "the state object s3://{}/{key} is unreadable; delete it to rebuild it from the archive (recent news may then be sent once more)",
-                self.bucket
+                "the state object s3://{}/{} is unreadable; delete it to rebuild it from the archive (recent news may then be sent once more)",
+                self.bucket, file.key
             )
-        })
+        })?;
+        Ok((file, Some(state)))
     }
 
+    /// Saves the state over the version this run read (durably; another run's write in
+    /// between is a `LostRace`: the run stops before announcing or acting).
     pub async fn save_state(&self, state: &CollectState) -> anyhow::Result<()> {
-        let body = serde_json::to_vec(state)?;
-        if self.claim_legacy.load(Ordering::SeqCst) {
+        let legacy = self.legacy.lock().expect("not poisoned").clone();
+        if let Some(legacy) = legacy {
             // The legacy object is claimed for this Region before this Region's own
             // object exists: a run dying in between adopts it again next time, and no
             // other Region sharing the prefix takes it over.
-            let legacy = self.keys.legacy_state_object();
-            s3::put(&self.run.clients.s3, self.bucket, &legacy, body.clone(), "application/json").await?;
-            self.claim_legacy.store(false, Ordering::SeqCst);
+            legacy.save(state).await?;
+            *self.legacy.lock().expect("not poisoned") = None;
         }
-        let key = self.keys.state_object(&self.provenance.region);
-        s3::put(&self.run.clients.s3, self.bucket, &key, body, "application/json").await
+        let file = self.state.lock().expect("not poisoned").clone();
+        let file = file.unwrap_or_else(|| {
+            let key = self.keys.state_object(&self.provenance.region);
+            let unread = std::sync::Arc::new(StateFile::unread(&self.run.clients.s3, self.bucket, key));
+            *self.state.lock().expect("not poisoned") = Some(unread.clone());
+            unread
+        });
+        file.save(state).await
     }
 }

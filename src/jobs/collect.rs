@@ -9,7 +9,6 @@
 //! next run completes without writing anything twice.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::AtomicBool;
 
 use chrono::Duration;
 use futures::StreamExt;
@@ -19,7 +18,6 @@ pub use super::alert::AlertSummary;
 use super::alert::alert;
 use super::archive::Archive;
 use super::compact::{self, CompactionSummary};
-use super::durable::durably;
 use super::retire::{self, RetireSummary};
 use super::verdicts::{self, Decided, VerdictCounts};
 use super::{Failure, PartialRun, Run, Summary};
@@ -114,12 +112,14 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
 
     let late = Late { pending_too_long: &t.pending_too_long, expiring: &expiring };
     match remember_and_tell(&archive, &listing, &archived, rows, late, &mut summary).await {
-        Ok(()) => {
-            let (compaction, failure) = compact::after_collect(&archive, reports, &archived).await;
-            summary.compaction = Some(Box::new(compaction));
-            summary.failed.extend(failure);
-            Ok(summary)
-        }
+        Ok(()) => match compact::after_collect(&archive, reports, &archived).await {
+            Ok((compaction, failure)) => {
+                summary.compaction = Some(Box::new(compaction));
+                summary.failed.extend(failure);
+                Ok(summary)
+            }
+            Err(e) => Err(PartialRun::new(Summary::Collect(Box::new(summary)), e).into()),
+        },
         Err(e) => Err(PartialRun::new(Summary::Collect(Box::new(summary)), e).into()),
     }
 }
@@ -170,17 +170,13 @@ async fn remember_and_tell(
 }
 
 async fn open_archive<'a>(r: &'a Run<'a>) -> anyhow::Result<Archive<'a>> {
-    Ok(Archive {
-        run: r,
-        bucket: r.config.require_bucket()?,
-        keys: ArchiveKeys { prefix: r.config.archive_prefix.clone() },
-        provenance: Provenance {
-            owner_account_id: r.clients.account_id().await?,
-            region: r.clients.region.clone(),
-            collected_at: r.now,
-        },
-        claim_legacy: AtomicBool::new(false),
-    })
+    let provenance = Provenance {
+        owner_account_id: r.clients.account_id().await?,
+        region: r.clients.region.clone(),
+        collected_at: r.now,
+    };
+    let keys = ArchiveKeys { prefix: r.config.archive_prefix.clone() };
+    Ok(Archive::new(r, r.config.require_bucket()?, keys, provenance))
 }
 
 /// Our reports in EC2 and, of their report dates' partitions, the ids archived already.
@@ -336,7 +332,7 @@ async fn save(archive: &Archive<'_>, state: &mut CollectState, news: Vec<News>) 
     state.prune(r.now, r.config.verdict.unused_min_days + HISTORY_MARGIN_DAYS);
     state.latest_run = Some(r.now);
     let state: &CollectState = state;
-    durably(|| archive.save_state(state)).await
+    archive.save_state(state).await
 }
 
 #[cfg(test)]

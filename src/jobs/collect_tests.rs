@@ -201,3 +201,63 @@ async fn a_refused_publish_keeps_the_outbox_for_the_next_run() {
 fn denied() -> String {
     "<Error><Code>AccessDenied</Code><Message>denied</Message></Error>".into()
 }
+
+/// Another run's state, stamped by its writer at `STAMP`.
+const STAMP: &str = "2026-12-07T03:00:00.000Z";
+
+fn someone_elses_state() -> Answer {
+    Answer::ok(format!(r#"{{"schema_version":1,"writer":{{"run":"other-run","write":0,"at":"{STAMP}"}}}}"#))
+}
+
+#[tokio::test]
+async fn every_state_write_replaces_exactly_the_version_it_read() {
+    let fake = world(|_| None);
+    collect(&fake).await.unwrap();
+    let saves: Vec<Call> =
+        fake.calls().into_iter().filter(|c| c.action.starts_with("PUT ") && c.action.contains("/state/")).collect();
+    assert!(saves.len() >= 2, "{:?}", fake.actions());
+    assert_eq!(saves[0].headers.get("if-none-match").map(String::as_str), Some("*"), "none was read: create it");
+    for pair in saves.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        if before.action != after.action {
+            continue;
+        }
+        assert_eq!(
+            after.headers.get("if-match"),
+            Some(&crate::aws::fake::etag(&before.body)),
+            "replaces its own last write"
+        );
+    }
+    for save in &saves {
+        let body: serde_json::Value = serde_json::from_slice(&save.body).unwrap();
+        assert!(body["writer"]["run"].is_string(), "every state write names its writer");
+    }
+}
+
+/// A world where another run writes the collect state between this run's read and its
+/// first write: the read finds none, the write is refused (412), the object then holds
+/// the other run's state.
+fn raced_world() -> Fake {
+    let state_reads = Arc::new(AtomicUsize::new(0));
+    world(move |c| {
+        if !c.action.contains("collect-state.json") {
+            return None;
+        }
+        if c.action.starts_with("PUT ") {
+            return Some(Answer { status: 412, body: "<Error><Code>PreconditionFailed</Code></Error>".into() });
+        }
+        (state_reads.fetch_add(1, Ordering::SeqCst) > 0).then(someone_elses_state)
+    })
+}
+
+#[tokio::test]
+async fn a_run_that_loses_the_state_to_another_stops_before_it_announces() {
+    let fake = raced_world();
+    let error = collect(&fake).await.unwrap_err();
+    let line = format!("{error:#}");
+    assert!(line.contains(&format!("was written by another run at {STAMP}")), "{line}");
+    assert!(error.downcast_ref::<PartialRun>().is_some(), "what the run archived is still reported");
+    let w = writes(&fake);
+    assert!(!w.contains(&"publish".to_string()), "nothing announced: {w:?}");
+    assert_eq!(w.iter().filter(|w| w.starts_with("put state/")).count(), 1, "a lost race is not retried: {w:?}");
+}

@@ -15,8 +15,9 @@ use serde::Serialize;
 
 use super::Failure;
 use super::archive::Archive;
+use super::durable::StateFile;
 use crate::aws::s3;
-use crate::core::archive::jsonl;
+use crate::core::archive::{LostRace, jsonl};
 use crate::core::compaction::parquet_part::{FOOTER_READ, PartWriter, footer_len, sources_of};
 use crate::core::compaction::{
     CompactionKeys, CompactionState, DATASETS, DatasetSpec, DayStatus, PartBounds, PartPlan, PartRecord, closed_days,
@@ -42,46 +43,52 @@ struct Step<'a> {
     archive: &'a Archive<'a>,
     keys: CompactionKeys,
     state: CompactionState,
+    /// The state object, written over the version this run read.
+    file: StateFile<'a>,
     bounds: PartBounds,
 }
 
 /// Collect's last step: its failure is one failed item of the run (the next run resumes
-/// it), never a loss of what the run archived, decided or announced.
-pub async fn after_collect(
-    archive: &Archive<'_>,
+/// it), never a loss of what the run archived, decided or announced. Losing the
+/// compaction state to another run (`LostRace`) stops the run like any state write does.
+pub async fn after_collect<'a>(
+    archive: &'a Archive<'a>,
     reports: &[UsageReport],
     archived: &BTreeSet<String>,
-) -> (CompactionSummary, Option<Failure>) {
+) -> anyhow::Result<(CompactionSummary, Option<Failure>)> {
     let r = archive.run;
     let pending_alert = chrono::Duration::hours(i64::from(r.config.pending_alert_hours));
     let open = open_report_days(reports, archived, r.now, pending_alert);
     let mut summary = CompactionSummary::default();
-    let failure = run(archive, &open, &mut summary).await.err().map(|e| {
-        tracing::warn!(error = %format!("{e:#}"), "compaction stopped; the next run resumes it");
-        Failure { id: "compaction".into(), error: format!("{e:#}") }
-    });
-    (summary, failure)
+    match run(archive, &open, &mut summary).await {
+        Ok(()) => Ok((summary, None)),
+        Err(e) if e.downcast_ref::<LostRace>().is_some() => Err(e),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "compaction stopped; the next run resumes it");
+            Ok((summary, Some(Failure { id: "compaction".into(), error: format!("{e:#}") })))
+        }
+    }
 }
 
 /// Compacts the closed days of every dataset; `open` are the report dates that may
 /// still gain a report (`core::compaction::open_report_days`).
-pub async fn run(
-    archive: &Archive<'_>,
+pub async fn run<'a>(
+    archive: &'a Archive<'a>,
     open: &BTreeSet<NaiveDate>,
     summary: &mut CompactionSummary,
 ) -> anyhow::Result<()> {
     run_bounded(archive, open, summary, PartBounds::DEFAULT).await
 }
 
-async fn run_bounded(
-    archive: &Archive<'_>,
+async fn run_bounded<'a>(
+    archive: &'a Archive<'a>,
     open: &BTreeSet<NaiveDate>,
     summary: &mut CompactionSummary,
     bounds: PartBounds,
 ) -> anyhow::Result<()> {
     let keys = CompactionKeys { prefix: archive.keys.prefix.clone() };
-    let loaded = load(archive, &keys).await?;
-    let mut step = Step { archive, keys, state: loaded.clone(), bounds };
+    let (file, loaded) = load(archive, &keys).await?;
+    let mut step = Step { archive, keys, state: loaded.clone(), file, bounds };
     for spec in DATASETS {
         let days = step.raw_days(spec).await?;
         for day in closed_days(spec, &days, open, archive.run.now) {
@@ -98,14 +105,14 @@ async fn run_bounded(
     if step.state == loaded { Ok(()) } else { step.save().await }
 }
 
-async fn load(archive: &Archive<'_>, keys: &CompactionKeys) -> anyhow::Result<CompactionState> {
+async fn load<'a>(archive: &'a Archive<'a>, keys: &CompactionKeys) -> anyhow::Result<(StateFile<'a>, CompactionState)> {
     let key = keys.state(&archive.provenance.region);
-    let Some(bytes) = s3::get_optional(&archive.run.clients.s3, archive.bucket, &key).await? else {
-        return Ok(CompactionState::default());
-    };
-    serde_json::from_slice(&bytes).with_context(|| {
-        format!("the compaction state s3://{}/{key} is unreadable; fix or restore it (deleting it makes compaction write every day again)", archive.bucket)
-    })
+    let (file, bytes) = StateFile::read(&archive.run.clients.s3, archive.bucket, key).await?;
+    let Some(bytes) = bytes else { return Ok((file, CompactionState::default())) };
+    let state = serde_json::from_slice(&bytes).with_context(|| {
+        format!("the compaction state s3://{}/{} is unreadable; fix or restore it (deleting it makes compaction write every day again)", archive.bucket, file.key)
+    })?;
+    Ok((file, state))
 }
 
 impl Step<'_> {
@@ -257,9 +264,7 @@ impl Step<'_> {
     }
 
     async fn save(&self) -> anyhow::Result<()> {
-        let key = self.keys.state(self.region());
-        let body = serde_json::to_vec(&self.state)?;
-        s3::put(&self.archive.run.clients.s3, self.archive.bucket, &key, body, "application/json").await
+        self.file.save(&self.state).await
     }
 }
 

@@ -3,7 +3,7 @@
 //! again, leaves the same rows and no duplicate.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_types::retry::RetryConfig;
@@ -66,7 +66,17 @@ fn slow_memory_s3(
     refuse_from: Option<usize>,
     pause: std::time::Duration,
 ) -> Fake {
-    Fake::with_bytes(RetryConfig::disabled(), move |call: &Call| {
+    Fake::with_bytes(RetryConfig::disabled(), memory_handler(store, writes, refuse_from, pause))
+}
+
+/// The S3 of `slow_memory_s3`; conditional writes are checked like S3 checks them.
+fn memory_handler(
+    store: Store,
+    writes: Arc<AtomicUsize>,
+    refuse_from: Option<usize>,
+    pause: std::time::Duration,
+) -> impl Fn(&Call) -> crate::aws::fake::Reply + Send + Sync + 'static {
+    move |call: &Call| {
         assert_eq!(call.service, "s3", "compaction calls S3 only");
         let (method, target) = call.action.split_once(' ').unwrap();
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -94,12 +104,24 @@ fn slow_memory_s3(
                 if call.headers.get("if-none-match").is_some_and(|v| v == "*") && store.contains_key(&key) {
                     return reply(412, "<Error><Code>PreconditionFailed</Code><Message>exists</Message></Error>");
                 }
+                if let Some(expected) = call.headers.get("if-match") {
+                    match store.get(&key) {
+                        None => return reply(404, "<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>"),
+                        Some(b) if crate::aws::fake::etag(b) != *expected => {
+                            return reply(
+                                412,
+                                "<Error><Code>PreconditionFailed</Code><Message>changed</Message></Error>",
+                            );
+                        }
+                        Some(_) => {}
+                    }
+                }
                 store.insert(key, call.body.clone());
                 reply(200, "")
             }
             other => panic!("unexpected S3 call {other}"),
         }
-    })
+    }
 }
 
 fn raw(store: &Store, dataset: &str, day: &str, source: &str, rows: &[serde_json::Value]) {
@@ -156,17 +178,12 @@ async fn compact_until(fake: &Fake, deadline: Deadline) -> anyhow::Result<Compac
 async fn compact_bounded(fake: &Fake, deadline: Deadline, bounds: PartBounds) -> anyhow::Result<CompactionSummary> {
     let config = config();
     let r = Run { clients: &fake.clients, config: &config, now: NOW.parse().unwrap(), deadline };
-    let archive = Archive {
-        run: &r,
-        bucket: BUCKET,
-        keys: ArchiveKeys { prefix: "ami-usage".into() },
-        provenance: Provenance {
-            owner_account_id: "123456789012".into(),
-            region: "us-east-1".into(),
-            collected_at: r.now,
-        },
-        claim_legacy: AtomicBool::new(false),
-    };
+    let archive = Archive::new(
+        &r,
+        BUCKET,
+        ArchiveKeys { prefix: "ami-usage".into() },
+        Provenance { owner_account_id: "123456789012".into(), region: "us-east-1".into(), collected_at: r.now },
+    );
     let mut summary = CompactionSummary::default();
     super::run_bounded(&archive, &Default::default(), &mut summary, bounds).await.map(|()| summary)
 }
@@ -321,3 +338,31 @@ async fn a_passed_deadline_writes_nothing_and_leaves_every_closed_day_to_the_nex
 
 #[path = "compact_bounds_tests.rs"]
 mod bounds;
+
+#[tokio::test]
+async fn a_compaction_racing_another_stops_at_its_first_state_write() {
+    let store = seeded();
+    let handler = memory_handler(store.clone(), Arc::default(), None, std::time::Duration::ZERO);
+    let racer = store.clone();
+    let raced = Arc::new(AtomicUsize::new(0));
+    let fake = Fake::with_bytes(RetryConfig::disabled(), move |call: &Call| {
+        let answer = handler(call);
+        if call.action.starts_with("GET ")
+            && call.action.contains("compaction-state.json")
+            && raced.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            let other = br#"{"days":{},"writer":{"run":"other","write":0,"at":"2026-12-07T03:00:00.000Z"}}"#;
+            racer
+                .lock()
+                .unwrap()
+                .insert("ami-usage/state/region=us-east-1/compaction-state.json".into(), other.to_vec());
+        }
+        answer
+    });
+    let error = compact(&fake).await.unwrap_err();
+    assert!(format!("{error:#}").contains("written by another run at 2026-12-07T03:00:00.000Z"), "{error:#}");
+    let state =
+        String::from_utf8(store.lock().unwrap()["ami-usage/state/region=us-east-1/compaction-state.json"].clone())
+            .unwrap();
+    assert!(state.contains(r#""run":"other""#), "the other run's state is kept: {state}");
+}

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::Failure;
 use super::archive::Archive;
-use super::durable::durably;
 use super::verdicts::Decided;
 use crate::aws::{retire as calls, s3};
 use crate::core::archive::jsonl;
@@ -113,7 +112,7 @@ async fn recycle_bin_rules(archive: &Archive<'_>, failed: &mut Vec<Failure>) -> 
 }
 
 async fn save(archive: &Archive<'_>, state: &CollectState) -> anyhow::Result<()> {
-    durably(|| archive.save_state(state)).await
+    archive.save_state(state).await
 }
 
 /// One decision: intent saved, calls made in order (the first refusal stops them and

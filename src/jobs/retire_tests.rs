@@ -3,7 +3,6 @@
 //! throttled call, and mode `off`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 
 use aws_smithy_types::retry::RetryConfig;
 
@@ -87,13 +86,12 @@ async fn step_from(
     let config = config(mode);
     let now = NOW.parse().unwrap();
     let r = Run { clients: &fake.clients, config: &config, now, deadline: Deadline::NONE };
-    let archive = Archive {
-        run: &r,
-        bucket: BUCKET,
-        keys: ArchiveKeys { prefix: "ami-usage".into() },
-        provenance: Provenance { owner_account_id: OWNER.into(), region: "us-east-1".into(), collected_at: now },
-        claim_legacy: AtomicBool::new(false),
-    };
+    let archive = Archive::new(
+        &r,
+        BUCKET,
+        ArchiveKeys { prefix: "ami-usage".into() },
+        Provenance { owner_account_id: OWNER.into(), region: "us-east-1".into(), collected_at: now },
+    );
     let (mut news, mut failed) = (Vec::new(), Vec::new());
     let summary = run(&archive, &mut state, &decided(ami), &mut news, &mut failed).await.unwrap();
     (summary, state, failed)
@@ -333,4 +331,31 @@ async fn an_action_killed_after_its_calls_is_completed_without_calling_again() {
         state.retire.records["ami-1"].since,
         "2026-11-21T06:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap()
     );
+}
+
+#[tokio::test]
+async fn a_run_that_loses_the_state_to_another_makes_no_call() {
+    let fake = world(|c| {
+        let state = c.action.contains("collect-state.json");
+        if state && c.action.starts_with("PUT ") {
+            return Some(Answer { status: 412, body: "<Error><Code>PreconditionFailed</Code></Error>".into() });
+        }
+        (state && c.action.starts_with("GET ")).then(|| {
+            Answer::ok(r#"{"schema_version":1,"writer":{"run":"other","write":3,"at":"2026-12-07T03:00:00.000Z"}}"#)
+        })
+    });
+    let config = config(RetireMode::Enforce);
+    let now = NOW.parse().unwrap();
+    let r = Run { clients: &fake.clients, config: &config, now, deadline: Deadline::NONE };
+    let archive = Archive::new(
+        &r,
+        BUCKET,
+        ArchiveKeys { prefix: "ami-usage".into() },
+        Provenance { owner_account_id: OWNER.into(), region: "us-east-1".into(), collected_at: now },
+    );
+    let (mut state, mut news, mut failed) = (CollectState::default(), Vec::new(), Vec::new());
+    let error = run(&archive, &mut state, &decided(ami("ami-1")), &mut news, &mut failed).await.unwrap_err();
+    assert!(format!("{error:#}").contains("was written by another run at 2026-12-07T03:00:00.000Z"), "{error:#}");
+    let ec2: Vec<String> = fake.calls().iter().filter(|c| c.service == "ec2").map(|c| c.action.clone()).collect();
+    assert!(ec2.is_empty(), "no step taken on a state another run moved: {ec2:?}");
 }

@@ -1,15 +1,17 @@
 //! The digest's messages. Without `ROUTE_TAG`, one message (no `team`). With it, the
 //! core's split (`core::digest` (teams)): each team's message (`team` = its name), then the
-//! account message (no `team`). After each publish, the day's progress object names it
-//! (saved with retries), so a re-run of the day sends only the messages not yet named; a
-//! run dying between a publish and its save sends that one message again, no other.
+//! account message (no `team`). The day's progress object is written before the run's
+//! first publish (a digest run racing this one loses that write and stops before it
+//! publishes) and names each message right after its publish (saved with retries), so
+//! a re-run of the day sends only the messages not yet named; a run dying between a
+//! publish and its save sends that one message again, no other.
 
 use std::collections::BTreeSet;
 
 use anyhow::Context;
 
 use super::summary::{DigestSummary, Place};
-use crate::aws::{s3, sns};
+use crate::aws::sns;
 use crate::core::alert::Alert;
 use crate::core::digest::ReservationsPart;
 use crate::core::digest::{DigestProgress, groups_of, split};
@@ -17,7 +19,7 @@ use crate::core::digest::{DigestRenderContext, Page, render_page};
 use crate::core::digest::{DigestRow, progress_object};
 use crate::core::state::{DIGEST_KIND, MessageAttributes};
 use crate::jobs::Failure;
-use crate::jobs::durable::durably;
+use crate::jobs::durable::StateFile;
 
 /// One message to send: its team (`None`: the account's), its row and its page.
 struct Message {
@@ -64,15 +66,15 @@ pub(super) async fn publish(
 ) -> anyhow::Result<bool> {
     let r = place.run;
     let ctx = render_context(place);
-    let split = r.config.route_tag.is_some();
-    let mut progress = if split { load_progress(place).await? } else { DigestProgress::default() };
+    let (file, mut progress) = load_progress(place).await?;
+    let mut claimed = false;
     let mut delivered = true;
     for m in messages(place, row) {
         let rendered = render_page(&m.row, part, &ctx, &m.page);
         if m.team.is_none() {
             summary.subject = Some(rendered.subject.clone());
         }
-        if split && progress.is_published(m.team.as_deref()) {
+        if progress.is_published(m.team.as_deref()) {
             tracing::info!(team = ?m.team, "already published today (digest progress): not sent again");
             continue;
         }
@@ -80,6 +82,12 @@ pub(super) async fn publish(
             tracing::info!(subject = %rendered.subject, email = %rendered.email, "no ALERT_TOPIC_ARN: digest only logged");
             continue;
         };
+        if !claimed {
+            // The progress is written once before the first publish: a digest run
+            // racing this one loses here, before it announces anything.
+            file.save(&progress).await?;
+            claimed = true;
+        }
         let Some(id) = send(place, topic, &m, &rendered, summary).await else {
             delivered = false;
             continue;
@@ -90,10 +98,8 @@ pub(super) async fn publish(
         } else {
             summary.message_id = Some(id);
         }
-        if split {
-            progress.mark(m.team.as_deref());
-            save_progress(place, &progress).await?;
-        }
+        progress.mark(m.team.as_deref());
+        file.save(&progress).await?;
     }
     summary.published = delivered && r.config.alert_topic_arn.is_some();
     Ok(delivered)
@@ -124,25 +130,23 @@ async fn send(
     }
 }
 
-/// The day's progress (another day's is ignored).
-async fn load_progress(place: &Place<'_>) -> anyhow::Result<DigestProgress> {
+/// The day's progress (another day's is ignored), with its object: saved before the
+/// first publish of a run and right after each publish, over the version read, so a
+/// message published but not named there is published again by a re-run, and a run
+/// racing another stops before it publishes.
+async fn load_progress<'a>(place: &'a Place<'a>) -> anyhow::Result<(StateFile<'a>, DigestProgress)> {
     let key = progress_object(&place.keys, &place.region);
-    let stored = match s3::get_optional(&place.run.clients.s3, place.bucket, &key).await? {
+    let (file, bytes) = StateFile::read(&place.run.clients.s3, place.bucket, key).await?;
+    let stored = match bytes {
         Some(bytes) => Some(serde_json::from_slice::<DigestProgress>(&bytes).with_context(|| {
-            format!("s3://{}/{key} is unreadable: delete it to publish the day's digest messages again", place.bucket)
+            format!(
+                "s3://{}/{} is unreadable: delete it to publish the day's digest messages again",
+                place.bucket, file.key
+            )
         })?),
         None => None,
     };
-    Ok(DigestProgress::of_day(stored, place.run.now.date_naive()))
-}
-
-/// Saved right after each publish, retried like the digest object: a message published
-/// but not named here is published again by a re-run.
-async fn save_progress(place: &Place<'_>, progress: &DigestProgress) -> anyhow::Result<()> {
-    let key = progress_object(&place.keys, &place.region);
-    let body = serde_json::to_vec(progress)?;
-    let s3 = &place.run.clients.s3;
-    durably(|| s3::put(s3, place.bucket, &key, body.clone(), "application/json")).await
+    Ok((file, DigestProgress::of_day(stored, place.run.now.date_naive())))
 }
 
 #[cfg(test)]

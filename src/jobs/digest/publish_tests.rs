@@ -65,7 +65,8 @@ async fn each_team_then_the_account_each_followed_by_its_progress_then_the_diges
     let summary = digest_run(&fake, &teams()).await.unwrap();
     assert_eq!(published(&fake), ["team-a", "team-b", "-"]);
     let step = ["publish", "put state"];
-    assert_eq!(writes(&fake), [&step[..], &step[..], &step[..], &["put digests"][..]].concat());
+    let claim = ["put state"];
+    assert_eq!(writes(&fake), [&claim[..], &step[..], &step[..], &step[..], &["put digests"][..]].concat());
     assert_eq!(
         (summary.teams_published.clone(), summary.messages_published),
         (vec!["team-a".into(), "team-b".into()], 3)
@@ -81,7 +82,9 @@ async fn each_team_then_the_account_each_followed_by_its_progress_then_the_diges
     assert!(b.contains("ami-old") && b.contains("app-v1") && !b.contains("ami-back"));
     assert!(account.contains("ami-flip") && !account.contains("ami-old  ") && !account.contains("ami-back  "));
     let stored = objects.lock().unwrap();
-    let progress: serde_json::Value = serde_json::from_slice(&stored[PROGRESS]).unwrap();
+    let mut progress: serde_json::Value = serde_json::from_slice(&stored[PROGRESS]).unwrap();
+    let writer = progress.as_object_mut().unwrap().remove("writer").expect("every state write names its writer");
+    assert!(writer["run"].is_string() && writer["at"].is_string(), "{writer}");
     assert_eq!(progress, serde_json::json!({"digest_date": "2026-11-30", "published": ["team-a", "team-b", null]}));
     let rows: Vec<DigestRow> = jsonl::decode(&stored[summary.object.as_ref().unwrap()]).unwrap();
     assert_eq!(rows[0].candidates.len(), 2, "the archived row is the whole account's, teams included");
@@ -93,13 +96,13 @@ async fn a_refused_second_publish_fails_the_run_and_a_rerun_sends_only_that_mess
     let fake = refusing(objects.clone(), |c| team_publish(c, "team-b"));
     let summary = digest_run(&fake, &teams()).await.unwrap();
     assert_eq!(published(&fake), ["team-a", "team-b", "-"], "the later messages are still tried");
-    assert_eq!(writes(&fake), ["publish", "put state", "publish", "publish", "put state"]);
+    assert_eq!(writes(&fake), ["put state", "publish", "put state", "publish", "publish", "put state"]);
     assert!(!summary.published && summary.object.is_none());
     assert!(summary.failed.iter().any(|f| f.id == "digest:team-b" && f.error.contains("InternalError")));
     let rerun = world(objects.clone(), |_| None);
     let summary = digest_run(&rerun, &teams()).await.unwrap();
     assert_eq!(published(&rerun), ["team-b"]);
-    assert_eq!(writes(&rerun), ["publish", "put state", "put digests"]);
+    assert_eq!(writes(&rerun), ["put state", "publish", "put state", "put digests"]);
     assert!(summary.published && summary.object.is_some());
     assert_eq!((summary.teams_published, summary.messages_published), (vec!["team-b".to_string()], 1));
     let again = world(objects, |_| None);
@@ -141,13 +144,37 @@ async fn another_days_progress_is_ignored() {
 }
 
 #[tokio::test]
-async fn without_route_tag_one_message_and_no_progress_object() {
+async fn without_route_tag_one_message_claimed_then_recorded_in_the_progress() {
     let objects = team_archive();
     let fake = world(objects.clone(), |_| None);
     let summary = digest_run(&fake, &config(|_| ())).await.unwrap();
     assert_eq!(published(&fake), ["-"]);
-    assert_eq!(writes(&fake), ["publish", "put digests"]);
+    assert_eq!(writes(&fake), ["put state", "publish", "put state", "put digests"]);
     assert_eq!((summary.messages_published, summary.teams_published.len()), (1, 0));
-    assert!(!objects.lock().unwrap().contains_key(PROGRESS));
+    let progress = String::from_utf8(objects.lock().unwrap()[PROGRESS].clone()).unwrap();
+    assert!(progress.contains(r#""published":[null]"#), "{progress}");
     assert!(message(&fake, "-").contains("ami-old") && message(&fake, "-").contains("ami-new"));
+}
+
+#[tokio::test]
+async fn a_digest_run_racing_another_stops_before_it_publishes() {
+    let objects = team_archive();
+    let racer = objects.clone();
+    let fake = world(objects.clone(), move |c| {
+        if c.action.starts_with("GET ") && c.action.contains("digest-progress") {
+            // Another digest run of the day claims the progress right after this run read it.
+            let other = r#"{"digest_date":"2026-11-30","published":[],"writer":{"run":"other","write":0,"at":"2026-12-07T03:00:00.000Z"}}"#;
+            let previous = racer.lock().unwrap().insert(PROGRESS.into(), other.into());
+            return previous
+                .is_none()
+                .then(|| Answer { status: 404, body: "<Error><Code>NoSuchKey</Code></Error>".into() });
+        }
+        None
+    });
+    let error = digest_run(&fake, &teams()).await.unwrap_err();
+    assert!(format!("{error:#}").contains("written by another run at 2026-12-07T03:00:00.000Z"), "{error:#}");
+    assert!(published(&fake).is_empty(), "nothing announced");
+    let progress_writes =
+        fake.calls().iter().filter(|c| c.action.starts_with("PUT ") && c.action.contains("digest-progress")).count();
+    assert_eq!(progress_writes, 1, "the claim, refused once and not retried");
 }

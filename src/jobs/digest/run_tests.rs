@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use aws_smithy_types::retry::RetryConfig;
 
 use super::*;
-use crate::aws::fake::{Answer, Call, Fake, decode};
+use crate::aws::fake::{Answer, Call, Fake, decode, etag};
 use crate::config::{Config, RawConfig};
 use crate::core::digest;
 use crate::core::fixtures::digest::{report, week_verdicts};
@@ -19,7 +19,8 @@ const BUCKET: &str = "archive";
 
 pub(crate) type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
 
-/// The fake S3: `PUT` with `If-None-Match: *` answers 412 on an existing key.
+/// The fake S3: `PUT` with `If-None-Match: *` answers 412 on an existing key, with
+/// `If-Match` 412 when the object changed since (404 when it is gone).
 fn s3(objects: &Objects, call: &Call) -> Answer {
     let (method, rest) = call.action.split_once(' ').unwrap();
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -44,6 +45,12 @@ fn s3(objects: &Objects, call: &Call) -> Answer {
         },
         "PUT" if objects.contains_key(&key) && call.headers.contains_key("if-none-match") => {
             Answer { status: 412, body: "<Error><Code>PreconditionFailed</Code><Message>x</Message></Error>".into() }
+        }
+        "PUT"
+            if call.headers.get("if-match").is_some_and(|e| objects.get(&key).map(|b| etag(b)) != Some(e.clone())) =>
+        {
+            let status = if objects.contains_key(&key) { 412 } else { 404 };
+            Answer { status, body: "<Error><Code>PreconditionFailed</Code><Message>x</Message></Error>".into() }
         }
         "PUT" => {
             objects.insert(key, call.body.clone());
@@ -146,7 +153,7 @@ async fn reads_the_week_publishes_with_attributes_then_writes_the_digest_object(
     assert!(summary.published && summary.message_id.as_deref() == Some("m-1"));
     assert_eq!(summary.failed.len(), 1, "the stray object is named, the rest is read");
     assert!(summary.failed[0].id.ends_with("stray.json.gz"));
-    assert_eq!(writes(&fake), ["publish", "put digests"]);
+    assert_eq!(writes(&fake), ["put state", "publish", "put state", "put digests"]);
     let publish = fake.calls().into_iter().find(|c| c.service == "sns").unwrap();
     let attrs = attributes(&publish);
     assert_eq!(attrs["kind"], ("String.Array".into(), r#"["digest"]"#.into()));
@@ -181,7 +188,7 @@ async fn a_refused_publish_writes_no_digest_object_so_a_rerun_publishes() {
     let summary = digest_run(&fake, &config(|_| ())).await.unwrap();
     assert!(!summary.published);
     assert!(summary.failed.iter().any(|f| f.id == "digest" && f.error.contains("InternalError")));
-    assert_eq!(writes(&fake), ["publish"]);
+    assert_eq!(writes(&fake), ["put state", "publish"]);
     assert_eq!(summary.object, None);
     let rerun = world(objects, |_| None);
     assert!(digest_run(&rerun, &config(|_| ())).await.unwrap().published);
@@ -240,7 +247,7 @@ async fn reservations_are_asked_per_period_paged_and_archived_before_the_publish
         (summary.reservations, summary.reservations_under_threshold, summary.reservations_ending_soon),
         (8, 4, 8)
     );
-    assert_eq!(writes(&fake), ["put ri_utilization", "publish", "put digests"]);
+    assert_eq!(writes(&fake), ["put ri_utilization", "put state", "publish", "put state", "put digests"]);
     let key = summary.ri_object.unwrap();
     let rows: Vec<serde_json::Value> = jsonl::decode(&objects.lock().unwrap()[&key]).unwrap();
     assert_eq!(rows.len(), 8);
@@ -267,7 +274,7 @@ async fn no_cost_explorer_access_is_one_line_and_the_run_succeeds() {
     let summary = digest_run(&fake, &config(|r| r.notify.digest_reservations = Some("on".into()))).await.unwrap();
     assert_eq!(summary.reservations_status, "no_access: AccessDeniedException");
     assert!(summary.published && summary.ri_object.is_none());
-    assert_eq!(writes(&fake), ["publish", "put digests"]);
+    assert_eq!(writes(&fake), ["put state", "publish", "put state", "put digests"]);
 }
 
 #[tokio::test]

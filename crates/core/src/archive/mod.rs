@@ -5,6 +5,7 @@
 mod bucket_region;
 pub mod jsonl;
 mod records;
+mod state_write;
 mod totals;
 
 pub use bucket_region::wrong_region_hint;
@@ -12,4 +13,5 @@ pub use records::{
     ArchiveKeys, BlockDeviceRow, Dataset, EntryRowRef, EntryRows, ImageRow, OptionRow, ProductCodeRow, Provenance,
     ReportRow, ResourceTypeRow, SCHEMA_VERSION, image_row, is_archivable, report_row,
 };
+pub use state_write::{LostRace, Refusal, Version, WriteStamp, refusal_of, stamped};
 pub use totals::{EntryTotals, TotalOverflow};
