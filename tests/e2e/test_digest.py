@@ -72,12 +72,14 @@ def ce_calls(emu) -> int:
 
 
 def drive(emu, w: World, env: dict) -> list[dict]:
-    """Up to 21 days, until the third Monday; after each Monday's collect, the digest.
-    Returns the digest runs; the clock stays on the third Monday."""
+    """21 days from a Tuesday, until the third Monday; after each Monday's collect, the
+    digest. Returns the digest runs; the clock stays on the third Monday. The story's
+    days (the first candidates by day 6, the report problem on days 9-10, the AMI used
+    again on day 15) fall in the first, second and third digest's weeks whatever the
+    weekday the test starts on: the clock first moves on to the next Tuesday."""
+    emu.advance((1 - clock(emu.now()).weekday()) % 7 * DAY)
     start = clock(emu.now())
-    first_monday = next(
-        start.date() + dt.timedelta(days=d) for d in range(7) if (start + dt.timedelta(days=d)).weekday() == 0
-    )
+    first_monday = start.date() + dt.timedelta(days=6)
     seed_reservations(w, first_monday)
     emu.control("config", {"report_ready_after_seconds": READY_AFTER})
     digests = []
