@@ -84,7 +84,9 @@ def _is_partition_of(node: exp.Expression, table: exp.Table, select: exp.Select)
         return False
     if node.table:
         return node.table.lower() == table.alias_or_name.lower()
-    return len(_sources(select)) == 1
+    # unqualified: this table's, if no other relation of the SELECT could have the column
+    # (an UNNEST names its own columns)
+    return [s for s in _sources(select) if not isinstance(s, exp.Unnest)] == [table]
 
 
 def _bounds(cond: exp.Expression, table: exp.Table, select: exp.Select) -> bool:

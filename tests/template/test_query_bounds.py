@@ -99,6 +99,7 @@ def test_the_check_finds_todays_unbounded_family_adoption():
         "select * from actions where report_date >= (select max(report_date) from actions)",
         "select * from digests where report_date >= week_start",
         "select * from ri_utilization where report_date in (select report_date from digests)",
+        "select * from reports r, entries e where report_date = '2025-01-01'",  # whose report_date?
         "select * from entries_raw union all select * from entries_compacted where report_date = '2025-01-01'",
     ],
 )
@@ -119,6 +120,9 @@ def test_unbounded_reads_are_found(sql):
         f"where r.report_date >= {BOUND}",
         "with reports as (select 1 as x) select * from reports",  # a CTE, not the table
         "select * from reports where report_date >= cast(cast(date_trunc('month', current_date) as date) as varchar)",
+        # the shape of the digest's and the alert's Athena hints (src/core/digest_render.rs)
+        "SELECT item.* FROM ami_usage.digests CROSS JOIN UNNEST(candidates) AS t(item) "
+        "WHERE report_date = '2026-11-30' AND region = 'eu-west-1' AND item.team = 'team-a'",
     ],
 )
 def test_bounded_reads_pass(sql):
