@@ -1,8 +1,10 @@
 """Compaction benchmark: a 90-day question over raw objects versus compacted days.
 
     target/debug/examples/compact_dir must exist: cargo build --example compact_dir
+    (or $CARGO_TARGET_DIR/debug/examples/compact_dir, or --writer PATH)
     $(scripts/python-env)/python bench/compaction.py --amis 1000 --dir /tmp/bench-1k
     $(scripts/python-env)/python bench/compaction.py --amis 10000 --raw-days 9 --dir /tmp/bench-10k
+    $(scripts/python-env)/python bench/compaction.py --amis 1000 --days 364 --compare-days 90 --dir /tmp/bench-year
 
 Writes a synthetic history straight into files laid out like the bucket (no creates):
 for every day of the window ending today (real UTC date, since the named queries count
@@ -13,11 +15,16 @@ is compacted with the binary's own Parquet writer (`examples/compact_dir.rs`), a
 views are read at 12:00 UTC today: with RawQueryHours=6 (the default) their raw side
 reads today's objects only, as at any hour of the day after 06:00.
 
-Days before the window are not generated: partition projection never opens them for
-a 90-day question, in either layout. `--raw-days N` (for 10,000 AMIs) writes raw
+`--days N` is the history: N days before today (default 90, the longest window of a
+named query). `--compare-days M` (M < N) then measures the views a second time with
+the history cut to M days before today (the older days moved out of the tree): a query
+whose every read is bounded by its window opens the same objects over both histories,
+one that reads a table without a report_date bound opens more over the longer one.
+`--raw-days N` (for 10,000 AMIs) writes raw
 objects for N days spread over the window only (today among them) and
 copies a compacted day's part to the other days: the raw side is measured on those N
 days only (printed as measured; BENCHMARKS.md scales the 90-day queries to the window).
+`--queries DIR` runs the .sql files of DIR instead of queries/ (e.g. an older version).
 
 Every named query then runs through the views (compacted + open days) and over the raw
 objects alone (``open_archive(..., compacted=False)``), in DuckDB with profiling on:
@@ -31,6 +38,7 @@ import argparse
 import datetime as dt
 import gzip
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -45,7 +53,7 @@ from support.duckdb_archive import open_archive, rewrite_for_duckdb  # noqa: E40
 REGION = "us-east-1"
 OWNER = "111122223333"
 CONSUMERS = ("222233334444", "333344445555")
-WRITER = ROOT / "target" / "debug" / "examples" / "compact_dir"
+WRITER = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "examples" / "compact_dir"
 RAW_ONLY = 87_600
 
 
@@ -152,11 +160,11 @@ def day_objects(root: Path, day: dt.date, amis: int) -> None:
     write_gz(root / "verdicts" / part / f"run-{collected}.json.gz", verdicts)
 
 
-def compact(root: Path, day: dt.date) -> None:
+def compact(root: Path, day: dt.date, writer: Path) -> None:
     part = f"region={REGION}/report_date={day.isoformat()}"
     for dataset in ("entries", "reports", "verdicts"):
         out = root / "compacted" / dataset / part
-        subprocess.run([str(WRITER), dataset, str(root / dataset / part), str(out)], check=True)
+        subprocess.run([str(writer), dataset, str(root / dataset / part), str(out)], check=True)
 
 
 def copy_part(root: Path, source: dt.date, day: dt.date) -> None:
@@ -185,14 +193,32 @@ def measure(con, sql: str, repeat: int, profile: Path) -> tuple[float, int, list
     return best, files, rows
 
 
+def move_out(root: Path, outside: Path, keep) -> None:
+    """Move the raw day directories `keep(path)` rejects out of the tree (into `outside`)."""
+    for path in sorted(root.glob("*/region=*/report_date=*")):  # compacted/ is a level deeper
+        if keep(path):
+            continue
+        target = outside / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+
+
+def day_of(path: Path) -> str:
+    return path.name.removeprefix("report_date=")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--amis", type=int, default=1000)
-    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--days", type=int, default=90, help="days of history before today")
+    ap.add_argument("--compare-days", type=int, default=0, help="measure the views again over this many days")
     ap.add_argument("--raw-days", type=int, default=0, help="raw objects on this many days only (0 = all)")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--queries", type=Path, default=ROOT / "queries")
+    ap.add_argument("--writer", type=Path, default=WRITER)
     ap.add_argument("--dir", type=Path, required=True)
     args = ap.parse_args()
+    assert not args.compare_days or args.compare_days < args.days, "--compare-days must be under --days"
     today = dt.datetime.now(dt.UTC).date()
     window = [today - dt.timedelta(days=n) for n in range(args.days, -1, -1)]
     open_days = window[-1:]
@@ -206,7 +232,7 @@ def main() -> int:
     t1 = time.perf_counter()
     closed = [d for d in sorted(raw_days) if d not in open_days]
     for day in closed:
-        compact(root, day)
+        compact(root, day, args.writer)
     for day in window[:-1]:
         if day not in raw_days:
             copy_part(root, closed[0], day)
@@ -220,7 +246,7 @@ def main() -> int:
         flush=True,
     )
     scale = len(window) / len(raw_days)
-    queries = {p.stem: p.read_text() for p in sorted((ROOT / "queries").glob("*.sql"))}
+    queries = {p.stem: p.read_text() for p in sorted(args.queries.glob("*.sql"))}
     profile = args.dir / "profile.json"
     raw = open_archive(root, raw_query_hours=RAW_ONLY, compacted=False)
     raw_results = {name: measure(raw, sql, args.repeat, profile) for name, sql in queries.items()}
@@ -229,26 +255,43 @@ def main() -> int:
     # globs the whole local tree first. Move the raw days the views never read out of
     # the tree, so the views' time is not DuckDB listing objects Athena never lists.
     outside = args.dir / "raw-outside-the-window"
-    for path in root.glob("*/region=*/report_date=*"):
-        if path.parts[-3] != "compacted" and path.name != f"report_date={today.isoformat()}":
-            target = outside / path.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path.rename(target)
+    move_out(root, outside, lambda path: day_of(path) == today.isoformat())
     views = open_archive(root, now=f"{today.isoformat()}T12:00:00")
+    view_results = {name: measure(views, sql, args.repeat, profile) for name, sql in queries.items()}
+    views.close()
+    short_results = {}
+    if args.compare_days:
+        first = (today - dt.timedelta(days=args.compare_days)).isoformat()
+        for path in root.glob("compacted/*/region=*/report_date=*"):
+            if day_of(path) < first:
+                target = args.dir / "compacted-before-the-comparison" / path.relative_to(root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.rename(target)
+        views = open_archive(root, now=f"{today.isoformat()}T12:00:00")
+        short_results = {name: measure(views, sql, args.repeat, profile) for name, sql in queries.items()}
+        views.close()
+    short = f"{args.compare_days + 1} days" if args.compare_days else ""
+    whole = f"{len(window)} days"
     print(
-        "| query | raw: objects read | raw: DuckDB s | compacted: objects read | compacted: DuckDB s | fewer objects | faster |"
+        f"| query | raw ({whole}): objects read | raw: DuckDB s | compacted ({whole}): objects read "
+        "| compacted: DuckDB s | fewer objects | faster |"
+        + (f" compacted ({short} of history): objects read | compacted ({short}): DuckDB s |" if short else "")
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, sql in queries.items():
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if short else ""))
+    for name in queries:
         raw_s, raw_files, raw_rows = raw_results[name]
-        view_s, view_files, view_rows = measure(views, sql, args.repeat, profile)
+        view_s, view_files, view_rows = view_results[name]
         if not args.raw_days:
             assert sorted(map(repr, raw_rows)) == sorted(map(repr, view_rows)), name
-        print(
+        line = (
             f"| `{name}` | {raw_files:,} | {raw_s:.2f} | {view_files:,} | {view_s:.3f} | "
-            f"{raw_files / max(view_files, 1):.0f}x | {raw_s / view_s:.0f}x |",
-            flush=True,
+            f"{raw_files / max(view_files, 1):.0f}x | {raw_s / view_s:.0f}x |"
         )
+        if short:
+            short_s, short_files, short_rows = short_results[name]
+            assert sorted(map(repr, short_rows)) == sorted(map(repr, view_rows)), name
+            line += f" {short_files:,} | {short_s:.3f} |"
+        print(line, flush=True)
     if args.raw_days:
         print(
             f"(raw side: only {len(raw_days)} of the {len(window)} days have raw objects; x{scale:.1f} for the window)"

@@ -10,12 +10,17 @@
 --   total_usage, account_count, family_usage (sum over the family that day),
 --   usage_share (total_usage / family_usage, null when the family has no usage).
 -- Parameters (literal defaults; edit in place):
---   N   = 90 days  -> interval '90' day (window on report_date, inclusive)
+--   N   = 90 days  -> interval '90' day (window on report_date, inclusive; appears twice)
 --   tag = 'Family' -> element_at(image.tags, 'Family')
 --   To follow one family only, wrap the query: select * from (...) where family = 'app'.
--- Notes: an AMI's name and tags come from its latest archived description, so a
---   deregistered AMI that is still in use keeps its family. Only the latest
---   available report per AMI and day is counted.
+-- Notes: an AMI's name and tags come from its latest archived description in the
+--   window (image_info reads the same days as the usage, so partition projection
+--   opens nothing older however long the history), so a deregistered AMI that is
+--   still in use keeps its family: its reports from before its deregistration
+--   described it. An AMI whose every report in the window was collected after its
+--   deregistration (possible on the window's first days only) has no description
+--   there and is left out. Only the latest available report per AMI and day is
+--   counted.
 with image_info as (
     select
         region,
@@ -23,6 +28,7 @@ with image_info as (
         max_by(image, report_creation_time) as image
     from reports
     where image is not null
+      and report_date >= cast(cast(current_date - interval '90' day as date) as varchar)
     group by region, image_id
 ),
 families as (

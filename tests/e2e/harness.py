@@ -19,7 +19,11 @@ from botocore.config import Config as BotoConfig
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 OWNER = "123456789012"
-BINARY = Path(os.environ.get("AUR_BINARY", ROOT / "target" / "debug" / "ami-usage-reporter"))
+# AUR_BINARY (scripts/test sets it), else where `cargo build` puts it.
+BINARY = Path(
+    os.environ.get("AUR_BINARY")
+    or Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "debug" / "ami-usage-reporter"
+)
 
 
 def free_port() -> int:

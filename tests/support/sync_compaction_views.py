@@ -14,7 +14,10 @@ between the markers ``# BEGIN generated compaction`` / ``# END generated compact
   the raw rows of the days since ``RawQueryHours`` ago whose raw object is in no part of
   its day (ARCHITECTURE.md, "Compaction"). Both sides carry literal or
   ``current_timestamp`` bounds only (constant in a query), so partition projection
-  prunes both by a query's date predicate.
+  prunes both by a query's date predicate. The compacted side passes every day through
+  unfiltered (a view cannot know the question's window): the query's own
+  ``report_date`` bound reaches it, and tests/template/test_query_bounds.py holds every
+  named query to one (the view's description says so too).
 
 ``view_sql`` is also what tests/support/duckdb_archive.py runs (read back from the
 template). Standard library plus PyYAML (through glue_schema).
@@ -168,7 +171,9 @@ def _view(mode: Mode, dataset: str, columns: dict[str, str], keys: dict[str, str
         f"      DatabaseName: !Ref {database}\n"
         "      TableInput:\n"
         f"        Name: {dataset}\n"
-        f"        Description: Every row of {dataset}, compacted or not (the one table to query).\n"
+        f"        Description: Every row of {dataset}, compacted or not (the one table to query). Bound report_date\n"
+        "          in every query of it, its compacted side passes every day through (partition projection then\n"
+        "          opens only the days asked for).\n"
         "        TableType: VIRTUAL_VIEW\n"
         '        Parameters:\n          presto_view: "true"\n          comment: Presto View\n'
         "        ViewExpandedText: /* Presto View */\n"

@@ -260,6 +260,10 @@ def build() -> SyntheticArchive:
     a.report(R1, "ami-app2", 2, app2, [(A, INST, 4)])
     a.report(R1, "ami-app2", 1, app2, [(A, INST, 7), (A, LT, 1)])
     a.report(R1, "ami-app3", 1, image("app-2025.03.01", "2025-03-01"), state="error", state_reason="Internal error")
+    # described only before the 90-day window, deregistered before its report on the
+    # window's first day was collected: no description in the window, left out
+    a.report(R1, "ami-app-old", 92, image("app-2024.11.01", "2024-11-01"), [(C, INST, 1)])
+    a.report(R1, "ami-app-old", 89, None, [(C, INST, 3)])
     # --- a family named by tag
     a.report(R1, "ami-web1", 1, image("nginx-custom", "2024-05-01", tags={"Family": "web"}), [(D, INST, 1)])
     a.report(R1, "ami-web2", 1, image("web-server-7", "2024-09-01", tags={"Family": "web"}), [(D, INST, 3)])
@@ -684,11 +688,15 @@ def family_of(img) -> str:
 
 
 def expected_family_adoption(data):
-    described = latest_per([r for r in data.reports if r["image"] is not None], lambda r: (r["region"], r["image_id"]))
-    window = [r for r in data.reports if r["state"] == "available" and r["_date"] >= since(90)]
+    # Name and tags: the latest description of the window (its every read is bounded).
+    in_window = [r for r in data.reports if r["_date"] >= since(90)]
+    described = latest_per([r for r in in_window if r["image"] is not None], lambda r: (r["region"], r["image_id"]))
+    window = [r for r in in_window if r["state"] == "available"]
     daily = latest_per(window, lambda r: (r["region"], r["image_id"], r["_date"])).values()
     rows = []
     for r in daily:
+        if (r["region"], r["image_id"]) not in described:
+            continue
         img = described[(r["region"], r["image_id"])]["image"]
         rows.append(
             {
@@ -756,6 +764,7 @@ def test_family_adoption(archive):
         (since(1), "ami-app1", 2, 2, round(2 / 11, 4)),
         (since(1), "ami-app2", 3, 8, round(8 / 11, 4)),
     ]
+    assert "ami-app-old" not in {r["image_id"] for r in got}  # described before the window only
     web = [(r["image_id"], r["image_name"], r["usage_share"]) for r in got if r["family"] == "web"]
     assert web == [("ami-web1", "nginx-custom", 0.25), ("ami-web2", "web-server-7", 0.75)]
     base = [(r["report_date"], r["family"], r["usage_share"]) for r in got if r["image_id"] == "ami-unused-old"]
