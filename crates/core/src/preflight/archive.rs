@@ -47,12 +47,7 @@ pub fn bucket(probe: Option<&BucketProbe>) -> Vec<Check> {
     let steps = [
         ("bucket write", &p.write, format!("wrote s3://{}/{} with If-None-Match: *", p.bucket, p.key), "s3:PutObject"),
         ("bucket read", &p.read, "read the test object back".to_string(), "s3:GetObject"),
-        (
-            "bucket delete",
-            &p.delete,
-            "deleted the test object with If-Match on its ETag".to_string(),
-            "s3:DeleteObject",
-        ),
+        ("bucket delete", &p.delete, "deleted the test object (If-Match: its ETag)".to_string(), "s3:DeleteObject"),
     ];
     for (name, result, ok, action) in steps {
         match result {

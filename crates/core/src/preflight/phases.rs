@@ -3,6 +3,7 @@
 
 use super::access::{CREDENTIALS_FIX, is_bad_credentials, is_denied, is_transient, one_line};
 use super::model::{Check, Level, PreflightSettings, Refusal};
+use crate::alert::plural;
 use crate::create::TagFilters;
 use crate::model::Ami;
 use crate::retire::{RecycleBinRule, RetireMode, covering_rule};
@@ -57,7 +58,7 @@ pub fn selection(listing: &Result<Vec<Ami>, Refusal>, filters: &TagFilters) -> C
     }
     let disabled = selected.iter().filter(|a| a.state == "disabled").count();
     let disabled = if disabled > 0 { format!(" ({disabled} disabled)") } else { String::new() };
-    Check::new("selection", Level::Ok, format!("{} AMIs match {what}{disabled}", selected.len()))
+    Check::new("selection", Level::Ok, format!("{} match {what}{disabled}", plural(selected.len(), "AMI", "AMIs")))
 }
 
 const RULE_FIX: &str = "Create a Recycle Bin retention rule for EC2_IMAGE covering these AMIs (Region-level, or \
