@@ -213,7 +213,7 @@ pub async fn main(cli: Cli) -> ExitCode {
     let run = Run { clients: &clients, config: &config, now, deadline };
     match crate::run_phase(phase, &run).await {
         Ok(crate::jobs::Summary::Preflight(p)) => {
-            preflight_output(&p, matches!(cli.command, Command::Preflight { json: true }))
+            preflight_output(p, matches!(cli.command, Command::Preflight { json: true }))
         }
         Ok(summary) => {
             println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
@@ -229,15 +229,17 @@ pub async fn main(cli: Cli) -> ExitCode {
     }
 }
 
-/// preflight prints its table (or with `--json` its summary) and exits with its status:
-/// 0 all good, 3 warnings, 1 something will fail.
-fn preflight_output(summary: &crate::jobs::preflight::PreflightSummary, json: bool) -> ExitCode {
+/// preflight prints its table (or with `--json` its summary, the Lambda answer) and
+/// exits with its status: 0 all good, 3 warnings, 1 something will fail.
+fn preflight_output(summary: Box<crate::jobs::preflight::PreflightSummary>, json: bool) -> ExitCode {
+    let code = ExitCode::from(summary.status.exit_code());
     if json {
-        println!("{}", serde_json::to_string_pretty(summary).expect("summary serialises"));
+        let summary = crate::jobs::Summary::Preflight(summary);
+        println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
     } else {
         print!("{}", summary.table);
     }
-    ExitCode::from(summary.status.exit_code())
+    code
 }
 
 #[cfg(test)]
