@@ -39,9 +39,7 @@ def world(emu, *, rule: bool = True, bucket_region: str | None = None) -> dict:
     bucket = alerting.bucket
     if bucket_region:
         bucket = "ami-usage-archive-elsewhere"
-        emu.client("s3").create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": bucket_region}
-        )
+        emu.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": bucket_region})
     if rule:
         emu.client("rbin").create_rule(**RULE, Description="retain deregistered AMIs")
     return base_env(
@@ -149,7 +147,9 @@ def test_a_bucket_in_another_region_names_the_setting(emu):
     assert code == 1, summary["table"]
     bucket = line(summary, "bucket")
     assert bucket["result"] == "fail"
-    assert bucket["fix"].startswith("the archive bucket is in eu-west-1, not us-east-1; set ARCHIVE_BUCKET_REGION=eu-west-1")
+    assert bucket["fix"].startswith(
+        "the archive bucket is in eu-west-1, not us-east-1; set ARCHIVE_BUCKET_REGION=eu-west-1"
+    )
     assert line(summary, "bucket write")["result"] == "fail"
 
     env["ARCHIVE_BUCKET_REGION"] = "eu-west-1"
