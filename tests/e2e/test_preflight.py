@@ -217,3 +217,25 @@ def test_member_probe_freshness_in_organisation_mode(emu):
     assert line(summary, "member probes")["result"] == "ok", summary["table"]
     listed = emu.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"{ORG}/")
     assert not [o["Key"] for o in listed.get("Contents", []) if "/_preflight/" in o["Key"]]
+
+
+@pytest.mark.slow
+def test_lambda_answers_the_summary_with_its_status_not_a_function_error(emu):
+    from harness import LambdaWatch
+
+    watch = LambdaWatch(world(emu)).start()
+    try:
+        ok = watch.invoke("--data-file", "events/preflight.json")
+        assert ok.returncode == 0, ok.stderr + ok.stdout
+        summary = json.loads(ok.stdout)
+        assert (summary["phase"], summary["status"], summary["failed"]) == ("preflight", "ok", 0), summary["table"]
+        assert summary["table"].rstrip().endswith("(exit 0)")
+
+        refuse(emu, "DeregisterImage", "UnauthorizedOperation")
+        failing = watch.invoke("--data-ascii", '{"phase": "preflight"}')
+        assert failing.returncode == 0, failing.stderr + failing.stdout
+        summary = json.loads(failing.stdout)
+        assert summary["status"] == "fail", summary["table"]
+        assert [c["check"] for c in summary["checks"] if c["result"] == "fail"] == ["ec2:DeregisterImage"]
+    finally:
+        watch.stop()
