@@ -233,3 +233,20 @@ pub async fn delete_test_object(
     let req = clients.s3.delete_object().bucket(bucket).key(key).if_match(etag.unwrap_or("*"));
     req.send().await.map(drop).map_err(|e| s3_refusal(&e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_of_an_edge_error_is_read_back_only_when_it_is_one() {
+        let denied = refusal_of(&anyhow!("rbin:ListRules failed: AccessDeniedException: not authorized"));
+        assert_eq!(denied.code.as_deref(), Some("AccessDeniedException"));
+        assert_eq!(denied.message, "rbin:ListRules failed: AccessDeniedException: not authorized");
+        let dotted = refusal_of(&anyhow!("ec2:DescribeImages failed: InvalidAMIID.Malformed: bad"));
+        assert_eq!(dotted.code.as_deref(), Some("InvalidAMIID.Malformed"));
+        let transport = refusal_of(&anyhow!("ec2:DescribeImages failed: dispatch failure: io error: refused"));
+        assert_eq!(transport.code, None);
+        assert_eq!(refusal_of(&anyhow!("no AWS Region configured")).code, None);
+    }
+}

@@ -109,6 +109,11 @@ def refuse(emu, action: str, code: str, status: int = 403) -> None:
             "statement DescribeImagesAndUsageReports",
         ),
         (
+            lambda emu: refuse(emu, "DescribeImages", "UnauthorizedOperation"),
+            "selection",
+            "Grant ec2:DescribeImages",
+        ),
+        (
             lambda emu: refuse(emu, "ListRules", "AccessDeniedException"),
             "recycle bin",
             "Grant rbin:ListRules and rbin:GetRule",
@@ -124,7 +129,15 @@ def refuse(emu, action: str, code: str, status: int = 403) -> None:
             "Grant ce:GetReservationUtilization",
         ),
     ],
-    ids=["create-report", "disable-image", "report-entries", "rbin-rules", "ce-not-enabled", "ce-denied"],
+    ids=[
+        "create-report",
+        "disable-image",
+        "report-entries",
+        "describe-images",
+        "rbin-rules",
+        "ce-not-enabled",
+        "ce-denied",
+    ],
 )
 def test_each_check_turns_red_by_its_own_cause_with_the_fix_in_its_line(emu, cause, check, fix):
     env = world(emu)
