@@ -80,6 +80,13 @@ def main() -> int:
         seed_reservations(emu, args.days)
         emu.control("config", {"report_ready_after_seconds": 900})
 
+        say("preflight, the first command after a deploy: everything the phases need, checked without effect")
+        checked = run_binary(emu, ["preflight", "--json", "--now", emu.now()], {**env, "DIGEST_RESERVATIONS": "on"})
+        print(checked.stdout and json.loads(checked.stdout)["table"], end="")
+        if checked.code != 0:
+            print(checked.stderr)
+            return 1
+
         say(f"{args.days} simulated days: create, an hour later collect (reports are ready after 15 minutes)")
         for day in range(1, args.days + 1):
             created = run_binary(emu, ["create", "--now", emu.now()], env)

@@ -1,6 +1,7 @@
 //! The command-line front door. Exit codes: 0 done; 1 the run failed (AWS unreachable,
 //! access denied…); 2 bad input (flags or environment configuration); 3 the run
 //! finished but some items failed (listed in the summary; the next run retries them).
+//! preflight: 0 all good, 3 warnings, 1 something will fail.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -61,6 +62,13 @@ pub enum Command {
     /// The weekly digest: the week's candidates, families, report problems and (opt-in)
     /// Reserved Instance utilization, archived and published as one message.
     Digest,
+    /// Check, without effect, everything the configured phases need; print one table.
+    /// Exit 0 all good, 3 warnings, 1 something will fail.
+    Preflight {
+        /// Print the summary as JSON (the Lambda answer) instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Command {
@@ -70,6 +78,7 @@ impl Command {
             Command::Collect => Phase::Collect,
             Command::Probe => Phase::Probe,
             Command::Digest => Phase::Digest,
+            Command::Preflight { .. } => Phase::Preflight,
         }
     }
 }
@@ -203,6 +212,9 @@ pub async fn main(cli: Cli) -> ExitCode {
     };
     let run = Run { clients: &clients, config: &config, now, deadline };
     match crate::run_phase(phase, &run).await {
+        Ok(crate::jobs::Summary::Preflight(p)) => {
+            preflight_output(p, matches!(cli.command, Command::Preflight { json: true }))
+        }
         Ok(summary) => {
             println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
             if summary.failures() > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS }
@@ -215,6 +227,19 @@ pub async fn main(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// preflight prints its table (or with `--json` its summary, the Lambda answer) and
+/// exits with its status: 0 all good, 3 warnings, 1 something will fail.
+fn preflight_output(summary: Box<crate::jobs::preflight::PreflightSummary>, json: bool) -> ExitCode {
+    let code = ExitCode::from(summary.status.exit_code());
+    if json {
+        let summary = crate::jobs::Summary::Preflight(summary);
+        println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
+    } else {
+        print!("{}", summary.table);
+    }
+    code
 }
 
 #[cfg(test)]

@@ -25,8 +25,8 @@ fn the_subcommands_are_the_phases() {
 fn a_wrong_or_missing_phase_lists_the_phases_on_one_line() {
     let line = message(&["purge"]);
     assert!(line.starts_with("error: unrecognized subcommand 'purge'"), "{line}");
-    assert!(line.ends_with("the phases are create, collect, probe, digest"), "{line}");
-    assert_eq!(message(&[]), "error: no phase given: the phases are create, collect, probe, digest");
+    assert!(line.ends_with("the phases are create, collect, probe, digest, preflight"), "{line}");
+    assert_eq!(message(&[]), "error: no phase given: the phases are create, collect, probe, digest, preflight");
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! The Lambda input contract: `{"phase": "create"}` / `{"phase": "collect"}` /
-//! `{"phase": "probe"}` / `{"phase": "digest"}` (what
-//! EventBridge Scheduler delivers), or an EventBridge scheduled-rule envelope whose
-//! `detail.phase` or rule name says the phase. Anything else is rejected with a message
-//! that says what was expected. The payload is decoded here, not by the runtime, so
-//! that a payload that is not JSON at all is a `BadEvent` like any other.
+//! `{"phase": "probe"}` / `{"phase": "digest"}` (what EventBridge Scheduler delivers),
+//! `{"phase": "preflight"}` (by hand, after a deploy), or an EventBridge scheduled-rule
+//! envelope whose `detail.phase` or rule name says the phase. Anything else is rejected
+//! with a message that says what was expected. The payload is decoded here, not by the
+//! runtime, so that a payload that is not JSON at all is a `BadEvent` like any other.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -18,10 +18,12 @@ pub enum Phase {
     /// The weekly digest: the week's AMI figures from the archive, optionally Reserved
     /// Instance utilization, one message.
     Digest,
+    /// Checks, without effect, everything the configured phases need (run by hand).
+    Preflight,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 4] = [Phase::Create, Phase::Collect, Phase::Probe, Phase::Digest];
+    pub const ALL: [Phase; 5] = [Phase::Create, Phase::Collect, Phase::Probe, Phase::Digest, Phase::Preflight];
 
     /// The phase's name: in events, on the command line, in summaries and in metrics.
     pub const fn as_str(self) -> &'static str {
@@ -30,6 +32,7 @@ impl Phase {
             Phase::Collect => "collect",
             Phase::Probe => "probe",
             Phase::Digest => "digest",
+            Phase::Preflight => "preflight",
         }
     }
 
@@ -81,21 +84,21 @@ pub fn phase_of_payload(event: &RawEvent) -> Result<Phase, EventError> {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum EventError {
     #[error(
-        "the event is not a JSON value ({0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}} or {{\"phase\": \"digest\"}}"
+        "the event is not a JSON value ({0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}}, {{\"phase\": \"digest\"}} or {{\"phase\": \"preflight\"}}"
     )]
     NotJson(String),
     #[error(
-        "unknown phase {0:?}: the event must be {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}} or {{\"phase\": \"digest\"}}"
+        "unknown phase {0:?}: the event must be {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}}, {{\"phase\": \"digest\"}} or {{\"phase\": \"preflight\"}}"
     )]
     UnknownPhase(String),
-    #[error("\"phase\" must be a string (\"create\", \"collect\", \"probe\" or \"digest\"), got {0}")]
+    #[error("\"phase\" must be a string (\"create\", \"collect\", \"probe\", \"digest\" or \"preflight\"), got {0}")]
     PhaseNotAString(String),
     #[error(
         "scheduled event from {0:?} does not say which phase to run: set the rule's input to {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}} or {{\"phase\": \"digest\"}}, or name the rule …-create / …-collect / …-digest"
     )]
     AmbiguousSchedule(String),
     #[error(
-        "unrecognised event (keys: {0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}}, {{\"phase\": \"digest\"}} or an EventBridge scheduled event"
+        "unrecognised event (keys: {0}): expected {{\"phase\": \"create\"}}, {{\"phase\": \"collect\"}}, {{\"phase\": \"probe\"}}, {{\"phase\": \"digest\"}}, {{\"phase\": \"preflight\"}} or an EventBridge scheduled event"
     )]
     Unrecognised(String),
 }
@@ -173,6 +176,7 @@ mod tests {
         assert_eq!(phase_of(&json!({"phase": "collect", "extra": 1})), Ok(Phase::Collect));
         assert_eq!(phase_of(&json!({"phase": "probe"})), Ok(Phase::Probe));
         assert_eq!(phase_of(&json!({"phase": "digest"})), Ok(Phase::Digest));
+        assert_eq!(phase_of(&json!({"phase": "preflight"})), Ok(Phase::Preflight));
         assert_eq!(phase_of(&scheduled("aur-collect", json!({}))), Ok(Phase::Collect));
         assert_eq!(phase_of(&scheduled("AUR-Create-daily", json!({}))), Ok(Phase::Create));
         assert_eq!(phase_of(&scheduled("aur-digest-weekly", json!({}))), Ok(Phase::Digest));

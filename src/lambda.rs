@@ -1,5 +1,7 @@
 //! The Lambda front door: parse the event, reuse the clients built at cold start,
-//! call the same `run_phase` as the CLI, return the summary.
+//! call the same `run_phase` as the CLI, return the summary. A preflight that finds
+//! problems is a summary with `"status": "fail"` (or `warn`), not a function error: the
+//! run itself worked, and its table is the answer.
 
 use std::time::{Duration, Instant, SystemTime};
 

@@ -20,5 +20,6 @@ pub async fn run_phase(phase: Phase, run: &Run<'_>) -> anyhow::Result<Summary> {
         Phase::Collect => Summary::Collect(Box::new(jobs::collect::run(run).await?)),
         Phase::Probe => Summary::Probe(jobs::probe::run(run).await?),
         Phase::Digest => Summary::Digest(Box::new(jobs::digest::run(run).await?)),
+        Phase::Preflight => Summary::Preflight(Box::new(jobs::preflight::run(run).await?)),
     })
 }

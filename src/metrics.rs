@@ -75,6 +75,7 @@ pub fn metrics_of(summary: &Summary) -> Vec<Metric> {
             count("DigestsPublished", usize::from(s.published)),
             count("Failures", s.failed.len()),
         ],
+        Summary::Preflight(s) => vec![count("PreflightFailed", s.failed), count("PreflightWarnings", s.warnings)],
     }
 }
 

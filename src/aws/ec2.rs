@@ -139,7 +139,7 @@ pub struct CreateRequest<'a> {
     pub resource_types: &'a [String],
 }
 
-fn resource_type_request(resource_type: &str, version_depth: u32) -> ImageUsageResourceTypeRequest {
+pub(super) fn resource_type_request(resource_type: &str, version_depth: u32) -> ImageUsageResourceTypeRequest {
     let request = ImageUsageResourceTypeRequest::builder().resource_type(resource_type);
     if resource_type != RESOURCE_TYPE_LAUNCH_TEMPLATE {
         return request.build();

@@ -6,6 +6,7 @@ pub mod ec2;
 #[cfg(test)]
 pub mod fake;
 pub mod fleets;
+pub mod preflight;
 pub mod probe;
 pub mod rate;
 pub mod references;

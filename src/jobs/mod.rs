@@ -9,6 +9,7 @@ pub mod create;
 pub mod digest;
 pub mod durable;
 pub mod member_probes;
+pub mod preflight;
 pub mod probe;
 pub mod retire;
 pub mod verdicts;
@@ -75,6 +76,7 @@ pub enum Summary {
     Collect(Box<collect::CollectSummary>),
     Probe(probe::ProbeSummary),
     Digest(Box<digest::DigestSummary>),
+    Preflight(Box<preflight::PreflightSummary>),
 }
 
 #[derive(serde::Serialize)]
@@ -91,6 +93,7 @@ impl serde::Serialize for Summary {
             Summary::Collect(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
             Summary::Probe(s) => PhaseFirst { phase: self.phase(), summary: s }.serialize(serializer),
             Summary::Digest(s) => PhaseFirst { phase: self.phase(), summary: s.as_ref() }.serialize(serializer),
+            Summary::Preflight(s) => PhaseFirst { phase: self.phase(), summary: s.as_ref() }.serialize(serializer),
         }
     }
 }
@@ -103,6 +106,7 @@ impl Summary {
             Summary::Collect(_) => Phase::Collect,
             Summary::Probe(_) => Phase::Probe,
             Summary::Digest(_) => Phase::Digest,
+            Summary::Preflight(_) => Phase::Preflight,
         }
     }
 
@@ -113,6 +117,7 @@ impl Summary {
             Summary::Collect(s) => s.failed.len(),
             Summary::Probe(_) => 0,
             Summary::Digest(s) => s.failed.len(),
+            Summary::Preflight(s) => s.failed,
         }
     }
 }

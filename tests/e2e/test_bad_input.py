@@ -76,7 +76,11 @@ BAD_EVENTS = [
     ("unknown phase", {"phase": "delete"}, 'unknown phase "delete"'),
     ("phase is case-sensitive", {"phase": "Create"}, 'unknown phase "Create"'),
     ("phase with spaces", {"phase": " collect "}, 'unknown phase " collect "'),
-    ("phase is a number", {"phase": 7}, 'must be a string ("create", "collect", "probe" or "digest"), got a number'),
+    (
+        "phase is a number",
+        {"phase": 7},
+        'must be a string ("create", "collect", "probe", "digest" or "preflight"), got a number',
+    ),
     ("phase is null", {"phase": None}, "got null"),
     ("phase is a boolean", {"phase": True}, "got a boolean"),
     ("phase is a list", {"phase": ["create"]}, "got an array"),

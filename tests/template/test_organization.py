@@ -75,6 +75,7 @@ def test_members_reach_only_their_own_account_prefix_inside_the_organisation(cen
         "DenyOtherEncryption",
         "DenyCustomerProvidedKeys",
         "ReportersWriteOwnAccountPrefix",
+        "ReportersDeleteOwnPreflightObjects",
         "ReportersListOwnAccountPrefix",
         "ReportersListUnfinishedUploads",
         "OwnersReadMemberReferences",
@@ -93,7 +94,12 @@ def test_members_reach_only_their_own_account_prefix_inside_the_organisation(cen
     assert listing["Condition"]["StringLike"] == {
         "s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=${!aws:PrincipalAccount}/*"}
     }
-    for st in (write, listing, uploads):
+    delete = sts["ReportersDeleteOwnPreflightObjects"]
+    assert delete["Action"] == "s3:DeleteObject"  # preflight's test object only
+    assert delete["Resource"] == {
+        "Fn::Sub": "${OrgArchiveBucket.Arn}/${ArchivePrefix}/account=${!aws:PrincipalAccount}/_preflight/*"
+    }
+    for st in (write, listing, uploads, delete):
         assert st["Effect"] == "Allow"
         assert st["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
         assert st["Condition"]["ArnLike"] == {
@@ -279,6 +285,11 @@ def test_member_mode_creates_no_local_archive_and_writes_only_its_central_prefix
             "arn:${AWS::Partition}:s3:::org-archive/ami-usage/account=${AWS::AccountId}/*",
             [],
         ),
+        "DeletePreflightObjects": (
+            "s3:DeleteObject",
+            "arn:${AWS::Partition}:s3:::org-archive/ami-usage/account=${AWS::AccountId}/_preflight/*",
+            [],
+        ),
         "ListUnfinishedUploads": ("s3:ListBucketMultipartUploads", "arn:${AWS::Partition}:s3:::org-archive", []),
     }
     assert outputs["ArchiveBucketName"]["Value"] == {"Ref": "CentralArchiveBucket"}
@@ -312,6 +323,11 @@ def test_single_account_mode_keeps_its_own_archive_and_ignores_the_bucket_region
         "AbortUnfinishedArchiveUploads": (
             "s3:AbortMultipartUpload",
             "arn:${AWS::Partition}:s3:::${ArchiveBucket}/ami-usage/*",
+            [],
+        ),
+        "DeletePreflightObjects": (
+            "s3:DeleteObject",
+            "arn:${AWS::Partition}:s3:::${ArchiveBucket}/ami-usage/_preflight/*",
             [],
         ),
         "ListUnfinishedUploads": ("s3:ListBucketMultipartUploads", "arn:${AWS::Partition}:s3:::${ArchiveBucket}", []),

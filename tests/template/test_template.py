@@ -424,7 +424,9 @@ def test_function_role_is_least_privilege(template):
         "s3:ListBucket",
         "s3:AbortMultipartUpload",
         "s3:ListBucketMultipartUploads",
+        "s3:DeleteObject",
         "sns:Publish",
+        "sns:GetTopicAttributes",
         "sqs:SendMessage",
     }
 
@@ -464,6 +466,12 @@ def test_function_role_is_least_privilege(template):
     }
     assert prefix["Fn::Sub"][1] == {"ArchiveKeyPrefix": variables["ArchiveKeyPrefix"]}
     assert sub(sts["sns:Publish"]) == ["${AlertTopic}"]
+    assert sts["sns:GetTopicAttributes"] is sts["sns:Publish"]  # preflight reads the topic, no other
+    # Deleting: preflight's one test object only, never the archive.
+    assert sub(sts["s3:DeleteObject"]) == [
+        "arn:${AWS::Partition}:s3:::${ArchiveBucketName}/${ArchiveKeyPrefix}/_preflight/*"
+    ]
+    assert sts["s3:DeleteObject"]["Resource"]["Fn::Sub"][1] == variables
     assert sub(sts["sqs:SendMessage"]) == ["${FailedInvocationsQueue.Arn}"]
     assert sts["ec2:CreateTags"]["Condition"] == {"StringEquals": {"ec2:CreateAction": "CreateImageUsageReport"}}
     assert sub(sts["ec2:CreateTags"]) == [

@@ -5,7 +5,7 @@
 //!
 //! One folder per capability, each showing a small surface from its `mod.rs`; the
 //! dependency order is `model`/`timestamp` ← `create`, `archive` ← `compaction`,
-//! `verdict` ← `retire` ← `state` ← `alert` ← `digest` (ARCHITECTURE.md).
+//! `verdict` ← `retire` ← `state` ← `alert` ← `digest` ← `preflight` (ARCHITECTURE.md).
 
 pub mod alert;
 pub mod archive;
@@ -15,6 +15,7 @@ pub mod digest;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod model;
+pub mod preflight;
 pub mod retire;
 pub mod state;
 pub mod timestamp;
