@@ -5,7 +5,6 @@
 //! test object, the topic, then what only some configurations use. It writes nothing
 //! but that object, and deletes it.
 
-use std::sync::atomic::AtomicBool;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -185,17 +184,9 @@ async fn configured(r: &Run<'_>, s: &PreflightSettings, me: &Identity, selected:
         checks.push(Check::new("member probes", Level::Skip, "not tried: ARCHIVE_BUCKET is not set"));
         return;
     };
-    let archive = Archive {
-        run: r,
-        bucket,
-        keys: ArchiveKeys { prefix: r.config.archive_prefix.clone() },
-        provenance: Provenance {
-            owner_account_id: me.account.clone(),
-            region: r.clients.region.clone(),
-            collected_at: r.now,
-        },
-        claim_legacy: AtomicBool::new(false),
-    };
+    let provenance =
+        Provenance { owner_account_id: me.account.clone(), region: r.clients.region.clone(), collected_at: r.now };
+    let archive = Archive::new(r, bucket, ArchiveKeys { prefix: r.config.archive_prefix.clone() }, provenance);
     let (_, counts) = super::member_probes::read(&archive).await;
     let freshness = MemberFreshness {
         required: s.require_member_probes.clone(),
