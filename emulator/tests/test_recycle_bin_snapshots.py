@@ -5,12 +5,18 @@ snapshots are back, rules pending for the configured activation delay."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from botocore.exceptions import ClientError
 from emu_helpers import register_ami, share
 
 CONSUMER = "111111111111"
 DAY = 86400
+AWS_CLI = str(Path(sys.executable).parent / "aws")
 
 
 def _rule(rbin, resource_type, days, **extra):
@@ -108,3 +114,29 @@ def test_deregistering_twice_answers_unavailable(aws):
     ec2.deregister_image(ImageId=ami)
     assert _code(ec2.deregister_image, ImageId=ami) == "InvalidAMIID.Unavailable"
     assert _code(ec2.deregister_image, ImageId="ami-0123456789abcdef0") == "InvalidAMIID.NotFound"
+
+
+def test_the_aws_cli_reads_the_bin_and_the_protection_attribute(aws, cli_env):
+    ec2 = aws("ec2")
+    _rule(aws("rbin"), "EBS_SNAPSHOT", 5)
+    ami = register_ami(ec2)
+    ec2.enable_image_deregistration_protection(ImageId=ami, WithCooldown=True)
+
+    def cli(*args):
+        out = subprocess.run(
+            [AWS_CLI, "ec2", *args, "--output", "json"], env=cli_env, capture_output=True, text=True, check=True
+        ).stdout
+        return json.loads(out)
+
+    attr = cli("describe-image-attribute", "--image-id", ami, "--attribute", "deregistrationProtection")
+    assert attr == {"ImageId": ami, "DeregistrationProtection": {"Value": "enabled-with-cooldown"}}
+    ec2.disable_image_deregistration_protection(ImageId=ami)
+    attr = cli("describe-image-attribute", "--image-id", ami, "--attribute", "deregistrationProtection")
+    assert attr["DeregistrationProtection"]["Value"].startswith("disabled-until-")
+    vol = ec2.create_volume(Size=8, AvailabilityZone="us-east-1a")["VolumeId"]
+    loose = ec2.create_snapshot(VolumeId=vol)["SnapshotId"]
+    ec2.delete_snapshot(SnapshotId=loose)
+    [listed] = cli("list-snapshots-in-recycle-bin")["Snapshots"]
+    assert listed["SnapshotId"] == loose and listed["RecycleBinExitTime"].endswith("Z")
+    restored = cli("restore-snapshot-from-recycle-bin", "--snapshot-id", loose)
+    assert restored["SnapshotId"] == loose and restored["State"] == "completed"
