@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "last_launched_lag_seconds": 0.0,
     # page size of the Describe* actions when the request has no MaxResults.
     "max_results_cap": 1000,
+    # a new Recycle Bin rule is `pending` (retains nothing) this long, then `available`
+    # (AWS: the first rule "can take up to 30 minutes" to become active).
+    "rbin_rule_activation_seconds": 0.0,
     # S3's answer to a request signed for another Region than the bucket's (moto_grafts/bucket_region.py).
     "s3_wrong_region": "redirect",
 }
@@ -51,7 +54,12 @@ def _positive_int(name: str, value: Any, minimum: int) -> int:
 
 
 def _validate(name: str, value: Any) -> Any:
-    if name in ("report_ready_after_seconds", "instance_activity_lag_seconds", "last_launched_lag_seconds"):
+    if name in (
+        "report_ready_after_seconds",
+        "instance_activity_lag_seconds",
+        "last_launched_lag_seconds",
+        "rbin_rule_activation_seconds",
+    ):
         return _non_negative_number(name, value)
     if name == "include_owner_account":
         if not isinstance(value, bool):

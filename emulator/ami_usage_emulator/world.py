@@ -35,7 +35,7 @@ class World:
         self.oddities = Oddities(self.clock, self.reports)
         self.sns_log = EventLog()
         self.calls = EventLog()
-        self.recycle_bin = RecycleBin(self.clock)  # Recycle Bin rules and retained AMIs
+        self.recycle_bin = RecycleBin(self.clock, self.config)  # Recycle Bin rules and retained AMIs
         self.reservations = ReservationStore()  # Cost Explorer RI utilization
 
     def now_rfc3339(self) -> str:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from emu_helpers import BOTH_TYPES, register_ami
+from emu_helpers import BOTH_TYPES, register_ami, share
 
 
 def _code(call, *args, **kwargs):
@@ -23,6 +23,7 @@ def _state(ec2, rid):
 def test_pending_until_ready_then_available(aws, control):
     ec2 = aws("ec2")
     ami = register_ami(ec2)
+    share(ec2, ami, "111111111111")
     aws("ec2", account="111111111111").run_instances(ImageId=ami, MinCount=1, MaxCount=1)
     control.post("/config", {"report_ready_after_seconds": 600})
     rid = ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES)["ReportId"]
@@ -59,6 +60,7 @@ def test_error_images(aws, control):
 def test_expiry_after_thirty_days(aws, control):
     ec2 = aws("ec2")
     ami = register_ami(ec2)
+    share(ec2, ami, "111111111111")
     aws("ec2", account="111111111111").run_instances(ImageId=ami, MinCount=1, MaxCount=1)
     rid = ec2.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES)["ReportId"]
     report = _state(ec2, rid)

@@ -14,12 +14,12 @@ replaces moto's handler:
   image returned, so registering or deregistering between pages neither skips
   nor repeats the others.  A token that is malformed, or minted for another
   account, Region or set of parameters, fails with ``InvalidPaginationToken``.
-* Which images match is still moto's own ``describe_images`` over the caller's
-  AMIs and those other accounts share with it (``shared_images.py``; owners,
-  executable users, ids, filters, errors), less disabled AMIs unless the request
-  sets ``IncludeDisabled`` (EC2: "a disabled AMI does not appear by default").  Its result, sorted, is cached per
-  backend and query until an EC2 action that may change images runs, so paging
-  through 10,000 AMIs filters them once, not once per page.
+* Which images match is ``shared_images.describe_visible_images``: moto's selection
+  over the caller's AMIs and those other accounts let it use, with EC2's rules for
+  ``ExecutableUsers``, ``IncludeDeprecated`` and ``IncludeDisabled``.  Its result,
+  sorted, is cached per backend, query, minute of the clock and organization
+  membership until an EC2 action that may change images runs, so paging through
+  10,000 AMIs filters them once, not once per page.
 * Only the page is rendered, by ``image_xml.ImageXml`` (moto's bytes, written
   directly: moto's serializer takes about 4 ms per image).
 """
@@ -42,13 +42,18 @@ from ..once import once
 from ..wire import opaque_token, read_token
 from .allowed_images import AllowedImagesStore, allowed
 from .graft import graft, wrap
+from .image_access import org_arns
 from .image_xml import ImageXml
-from .shared_images import describe_visible_images, foreign_amis
+from .shared_images import describe_visible_images, visible_amis
 
 MIN_RESULTS, MAX_RESULTS = 5, 1000
 # Actions that cannot change an AMI, its tags or its launch permissions, besides
 # the read-only Describe/Get/List ones: the report actions touch only amiur- ids.
 _IMAGE_NEUTRAL = frozenset({"CreateImageUsageReport", "DeleteImageUsageReport"})
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
 
 
 def _bad_token() -> EC2ClientError:
@@ -132,7 +137,7 @@ class ImagePages:
         """Sorted ids of the images matching ``query``, from the cache while still valid."""
         stamp = self._stamp(backend)
         cache = backend.__dict__.get("_emulator_image_queries")
-        if cache is None or cache[0] != stamp:
+        if cache is None or cache[0] != stamp or len(cache[1]) > 256:
             cache = (stamp, {})
             backend.__dict__["_emulator_image_queries"] = cache
         ids = cache[1].get(query)
@@ -156,7 +161,8 @@ class ImagePages:
             "owners": response._get_param("Owners", []) or [],
             "exec_users": response._get_param("ExecutableUsers", []) or [],
         }
-        include_disabled = str(response._get_param("IncludeDisabled")).lower() == "true"
+        include_disabled = _flag(response._get_param("IncludeDisabled"))
+        include_deprecated = _flag(response._get_param("IncludeDeprecated"))
         settings = self._allowed_images.get(account, region)
         query = query_digest(
             account,
@@ -164,17 +170,29 @@ class ImagePages:
             selection["ami_ids"],
             selection["owners"],
             selection["exec_users"],
-            {**selection["filters"], "_include_disabled": include_disabled, "_allowed": settings},
+            {
+                **selection["filters"],
+                "_include_disabled": include_disabled,
+                "_include_deprecated": include_deprecated,
+                "_allowed": settings,
+            },
         )
         token = response._get_param("NextToken")
         after = decode_token(token, query) if token else None
+        now = self._clock.now()
+        # Deprecation (whole minutes) and Allowed AMIs' day conditions change with the
+        # clock, organization membership without an EC2 call: both key the cache, not
+        # the token (a page boundary must not invalidate it).
+        cache_key = f"{query}/{now:%Y%m%d%H%M}/{hash(org_arns(account))}"
         ids = self.matching_ids(
             backend,
-            query,
+            cache_key,
             lambda: [
                 image
-                for image in describe_visible_images(backend, region, **selection)
-                if (include_disabled or image.state != "disabled") and self._discoverable(image, account, settings)
+                for image in describe_visible_images(
+                    backend, region, now, include_deprecated, include_disabled, **selection
+                )
+                if self._discoverable(image, account, settings)
             ],
         )
         start = bisect.bisect_right(ids, after) if after is not None else 0
@@ -185,9 +203,7 @@ class ImagePages:
         """The answer holding the images ``ids`` (the caller's own, or shared with it)."""
         backend = response.ec2_backend
         visible = (
-            backend.amis
-            if not any(i not in backend.amis for i in ids)
-            else {**foreign_amis(response.current_account, response.region), **backend.amis}
+            backend.amis if not any(i not in backend.amis for i in ids) else visible_amis(backend, response.region)
         )
         page = [visible[i] for i in ids if i in visible]
         if self._before_render is not None:

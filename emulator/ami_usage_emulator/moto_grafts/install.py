@@ -12,6 +12,7 @@ from . import (
     allowed_images,
     image_fields,
     image_pages,
+    image_use,
     launch_configurations,
     moto_clock,
     moto_fixes,
@@ -19,6 +20,7 @@ from . import (
     report_actions,
     retirement_images,
     s3_uploads,
+    ssm_parameters,
 )
 
 
@@ -37,3 +39,5 @@ def install(world: World) -> None:
     image_fields.install(fields)
     allowed_images.install(allowed_images.AllowedImagesActions(world.allowed_images))
     retirement_images.install(retirement_images.RecycleBinImageActions(world.recycle_bin))
+    image_use.install(image_use.ImageUse(world.clock, world.allowed_images))
+    ssm_parameters.install()

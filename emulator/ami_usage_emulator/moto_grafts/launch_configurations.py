@@ -31,6 +31,7 @@ from moto.core.responses import ActionResult
 
 from ..once import once
 from ..wire import opaque_token, read_token
+from .image_access import lookup, usable_by
 
 DEFAULT_RECORDS, MAX_RECORDS = 50, 100
 
@@ -92,18 +93,9 @@ def _wrap_create(original: Any) -> Any:
 
 
 def _usable(account: str, region: str, image_id: str) -> bool:
-    """The AMI is available in the Region and owned by, shared with or public to the account."""
-    from moto.ec2.models import ec2_backends
-
-    for owner, backend_region, backend in list(ec2_backends.iter_backends()):
-        ami = backend.amis.get(image_id) if backend_region == region else None
-        if (
-            ami is not None
-            and ami.state == "available"
-            and (owner == account or ami.is_public or {"UserId": account} in ami.launch_permissions)
-        ):
-            return True
-    return False
+    """The AMI is available in the Region and the account may use it (``image_access``)."""
+    ami, _ = lookup(image_id, account, region)
+    return ami is not None and usable_by(ami, account)
 
 
 @once

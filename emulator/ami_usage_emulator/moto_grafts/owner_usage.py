@@ -13,6 +13,10 @@ by construction, which boto3 and the AWS CLI check in the tests.
   container recipes that build on it (``services/recipes.py``).  It answers about any
   image id, also one shared with the caller (a member account's probe): the answer
   covers the caller's own resources only.
+* ``DescribeImageAttribute`` answers only the AMI's owner for ``launchPermission``,
+  ``lastLaunchedTime`` and ``deregistrationProtection`` (another account that can see
+  the AMI gets ``AuthFailure``, one that cannot ``InvalidAMIID.NotFound``); moto answered
+  any account for any AMI in its backend, its ~1,300 public ones included.
 * ``lastLaunchedTime`` is the latest launch of the image by any account in the
   Region, as moto's instances record it.  AWS publishes it with up to 24 h delay;
   the emulator hides launches younger than ``last_launched_lag_seconds`` (default 0:
@@ -38,6 +42,7 @@ from ..listing import InvalidToken, paginate
 from ..once import once
 from ..services.recipes import CONTAINER_RECIPE, IMAGE_RECIPE, RecipeStore
 from .graft import MillisResult, graft, wrap
+from .image_access import lookup, usable_by
 
 INSTANCE = "ec2:Instance"
 LAUNCH_TEMPLATE = "ec2:LaunchTemplate"
@@ -219,19 +224,41 @@ class ImageReferences:
         return MillisResult(result)
 
 
+OWNER_ONLY_ATTRIBUTES = ("launchPermission", "lastLaunchedTime", "deregistrationProtection")
+
+
+def _owned_for_attribute(response: Any) -> Any:
+    """The caller's AMI whose attribute it may read, or EC2's refusal; None: moto answers
+    (a non-owner attribute of a public AMI moto holds in the caller's backend)."""
+    image_id, attribute = response._get_param("ImageId") or "", response._get_param("Attribute")
+    if not image_id.startswith("ami-"):
+        raise EC2ClientError("InvalidAMIID.Malformed", f'Invalid id: "{image_id}" (expecting "ami-...")')
+    ami, owned = lookup(image_id, response.current_account, response.region)
+    if ami is not None and owned:
+        return ami
+    if ami is None or not usable_by(ami, response.current_account):
+        raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
+    if attribute in OWNER_ONLY_ATTRIBUTES or image_id not in response.ec2_backend.amis:
+        raise EC2ClientError("AuthFailure", f"Not authorized for image:{image_id}")
+    return None
+
+
 def _describe_image_attribute(launches: LastLaunched) -> Any:
     def make(original: Any) -> Any:
         def describe_image_attribute(self: Any) -> Any:
-            """moto's DescribeImageAttribute, plus ``lastLaunchedTime`` (moto has none)."""
-            if self._get_param("Attribute") != "lastLaunchedTime":
+            """moto's DescribeImageAttribute for the AMI's owner only where EC2 says so,
+            plus ``lastLaunchedTime`` and ``deregistrationProtection`` (moto has neither)."""
+            attribute = self._get_param("Attribute")
+            ami = _owned_for_attribute(self)
+            if ami is None or attribute not in ("lastLaunchedTime", "deregistrationProtection"):
                 return original(self)
-            image_id = self._get_param("ImageId")
-            if not self.ec2_backend.amis.get(image_id):
-                raise EC2ClientError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
             self.error_on_dryrun()
-            when = launches.of(self.region, image_id)
+            if attribute == "deregistrationProtection":
+                value = {"Value": ami.deregistration_protection}
+                return MillisResult({"ImageId": ami.id, "DeregistrationProtection": value})
+            when = launches.of(self.region, ami.id)
             value = {"Value": format_last_launched(when)} if when else {}
-            return MillisResult({"ImageId": image_id, "LastLaunchedTime": value})
+            return MillisResult({"ImageId": ami.id, "LastLaunchedTime": value})
 
         return describe_image_attribute
 

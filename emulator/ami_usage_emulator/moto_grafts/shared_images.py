@@ -1,48 +1,38 @@
-"""DescribeImages across accounts: an AMI shared with the caller, or made public, by
-another account is visible to the caller, as on AWS.
+"""DescribeImages across accounts: what one caller may see, as EC2 decides it.
 
 moto keeps AMIs per account backend, so a consumer's DescribeImages never saw an AMI
-the owner shared with it (``ExecutableUsers=self``, ``Owners=[owner]`` and
-``ImageIds=[shared]`` all came back empty or ``InvalidAMIID.NotFound``).  A member
-account's probe (issue 11) starts exactly there.  The selection is still moto's own
-``describe_images`` (ids, owners, executable users, filters, its errors), run over the
-caller's AMIs plus the AMIs that other accounts *own* in the same Region and share with
-the caller (``LaunchPermission`` ``UserId``) or with everyone (``Group: all``).  moto's
+the owner shared with it.  The selection here is still moto's own ``describe_images``
+(ids, owners, filters, its errors), run over the caller's AMIs plus the AMIs other
+accounts *own* in the same Region and let it use (``image_access.foreign_amis``: a
+launch permission for the account, its organization or one of its OUs, or public; never
+a disabled AMI), each as a ``ConsumerAmi``: the caller's own tags (``tag:`` filters
+too), only the launch permissions that concern it, no owner-only member.  moto's
 built-in public AMIs are in every backend already and are not duplicated.
 
-What the caller then sees of a foreign AMI is the owner's object: its tags are the
-owner's (AWS does not show an owner's tags to other accounts), and ``LastLaunchedTime``
-is left out (owner only, ``image_fields.py``).
+Then EC2's rules moto lacks:
 
-``ExecutableUsers`` is EC2's: ``self`` (or an account id) selects the AMIs with an
-explicit launch permission for that account, ``all`` the public ones; moto returned
-every public AMI (its ~1,300 built-in ones) for any value.
+* ``ExecutableUsers``: ``self`` (or the caller's id) keeps AMIs with a launch permission
+  for the caller, its organization or OU; another account id keeps only AMIs with an
+  explicit ``UserId`` permission for it ("AMIs that are shared with the account's
+  organization or organizational unit (OU) are not returned"), which a non-owner can
+  only know of its own AMIs; ``all`` the public ones.  moto returned every public AMI
+  for any value and read the owner's permissions for a consumer.
+* Deprecated AMIs of other owners are left out unless ``IncludeDeprecated`` is set or
+  the request names them in ``ImageIds`` ("For AMI users, the deprecated AMI does not
+  appear in DescribeImages API calls unless you specify its ID or specify that
+  deprecated AMIs must appear"); the owner always sees its own.
+* Disabled AMIs only with ``IncludeDisabled`` (the caller's own: no other account can
+  see a disabled AMI).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from moto.ec2.models.amis import Ami, AmiBackend
 
-
-def _shared_with(ami: Ami, account: str) -> bool:
-    perms = ami.launch_permissions
-    return {"UserId": account} in perms or {"Group": "all"} in perms
-
-
-def foreign_amis(account: str, region: str) -> dict[str, Ami]:
-    """AMIs owned by other accounts in the Region and shared with ``account`` (or public)."""
-    from moto.ec2.models import ec2_backends
-
-    found: dict[str, Ami] = {}
-    for owner, backend_region, backend in list(ec2_backends.iter_backends()):
-        if owner == account or backend_region != region:
-            continue
-        for ami in list(backend.amis.values()):
-            if ami.owner_id == owner and _shared_with(ami, account):
-                found[ami.id] = ami
-    return found
+from .image_access import foreign_amis, is_deprecated, org_arns
 
 
 class _View:
@@ -55,23 +45,45 @@ class _View:
 
 
 def _executable_by(images: list[Ami], account: str, exec_users: list[str]) -> list[Ami]:
-    """EC2's ``ExecutableUsers``: ``self`` / an account id keeps AMIs with an explicit launch
-    permission for it, ``all`` the public ones (moto kept every public AMI for any value)."""
     users = {account if u == "self" else u for u in exec_users}
-    return [
-        a
-        for a in images
-        if ("all" in users and a.is_public) or any({"UserId": u} in a.launch_permissions for u in users)
-    ]
+    mine = org_arns(account) if account in users else frozenset()
+
+    def keep(ami: Ami) -> bool:
+        perms = ami.launch_permissions
+        if "all" in users and ami.is_public:
+            return True
+        if any({"UserId": u} in perms for u in users):
+            return True
+        return account in users and any(
+            lp.get("OrganizationArn") in mine or lp.get("OrganizationalUnitArn") in mine for lp in perms
+        )
+
+    return [a for a in images if keep(a)]
 
 
-def describe_visible_images(backend: Any, region: str, **query: Any) -> list[Ami]:
-    """moto's DescribeImages selection over the caller's AMIs and those shared with it."""
-    foreign = foreign_amis(backend.account_id, region)
-    if not foreign:
+def visible_amis(backend: Any, region: str) -> dict[str, Ami]:
+    """Every AMI the caller may see in the Region: its own objects, others' as views."""
+    foreign = foreign_amis(backend, region)
+    return {**foreign, **backend.amis} if foreign else backend.amis
+
+
+def describe_visible_images(
+    backend: Any, region: str, now: datetime, include_deprecated: bool, include_disabled: bool, **query: Any
+) -> list[Ami]:
+    """moto's DescribeImages selection over what the caller may see, then EC2's rules."""
+    account = backend.account_id
+    exec_users = query.pop("exec_users", None)  # EC2's rule below, not moto's
+    amis = visible_amis(backend, region)
+    if amis is backend.amis:
         images = list(backend.describe_images(**query))
     else:
-        amis = {**foreign, **backend.amis}  # the caller's own object wins
         images = list(AmiBackend.describe_images(_View(backend, amis), **query))  # type: ignore[arg-type]
-    exec_users = query.get("exec_users")
-    return _executable_by(images, backend.account_id, exec_users) if exec_users and not query.get("ami_ids") else images
+    named = set(query.get("ami_ids") or [])
+    if exec_users and not named:
+        images = _executable_by(images, account, exec_users)
+    return [
+        image
+        for image in images
+        if (include_disabled or image.state != "disabled")
+        and (image.owner_id == account or include_deprecated or image.id in named or not is_deprecated(image, now))
+    ]

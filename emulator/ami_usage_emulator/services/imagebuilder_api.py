@@ -24,6 +24,7 @@ from moto.core.utils import get_service_model
 from ..aws_request import AwsCall, buffer_body
 from ..clock import Clock, rfc3339
 from ..listing import InvalidToken, paginate
+from ..moto_grafts.image_access import lookup, usable_by
 from ..wire import serialized_response
 from .recipes import ImageBuilderError, Recipe, RecipeStore, latest_version_references, recipe_arn
 
@@ -65,17 +66,11 @@ def _bad(message: str, code: str = "InvalidParameterValueException") -> ImageBui
 
 
 def _visible_ami(account: str, region: str, image_id: str) -> Any:
-    """The available AMI ``image_id`` if the account may use it (owns it, or it is shared or public)."""
-    from moto.ec2.models import ec2_backends
-
-    for _, backend_region, backend in list(ec2_backends.iter_backends()):
-        ami = backend.amis.get(image_id) if backend_region == region else None
-        if (
-            ami is not None
-            and ami.state == "available"
-            and (ami.owner_id == account or ami.is_public or {"UserId": account} in ami.launch_permissions)
-        ):
-            return ami
+    """The available AMI ``image_id`` if the account may use it (``image_access.usable_by``:
+    owned, or shared with it, its organization or OU, or public)."""
+    ami, _ = lookup(image_id, account, region)
+    if ami is not None and usable_by(ami, account):
+        return ami
     raise _bad(
         f"The value supplied for parameter 'parentImage' is not valid. The AMI '{image_id}' "
         "does not exist or is not available to this account."

@@ -8,13 +8,17 @@ Here, per account and Region:
   Region-level rule without exclusion tags can be locked (AWS: "You can't lock tag-level
   retention rules, or Region-level retention rules that have exclusion tags").  A locked
   rule, and an unlocked one whose unlock delay still runs (``pending_unlock``), can be
-  neither updated nor deleted.  A rule is ``available`` as soon as it exists.
+  neither updated nor deleted.  A rule is ``pending`` for the config's
+  ``rbin_rule_activation_seconds`` after its creation (emulator clock; default 0), then
+  ``available``: "Only retention rules that are in the available state retain resources".
 * a rule **matches** an AMI when its type is ``EC2_IMAGE`` and it is tag-level with at
   least one of its tag pairs on the AMI (a pair without a value matches the key with any
   value), or Region-level with none of its exclusion pairs on the AMI.
-* a **retained AMI** (``BIN``) is the deregistered AMI object itself, with its tags, the
-  time it entered and the time it leaves (enter + the longest retention of the matching
-  rules).  It is gone for good once the emulator clock passes that time.
+* a **retained AMI** is the deregistered AMI object itself, with its tags, the time it
+  entered and the time it leaves (enter + the longest retention of the matching
+  ``EC2_IMAGE`` rules).  It is gone for good once the emulator clock passes that time.
+* a **retained snapshot** likewise, for a deleted snapshot an ``EBS_SNAPSHOT`` rule
+  matches (by the snapshot's own tags).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..clock import Clock
+from ..config import Config
 from ..wire import AwsError
 
 RESOURCE_TYPES = ("EBS_SNAPSHOT", "EC2_IMAGE", "EBS_VOLUME")
@@ -67,6 +72,7 @@ class Rule:
     unlock_delay_days: int | None = None  # set while the rule has a lock configuration
     unlock_at: datetime | None = None  # set by UnlockRule: pending_unlock until then
     tags: list[dict[str, str]] = field(default_factory=list)
+    available_at: datetime | None = None  # pending until then (set when the rule is added)
 
     @property
     def arn(self) -> str:
@@ -81,6 +87,9 @@ class Rule:
             return "pending_unlock"
         self.unlock_delay_days, self.unlock_at = None, None  # the delay ran out: unlocked
         return "unlocked"
+
+    def status(self, now: datetime) -> str:
+        return "pending" if self.available_at is not None and now < self.available_at else "available"
 
     def matches(self, tags: dict[str, str]) -> bool:
         if self.resource_tags:
@@ -99,7 +108,7 @@ class Rule:
             "RuleArn": self.arn,
         }
         if full:
-            out.update(ResourceType=self.resource_type, ResourceTags=self.resource_tags, Status="available")
+            out.update(ResourceType=self.resource_type, ResourceTags=self.resource_tags, Status=self.status(now))
             out["ExcludeResourceTags"] = self.exclude_tags
             if self.unlock_delay_days is not None:
                 out["LockConfiguration"] = {
@@ -112,7 +121,7 @@ class Rule:
 
 @dataclass
 class Retained:
-    ami: Any  # moto's Ami object, as it was when deregistered
+    ami: Any  # moto's Ami (or Snapshot) object, as it was when deleted
     tags: dict[str, str]
     enter: datetime
     exit: datetime
@@ -122,8 +131,9 @@ class RecycleBin:
     """Rules and retained AMIs of every account and Region (thread-safe); retention runs
     on ``clock``, the emulator's."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, config: Config) -> None:
         self._clock = clock
+        self._config = config
         self._lock = threading.Lock()
         self.reset()
 
@@ -131,8 +141,11 @@ class RecycleBin:
         with self._lock:
             self._rules: dict[tuple[str, str], dict[str, Rule]] = {}
             self._amis: dict[tuple[str, str], dict[str, Retained]] = {}
+            self._snapshots: dict[tuple[str, str], dict[str, Retained]] = {}
 
     def add_rule(self, rule: Rule) -> Rule:
+        delay = timedelta(seconds=self._config.get("rbin_rule_activation_seconds"))
+        rule.available_at = self._clock.now() + delay
         with self._lock:
             rules = self._rules.setdefault((rule.account, rule.region), {})
             alphabet = string.ascii_letters + string.digits
@@ -156,29 +169,39 @@ class RecycleBin:
         with self._lock:
             self._rules.get((account, region), {}).pop(identifier, None)
 
-    def retention_for(self, account: str, region: str, tags: dict[str, str]) -> int | None:
-        """Days an AMI with ``tags`` is retained on deregistration, or None when no rule matches."""
+    def retention_for(
+        self, account: str, region: str, tags: dict[str, str], resource_type: str = "EC2_IMAGE"
+    ) -> int | None:
+        """Days a deleted resource with ``tags`` is retained, or None when no available rule matches."""
+        now = self._clock.now()
         days = [
-            r.retention_days for r in self.rules(account, region) if r.resource_type == "EC2_IMAGE" and r.matches(tags)
+            r.retention_days
+            for r in self.rules(account, region)
+            if r.resource_type == resource_type and r.status(now) == "available" and r.matches(tags)
         ]
         return max(days) if days else None
 
-    def retain(self, account: str, region: str, ami: Any, tags: dict[str, str], days: int) -> None:
-        now = self._clock.now()
-        with self._lock:
-            bin_ = self._amis.setdefault((account, region), {})
-            bin_[ami.id] = Retained(ami, dict(tags), now, now + timedelta(days=days))
+    def _store(self, kind: str) -> dict[tuple[str, str], dict[str, Retained]]:
+        return self._amis if kind == "EC2_IMAGE" else self._snapshots
 
-    def retained(self, account: str, region: str) -> dict[str, Retained]:
-        """The account's AMIs still in the bin (those past their exit time are gone for good)."""
+    def retain(
+        self, account: str, region: str, item: Any, tags: dict[str, str], days: int, kind: str = "EC2_IMAGE"
+    ) -> None:
         now = self._clock.now()
         with self._lock:
-            bin_ = self._amis.get((account, region), {})
-            for image_id in [i for i, r in bin_.items() if r.exit <= now]:
-                del bin_[image_id]
+            bin_ = self._store(kind).setdefault((account, region), {})
+            bin_[item.id] = Retained(item, dict(tags), now, now + timedelta(days=days))
+
+    def retained(self, account: str, region: str, kind: str = "EC2_IMAGE") -> dict[str, Retained]:
+        """The account's AMIs (or snapshots) still in the bin; those past their exit time are gone for good."""
+        now = self._clock.now()
+        with self._lock:
+            bin_ = self._store(kind).get((account, region), {})
+            for item_id in [i for i, r in bin_.items() if r.exit <= now]:
+                del bin_[item_id]
             return dict(sorted(bin_.items()))
 
-    def take(self, account: str, region: str, image_id: str) -> Retained | None:
-        self.retained(account, region)  # expire first
+    def take(self, account: str, region: str, item_id: str, kind: str = "EC2_IMAGE") -> Retained | None:
+        self.retained(account, region, kind)  # expire first
         with self._lock:
-            return self._amis.get((account, region), {}).pop(image_id, None)
+            return self._store(kind).get((account, region), {}).pop(item_id, None)
