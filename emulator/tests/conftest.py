@@ -45,7 +45,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Any:
         try:
             if requests.get(url + "/_emulator/health", timeout=1).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # busy machine: warm-up can take seconds
             pass
         if time.monotonic() > deadline:
             proc.kill()
