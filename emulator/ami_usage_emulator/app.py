@@ -4,7 +4,8 @@ Request path:  control API (``/_emulator/...``)  |  otherwise identify the AWS c
 (``aws_request.py``) -> answer an S3 request signed for another Region than its bucket's
 as S3 does (``moto_grafts/bucket_region.py``) -> serve Cost Explorer's
 GetReservationUtilization from the seeded reservations (``services/ce_api.py``) -> count
-it and maybe answer with an injected fault (``control/faults.py``) -> serve Image
+it and maybe answer with an injected fault (``control/faults.py``) -> check it against
+botocore's model of its operation and the documented values (``validation/``) -> serve Image
 Builder's recipe actions and Recycle Bin's rules (``services/``; moto has neither) ->
 else hand it to moto's own ``DomainDispatcherApplication`` (with the emulator's actions
 grafted onto moto's classes, ``moto_grafts/``) -> log accepted SNS publishes and
@@ -33,6 +34,7 @@ from .moto_grafts.install import install as install_grafts
 from .services.ce_api import CostExplorerApi
 from .services.imagebuilder_api import ImageBuilderApi
 from .services.rbin_api import RecycleBinApi, operation_of
+from .validation.validator import RequestValidator
 from .wire import error_response
 from .world import World
 
@@ -49,6 +51,7 @@ class EmulatorApp:
         self.recycle_bin = RecycleBinApi(world.recycle_bin, world.clock)
         self.image_builder = ImageBuilderApi(world.recipes, world.clock)
         self.cost_explorer = CostExplorerApi(world.reservations, world.clock)
+        self.validator = RequestValidator(world.config)
         self._create_backend_app = create_backend_app
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.moto_lock = threading.RLock()
@@ -77,7 +80,8 @@ class EmulatorApp:
             if wrong is not None:
                 return bucket_region.respond(wrong, start_response)
         if call.service == "ce" and call.action == "GetReservationUtilization":  # moto's ce lacks it
-            return self.cost_explorer.handle(call, environ, start_response)
+            refused = self._refused(call, environ, start_response)
+            return refused if refused is not None else self.cost_explorer.handle(call, environ, start_response)
         if call.service == "rbin":
             call.action = operation_of(call)[0]
         fault = self._fault_for(call)
@@ -86,9 +90,20 @@ class EmulatorApp:
             if fault.hang_seconds:
                 time.sleep(fault.hang_seconds)  # a test kills the client meanwhile
             return error_response(call.service, fault.status, fault.code, fault.message, start_response)
+        refused = self._refused(call, environ, start_response)
+        if refused is not None:
+            return refused
         if call.service in ("imagebuilder", "rbin"):  # moto has neither: ours
             return self._serve_own(call, environ, start_response)
         return self._serve_moto(call, environ, start_response)
+
+    def _refused(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes] | None:
+        """The answer of the service's own request validation, if the request fails it."""
+        refusal = self.validator.check(call, environ)
+        if refusal is None:
+            return None
+        self._log_call(call, refusal.status, None)
+        return error_response(call.service, refusal.status, refusal.code, refusal.message, start_response)
 
     def _serve_moto(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         captured: dict[str, Any] = {}

@@ -31,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     "max_results_cap": 1000,
     # S3's answer to a request signed for another Region than the bucket's (moto_grafts/bucket_region.py).
     "s3_wrong_region": "redirect",
+    # CreateImageUsageReport's resource types: "api-reference" (ec2:Instance,
+    # ec2:LaunchTemplate: the EC2 API reference, the CLI's and the product's SDK's model)
+    # or "sdk-latest" (also the two Image Builder recipe types of the newest SDK docs).
+    "report_resource_types": "api-reference",
 }
 
 
@@ -73,6 +77,10 @@ def _validate(name: str, value: Any) -> Any:
         modes = ("redirect", "authorization_header_malformed", "ignore")
         if value not in modes:
             raise ConfigError(f"s3_wrong_region must be one of {', '.join(modes)}")
+        return value
+    if name == "report_resource_types":
+        if value not in ("api-reference", "sdk-latest"):
+            raise ConfigError("report_resource_types must be api-reference or sdk-latest")
         return value
     raise ConfigError(f"unknown config field {name!r} (known: {', '.join(DEFAULTS)})")
 
