@@ -31,6 +31,7 @@ from .control.faults import Fault
 from .logs import call_record, is_logged, sns_records
 from .moto_grafts import bucket_region, moto_fixes
 from .moto_grafts.install import install as install_grafts
+from .moto_grafts.s3_conditional import S3ConditionalWrites, is_conditional_write
 from .services.ce_api import CostExplorerApi
 from .services.imagebuilder_api import ImageBuilderApi
 from .services.rbin_api import RecycleBinApi, operation_of
@@ -52,6 +53,7 @@ class EmulatorApp:
         self.image_builder = ImageBuilderApi(world.recipes, world.clock)
         self.cost_explorer = CostExplorerApi(world.reservations, world.clock)
         self.validator = RequestValidator(world.config)
+        self.s3_conditional = S3ConditionalWrites()
         self._create_backend_app = create_backend_app
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.moto_lock = threading.RLock()
@@ -74,6 +76,7 @@ class EmulatorApp:
         if environ.get("PATH_INFO", "").startswith("/_emulator/"):
             return self.control(environ, start_response)
         call = identify(environ)
+        began = self.s3_conditional.arrived()  # before it waits for moto: a conditional write began
         if call.service == "s3":
             with self.moto_lock:  # reads moto's bucket table
                 wrong = bucket_region.wrong_region_answer(call, self.world.config.get("s3_wrong_region"))
@@ -95,7 +98,7 @@ class EmulatorApp:
             return refused
         if call.service in ("imagebuilder", "rbin"):  # moto has neither: ours
             return self._serve_own(call, environ, start_response)
-        return self._serve_moto(call, environ, start_response)
+        return self._serve_moto(call, environ, start_response, began)
 
     def _refused(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes] | None:
         """The answer of the service's own request validation, if the request fails it."""
@@ -105,7 +108,7 @@ class EmulatorApp:
         self._log_call(call, refusal.status, None)
         return error_response(call.service, refusal.status, refusal.code, refusal.message, start_response)
 
-    def _serve_moto(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def _serve_moto(self, call: AwsCall, environ: dict[str, Any], start_response: Any, began: int) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -115,6 +118,9 @@ class EmulatorApp:
         long_poll = call.service == "sqs" and call.action == "ReceiveMessage"
         lock = _NullLock() if long_poll else self.moto_lock
         with lock:
+            s3_answer = self.s3_conditional.check(call, began, environ)
+            if s3_answer is not None:
+                return error_response("s3", *s3_answer, start_response)
             self.world.oddities.before_call(call)
             result = self.moto(environ, capture)
             try:
@@ -123,6 +129,7 @@ class EmulatorApp:
                 if hasattr(result, "close"):
                     result.close()
             status = captured["status"]
+            self.s3_conditional.served(call, status, body)
             self.world.oddities.after_call(call, status.startswith("2"))
             if call.service == "sns" and status.startswith("2"):
                 # under the lock: the log keeps publish order
@@ -162,6 +169,10 @@ class EmulatorApp:
             return faults.ec2_call(call.account, call.region, call.action)
         if call.service == "rbin" and call.action:
             return faults.call(call.action)
+        if is_conditional_write(call):
+            conflict = faults.s3_conditional_write(call.path)
+            if conflict is not None:
+                return conflict
         if call.is_s3_put_object():
             return faults.s3_put_object(call.path)
         if call.service == "sns" and call.action == "Publish":

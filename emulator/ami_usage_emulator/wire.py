@@ -49,7 +49,14 @@ def xml_response(
         ("Content-Length", str(len(data))),
         ("x-amzn-RequestId", str(uuid.uuid4())),
     ] + (extra or [])
-    reasons = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+    reasons = {
+        400: "Bad Request",
+        404: "Not Found",
+        409: "Conflict",
+        412: "Precondition Failed",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
     start_response(f"{status} {reasons.get(status, 'Error')}", headers)
     return [data]
 

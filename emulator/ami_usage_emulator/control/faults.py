@@ -41,7 +41,15 @@ SNS_CODES = {
     503: ("ServiceUnavailable", "Service is unavailable."),
     400: ("Throttled", "Rate exceeded"),
 }
+CONFLICT_CODES = {
+    409: (
+        "ConditionalRequestConflict",
+        "A conflicting operation occurred. If using PutObject you can retry the request. If using multipart "
+        "upload you should initiate another CreateMultipartUpload request and re-upload each part.",
+    ),
+}
 KNOWN_KEYS = {
+    "s3_conditional_conflict",
     "ec2_token_buckets",
     "throttle_probability",
     "server_error_probability",
@@ -144,6 +152,11 @@ def _parse_target(name: str, value: Any, codes: dict[int, tuple[str, str]]) -> d
     }
 
 
+def _conflict_defaults(value: Any) -> Any:
+    """``s3_conditional_conflict`` answers 409 ConditionalRequestConflict unless told otherwise."""
+    return {"status": 409, **value} if isinstance(value, dict) else value
+
+
 def _seconds(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 300:
         raise ConfigError(f"{name} must be a number of seconds between 0 and 300")
@@ -193,6 +206,9 @@ class Faults:
             "seed": seed,
             "s3_put_object": _parse_target("s3_put_object", body.get("s3_put_object"), S3_CODES),
             "sns_publish": _parse_target("sns_publish", body.get("sns_publish"), SNS_CODES),
+            "s3_conditional_conflict": _parse_target(
+                "s3_conditional_conflict", _conflict_defaults(body.get("s3_conditional_conflict")), CONFLICT_CODES
+            ),
             "calls": _parse_calls(body.get("calls")),
         }
         if settings["throttle_probability"] + settings["server_error_probability"] > 1:
@@ -205,6 +221,7 @@ class Faults:
             self._ec2: dict[str, dict[str, int]] = {}
             self._s3 = {"calls": 0, "failed": 0}
             self._sns = {"calls": 0, "failed": 0}
+            self._conflicts = {"calls": 0, "failed": 0}
             self._calls: dict[str, dict[str, int]] = {}
             return self._snapshot_locked()
 
@@ -292,6 +309,12 @@ class Faults:
         with self._lock:
             return self._target_call("s3_put_object", "s3", self._s3, S3_CODES, key)
 
+    def s3_conditional_write(self, key: str | None = None) -> Fault | None:
+        """Count one conditional S3 write (If-Match / If-None-Match) and decide whether it
+        answers 409 ConditionalRequestConflict."""
+        with self._lock:
+            return self._target_call("s3_conditional_conflict", "s3", self._conflicts, CONFLICT_CODES, key)
+
     def sns_publish(self) -> Fault | None:
         with self._lock:
             return self._target_call("sns_publish", "sns", self._sns, SNS_CODES)
@@ -308,6 +331,7 @@ class Faults:
                 "ec2": {"by_action": copy.deepcopy(self._ec2), "totals": totals},
                 "s3_put_object": dict(self._s3),
                 "sns_publish": dict(self._sns),
+                "s3_conditional_conflict": dict(self._conflicts),
                 "calls": copy.deepcopy(self._calls),
             },
             "token_buckets": buckets,
