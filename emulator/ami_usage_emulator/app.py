@@ -166,7 +166,7 @@ class EmulatorApp:
     def _fault_for(self, call: AwsCall) -> Fault | None:
         faults = self.world.faults
         if call.service == "ec2" and call.action:
-            return faults.ec2_call(call.account, call.region, call.action)
+            return faults.ec2_call(call.account, call.region, call.action, call.params)
         if call.service == "rbin" and call.action:
             return faults.call(call.action)
         if is_conditional_write(call):
