@@ -22,8 +22,12 @@ DEFAULTS: dict[str, Any] = {
     "pending_images": [],
     # pending reports allowed per (account, region) at once.
     "max_pending_reports_per_account": 2000,
-    # instances launched less than this before report creation are not counted.
-    "instance_activity_lag_seconds": 0.0,
+    # instances launched less than this before report creation are not counted: AWS's
+    # "Instance activity from the past 24 hours ... might not appear" at its worst.
+    "instance_activity_lag_seconds": 86400.0,
+    # launch template versions younger than this are not seen ("launch template activity
+    # from the past few days might not appear": a few days taken as 7, an assumption).
+    "launch_template_activity_lag_seconds": 604800.0,
     # lastLaunchedTime (DescribeImageAttribute, DescribeImages) shows only launches at
     # least this old (emulator clock); AWS publishes it with up to 24 h (86400 s) delay.
     "last_launched_lag_seconds": 0.0,
@@ -55,7 +59,12 @@ def _positive_int(name: str, value: Any, minimum: int) -> int:
 
 
 def _validate(name: str, value: Any) -> Any:
-    if name in ("report_ready_after_seconds", "instance_activity_lag_seconds", "last_launched_lag_seconds"):
+    if name in (
+        "report_ready_after_seconds",
+        "instance_activity_lag_seconds",
+        "launch_template_activity_lag_seconds",
+        "last_launched_lag_seconds",
+    ):
         return _non_negative_number(name, value)
     if name == "include_owner_account":
         if not isinstance(value, bool):
