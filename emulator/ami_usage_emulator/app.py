@@ -4,7 +4,8 @@ Request path:  control API (``/_emulator/...``)  |  otherwise identify the AWS c
 (``aws_request.py``) -> answer an S3 request signed for another Region than its bucket's
 as S3 does (``moto_grafts/bucket_region.py``) -> serve Cost Explorer's
 GetReservationUtilization from the seeded reservations (``services/ce_api.py``) -> count
-it and maybe answer with an injected fault (``control/faults.py``) -> serve Image
+it and maybe answer with an injected fault (``control/faults.py``) -> check it against
+botocore's model of its operation and the documented values (``validation/``) -> serve Image
 Builder's recipe actions and Recycle Bin's rules (``services/``; moto has neither) ->
 else hand it to moto's own ``DomainDispatcherApplication`` (with the emulator's actions
 grafted onto moto's classes, ``moto_grafts/``) -> log accepted SNS publishes and
@@ -30,9 +31,11 @@ from .control.faults import Fault
 from .logs import call_record, is_logged, sns_records
 from .moto_grafts import bucket_region, moto_fixes
 from .moto_grafts.install import install as install_grafts
+from .moto_grafts.s3_conditional import S3ConditionalWrites, is_conditional_write
 from .services.ce_api import CostExplorerApi
 from .services.imagebuilder_api import ImageBuilderApi
 from .services.rbin_api import RecycleBinApi, operation_of
+from .validation.validator import RequestValidator
 from .wire import error_response
 from .world import World
 
@@ -49,6 +52,8 @@ class EmulatorApp:
         self.recycle_bin = RecycleBinApi(world.recycle_bin, world.clock)
         self.image_builder = ImageBuilderApi(world.recipes, world.clock)
         self.cost_explorer = CostExplorerApi(world.reservations, world.clock)
+        self.validator = RequestValidator(world.config)
+        self.s3_conditional = S3ConditionalWrites()
         self._create_backend_app = create_backend_app
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.moto_lock = threading.RLock()
@@ -71,13 +76,15 @@ class EmulatorApp:
         if environ.get("PATH_INFO", "").startswith("/_emulator/"):
             return self.control(environ, start_response)
         call = identify(environ)
+        began = self.s3_conditional.arrived()  # before it waits for moto: a conditional write began
         if call.service == "s3":
             with self.moto_lock:  # reads moto's bucket table
                 wrong = bucket_region.wrong_region_answer(call, self.world.config.get("s3_wrong_region"))
             if wrong is not None:
                 return bucket_region.respond(wrong, start_response)
         if call.service == "ce" and call.action == "GetReservationUtilization":  # moto's ce lacks it
-            return self.cost_explorer.handle(call, environ, start_response)
+            refused = self._refused(call, environ, start_response)
+            return refused if refused is not None else self.cost_explorer.handle(call, environ, start_response)
         if call.service == "rbin":
             call.action = operation_of(call)[0]
         fault = self._fault_for(call)
@@ -86,11 +93,22 @@ class EmulatorApp:
             if fault.hang_seconds:
                 time.sleep(fault.hang_seconds)  # a test kills the client meanwhile
             return error_response(call.service, fault.status, fault.code, fault.message, start_response)
+        refused = self._refused(call, environ, start_response)
+        if refused is not None:
+            return refused
         if call.service in ("imagebuilder", "rbin"):  # moto has neither: ours
             return self._serve_own(call, environ, start_response)
-        return self._serve_moto(call, environ, start_response)
+        return self._serve_moto(call, environ, start_response, began)
 
-    def _serve_moto(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def _refused(self, call: AwsCall, environ: dict[str, Any], start_response: Any) -> Iterable[bytes] | None:
+        """The answer of the service's own request validation, if the request fails it."""
+        refusal = self.validator.check(call, environ)
+        if refusal is None:
+            return None
+        self._log_call(call, refusal.status, None)
+        return error_response(call.service, refusal.status, refusal.code, refusal.message, start_response)
+
+    def _serve_moto(self, call: AwsCall, environ: dict[str, Any], start_response: Any, began: int) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -100,6 +118,9 @@ class EmulatorApp:
         long_poll = call.service == "sqs" and call.action == "ReceiveMessage"
         lock = _NullLock() if long_poll else self.moto_lock
         with lock:
+            s3_answer = self.s3_conditional.check(call, began, environ)
+            if s3_answer is not None:
+                return error_response("s3", *s3_answer, start_response)
             self.world.oddities.before_call(call)
             result = self.moto(environ, capture)
             try:
@@ -108,6 +129,7 @@ class EmulatorApp:
                 if hasattr(result, "close"):
                     result.close()
             status = captured["status"]
+            self.s3_conditional.served(call, status, body)
             self.world.oddities.after_call(call, status.startswith("2"))
             if call.service == "sns" and status.startswith("2"):
                 # under the lock: the log keeps publish order
@@ -144,9 +166,13 @@ class EmulatorApp:
     def _fault_for(self, call: AwsCall) -> Fault | None:
         faults = self.world.faults
         if call.service == "ec2" and call.action:
-            return faults.ec2_call(call.account, call.region, call.action)
+            return faults.ec2_call(call.account, call.region, call.action, call.params)
         if call.service == "rbin" and call.action:
             return faults.call(call.action)
+        if is_conditional_write(call):
+            conflict = faults.s3_conditional_write(call.path)
+            if conflict is not None:
+                return conflict
         if call.is_s3_put_object():
             return faults.s3_put_object(call.path)
         if call.service == "sns" and call.action == "Publish":

@@ -22,8 +22,12 @@ DEFAULTS: dict[str, Any] = {
     "pending_images": [],
     # pending reports allowed per (account, region) at once.
     "max_pending_reports_per_account": 2000,
-    # instances launched less than this before report creation are not counted.
-    "instance_activity_lag_seconds": 0.0,
+    # instances launched less than this before report creation are not counted: AWS's
+    # "Instance activity from the past 24 hours ... might not appear" at its worst.
+    "instance_activity_lag_seconds": 86400.0,
+    # launch template versions younger than this are not seen ("launch template activity
+    # from the past few days might not appear": a few days taken as 7, an assumption).
+    "launch_template_activity_lag_seconds": 604800.0,
     # lastLaunchedTime (DescribeImageAttribute, DescribeImages) shows only launches at
     # least this old (emulator clock); AWS publishes it with up to 24 h (86400 s) delay.
     "last_launched_lag_seconds": 0.0,
@@ -34,6 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "rbin_rule_activation_seconds": 0.0,
     # S3's answer to a request signed for another Region than the bucket's (moto_grafts/bucket_region.py).
     "s3_wrong_region": "redirect",
+    # CreateImageUsageReport's resource types: "api-reference" (ec2:Instance,
+    # ec2:LaunchTemplate: the EC2 API reference, the CLI's and the product's SDK's model)
+    # or "sdk-latest" (also the two Image Builder recipe types of the newest SDK docs).
+    "report_resource_types": "api-reference",
 }
 
 
@@ -57,6 +65,7 @@ def _validate(name: str, value: Any) -> Any:
     if name in (
         "report_ready_after_seconds",
         "instance_activity_lag_seconds",
+        "launch_template_activity_lag_seconds",
         "last_launched_lag_seconds",
         "rbin_rule_activation_seconds",
     ):
@@ -81,6 +90,10 @@ def _validate(name: str, value: Any) -> Any:
         modes = ("redirect", "authorization_header_malformed", "ignore")
         if value not in modes:
             raise ConfigError(f"s3_wrong_region must be one of {', '.join(modes)}")
+        return value
+    if name == "report_resource_types":
+        if value not in ("api-reference", "sdk-latest"):
+            raise ConfigError("report_resource_types must be api-reference or sdk-latest")
         return value
     raise ConfigError(f"unknown config field {name!r} (known: {', '.join(DEFAULTS)})")
 

@@ -19,6 +19,13 @@ import json
 import uuid
 from typing import Any
 
+QUERY_NAMESPACES = {
+    "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+    "autoscaling": "http://autoscaling.amazonaws.com/doc/2011-01-01/",
+}
+JSON_SERVICES = ("ssm", "ce")
+
 
 class AwsError(Exception):
     """An error answered in the service's own format; ``code`` is its error code."""
@@ -42,7 +49,14 @@ def xml_response(
         ("Content-Length", str(len(data))),
         ("x-amzn-RequestId", str(uuid.uuid4())),
     ] + (extra or [])
-    reasons = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+    reasons = {
+        400: "Bad Request",
+        404: "Not Found",
+        409: "Conflict",
+        412: "Precondition Failed",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
     start_response(f"{status} {reasons.get(status, 'Error')}", headers)
     return [data]
 
@@ -56,7 +70,8 @@ def ec2_error_xml(code: str, message: str) -> str:
 
 
 def error_response(service: str | None, status: int, code: str, message: str, start_response: Any) -> list[bytes]:
-    """An error answer in ``service``'s format: S3's, SNS's, rest-json (rbin), else EC2's."""
+    """An error answer in ``service``'s format: S3's, the query services' (SNS, STS, Auto
+    Scaling), JSON 1.1 (SSM, Cost Explorer), rest-json (rbin, Image Builder), else EC2's."""
     if service == "s3":
         rid = uuid.uuid4().hex[:16].upper()
         body = (
@@ -65,15 +80,26 @@ def error_response(service: str | None, status: int, code: str, message: str, st
             f"<RequestId>{rid}</RequestId><HostId>emulator</HostId></Error>"
         )
         return xml_response(start_response, status, body, [("x-amz-request-id", rid)])
-    if service == "sns":
+    if service in QUERY_NAMESPACES:
         kind = "Sender" if status < 500 else "Receiver"
         body = (
-            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+            f'<ErrorResponse xmlns="{QUERY_NAMESPACES[service]}"><Error>'
             f"<Type>{kind}</Type><Code>{code}</Code><Message>{xml_escape(message)}"
             f"</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
         )
         return xml_response(start_response, status, body)
-    if service == "rbin":
+    if service in JSON_SERVICES:  # JSON 1.1: the code in __type
+        data = json.dumps({"__type": code, "Message": message}).encode()
+        start_response(
+            f"{status} Error",
+            [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("x-amzn-RequestId", str(uuid.uuid4())),
+                ("Content-Length", str(len(data))),
+            ],
+        )
+        return [data]
+    if service in ("rbin", "imagebuilder"):  # rest-json
         data = json.dumps({"message": message}).encode()
         start_response(
             f"{status} Error",

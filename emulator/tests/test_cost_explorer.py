@@ -151,7 +151,7 @@ def test_daily_and_monthly_granularity_without_group_by(control: Any, aws: Any) 
     ("change", "fragment"),
     [
         ({"TimePeriod": {"Start": "2025-01-10", "End": "2025-01-10"}}, "before end date"),
-        ({"TimePeriod": {"Start": "2025-1-1", "End": "2025-02-01"}}, "Invalid date format"),
+        ({"TimePeriod": {"Start": "2025-1-1", "End": "2025-02-01"}}, "failed to satisfy constraint"),
         ({"Granularity": "MONTHLY"}, "Granularity can't be set when GroupBy is set"),
         ({"Granularity": "HOURLY", "GroupBy": []}, "supports DAILY and MONTHLY"),
         ({"GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_TYPE"}]}, "groups only by"),

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from emu_helpers import BOTH_TYPES
+from emu_helpers import BOTH_TYPES, register_ami
 
 
 def _outcome(call, **kwargs):
@@ -31,40 +31,76 @@ def _until_throttled(call, limit, **kwargs):
 def test_token_buckets_at_aws_default_rates(aws, control):
     ec2 = aws("ec2")
     vol = ec2.create_volume(Size=1, AvailabilityZone="us-east-1a")["VolumeId"]
+    ami = register_ami(ec2)
     state = control.post("/faults", {"ec2_token_buckets": True})
     assert state["faults"]["ec2_token_buckets"] == {
         "mutating": {"capacity": 50, "refill_per_second": 5.0},
         "non_mutating": {"capacity": 100, "refill_per_second": 20.0},
+        "unfiltered_non_mutating": {"capacity": 50, "refill_per_second": 10.0},
+        "actions": {},
     }
-    # mutating: 50 at once, then 5/s
-    ok, took = _until_throttled(ec2.create_tags, 400, Resources=[vol], Tags=[{"Key": "k", "Value": "v"}])
+    # a mutating action: 50 at once, then 5/s
+    ok, took = _until_throttled(ec2.disable_image_deprecation, 400, ImageId=ami)
     assert 50 <= ok <= 50 + 5 * took + 1
-    # non-mutating has its own bucket: 100 at once, then 20/s
+    # CreateTags has a bucket of its own size: 100 at once, then 10/s
+    ok, took = _until_throttled(ec2.create_tags, 600, Resources=[vol], Tags=[{"Key": "k", "Value": "v"}])
+    assert 100 <= ok <= 100 + 10 * took + 1
+    # a non-mutating action: 100 at once, then 20/s
     ok, took = _until_throttled(ec2.describe_image_usage_reports, 1000)
     assert 100 <= ok <= 100 + 20 * took + 1
     counters = control.get("/faults")["counters"]["ec2"]["by_action"]
-    assert counters["CreateTags"]["throttled"] == 1
+    assert counters["CreateTags"]["throttled"] == counters["DisableImageDeprecation"]["throttled"] == 1
     assert counters["DescribeImageUsageReports"]["throttled"] == 1
     assert counters["DescribeImageUsageReports"]["calls"] >= 101
+
+
+def test_each_api_has_its_own_bucket(aws, control):
+    ec2 = aws("ec2")
+    ec2.describe_volumes()  # build moto's backend first
+    small = {"capacity": 2, "refill_per_second": 0}
+    control.post(
+        "/faults",
+        {
+            "ec2_token_buckets": {
+                "non_mutating": small,
+                "unfiltered_non_mutating": {"capacity": 1, "refill_per_second": 0},
+                "actions": {"CreateTags": {"capacity": 1, "refill_per_second": 0}},
+            }
+        },
+    )
+    throttled = ("RequestLimitExceeded", 503)
+    assert [_outcome(ec2.describe_image_usage_reports) for _ in range(3)] == ["ok", "ok", throttled]
+    # another API is not affected
+    assert [_outcome(ec2.describe_image_usage_report_entries) for _ in range(3)] == ["ok", "ok", throttled]
+    # DescribeVolumes unfiltered and unpaginated draws from its own smaller bucket
+    assert [_outcome(ec2.describe_volumes) for _ in range(2)] == ["ok", throttled]
+    filtered = {"Filters": [{"Name": "size", "Values": ["1"]}]}
+    assert [_outcome(ec2.describe_volumes, **filtered) for _ in range(3)] == ["ok", "ok", throttled]
+    tags = {"Resources": ["vol-00000000"], "Tags": [{"Key": "k", "Value": "v"}]}
+    assert _outcome(ec2.create_tags, **tags)[0] != "RequestLimitExceeded"
+    assert _outcome(ec2.create_tags, **tags) == throttled
+    levels = control.get("/faults")["token_buckets"]
+    assert "123456789012/us-east-1/DescribeVolumes#unfiltered" in levels
 
 
 def test_token_buckets_refill_and_are_per_account_and_region(aws, control):
     ec2, other_account, other_region = aws("ec2"), aws("ec2", account="111111111111"), aws("ec2", region="eu-west-1")
     for client in (ec2, other_account, other_region):  # build moto's backends first
         client.describe_image_usage_reports()
-    control.post("/faults", {"ec2_token_buckets": {"non_mutating": {"capacity": 3, "refill_per_second": 1}}})
+    # one token per 5 s: five calls on a loaded machine stay inside one refill
+    control.post("/faults", {"ec2_token_buckets": {"non_mutating": {"capacity": 3, "refill_per_second": 0.2}}})
     results = [_outcome(ec2.describe_image_usage_reports) for _ in range(5)]
     assert results == ["ok"] * 3 + [("RequestLimitExceeded", 503)] * 2
     # other accounts and regions have full buckets of their own
     assert _outcome(other_account.describe_image_usage_reports) == "ok"
     assert _outcome(other_region.describe_image_usage_reports) == "ok"
-    # mutating calls use the other (default-sized) bucket
+    # mutating calls use another bucket
     assert (
         _outcome(ec2.create_image_usage_report, ImageId="ami-12c6146b", ResourceTypes=BOTH_TYPES)[0]
         == "InvalidAMIID.NotFound"
     )
     assert _outcome(ec2.describe_image_usage_reports) == ("RequestLimitExceeded", 503)
-    time.sleep(1.2)  # 1 token/s -> exactly one more call
+    time.sleep(5.5)  # 0.2 token/s -> exactly one more call
     assert [_outcome(ec2.describe_image_usage_reports) for _ in range(2)] == ["ok", ("RequestLimitExceeded", 503)]
     by_action = control.get("/faults")["counters"]["ec2"]["by_action"]
     assert by_action["DescribeImageUsageReports"] == {"calls": 10, "throttled": 4, "server_errors": 0}

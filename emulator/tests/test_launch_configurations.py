@@ -68,7 +68,7 @@ def test_launch_configurations_are_counted_by_neither_reports_nor_references(aws
     owner = aws("ec2")
     ami = register_ami(owner)
     share(owner, ami, CONSUMER)
-    control.post("/config", {"include_owner_account": True})
+    control.post("/config", {"include_owner_account": True, "report_resource_types": "sdk-latest"})
     for account in (OWNER, CONSUMER):
         aws("autoscaling", account=account).create_launch_configuration(
             LaunchConfigurationName="only-lc", ImageId=ami, InstanceType="t3.micro"

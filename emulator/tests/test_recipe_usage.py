@@ -20,6 +20,7 @@ def _refs(ec2, image_ids, **kwargs):
 
 
 def test_reports_count_recipes_of_other_accounts_per_requested_type(aws, control):
+    control.post("/config", {"report_resource_types": "sdk-latest"})  # the recipe types of the newest SDK docs
     owner = aws("ec2")
     ami = register_ami(owner)
     share(owner, ami, CONSUMER, OTHER)
@@ -42,7 +43,8 @@ def test_reports_count_recipes_of_other_accounts_per_requested_type(aws, control
     assert entries_by_key(owner, with_owner) == {(OWNER, IMAGE): 1, (CONSUMER, IMAGE): 2}
 
 
-def test_a_report_is_a_snapshot_of_the_recipes(aws):
+def test_a_report_is_a_snapshot_of_the_recipes(aws, control):
+    control.post("/config", {"report_resource_types": "sdk-latest"})
     owner = aws("ec2")
     ami = register_ami(owner)
     share(owner, ami, CONSUMER)
@@ -55,7 +57,8 @@ def test_a_report_is_a_snapshot_of_the_recipes(aws):
     assert entries_by_key(owner, after) == {}
 
 
-def test_unknown_resource_types_are_refused(aws):
+def test_unknown_resource_types_are_refused(aws, control):
+    control.post("/config", {"report_resource_types": "sdk-latest"})
     owner = aws("ec2")
     ami = register_ami(owner)
     for rtype in ("ssm:Parameter", "autoscaling:LaunchConfiguration", "imagebuilder:Image"):

@@ -54,6 +54,7 @@ def test_unknown_billing_product_is_refused_and_nothing_is_registered(aws):
         _register(ec2, "forged", ["bp-00000000"])
     assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert "bp-00000000" in err.value.response["Error"]["Message"]
+    assert "bp-6fa54006" not in err.value.response["Error"]["Message"]  # no list of the codes it knows
     assert ec2.describe_images(Owners=["self"])["Images"] == []
 
 

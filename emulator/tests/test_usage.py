@@ -116,6 +116,43 @@ def test_instance_activity_lag(fleet, control):
     assert entries_by_key(owner, rid)[(A1, "ec2:Instance")] == 2
 
 
+@pytest.mark.aws_lags
+def test_default_lags_hide_recent_instances_and_template_versions(aws, control):
+    """AWS: "Instance activity from the past 24 hours and launch template activity from the
+    past few days might not appear" - by default neither appears (few days: 7, assumed)."""
+    config = control.get("/config")
+    assert (config["instance_activity_lag_seconds"], config["launch_template_activity_lag_seconds"]) == (
+        86400,
+        604800,
+    )
+    owner = aws("ec2")
+    ami = register_ami(owner)
+    share(owner, ami, A1)
+    c1 = aws("ec2", account=A1)
+    c1.run_instances(ImageId=ami, MinCount=2, MaxCount=2)
+    _lt(c1, "tpl", ami)
+    _lt(c1, "moved-away", ami)
+    rid = owner.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES)["ReportId"]
+    assert entries_by_key(owner, rid) == {}
+    control.post("/clock", {"advance_seconds": 86401})
+    rid = owner.create_image_usage_report(ImageId=ami, ResourceTypes=BOTH_TYPES, ClientToken="1d")["ReportId"]
+    assert entries_by_key(owner, rid) == {(A1, "ec2:Instance"): 2}
+    control.post("/clock", {"advance_seconds": 6 * 86400})
+    c1.create_launch_template_version(LaunchTemplateName="moved-away", LaunchTemplateData={"ImageId": OTHER_AMI})
+    rid = owner.create_image_usage_report(
+        ImageId=ami,
+        ResourceTypes=[
+            {
+                "ResourceType": "ec2:LaunchTemplate",
+                "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["1"]}],
+            }
+        ],
+        ClientToken="7d",
+    )["ReportId"]
+    # both templates as they stood 7 days ago: the new version that moved away is not seen yet
+    assert entries_by_key(owner, rid) == {(A1, "ec2:LaunchTemplate"): 2}
+
+
 def test_usage_through_assumed_role_credentials(aws):
     owner = aws("ec2")
     ami = register_ami(owner)

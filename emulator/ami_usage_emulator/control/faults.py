@@ -1,8 +1,8 @@
 """Injected failures: EC2 token-bucket throttling, random EC2 faults, per-action faults, S3/SNS failures.
 
 Why: the reporter must survive what AWS really does under load.  EC2 throttles
-per account and region with token buckets (a bucket for mutating actions, one
-for the rest) and answers ``RequestLimitExceeded`` (HTTP 503); it also fails
+per account, region and API action with token buckets (``throttling.py``) and answers
+``RequestLimitExceeded`` (HTTP 503); it also fails
 now and then with ``InternalError``/``Unavailable``.  S3 PutObject and SNS
 Publish can fail too.  The project's benchmarks read the counters kept here,
 so every EC2 call, S3 PutObject and SNS Publish is counted whether or not a
@@ -20,18 +20,12 @@ from __future__ import annotations
 import copy
 import random
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..aws_request import is_mutating
 from ..config import ConfigError
+from .throttling import TokenBucket, bucket_of, parse_buckets, size_of
 
-# AWS's documented defaults for EC2 API request throttling (per account/region).
-DEFAULT_BUCKETS = {
-    "mutating": {"capacity": 50, "refill_per_second": 5.0},
-    "non_mutating": {"capacity": 100, "refill_per_second": 20.0},
-}
 S3_CODES = {
     500: ("InternalError", "We encountered an internal error. Please try again."),
     503: ("SlowDown", "Please reduce your request rate."),
@@ -41,7 +35,15 @@ SNS_CODES = {
     503: ("ServiceUnavailable", "Service is unavailable."),
     400: ("Throttled", "Rate exceeded"),
 }
+CONFLICT_CODES = {
+    409: (
+        "ConditionalRequestConflict",
+        "A conflicting operation occurred. If using PutObject you can retry the request. If using multipart "
+        "upload you should initiate another CreateMultipartUpload request and re-upload each part.",
+    ),
+}
 KNOWN_KEYS = {
+    "s3_conditional_conflict",
     "ec2_token_buckets",
     "throttle_probability",
     "server_error_probability",
@@ -68,25 +70,6 @@ class Fault:
     hang_seconds: float = 0.0
 
 
-class TokenBucket:
-    """Classic token bucket on the monotonic clock (not the emulator clock)."""
-
-    def __init__(self, capacity: int, refill_per_second: float) -> None:
-        self.capacity = capacity
-        self.refill = refill_per_second
-        self.tokens = float(capacity)
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False  # a throttled call consumes nothing, as on AWS
-
-
 def _probability(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ConfigError(f"{name} must be a number between 0 and 1")
@@ -97,28 +80,6 @@ def _count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{name} must be an integer >= 0")
     return value
-
-
-def _parse_buckets(value: Any) -> dict[str, dict[str, float]] | None:
-    if value in (None, False):
-        return None
-    if value is True:
-        value = {}
-    if not isinstance(value, dict) or set(value) - set(DEFAULT_BUCKETS):
-        raise ConfigError('ec2_token_buckets must be true or {"mutating": {...}, "non_mutating": {...}}')
-    out = {}
-    for kind, default in DEFAULT_BUCKETS.items():
-        given = value.get(kind) or {}
-        if not isinstance(given, dict) or set(given) - {"capacity", "refill_per_second"}:
-            raise ConfigError(f"ec2_token_buckets.{kind} takes capacity and refill_per_second")
-        capacity = given.get("capacity", default["capacity"])
-        refill = given.get("refill_per_second", default["refill_per_second"])
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ConfigError(f"ec2_token_buckets.{kind}.capacity must be an integer >= 1")
-        if isinstance(refill, bool) or not isinstance(refill, (int, float)) or refill < 0:
-            raise ConfigError(f"ec2_token_buckets.{kind}.refill_per_second must be >= 0")
-        out[kind] = {"capacity": capacity, "refill_per_second": float(refill)}
-    return out
 
 
 def _parse_target(name: str, value: Any, codes: dict[int, tuple[str, str]]) -> dict[str, Any] | None:
@@ -142,6 +103,11 @@ def _parse_target(name: str, value: Any, codes: dict[int, tuple[str, str]]) -> d
         "hang_seconds": _seconds(f"{name}.hang_seconds", value.get("hang_seconds", 0)),
         "key_contains": _text(f"{name}.key_contains", value.get("key_contains")),
     }
+
+
+def _conflict_defaults(value: Any) -> Any:
+    """``s3_conditional_conflict`` answers 409 ConditionalRequestConflict unless told otherwise."""
+    return {"status": 409, **value} if isinstance(value, dict) else value
 
 
 def _seconds(name: str, value: Any) -> float:
@@ -184,7 +150,7 @@ class Faults:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ConfigError("seed must be an integer")
         settings = {
-            "ec2_token_buckets": _parse_buckets(body.get("ec2_token_buckets")),
+            "ec2_token_buckets": parse_buckets(body.get("ec2_token_buckets")),
             "throttle_probability": _probability("throttle_probability", body.get("throttle_probability", 0)),
             "server_error_probability": _probability(
                 "server_error_probability", body.get("server_error_probability", 0)
@@ -193,34 +159,38 @@ class Faults:
             "seed": seed,
             "s3_put_object": _parse_target("s3_put_object", body.get("s3_put_object"), S3_CODES),
             "sns_publish": _parse_target("sns_publish", body.get("sns_publish"), SNS_CODES),
+            "s3_conditional_conflict": _parse_target(
+                "s3_conditional_conflict", _conflict_defaults(body.get("s3_conditional_conflict")), CONFLICT_CODES
+            ),
             "calls": _parse_calls(body.get("calls")),
         }
         if settings["throttle_probability"] + settings["server_error_probability"] > 1:
             raise ConfigError("throttle_probability + server_error_probability must be <= 1")
         with self._lock:
             self._settings = settings
-            self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
+            self._buckets: dict[tuple[str, str, str], TokenBucket] = {}  # (account, region, bucket)
             # One generator per site so S3/SNS traffic does not shift EC2's sequence.
             self._rng = {site: random.Random(seed) for site in ("ec2", "s3", "sns", "calls")}
             self._ec2: dict[str, dict[str, int]] = {}
             self._s3 = {"calls": 0, "failed": 0}
             self._sns = {"calls": 0, "failed": 0}
+            self._conflicts = {"calls": 0, "failed": 0}
             self._calls: dict[str, dict[str, int]] = {}
             return self._snapshot_locked()
 
-    def ec2_call(self, account: str, region: str, action: str) -> Fault | None:
-        """Count one EC2 call and decide whether it fails."""
+    def ec2_call(self, account: str, region: str, action: str, params: dict[str, Any] | None = None) -> Fault | None:
+        """Count one EC2 call and decide whether it fails (``params``: its query members)."""
         with self._lock:
             counters = self._ec2.setdefault(action, {"calls": 0, "throttled": 0, "server_errors": 0})
             counters["calls"] += 1
             s = self._settings
             if s["ec2_token_buckets"]:
-                kind = "mutating" if is_mutating(action) else "non_mutating"
-                bucket = self._buckets.get((account, region, kind))
+                name = bucket_of(action, params or {})
+                bucket = self._buckets.get((account, region, name))
                 if bucket is None:
-                    conf = s["ec2_token_buckets"][kind]
+                    conf = size_of(name, s["ec2_token_buckets"])
                     bucket = TokenBucket(conf["capacity"], conf["refill_per_second"])
-                    self._buckets[(account, region, kind)] = bucket
+                    self._buckets[(account, region, name)] = bucket
                 if not bucket.take():
                     counters["throttled"] += 1
                     return Fault(503, "RequestLimitExceeded", "Request limit exceeded.")
@@ -292,6 +262,12 @@ class Faults:
         with self._lock:
             return self._target_call("s3_put_object", "s3", self._s3, S3_CODES, key)
 
+    def s3_conditional_write(self, key: str | None = None) -> Fault | None:
+        """Count one conditional S3 write (If-Match / If-None-Match) and decide whether it
+        answers 409 ConditionalRequestConflict."""
+        with self._lock:
+            return self._target_call("s3_conditional_conflict", "s3", self._conflicts, CONFLICT_CODES, key)
+
     def sns_publish(self) -> Fault | None:
         with self._lock:
             return self._target_call("sns_publish", "sns", self._sns, SNS_CODES)
@@ -308,6 +284,7 @@ class Faults:
                 "ec2": {"by_action": copy.deepcopy(self._ec2), "totals": totals},
                 "s3_put_object": dict(self._s3),
                 "sns_publish": dict(self._sns),
+                "s3_conditional_conflict": dict(self._conflicts),
                 "calls": copy.deepcopy(self._calls),
             },
             "token_buckets": buckets,

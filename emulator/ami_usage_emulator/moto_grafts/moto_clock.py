@@ -1,4 +1,5 @@
-"""moto's instance launch times and image creation dates on the emulator clock.
+"""moto's instance launch times, image creation dates and launch template versions' create
+times on the emulator clock.
 
 moto stamps instance launches (``LaunchTime``) and image registration (``CreationDate``)
 with the host's clock; here they follow the emulator's, so a test that moves the clock 30
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from moto.ec2.models import amis, instances
+from moto.ec2.models import amis, instances, launch_templates
 
 from ..clock import Clock
 from ..once import once
@@ -22,3 +23,4 @@ def install(clock: Clock) -> None:
 
     instances.utcnow = naive_emulator_now
     amis.utcnow = naive_emulator_now
+    launch_templates.utcnow = naive_emulator_now  # a version's create time: the reports' lag

@@ -186,7 +186,7 @@ class ReportStore:
             report.resource_types,
             report.account_ids,
             config["include_owner_account"],
-            config["instance_activity_lag_seconds"],
+            (config["instance_activity_lag_seconds"], config["launch_template_activity_lag_seconds"]),
             report.creation_time,
         )
 

@@ -30,12 +30,13 @@ def _instance_count(backend: Any, image_id: str, lag_seconds: float, cutoff: dat
     )
 
 
-def _template_count(backend: Any, image_id: str, depth: int) -> int:
-    return sum(
-        1
-        for tpl in list(backend.launch_templates.values())
-        if any(v.image_id == image_id for v in tpl.versions[-depth:])
-    )
+def _template_count(backend: Any, image_id: str, depth: int, cutoff: datetime) -> int:
+    """Templates whose newest ``depth`` versions, as they stood at ``cutoff``, use the AMI."""
+    count = 0
+    for tpl in list(backend.launch_templates.values()):
+        seen = [v for v in tpl.versions if as_utc(v.create_time) <= cutoff]
+        count += any(v.image_id == image_id for v in seen[-depth:])
+    return count
 
 
 def _account_counts(
@@ -48,13 +49,14 @@ def _account_counts(
     depth: int,
     lag_seconds: float,
     cutoff: datetime,
+    template_cutoff: datetime,
 ) -> list[Entry]:
     """One account's non-zero counts, for the requested resource types only."""
     counts: dict[str, int] = {}
     if backend is not None and INSTANCE in wanted:
         counts[INSTANCE] = _instance_count(backend, image_id, lag_seconds, cutoff)
     if backend is not None and LAUNCH_TEMPLATE in wanted:
-        counts[LAUNCH_TEMPLATE] = _template_count(backend, image_id, depth)
+        counts[LAUNCH_TEMPLATE] = _template_count(backend, image_id, depth, template_cutoff)
     for recipe in recipes.referencing(account_id, region, image_id):
         if recipe.resource_type in wanted:
             counts[recipe.resource_type] = counts.get(recipe.resource_type, 0) + 1
@@ -69,22 +71,34 @@ def compute_entries(
     resource_types: list[dict[str, Any]],
     account_ids: list[str],
     include_owner: bool,
-    lag_seconds: float,
+    lags: tuple[float, float],
     now: datetime,
 ) -> list[Entry]:
     """Count, account by account, what references ``image_id`` in moto (and the recipe
-    store) right now: every account with an EC2 backend or a recipe in the Region."""
+    store) right now: every account with an EC2 backend or a recipe in the Region.  ``lags``:
+    (instance, launch template) activity lag in seconds; younger activity is not seen."""
     from moto.ec2.models import ec2_backends
 
     wanted = {rt["ResourceType"] for rt in resource_types}
     depth = version_depth(resource_types)
+    lag_seconds, template_lag = lags
     cutoff = now - timedelta(seconds=lag_seconds)
+    template_cutoff = now - timedelta(seconds=template_lag)
     backends = {a: b for a, r, b in list(ec2_backends.iter_backends()) if r == region}
     entries: list[Entry] = []
     for account_id in sorted(set(backends) | recipes.accounts(region)):
         if (account_id == owner and not include_owner) or (account_ids and account_id not in account_ids):
             continue
         entries += _account_counts(
-            recipes, account_id, region, backends.get(account_id), image_id, wanted, depth, lag_seconds, cutoff
+            recipes,
+            account_id,
+            region,
+            backends.get(account_id),
+            image_id,
+            wanted,
+            depth,
+            lag_seconds,
+            cutoff,
+            template_cutoff,
         )
     return entries
