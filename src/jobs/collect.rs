@@ -27,7 +27,7 @@ use crate::aws::{ec2, s3, uploads};
 use crate::core::archive::{ArchiveKeys, Dataset, Provenance, ReportRow};
 use crate::core::model::{Ami, MalformedReport, ReportListing, ReportState, UsageReport};
 use crate::core::state::routes_of;
-use crate::core::state::{CollectState, News};
+use crate::core::state::{CollectState, News, narrowed_report_types};
 use crate::core::state::{expiring_unarchived, lateness_news, quarantine_news, stale_uploads, triage, unabsorbed};
 use crate::core::timestamp;
 use crate::core::verdict::Kind;
@@ -153,6 +153,7 @@ async fn remember_and_tell(
     }
     let rows = recover(archive, &state, &listing.reports, archived, rows).await?;
     let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
+    news.extend(narrowed_report_types(&rows, &r.config.report_resource_types));
     let (candidates, decided) = decide(archive, &mut state, listing, archived, &mut news, summary).await;
     if let Some(decided) = &decided {
         summary.retire = retire::run(archive, &mut state, decided, &mut news, &mut summary.failed).await?.map(Box::new);

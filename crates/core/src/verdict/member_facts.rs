@@ -19,8 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::{MemberFindings, OwnerReference};
+use super::model::{MemberFindings, MemberMemory, OwnerReference, Reason, Verdicts};
 use crate::archive::SCHEMA_VERSION;
+use crate::model::LaunchPermissions;
 use crate::timestamp;
 
 /// The reference kinds a probe checks in its account, in `checked` order.
@@ -214,8 +215,18 @@ pub fn accept_object(
     Ok(MemberFacts { probed_at: Some(key_time), images })
 }
 
-/// The findings of one AMI from every required member's facts (`None`: no fresh facts).
-pub fn findings_for(image_id: &str, required: &[String], facts: &BTreeMap<String, MemberFacts>) -> MemberFindings {
+/// The findings of one AMI from every required member's fresh facts (`facts`; a member
+/// without any is `missing`) and the state's memory of earlier facts (`memory`, this
+/// run's facts recorded already): a member whose fresh facts no longer list an AMI they
+/// listed since `window_start` lost sight of it, and a resource seen referencing it
+/// since then still counts as use.
+pub fn findings_for(
+    image_id: &str,
+    required: &[String],
+    facts: &BTreeMap<String, MemberFacts>,
+    memory: &MemberMemory,
+    window_start: DateTime<Utc>,
+) -> MemberFindings {
     let mut f = MemberFindings { required: required.to_vec(), ..Default::default() };
     let mut all: Option<BTreeSet<&str>> = None;
     for member in required {
@@ -225,6 +236,10 @@ pub fn findings_for(image_id: &str, required: &[String], facts: &BTreeMap<String
             continue;
         };
         let Some((checked, refs)) = probe.images.get(image_id) else {
+            let seen = memory.seen.get(member).and_then(|t| DateTime::from_timestamp(*t, 0));
+            if seen.is_some_and(|t| t >= window_start && probe.probed_at.is_none_or(|p| t < p)) {
+                f.lost_sight.push(member.clone());
+            }
             all = Some(BTreeSet::new());
             continue;
         };
@@ -235,7 +250,52 @@ pub fn findings_for(image_id: &str, required: &[String], facts: &BTreeMap<String
     }
     let all = all.unwrap_or_default();
     f.kinds_all_covered = PROBE_KINDS.iter().filter(|k| all.contains(*k)).map(|k| k.to_string()).collect();
+    f.used_in_window = memory
+        .uses
+        .iter()
+        .filter(|u| required.iter().any(|m| m == u.member()))
+        .filter(|u| u.last_seen() >= window_start && !f.references.iter().any(|a| a == u.arn()))
+        .cloned()
+        .collect();
     f
+}
+
+/// Whether a member can see (and launch) an AMI with these launch permissions: shared
+/// with its account, public, or shared with an organisation or OU. Without an
+/// Organizations lookup the product cannot tell which members an organisation or OU
+/// holds, so such sharing counts as visible to every required member (the safe side).
+pub fn member_can_see(permissions: &LaunchPermissions, member: &str) -> bool {
+    permissions.public
+        || !permissions.organizations.is_empty()
+        || !permissions.organizational_units.is_empty()
+        || permissions.accounts.iter().any(|a| a == member)
+}
+
+/// Keeps in `missing` only the members that can see the AMI: a member's missing facts
+/// hold back only the AMIs shared with it. A disabled AMI has no launch permissions
+/// (DisableImage removed them all) yet members may still reference it, so it counts as
+/// visible to every required member.
+pub fn scope_missing(findings: &mut MemberFindings, permissions: &LaunchPermissions, disabled: bool) {
+    if !disabled {
+        findings.missing.retain(|m| member_can_see(permissions, m));
+    }
+}
+
+/// At most this many launch-permission lookups per run (one DescribeImageAttribute call
+/// each, paced like the owner checks); AMIs beyond it keep every missing member, the
+/// safe side, and are looked up by a later run.
+pub const MAX_VISIBILITY_LOOKUPS: usize = 200;
+
+/// The AMIs whose launch permissions are worth a call: would-be candidates that only a
+/// missing member's facts hold back, first [`MAX_VISIBILITY_LOOKUPS`] in id order.
+pub fn visibility_lookups_due(verdicts: &Verdicts) -> Vec<String> {
+    verdicts
+        .verdicts
+        .iter()
+        .filter(|v| v.reasons.contains(&Reason::MemberProbeMissing))
+        .map(|v| v.image_id.clone())
+        .take(MAX_VISIBILITY_LOOKUPS)
+        .collect()
 }
 
 #[cfg(test)]
