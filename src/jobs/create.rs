@@ -165,10 +165,11 @@ async fn create_with(
         resource_types: types,
     };
     let outcome = ec2::create_report(&r.clients.ec2, &req).await;
-    if fallback && matches!(outcome, CreateOutcome::Created(_)) {
-        if let Some(refused) = shared.refused.lock().unwrap().as_mut() {
-            refused.created_with_fallback += 1;
-        }
+    if fallback
+        && matches!(outcome, CreateOutcome::Created(_))
+        && let Some(refused) = shared.refused.lock().unwrap().as_mut()
+    {
+        refused.created_with_fallback += 1;
     }
     outcome
 }

@@ -20,7 +20,7 @@ use crate::archive::ReportRow;
 use crate::model::Ami;
 use crate::retire::RetireState;
 use crate::timestamp;
-use crate::verdict::{AmiInput, Kind, LatestReport, MemberMemory, Reason, Verdict, Verdicts};
+use crate::verdict::{Kind, LatestReport, MemberMemory, Reason, Verdict, Verdicts};
 use crate::verdict::{Observation, ObservedState, OwnerObservation, ResourceTypes};
 
 pub const STATE_SCHEMA_VERSION: u32 = 1;
@@ -124,6 +124,10 @@ pub struct CollectState {
     /// seconds): the gap is announced once (`News::MemberProbeMissing`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub members_missing: BTreeMap<String, i64>,
+    /// The AMIs in retirement last published for the members (`state::retiring_list`):
+    /// the object is rewritten only when they change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_published: Option<String>,
 }
 
 impl Default for CollectState {
@@ -140,6 +144,7 @@ impl Default for CollectState {
             retire: RetireState::default(),
             routes: BTreeMap::new(),
             members_missing: BTreeMap::new(),
+            retiring_published: None,
         }
     }
 }
@@ -375,25 +380,6 @@ impl CollectState {
             !a.history.is_empty() || !a.owner_checks.is_empty() || !a.members.is_empty() || a.candidate_since.is_some()
         });
     }
-}
-
-/// Selected AMIs, older than the evidence may age, whose newest report of any state
-/// (archived or only listed) is older than that: the creates for them are refused or
-/// failing, or the create schedule stopped. Their verdicts are already `unknown`
-/// (`evidence_stale`); this says why in the alert, once per gap.
-pub fn report_gaps(inputs: &[AmiInput], now: DateTime<Utc>, max_age: Duration) -> Vec<News> {
-    inputs
-        .iter()
-        .filter(|i| i.ami.creation_date.is_some_and(|c| now - c > max_age))
-        .filter_map(|i| {
-            let newest = i.history.iter().map(|o| o.created_at()).max();
-            newest.is_none_or(|t| now - t > max_age).then(|| News::NoRecentReport {
-                image_id: i.ami.image_id.clone(),
-                name: i.ami.name.clone(),
-                newest_report: newest,
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

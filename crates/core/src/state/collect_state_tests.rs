@@ -1,7 +1,8 @@
 use super::*;
 use crate::archive::{ImageRow, SCHEMA_VERSION};
 use crate::fixtures::{self, t};
-use crate::verdict::{Breaker, Reason, Verdict};
+use crate::state::report_gaps;
+use crate::verdict::{AmiInput, Breaker, Reason, Verdict};
 
 fn row(report_id: &str, image_id: &str, created: &str, total_usage: i64) -> ReportRow {
     ReportRow {

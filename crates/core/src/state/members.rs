@@ -6,12 +6,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::collect_state::CollectState;
 use super::news::News;
-use crate::archive::ReportRow;
+use crate::archive::{ReportRow, SCHEMA_VERSION};
+use crate::retire::{Action, RetireMode, RetireState, Stage};
+use crate::verdict::AllowedImages;
 use crate::verdict::member_facts::MemberFacts;
+use crate::verdict::member_probe::{RetiringImage, RetiringList, deprecation_blocks_in};
 use crate::verdict::{AmiInput, Reason, Verdicts};
 
 impl CollectState {
@@ -52,6 +55,49 @@ impl CollectState {
     }
 }
 
+impl CollectState {
+    /// Whether `list` differs from the last one published (`retiring_published`).
+    pub fn retiring_changed(&self, list: &RetiringList) -> bool {
+        self.retiring_published.as_deref() != Some(retiring_identity(list).as_str())
+    }
+
+    pub fn mark_retiring_published(&mut self, list: &RetiringList) {
+        self.retiring_published = Some(retiring_identity(list));
+    }
+
+    /// Names, on each deprecation news of this run, the member accounts whose Allowed AMIs
+    /// settings refuse the AMI once deprecated (`allowed`: each member's settings, from
+    /// its fresh facts): launches there stop at `DeprecateAt`, or so many days after.
+    pub fn name_blocked_launches(&self, news: &mut [News], owner: &str, allowed: &BTreeMap<String, AllowedImages>) {
+        for n in news.iter_mut() {
+            if let News::Retirement { image_id, action: Action::Deprecate, blocks_launches_in, .. } = n {
+                let seen = self.amis.get(image_id.as_str()).map(|a| a.members.seen.clone()).unwrap_or_default();
+                *blocks_launches_in = deprecation_blocks_in(owner, &seen, allowed);
+            }
+        }
+    }
+}
+
+/// The AMIs in retirement the owner publishes for its members: every AMI the pipeline
+/// deprecated or disabled (enforce mode only: a dry run changed nothing members see).
+pub fn retiring_list(retire: &RetireState, owner: &str, region: &str) -> RetiringList {
+    let images = match retire.mode {
+        RetireMode::Enforce => retire
+            .records
+            .iter()
+            .filter(|(_, r)| matches!(r.stage, Stage::Deprecated | Stage::Disabled))
+            .map(|(id, r)| RetiringImage { image_id: id.clone(), stage: r.stage.as_str().to_string(), since: r.since })
+            .collect(),
+        _ => Vec::new(),
+    };
+    RetiringList { schema_version: SCHEMA_VERSION, owner_account_id: owner.into(), region: region.into(), images }
+}
+
+fn retiring_identity(list: &RetiringList) -> String {
+    let images: Vec<String> = list.images.iter().map(|i| format!("{}:{}", i.image_id, i.stage)).collect();
+    format!("{}:{}", list.region, images.join(","))
+}
+
 /// The AMIs each missing member holds back this run: verdicts `unknown` with
 /// `member_probe_missing` whose findings (scoped to the AMIs it can see) name it.
 pub fn held_by_missing(inputs: &[AmiInput], verdicts: &Verdicts) -> BTreeMap<String, Vec<String>> {
@@ -84,6 +130,25 @@ pub fn narrowed_report_types(rows: &[ReportRow], configured: &[String]) -> Optio
         used: newest.resource_types.iter().map(|t| t.resource_type.clone()).collect(),
         since: rows.iter().map(|r| r.report_creation_time).min()?,
     })
+}
+
+/// Selected AMIs, older than the evidence may age, whose newest report of any state
+/// (archived or only listed) is older than that: the creates for them are refused or
+/// failing, or the create schedule stopped. Their verdicts are already `unknown`
+/// (`evidence_stale`); this says why in the alert, once per gap.
+pub fn report_gaps(inputs: &[AmiInput], now: DateTime<Utc>, max_age: Duration) -> Vec<News> {
+    inputs
+        .iter()
+        .filter(|i| i.ami.creation_date.is_some_and(|c| now - c > max_age))
+        .filter_map(|i| {
+            let newest = i.history.iter().map(|o| o.created_at()).max();
+            newest.is_none_or(|t| now - t > max_age).then(|| News::NoRecentReport {
+                image_id: i.ami.image_id.clone(),
+                name: i.ami.name.clone(),
+                newest_report: newest,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

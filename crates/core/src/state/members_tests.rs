@@ -15,7 +15,7 @@ fn facts(at: &str, images: &[(&str, &[&str])]) -> BTreeMap<String, MemberFacts> 
             (id.to_string(), (vec!["ssm:Parameter".to_string()], refs.collect()))
         })
         .collect();
-    BTreeMap::from([(MEMBER.to_string(), MemberFacts { probed_at: Some(t(at)), images })])
+    BTreeMap::from([(MEMBER.to_string(), MemberFacts { probed_at: Some(t(at)), images, allowed_images: None })])
 }
 
 #[test]
@@ -139,4 +139,62 @@ fn reports_that_asked_for_fewer_types_than_configured_are_news_with_a_stable_key
         None
     );
     assert_eq!(narrowed_report_types(&rows, &two.map(String::from)), None, "asked what was configured");
+}
+
+#[test]
+fn the_retirement_list_holds_the_deprecated_and_disabled_amis_of_enforce_mode_and_is_published_on_change() {
+    use crate::retire::{RetireMode, RetireRecord, RetireState, Stage};
+    let record = |stage| RetireRecord { stage, since: t("2026-11-01T00:00:00Z"), deprecate_at: None, intent: None };
+    let mut retire = RetireState {
+        mode: RetireMode::Enforce,
+        records: BTreeMap::from([
+            ("ami-1".to_string(), record(Stage::Candidate)),
+            ("ami-2".to_string(), record(Stage::Deprecated)),
+            ("ami-3".to_string(), record(Stage::Disabled)),
+        ]),
+        unarchived: vec![],
+    };
+    let list = retiring_list(&retire, "123456789012", "eu-west-1");
+    let stages: Vec<(&str, &str)> = list.images.iter().map(|i| (i.image_id.as_str(), i.stage.as_str())).collect();
+    assert_eq!(stages, [("ami-2", "deprecated"), ("ami-3", "disabled")]);
+    let mut s = CollectState::default();
+    assert!(s.retiring_changed(&list));
+    s.mark_retiring_published(&list);
+    assert!(!s.retiring_changed(&list));
+    retire.mode = RetireMode::DryRun;
+    let dry = retiring_list(&retire, "123456789012", "eu-west-1");
+    assert!(dry.images.is_empty(), "a dry run changed nothing a member sees");
+    assert!(s.retiring_changed(&dry), "the emptied list is published too");
+}
+
+#[test]
+fn a_deprecation_names_the_members_that_saw_the_ami_and_refuse_deprecated_amis() {
+    use crate::retire::{Action, Outcome, RetireMode, Stage};
+    use crate::verdict::{AllowedImages, ImageCriterion};
+    let mut s = CollectState::default();
+    s.record_member_facts(&facts("2026-11-01T06:00:00Z", &[("ami-1", &[])]), &BTreeSet::from(["ami-1"]));
+    let retirement = |action| News::Retirement {
+        image_id: "ami-1".into(),
+        name: "x".into(),
+        mode: RetireMode::Enforce,
+        action,
+        outcome: Outcome::Done,
+        reason: "r".into(),
+        stage_before: Stage::Candidate,
+        stage_after: Stage::Deprecated,
+        stage_since: t("2026-11-01T00:00:00Z"),
+        detail: String::new(),
+        deprecate_at: None,
+        undo_command: None,
+        blocks_launches_in: vec![],
+    };
+    let mut news = vec![retirement(Action::Deprecate), retirement(Action::Disable)];
+    let strict = AllowedImages {
+        state: "enabled".into(),
+        managed_by: None,
+        criteria: vec![ImageCriterion { image_providers: vec![], max_days_since_deprecated: Some(0) }],
+    };
+    s.name_blocked_launches(&mut news, "123456789012", &BTreeMap::from([(MEMBER.to_string(), strict)]));
+    assert!(matches!(&news[0], News::Retirement { blocks_launches_in, .. } if blocks_launches_in == &[MEMBER]));
+    assert!(matches!(&news[1], News::Retirement { blocks_launches_in, .. } if blocks_launches_in.is_empty()));
 }

@@ -97,6 +97,11 @@ pub enum News {
         deprecate_at: Option<DateTime<Utc>>,
         #[serde(default)]
         undo_command: Option<String>,
+        /// For a deprecation: the member accounts whose Allowed AMIs settings refuse the
+        /// AMI once deprecated (`<account>`, or `<account> (+N days)`), where the step
+        /// stops launches (`CollectState::name_blocked_launches`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        blocks_launches_in: Vec<String>,
     },
     /// Archived reports asked EC2 for fewer resource types than `REPORT_RESOURCE_TYPES`
     /// (EC2 refused the others, and create fell back to the documented ones): their
@@ -188,5 +193,6 @@ pub fn retirement_news(d: &Decision, mode: RetireMode, region: &str) -> News {
         detail: d.detail.clone(),
         deprecate_at: d.deprecate_at,
         undo_command: undo_command(d, region),
+        blocks_launches_in: Vec::new(),
     }
 }

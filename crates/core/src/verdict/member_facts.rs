@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::{MemberFindings, MemberMemory, OwnerReference, Reason, Verdicts};
+use super::model::{AllowedImages, MemberFindings, MemberMemory, OwnerReference, Reason, Verdicts};
 use crate::archive::SCHEMA_VERSION;
 use crate::model::LaunchPermissions;
 use crate::timestamp;
@@ -52,6 +52,43 @@ pub struct ReferenceRow {
     pub checked: Vec<String>,
     /// Every resource of the probe account found referencing the AMI.
     pub references: Vec<OwnerReference>,
+    /// False for an AMI of the owner's retirement list the probe account cannot
+    /// describe (disabled, or no longer shared): its own resources were scanned for the
+    /// id (`checked` says which kinds). Absent in rows of earlier versions: described.
+    #[serde(default = "described_by_default")]
+    pub described: bool,
+    /// The AMI's stage in its owner's retirement list, if it is on it.
+    #[serde(default)]
+    pub retirement_stage: Option<String>,
+    /// The probe account's Allowed AMIs settings (the same on every row of a run).
+    #[serde(default)]
+    pub allowed_images: Option<AllowedImages>,
+}
+
+fn described_by_default() -> bool {
+    true
+}
+
+/// What the probe knows of one AMI it reports on: its owner, whether it could describe
+/// it, its stage in the owner's retirement list, and the kinds it checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbedImage {
+    pub owner: String,
+    pub described: bool,
+    pub retirement_stage: Option<String>,
+    pub checked: Vec<String>,
+}
+
+impl ProbedImage {
+    /// An AMI the account describes: every kind is checked.
+    pub fn described(owner: &str) -> Self {
+        Self {
+            owner: owner.to_string(),
+            described: true,
+            retirement_stage: None,
+            checked: PROBE_KINDS.iter().map(|k| k.to_string()).collect(),
+        }
+    }
 }
 
 /// Where and when a probe ran.
@@ -62,16 +99,17 @@ pub struct ProbeRun {
     pub probed_at: DateTime<Utc>,
 }
 
-/// The rows of one probe run: one per AMI seen (`images`: image id → owner), with the
-/// references found for it, AMIs in id order.
+/// The rows of one probe run: one per AMI probed, with the references found for it,
+/// AMIs in id order, each carrying the account's Allowed AMIs settings.
 pub fn probe_rows(
     run: &ProbeRun,
-    images: &BTreeMap<String, String>,
+    images: &BTreeMap<String, ProbedImage>,
     found: &BTreeMap<String, Vec<OwnerReference>>,
+    allowed: Option<&AllowedImages>,
 ) -> Vec<ReferenceRow> {
     images
         .iter()
-        .map(|(image_id, owner)| {
+        .map(|(image_id, image)| {
             let mut references = found.get(image_id).cloned().unwrap_or_default();
             references.sort_by(|a, b| (&a.resource_type, &a.arn).cmp(&(&b.resource_type, &b.arn)));
             references.dedup();
@@ -79,11 +117,14 @@ pub fn probe_rows(
                 schema_version: SCHEMA_VERSION,
                 probed_at: run.probed_at,
                 probe_account_id: run.account_id.clone(),
-                owner_account_id: owner.clone(),
+                owner_account_id: image.owner.clone(),
                 region: run.region.clone(),
                 image_id: image_id.clone(),
-                checked: PROBE_KINDS.iter().map(|k| k.to_string()).collect(),
+                checked: image.checked.clone(),
                 references,
+                described: image.described,
+                retirement_stage: image.retirement_stage.clone(),
+                allowed_images: allowed.cloned(),
             }
         })
         .collect()
@@ -192,6 +233,8 @@ pub enum Ignored {
 pub struct MemberFacts {
     pub probed_at: Option<DateTime<Utc>>,
     pub images: BTreeMap<String, (Vec<String>, Vec<OwnerReference>)>,
+    /// The member account's Allowed AMIs settings, when its probe recorded them.
+    pub allowed_images: Option<AllowedImages>,
 }
 
 /// Accepts the rows of one object found under `member`'s prefix as that member's facts.
@@ -211,8 +254,9 @@ pub fn accept_object(
             timestamp::format(&r.probed_at)
         )));
     }
+    let allowed_images = rows.iter().find_map(|r| r.allowed_images.clone());
     let images = rows.into_iter().map(|r| (r.image_id, (r.checked, r.references))).collect();
-    Ok(MemberFacts { probed_at: Some(key_time), images })
+    Ok(MemberFacts { probed_at: Some(key_time), images, allowed_images })
 }
 
 /// The findings of one AMI from every required member's fresh facts (`facts`; a member

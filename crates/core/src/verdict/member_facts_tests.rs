@@ -15,10 +15,13 @@ fn reference(arn: &str) -> OwnerReference {
 }
 
 fn rows_of(account: &str) -> Vec<ReferenceRow> {
-    let images = BTreeMap::from([("ami-1".to_string(), OWNER.to_string()), ("ami-2".to_string(), OWNER.to_string())]);
+    let images = BTreeMap::from([
+        ("ami-1".to_string(), ProbedImage::described(OWNER)),
+        ("ami-2".to_string(), ProbedImage::described(OWNER)),
+    ]);
     let arn = format!("arn:aws:ssm:eu-west-1:{account}:parameter/golden");
     let found = BTreeMap::from([("ami-1".to_string(), vec![reference(&arn), reference(&arn)])]);
-    probe_rows(&run(account), &images, &found)
+    probe_rows(&run(account), &images, &found, None)
 }
 
 #[test]
@@ -161,4 +164,33 @@ fn only_amis_held_by_a_missing_member_are_looked_up_and_at_most_the_bound() {
     let due = visibility_lookups_due(&Verdicts { verdicts, breaker: None });
     assert_eq!(due.len(), MAX_VISIBILITY_LOOKUPS);
     assert!(!due.contains(&"ami-x".to_string()));
+}
+
+#[test]
+fn rows_say_whether_the_ami_was_described_its_retirement_stage_and_the_allowed_amis_settings() {
+    let hidden = ProbedImage {
+        owner: OWNER.into(),
+        described: false,
+        retirement_stage: Some("disabled".into()),
+        checked: vec!["ssm:Parameter".into()],
+    };
+    let allowed = AllowedImages { state: "enabled".into(), ..Default::default() };
+    let rows =
+        probe_rows(&run(MEMBER), &BTreeMap::from([("ami-1".to_string(), hidden)]), &BTreeMap::new(), Some(&allowed));
+    let j = serde_json::to_value(&rows[0]).unwrap();
+    assert_eq!(
+        (j["described"].clone(), j["retirement_stage"].clone()),
+        (serde_json::json!(false), serde_json::json!("disabled"))
+    );
+    assert_eq!(j["allowed_images"]["state"], "enabled");
+    assert_eq!(j["checked"], serde_json::json!(["ssm:Parameter"]));
+    let facts = accept_object(MEMBER, run(MEMBER).probed_at, Ok(rows)).unwrap();
+    assert_eq!(facts.allowed_images, Some(allowed));
+
+    let mut earlier = serde_json::to_value(&rows_of(MEMBER)[0]).unwrap();
+    for field in ["described", "retirement_stage", "allowed_images"] {
+        earlier.as_object_mut().unwrap().remove(field);
+    }
+    let loaded: ReferenceRow = serde_json::from_value(earlier).unwrap();
+    assert!(loaded.described && loaded.retirement_stage.is_none() && loaded.allowed_images.is_none());
 }

@@ -70,6 +70,26 @@ pub struct OwnerReference {
     pub arn: String,
 }
 
+/// The reference types DescribeImageReferences documents (`ImageReferenceResourceType`).
+pub const KNOWN_REFERENCE_TYPES: [&str; 5] =
+    ["ec2:Instance", "ec2:LaunchTemplate", "ssm:Parameter", "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe"];
+
+impl OwnerReference {
+    /// A reference as DescribeImageReferences answered it (asked with
+    /// `IncludeAllResourceTypes`). Every reference is use, whatever its type: a kind AWS
+    /// adds next year is kept under its own name (or `unknown` when the answer names
+    /// none), never dropped, so it can never make an AMI look unused.
+    pub fn of_answer(resource_type: Option<&str>, arn: &str) -> Self {
+        let resource_type = resource_type.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("unknown");
+        Self { resource_type: resource_type.to_string(), arn: arn.to_string() }
+    }
+
+    /// Whether this version of the product knows the type (coverage names only those).
+    pub fn is_known_type(&self) -> bool {
+        KNOWN_REFERENCE_TYPES.contains(&self.resource_type.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OwnerFacts {
     pub references: Vec<OwnerReference>,
@@ -343,5 +363,52 @@ impl MemberMemory {
     pub fn prune(&mut self, horizon: i64) {
         self.uses.retain(|u| u.2 >= horizon);
         self.seen.retain(|_, t| *t >= horizon);
+    }
+}
+
+/// One image criterion of the account's Allowed AMIs settings, as far as deprecation
+/// goes: an AMI is allowed when it meets every condition of at least one criterion.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ImageCriterion {
+    /// `ImageProviders` (account ids, `amazon`, …); empty: any provider.
+    #[serde(default)]
+    pub image_providers: Vec<String>,
+    /// `DeprecationTimeCondition.MaximumDaysSinceDeprecated`; none: no deprecation condition.
+    #[serde(default)]
+    pub max_days_since_deprecated: Option<i64>,
+}
+
+/// The member account's Allowed AMIs settings (GetAllowedImagesSettings).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AllowedImages {
+    /// `disabled` | `audit-mode` | `enabled`.
+    pub state: String,
+    #[serde(default)]
+    pub managed_by: Option<String>,
+    #[serde(default)]
+    pub criteria: Vec<ImageCriterion>,
+}
+
+impl AllowedImages {
+    /// How many days after its deprecation an AMI of `owner` can no longer be launched
+    /// in this account (`Some(0)`: from `DeprecateAt` on), or `None` when deprecation does
+    /// not block it: Allowed AMIs not `enabled`, or a criterion that could allow it has
+    /// no deprecation condition. Criteria naming other providers cannot allow it; the
+    /// other conditions (names, creation date) are taken as met, so deprecation is the
+    /// deciding condition (the warning errs towards being given).
+    pub fn deprecation_blocks_after(&self, owner: &str) -> Option<i64> {
+        if self.state != "enabled" {
+            return None;
+        }
+        let could_allow = self
+            .criteria
+            .iter()
+            .filter(|c| c.image_providers.is_empty() || c.image_providers.iter().any(|p| p == owner));
+        let mut longest = None;
+        for c in could_allow {
+            let days = c.max_days_since_deprecated?;
+            longest = Some(longest.map_or(days, |l: i64| l.max(days)));
+        }
+        longest
     }
 }
