@@ -182,10 +182,10 @@ pub(super) fn other_line(n: &News) -> String {
             clean(&configured.join(","))
         ),
         News::MemberProbeMissing { member, since, held } => format!(
-            "- member account {} has no fresh probe facts since {}: {} it can see stay unknown until it probes again{} (announced once per gap)",
+            "- member account {} has no fresh probe facts since {}: the AMIs it can see stay unknown until it probes again ({}{}; announced once per gap)",
             clean(member),
             timestamp::format(since),
-            plural(held.len(), "AMI", "AMIs"),
+            plural(held.len(), "AMI held", "AMIs held"),
             held_list(held)
         ),
     }
@@ -196,8 +196,8 @@ fn held_list(held: &[String]) -> String {
     const SHOWN: usize = 10;
     match held.len() {
         0 => String::new(),
-        n if n <= SHOWN => format!(" ({})", clean(&held.join(", "))),
-        n => format!(" ({}, and {} more)", clean(&held[..SHOWN].join(", ")), n - SHOWN),
+        n if n <= SHOWN => format!(": {}", clean(&held.join(", "))),
+        n => format!(": {}, and {} more", clean(&held[..SHOWN].join(", ")), n - SHOWN),
     }
 }
 

@@ -372,11 +372,12 @@ impl CollectState {
         self.processed.retain(|d, _| *d >= oldest_date);
         let oldest_notice = timestamp::format(&(now - Duration::days(60)));
         self.notified.retain(|k, at| k.starts_with("candidate:") || *at >= oldest_notice);
-        let horizon = (now - Duration::days(i64::from(history_days))).timestamp();
+        let horizon_time = now - Duration::days(i64::from(history_days));
+        let horizon = horizon_time.timestamp();
         self.amis.retain(|_, a| {
             a.history.retain(|o| o.created >= horizon);
             a.owner_checks.retain(|o| o.0 >= horizon);
-            a.members.prune(horizon);
+            a.members.prune(horizon_time);
             !a.history.is_empty() || !a.owner_checks.is_empty() || !a.members.is_empty() || a.candidate_since.is_some()
         });
     }

@@ -280,7 +280,7 @@ pub fn findings_for(
             continue;
         };
         let Some((checked, refs)) = probe.images.get(image_id) else {
-            let seen = memory.seen.get(member).and_then(|t| DateTime::from_timestamp(*t, 0));
+            let seen = memory.last_listed_by(member);
             if seen.is_some_and(|t| t >= window_start && probe.probed_at.is_none_or(|p| t < p)) {
                 f.lost_sight.push(member.clone());
             }

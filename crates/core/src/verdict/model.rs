@@ -310,7 +310,7 @@ pub struct MemberFindings {
 }
 
 /// A member resource seen referencing an AMI, as the state remembers it:
-/// `[member, arn, last seen (Unix seconds)]`.
+/// `[member, arn, last seen (Unix milliseconds: the probe's clock, as its facts say)]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberUse(pub String, pub String, pub i64);
 
@@ -324,7 +324,7 @@ impl MemberUse {
     }
 
     pub fn last_seen(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp(self.2, 0).unwrap_or_default()
+        DateTime::from_timestamp_millis(self.2).unwrap_or_default()
     }
 }
 
@@ -335,7 +335,7 @@ impl MemberUse {
 pub struct MemberMemory {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uses: Vec<MemberUse>,
-    /// Member → when its facts last listed the AMI (Unix seconds).
+    /// Member → when its facts last listed the AMI (Unix milliseconds).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub seen: std::collections::BTreeMap<String, i64>,
 }
@@ -348,7 +348,7 @@ impl MemberMemory {
     /// Remembers one member's facts of this AMI probed at `at`: it listed the AMI, with
     /// these resources referencing it. Reading the same facts twice changes nothing.
     pub fn record(&mut self, member: &str, at: DateTime<Utc>, arns: &[String]) {
-        let t = at.timestamp();
+        let t = at.timestamp_millis();
         let seen = self.seen.entry(member.to_string()).or_insert(t);
         *seen = (*seen).max(t);
         for arn in arns {
@@ -359,10 +359,16 @@ impl MemberMemory {
         }
     }
 
-    /// Forgets what is older than `horizon` (Unix seconds).
-    pub fn prune(&mut self, horizon: i64) {
+    /// Forgets what is older than `horizon`.
+    pub fn prune(&mut self, horizon: DateTime<Utc>) {
+        let horizon = horizon.timestamp_millis();
         self.uses.retain(|u| u.2 >= horizon);
         self.seen.retain(|_, t| *t >= horizon);
+    }
+
+    /// When `member`'s facts last listed the AMI.
+    pub fn last_listed_by(&self, member: &str) -> Option<DateTime<Utc>> {
+        self.seen.get(member).and_then(|t| DateTime::from_timestamp_millis(*t))
     }
 }
 

@@ -378,7 +378,7 @@ fn a_member_reference_seen_earlier_in_the_window_keeps_the_ami_in_use_naming_it(
     let arn = "arn:aws:ssm:us-east-1:111111111111:parameter/golden";
     let seen = now() - Duration::days(7);
     let m = MemberFindings {
-        used_in_window: vec![MemberUse("111111111111".into(), arn.into(), seen.timestamp())],
+        used_in_window: vec![MemberUse("111111111111".into(), arn.into(), seen.timestamp_millis())],
         ..members(&[], &[])
     };
     let v = one(AmiInput { members: m, ..input(&a, daily(30, 1, 0), clean_owner()) });
