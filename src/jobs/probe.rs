@@ -180,3 +180,7 @@ async fn references(
     }
     Ok((found, answered))
 }
+
+#[cfg(test)]
+#[path = "probe_tests.rs"]
+mod tests;
