@@ -56,9 +56,16 @@ impl CollectState {
 }
 
 impl CollectState {
-    /// Whether `list` differs from the last one published (`retiring_published`).
+    /// Whether `list` differs from the last one published (`retiring_published`). A
+    /// state that never published one counts as having published an empty list, so a
+    /// deployment that retires nothing writes nothing (a stale list left behind by a lost
+    /// state only makes members look for more ids, never fewer).
     pub fn retiring_changed(&self, list: &RetiringList) -> bool {
-        self.retiring_published.as_deref() != Some(retiring_identity(list).as_str())
+        let published = match &self.retiring_published {
+            Some(p) => p.clone(),
+            None => retiring_identity(&RetiringList { images: vec![], ..list.clone() }),
+        };
+        published != retiring_identity(list)
     }
 
     pub fn mark_retiring_published(&mut self, list: &RetiringList) {

@@ -165,6 +165,7 @@ fn the_retirement_list_holds_the_deprecated_and_disabled_amis_of_enforce_mode_an
     let dry = retiring_list(&retire, "123456789012", "eu-west-1");
     assert!(dry.images.is_empty(), "a dry run changed nothing a member sees");
     assert!(s.retiring_changed(&dry), "the emptied list is published too");
+    assert!(!CollectState::default().retiring_changed(&dry), "nothing ever retired: nothing to write");
 }
 
 #[test]
