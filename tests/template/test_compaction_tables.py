@@ -28,7 +28,7 @@ def test_generated_tables_and_views_are_in_sync():
 
 def rust_columns() -> dict[str, dict[str, str]]:
     """The `DatasetSpec` columns of crates/core/src/compaction/plan.rs, as the binary types its parts."""
-    src = (ROOT / "src" / "core" / "compaction.rs").read_text(encoding="utf-8")
+    src = (ROOT / "crates" / "core" / "src" / "compaction" / "plan.rs").read_text(encoding="utf-8")
     image = re.search(r'const IMAGE_TYPE: &str = "([^"]+)";', src).group(1)
     out = {}
     for name, body in re.findall(r'name: "(\w+)",\s*closing: Closing::\w+,\s*columns: &\[(.*?)\n    \],', src, re.S):
