@@ -170,7 +170,7 @@ pub async fn create_report(ec2: &Client, r: &CreateRequest<'_>) -> CreateOutcome
     }
     match req.send().await {
         Ok(out) => CreateOutcome::of_answer(out.report_id()),
-        Err(e) => CreateOutcome::of_refusal(error_code(&e), error_text(&e)),
+        Err(e) => CreateOutcome::of_refusal(error_code(&e), error_text(&e), r.resource_types),
     }
 }
 

@@ -102,6 +102,12 @@ impl Fake {
             rbin: aws_sdk_rbin::Client::from_conf(
                 aws_sdk_rbin::config::Builder::from(&shared).endpoint_url("http://rbin.test").build(),
             ),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&shared).endpoint_url("http://ssm.test").build(),
+            ),
+            imagebuilder: aws_sdk_imagebuilder::Client::from_conf(
+                aws_sdk_imagebuilder::config::Builder::from(&shared).endpoint_url("http://imagebuilder.test").build(),
+            ),
             sns: aws_sdk_sns::Client::from_conf(
                 aws_sdk_sns::config::Builder::from(&shared).endpoint_url("http://sns.test").build(),
             ),

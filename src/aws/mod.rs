@@ -6,6 +6,7 @@ pub mod ec2;
 #[cfg(test)]
 pub mod fake;
 pub mod fleets;
+pub mod member_scan;
 pub mod preflight;
 pub mod probe;
 pub mod rate;
@@ -32,6 +33,10 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     /// Recycle Bin rules: the retirement pipeline deregisters only what they can restore.
     pub rbin: aws_sdk_rbin::Client,
+    /// The member probe's scans: SSM parameters of data type `aws:ec2:image`.
+    pub ssm: aws_sdk_ssm::Client,
+    /// The member probe's scans: Image Builder image and container recipes.
+    pub imagebuilder: aws_sdk_imagebuilder::Client,
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
@@ -98,6 +103,8 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             autoscaling: aws_sdk_autoscaling::Client::new(&shared),
             rbin: aws_sdk_rbin::Client::new(&shared),
+            ssm: aws_sdk_ssm::Client::new(&shared),
+            imagebuilder: aws_sdk_imagebuilder::Client::new(&shared),
             sns: aws_sdk_sns::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             cost_explorer_config: aws_sdk_costexplorer::config::Builder::from(&shared)

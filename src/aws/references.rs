@@ -47,29 +47,49 @@ fn resource_types(version_depth: u32) -> Vec<ResourceTypeRequest> {
 
 pub(super) type ReferencesById = BTreeMap<String, Vec<OwnerReference>>;
 
+/// DescribeImageReferences' refusal, with its code (the member probe reads it: see
+/// `core::verdict::member_probe::by_id_refusal_means_absent`).
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub code: Option<String>,
+    text: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 /// The owner account's resources referencing each image (at most 10 ids per call).
 pub(super) async fn references(
     ec2: &Client,
     image_ids: &[String],
     version_depth: u32,
 ) -> anyhow::Result<ReferencesById> {
+    // Every type AWS has (`IncludeAllResourceTypes`), the explicit options overriding
+    // its defaults (instance states without `terminated`, the configured version depth).
     let mut pages = ec2
         .describe_image_references()
         .set_image_ids(Some(image_ids.to_vec()))
+        .include_all_resource_types(true)
         .set_resource_types(Some(resource_types(version_depth)))
         .into_paginator()
         .send();
     let mut found: BTreeMap<String, Vec<OwnerReference>> = BTreeMap::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("ec2:DescribeImageReferences failed: {}", error_text(&e)))?;
+        let page = page.map_err(|e| Refusal {
+            code: super::error_code(&e).map(str::to_string),
+            text: format!("ec2:DescribeImageReferences failed: {}", error_text(&e)),
+        })?;
         for r in page.image_references() {
             let (Some(image_id), Some(arn)) = (r.image_id(), r.arn()) else {
                 anyhow::bail!("ec2:DescribeImageReferences returned a reference without ImageId or Arn");
             };
-            found.entry(image_id.to_string()).or_default().push(OwnerReference {
-                resource_type: r.resource_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
-                arn: arn.to_string(),
-            });
+            let reference = OwnerReference::of_answer(r.resource_type().map(|t| t.as_str()), arn);
+            found.entry(image_id.to_string()).or_default().push(reference);
         }
     }
     Ok(found)
@@ -173,4 +193,33 @@ pub async fn owner_checks(
         }
     }
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::fake::{Answer, Fake};
+
+    #[tokio::test]
+    async fn every_type_is_asked_with_the_explicit_options_and_an_unknown_type_counts_as_a_reference() {
+        let fake = Fake::new(aws_smithy_types::retry::RetryConfig::disabled(), |call| {
+            assert_eq!(call.action, "DescribeImageReferences");
+            assert_eq!(call.param("IncludeAllResourceTypes"), Some("true"));
+            assert_eq!(call.param("ResourceType.1.ResourceType"), Some("ec2:Instance"));
+            assert_eq!(call.param("ResourceType.1.ResourceTypeOption.1.OptionName"), Some("state-name"));
+            assert_eq!(call.param("ResourceType.1.ResourceTypeOption.1.OptionValue.4"), Some("stopped"));
+            assert_eq!(call.param("ResourceType.2.ResourceTypeOption.1.OptionValue.1"), Some("7"));
+            Answer::ok(
+                "<DescribeImageReferencesResponse><imageReferenceSet>\
+                 <item><imageId>ami-1</imageId><resourceType>ec2:SomethingNew</resourceType><arn>arn:aws:new:1</arn></item>\
+                 <item><imageId>ami-1</imageId><arn>arn:aws:untyped:1</arn></item>\
+                 <item><imageId>ami-2</imageId><resourceType>ssm:Parameter</resourceType><arn>arn:aws:ssm:p</arn></item>\
+                 </imageReferenceSet></DescribeImageReferencesResponse>",
+            )
+        });
+        let found = references(&fake.clients.ec2, &["ami-1".into(), "ami-2".into()], 7).await.unwrap();
+        let types = |id: &str| found[id].iter().map(|r| r.resource_type.as_str()).collect::<Vec<_>>();
+        assert_eq!(types("ami-1"), ["ec2:SomethingNew", "unknown"]);
+        assert_eq!(types("ami-2"), ["ssm:Parameter"]);
+    }
 }

@@ -25,10 +25,12 @@ use crate::aws::{ec2, s3, uploads};
 use crate::core::archive::{ArchiveKeys, Dataset, Provenance, ReportRow};
 use crate::core::model::{Ami, MalformedReport, ReportListing, ReportState, UsageReport};
 use crate::core::state::routes_of;
-use crate::core::state::{CollectState, News};
+use crate::core::state::{CollectState, News, narrowed_report_types, retiring_list};
 use crate::core::state::{expiring_unarchived, lateness_news, quarantine_news, stale_uploads, triage, unabsorbed};
 use crate::core::timestamp;
 use crate::core::verdict::Kind;
+use crate::core::verdict::member_facts::org_prefix_of;
+use crate::core::verdict::member_probe::retiring_object;
 
 /// History kept beyond the verdict window, so a window that moves between runs (or a
 /// run that is late) still sees every report it needs.
@@ -153,10 +155,15 @@ async fn remember_and_tell(
     }
     let rows = recover(archive, &state, &listing.reports, archived, rows).await?;
     let mut news: Vec<News> = rows.iter().flat_map(|row| state.absorb(row)).collect();
+    news.extend(narrowed_report_types(&rows, &r.config.report_resource_types));
     let (candidates, decided) = decide(archive, &mut state, listing, archived, &mut news, summary).await;
     if let Some(decided) = &decided {
         summary.retire = retire::run(archive, &mut state, decided, &mut news, &mut summary.failed).await?.map(Box::new);
+        if let Some(probes) = &decided.counts.member_probes {
+            state.name_blocked_launches(&mut news, &archive.provenance.owner_account_id, &probes.allowed_images);
+        }
     }
+    publish_retiring(archive, &mut state, &mut summary.failed).await;
     news.extend(lateness_news(late.pending_too_long, late.expiring));
     news.extend(quarantine_news(&listing.malformed));
     save(archive, &mut state, news).await?;
@@ -322,6 +329,30 @@ async fn decide(
     let candidates =
         decided.verdicts.verdicts.iter().filter(|v| v.kind == Kind::Candidate).map(|v| v.image_id.clone()).collect();
     (candidates, Some(decided))
+}
+
+/// Publishes the AMIs in retirement for the member probes (organisation mode, when the
+/// list changed), before the state that remembers it is saved. A refused write is a
+/// failure of the run, retried by the next one; meanwhile a member that lost sight of a
+/// disabled AMI holds its verdict `unknown` (`member_lost_sight`), the safe side.
+async fn publish_retiring(archive: &Archive<'_>, state: &mut CollectState, failed: &mut Vec<Failure>) {
+    if org_prefix_of(&archive.keys.prefix).is_none() {
+        return;
+    }
+    let (owner, region) = (&archive.provenance.owner_account_id, &archive.provenance.region);
+    let list = retiring_list(&state.retire, owner, region);
+    if !state.retiring_changed(&list) {
+        return;
+    }
+    let key = retiring_object(&archive.keys.prefix, region);
+    let written = match serde_json::to_vec(&list) {
+        Ok(body) => s3::put(&archive.run.clients.s3, archive.bucket, &key, body, "application/json").await,
+        Err(e) => Err(e.into()),
+    };
+    match written {
+        Ok(()) => state.mark_retiring_published(&list),
+        Err(e) => failed.push(Failure { id: key, error: format!("{e:#}") }),
+    }
 }
 
 /// Queues the news and saves the state before anything is published, retried like

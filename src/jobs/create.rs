@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Failure, Run};
 use crate::aws::ec2::{self, CreateRequest};
-use crate::core::create::CreateOutcome;
+use crate::core::create::{CreateOutcome, documented_fallback, fallback_token};
 use crate::core::create::{Skip, client_token, period_label, period_of, plan_create};
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -29,9 +29,33 @@ pub struct CreateSummary {
     /// earlier report still pending): the next run in the same period creates them.
     pub remaining: usize,
     pub stopped_because: Option<String>,
+    /// EC2 refused the configured report resource types (`InvalidParameterValue`): the
+    /// run asked for the documented two instead, from the first refusal on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_types_refused: Option<TypesRefused>,
     /// Wall time of the create calls alone (after listing AMIs and reports): what the
     /// account's mutating token bucket bounds, so the figure to compare with it.
     pub creating_seconds: f64,
+}
+
+/// The configured types EC2 refused, the ones this run used instead, and EC2's words.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TypesRefused {
+    pub configured: Vec<String>,
+    pub used: Vec<String>,
+    pub error: String,
+    /// Reports created with the documented types (their verdicts say the other types
+    /// were not checked).
+    pub created_with_fallback: usize,
+}
+
+/// What the create calls share: whether an account-wide stop was reached, and the
+/// refusal of the configured types (then every later create asks for the fallback).
+#[derive(Default)]
+struct Shared {
+    stop: AtomicBool,
+    stop_reason: std::sync::Mutex<Option<String>>,
+    refused: std::sync::Mutex<Option<TypesRefused>>,
 }
 
 pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
@@ -51,7 +75,8 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
     summary.selected = plan.to_create.len() + summary.already_reported + summary.not_available;
 
     let creating = std::time::Instant::now();
-    let (outcomes, stopped_because) = create_all(r, &plan.to_create, period).await;
+    let (outcomes, stopped_because, refused) = create_all(r, &plan.to_create, period).await;
+    summary.resource_types_refused = refused;
     summary.creating_seconds = creating.elapsed().as_secs_f64();
     for (image_id, outcome) in outcomes {
         count(&mut summary, image_id, outcome);
@@ -64,30 +89,29 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CreateSummary> {
 
 /// Creates the reports, `create_concurrency` at a time, until the deadline passes or an
 /// account-wide quota is reached; an image not tried has no outcome. Returns why it
-/// stopped early, if it did.
+/// stopped early, if it did, and the refusal of the configured types, if any.
 async fn create_all(
     r: &Run<'_>,
     to_create: &[String],
     period: chrono::NaiveDate,
-) -> (Vec<(String, Option<CreateOutcome>)>, Option<String>) {
-    let stop = AtomicBool::new(false);
-    let stop_reason = std::sync::Mutex::new(None::<String>);
+) -> (Vec<(String, Option<CreateOutcome>)>, Option<String>, Option<TypesRefused>) {
+    let shared = Shared::default();
     let outcomes = futures::stream::iter(to_create)
         .map(|image_id| {
-            let (stop, stop_reason) = (&stop, &stop_reason);
+            let shared = &shared;
             async move {
-                if stop.load(Ordering::SeqCst) {
+                if shared.stop.load(Ordering::SeqCst) {
                     return (image_id.clone(), None);
                 }
                 if r.deadline.passed() {
-                    stop.store(true, Ordering::SeqCst);
-                    stop_reason.lock().unwrap().get_or_insert("time budget reached".into());
+                    shared.stop.store(true, Ordering::SeqCst);
+                    shared.stop_reason.lock().unwrap().get_or_insert("time budget reached".into());
                     return (image_id.clone(), None);
                 }
-                let outcome = create_one(r, image_id, period).await;
+                let outcome = create_one(r, image_id, period, shared).await;
                 if let CreateOutcome::QuotaReached(why) = &outcome {
-                    stop.store(true, Ordering::SeqCst);
-                    stop_reason.lock().unwrap().get_or_insert(why.clone());
+                    shared.stop.store(true, Ordering::SeqCst);
+                    shared.stop_reason.lock().unwrap().get_or_insert(why.clone());
                 }
                 (image_id.clone(), Some(outcome))
             }
@@ -95,20 +119,59 @@ async fn create_all(
         .buffer_unordered(r.config.create_concurrency)
         .collect()
         .await;
-    (outcomes, stop_reason.into_inner().unwrap())
+    (outcomes, shared.stop_reason.into_inner().unwrap(), shared.refused.into_inner().unwrap())
 }
 
-async fn create_one(r: &Run<'_>, image_id: &str, period: chrono::NaiveDate) -> CreateOutcome {
-    let token = client_token(image_id, period);
+/// One AMI's create: with the configured types until EC2 refuses them, then (for this
+/// AMI at once, and for every later one) with the documented fallback.
+async fn create_one(r: &Run<'_>, image_id: &str, period: chrono::NaiveDate, shared: &Shared) -> CreateOutcome {
+    let configured = &r.config.report_resource_types;
+    let fallback = documented_fallback(configured);
+    let refused_before = shared.refused.lock().unwrap().is_some();
+    let first = match (&fallback, refused_before) {
+        (Some(types), true) => return create_with(r, image_id, period, types, true, shared).await,
+        _ => create_with(r, image_id, period, configured, false, shared).await,
+    };
+    match (first, fallback) {
+        (CreateOutcome::TypesRefused(error), Some(types)) => {
+            tracing::warn!(image_id, error, used = ?types, "EC2 refused the configured report resource types; using the documented ones for the rest of the run");
+            shared.refused.lock().unwrap().get_or_insert_with(|| TypesRefused {
+                configured: configured.clone(),
+                used: types.clone(),
+                error,
+                created_with_fallback: 0,
+            });
+            create_with(r, image_id, period, &types, true, shared).await
+        }
+        (outcome, _) => outcome,
+    }
+}
+
+async fn create_with(
+    r: &Run<'_>,
+    image_id: &str,
+    period: chrono::NaiveDate,
+    types: &[String],
+    fallback: bool,
+    shared: &Shared,
+) -> CreateOutcome {
+    let token = fallback_token(&client_token(image_id, period), fallback);
     let req = CreateRequest {
         image_id,
         client_token: &token,
         period,
         version_depth: r.config.launch_template_version_depth,
         account_ids: &r.config.report_account_ids,
-        resource_types: &r.config.report_resource_types,
+        resource_types: types,
     };
-    ec2::create_report(&r.clients.ec2, &req).await
+    let outcome = ec2::create_report(&r.clients.ec2, &req).await;
+    if fallback
+        && matches!(outcome, CreateOutcome::Created(_))
+        && let Some(refused) = shared.refused.lock().unwrap().as_mut()
+    {
+        refused.created_with_fallback += 1;
+    }
+    outcome
 }
 
 /// Where one image's outcome counts in the summary.
@@ -129,6 +192,8 @@ fn count(summary: &mut CreateSummary, image_id: String, outcome: Option<CreateOu
             summary.previous_still_pending_images.push(image_id);
             summary.remaining += 1;
         }
+        // Only `create_one` sees this outcome: it retries with the fallback at once.
+        Some(CreateOutcome::TypesRefused(error)) => summary.failed.push(Failure { id: image_id, error }),
         Some(CreateOutcome::QuotaReached(_)) | None => summary.remaining += 1,
     }
 }

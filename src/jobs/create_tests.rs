@@ -179,3 +179,49 @@ async fn a_passed_deadline_starts_no_create() {
     assert_eq!((s.created, s.remaining), (0, 2));
     assert_eq!(s.stopped_because.as_deref(), Some("time budget reached"));
 }
+
+/// The resource types a create call asked for, in order.
+fn asked_types(call: &Call) -> Vec<String> {
+    (1..).map_while(|i| call.param(&format!("ResourceType.{i}.ResourceType")).map(str::to_string)).collect()
+}
+
+#[tokio::test]
+async fn refused_recipe_types_fall_back_to_the_documented_two_for_that_ami_and_the_rest_of_the_run() {
+    let fake = Fake::new(
+        no_retries(),
+        ec2(&["ami-1", "ami-2", "ami-3"], &[], |call| {
+            if asked_types(call).iter().any(|t| t.starts_with("imagebuilder:")) {
+                Answer::query_error(400, "InvalidParameterValue")
+            } else {
+                created(call)
+            }
+        }),
+    );
+    let s = create(&fake, 1, Deadline::NONE).await;
+    assert_eq!((s.created, s.failed.len(), s.remaining), (3, 0, 0), "{s:?}");
+    let creates: Vec<(String, Vec<String>, String)> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.action == "CreateImageUsageReport")
+        .map(|c| (c.param("ImageId").unwrap().into(), asked_types(c), c.param("ClientToken").unwrap().into()))
+        .collect();
+    let two = vec!["ec2:Instance".to_string(), "ec2:LaunchTemplate".to_string()];
+    assert_eq!(creates.len(), 4, "one refused call, then one call per AMI: {creates:?}");
+    assert_eq!((creates[0].0.as_str(), creates[0].1.len()), ("ami-1", 4));
+    assert_eq!(creates[1], ("ami-1".into(), two.clone(), "aur-ami-1-20261122-d2".into()));
+    assert_eq!(creates[2], ("ami-2".into(), two.clone(), "aur-ami-2-20261122-d2".into()));
+    assert_eq!(creates[3].1, two);
+    let refused = s.resource_types_refused.expect("the refusal is in the summary");
+    assert_eq!((refused.used, refused.created_with_fallback), (two, 3));
+    assert_eq!(refused.configured.len(), 4);
+    assert!(refused.error.starts_with("InvalidParameterValue"), "{}", refused.error);
+}
+
+#[tokio::test]
+async fn a_refusal_of_the_documented_types_is_a_failure_and_nothing_is_retried() {
+    let fake = Fake::new(no_retries(), ec2(&["ami-1"], &[], |_| Answer::query_error(400, "InvalidParameterValue")));
+    let s = create(&fake, 1, Deadline::NONE).await;
+    assert_eq!((s.created, s.failed.len()), (0, 1));
+    assert_eq!(created_images(&fake), ["ami-1", "ami-1"], "the configured types, then the fallback once");
+    assert!(s.resource_types_refused.is_some());
+}

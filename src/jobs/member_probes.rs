@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::archive::Archive;
 use crate::aws::s3;
+use crate::core::verdict::AllowedImages;
 use crate::core::verdict::member_facts::{
     Ignored, ListedObject, MemberFacts, accept_object, check_size, decode_rows, fresh_objects, fresh_start_after,
     member_prefix, org_prefix_of,
@@ -29,6 +30,10 @@ pub struct MemberProbeCounts {
     pub ignored_foreign: usize,
     /// Members whose prefix could not be listed or read (S3 refused): counted as missing.
     pub unreadable: usize,
+    /// Each fresh member's Allowed AMIs settings, as its probe recorded them (a
+    /// deprecation announcement names the members where they stop launches).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub allowed_images: BTreeMap<String, AllowedImages>,
 }
 
 /// Every required member's fresh facts, by member id, and what happened reading them.
@@ -46,6 +51,9 @@ pub async fn read(archive: &Archive<'_>) -> (BTreeMap<String, MemberFacts>, Memb
         match newest_fresh(archive, org, member, &mut counts).await {
             Ok(Some(f)) => {
                 counts.fresh += 1;
+                if let Some(allowed) = &f.allowed_images {
+                    counts.allowed_images.insert(member.clone(), allowed.clone());
+                }
                 facts.insert(member.clone(), f);
             }
             Ok(None) => counts.missing.push(member.clone()),

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::archive::Archive;
@@ -13,9 +14,9 @@ use crate::aws::{ec2, references, s3};
 use crate::core::archive::jsonl;
 use crate::core::create::selected_for_verdict;
 use crate::core::model::{Ami, ReportListing};
-use crate::core::state::{AmiState, CollectState, News, report_gaps};
+use crate::core::state::{AmiState, CollectState, News, held_by_missing, report_gaps};
 use crate::core::verdict::live_observations;
-use crate::core::verdict::member_facts::findings_for;
+use crate::core::verdict::member_facts::{findings_for, scope_missing, visibility_lookups_due};
 use crate::core::verdict::{AmiInput, Kind, OwnerCheck, Verdicts, evaluate, owner_checks_due, verdicts_digest};
 use crate::core::verdict::{FamilyCounts, MAX_FAMILIES, family_counts};
 use crate::core::verdict::{LatestReport, RowContext, verdict_row, verdicts_object};
@@ -45,7 +46,9 @@ pub struct Decided {
     pub verdicts: Verdicts,
     pub amis: Vec<Ami>,
     pub counts: VerdictCounts,
-    /// Selected AMIs whose newest report is too old (see `news::report_gaps`).
+    /// Gaps in the evidence: selected AMIs whose newest report is too old
+    /// (`state::report_gaps`), and required members without fresh facts, once per gap
+    /// (`CollectState::member_gaps`).
     pub gaps: Vec<News>,
 }
 
@@ -88,13 +91,14 @@ pub async fn decide(
     let mut inputs = inputs(&amis, state, listing, archived, r.now);
     let mut counts = VerdictCounts { selected: amis.len(), ..Default::default() };
     if !r.config.require_member_probes.is_empty() {
-        let (facts, probes) = member_probes::read(archive).await;
-        for input in &mut inputs {
-            input.members = findings_for(&input.ami.image_id, &r.config.require_member_probes, &facts);
-        }
-        counts.member_probes = Some(probes);
+        counts.member_probes = Some(member_findings(archive, state, &mut inputs).await);
     }
     let mut verdicts = evaluate(&inputs, settings, r.now);
+    let lookups = visibility_lookups_due(&verdicts);
+    if !lookups.is_empty() && !r.deadline.passed() {
+        scope_to_visibility(archive, &lookups, &mut inputs).await;
+        verdicts = evaluate(&inputs, settings, r.now);
+    }
     let due = owner_checks_due(&verdicts, &inputs, r.now);
     if !due.is_empty() && !r.deadline.passed() {
         let known_launch: BTreeMap<&str, _> =
@@ -118,8 +122,10 @@ pub async fn decide(
         verdicts = evaluate(&inputs, settings, r.now);
         state.record_owner_checks(&used, r.now);
     }
-    let gaps = report_gaps(&inputs, r.now, settings.max_evidence_age());
+    let mut gaps = report_gaps(&inputs, r.now, settings.max_evidence_age());
     counts.without_recent_report = gaps.len();
+    let missing = counts.member_probes.as_ref().map(|p| p.missing.clone()).unwrap_or_default();
+    gaps.extend(state.member_gaps(&missing, &held_by_missing(&inputs, &verdicts), r.now));
     counts.candidate = verdicts.count(Kind::Candidate);
     counts.in_use = verdicts.count(Kind::InUse);
     counts.unknown = verdicts.count(Kind::Unknown);
@@ -127,6 +133,48 @@ pub async fn decide(
     counts.withheld = verdicts.breaker.as_ref().map_or(0, |b| b.withheld);
     counts.families = family_counts(&verdicts.verdicts, MAX_FAMILIES);
     Ok(Decided { verdicts, amis, counts, gaps })
+}
+
+/// The required members' fresh facts, remembered in the state (their history keeps the
+/// verdict window), then each AMI's findings from the facts and that memory.
+async fn member_findings(
+    archive: &Archive<'_>,
+    state: &mut CollectState,
+    inputs: &mut [AmiInput<'_>],
+) -> MemberProbeCounts {
+    let r = archive.run;
+    let (facts, probes) = member_probes::read(archive).await;
+    let selected: BTreeSet<&str> = inputs.iter().map(|i| i.ami.image_id.as_str()).collect();
+    state.record_member_facts(&facts, &selected);
+    let window_start = r.now - r.config.verdict.window();
+    for input in inputs.iter_mut() {
+        let memory = state.amis.get(&input.ami.image_id).map(|a| a.members.clone()).unwrap_or_default();
+        input.members =
+            findings_for(&input.ami.image_id, &r.config.require_member_probes, &facts, &memory, window_start);
+    }
+    probes
+}
+
+/// Scopes the missing members of `image_ids` to those that can see each AMI (its
+/// launch permissions, one DescribeImageAttribute call each, paced like the owner
+/// checks). A failed lookup leaves every missing member in place: the safe side.
+async fn scope_to_visibility(archive: &Archive<'_>, image_ids: &[String], inputs: &mut [AmiInput<'_>]) {
+    let r = archive.run;
+    let ec2c = &r.clients.ec2;
+    let answers: BTreeMap<String, anyhow::Result<_>> = futures::stream::iter(image_ids)
+        .map(|id| async move { (id.clone(), ec2::launch_permissions(ec2c, id).await) })
+        .buffer_unordered(r.config.collect_concurrency)
+        .collect()
+        .await;
+    for input in inputs.iter_mut() {
+        match answers.get(&input.ami.image_id) {
+            Some(Ok(permissions)) => scope_missing(&mut input.members, permissions, input.ami.state == "disabled"),
+            Some(Err(e)) => {
+                tracing::warn!(image_id = %input.ami.image_id, error = %format!("{e:#}"), "launch permissions unreadable; every missing member still holds the AMI")
+            }
+            None => {}
+        }
+    }
 }
 
 /// Archives the verdicts if they changed since the last object; returns its key.

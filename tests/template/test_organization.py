@@ -80,6 +80,16 @@ def test_members_reach_only_their_own_account_prefix_inside_the_organisation(cen
         "ReportersListUnfinishedUploads",
         "OwnersReadMemberReferences",
         "OwnersListMemberReferences",
+        "MembersReadRetiringLists",
+        "MembersListRetiringLists",
+    }
+    # Of another account's prefix, a reporter reads only the owners' lists of AMIs in
+    # retirement (image ids and stages), which the member probes need.
+    retiring, retiring_listing = sts["MembersReadRetiringLists"], sts["MembersListRetiringLists"]
+    assert (retiring["Action"], retiring_listing["Action"]) == ("s3:GetObject", "s3:ListBucket")
+    assert retiring["Resource"] == {"Fn::Sub": "${OrgArchiveBucket.Arn}/${ArchivePrefix}/account=*/retiring/*"}
+    assert retiring_listing["Condition"]["StringLike"] == {
+        "s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=*/retiring/*"}
     }
     write = sts["ReportersWriteOwnAccountPrefix"]
     assert sorted(write["Action"]) == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]  # no delete, no *
@@ -99,7 +109,7 @@ def test_members_reach_only_their_own_account_prefix_inside_the_organisation(cen
     assert delete["Resource"] == {
         "Fn::Sub": "${OrgArchiveBucket.Arn}/${ArchivePrefix}/account=${!aws:PrincipalAccount}/_preflight/*"
     }
-    for st in (write, listing, uploads, delete):
+    for st in (write, listing, uploads, delete, retiring, retiring_listing):
         assert st["Effect"] == "Allow"
         assert st["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
         assert st["Condition"]["ArnLike"] == {
@@ -143,6 +153,12 @@ def test_org_references_table_reads_the_member_probes_of_every_account_and_regio
         "image_id": "string",
         "checked": "array<string>",
         "references": "array<struct<resource_type:string,arn:string>>",
+        "described": "boolean",
+        "retirement_stage": "string",
+        "allowed_images": (
+            "struct<state:string,managed_by:string,"
+            "criteria:array<struct<image_providers:array<string>,max_days_since_deprecated:bigint>>>"
+        ),
     }
     p = glue_tables(CENTRAL)["references"]["Parameters"]
     assert p["storage.location.template"] == {

@@ -41,6 +41,8 @@ NEW_VERDICT_COLUMNS = (
     "image_allowed",
     "source_image_id",
     "member_references",
+    "member_references_in_window",
+    "member_last_used",
 )
 
 
@@ -107,6 +109,8 @@ def verdict(image_id, kind, reasons=None, *, gib=8, days_unused=40, new_columns=
                 "image_allowed": True,
                 "source_image_id": None,
                 "member_references": [],
+                "member_references_in_window": [],
+                "member_last_used": None,
             }
         )
     row.update(extra)

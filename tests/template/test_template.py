@@ -359,8 +359,20 @@ def _role_statements(template) -> list[dict]:
 def test_owners_read_member_probe_facts_only_with_require_member_probes(template):
     (policy,) = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
     conditional = [st["Fn::If"] for st in policy["PolicyDocument"]["Statement"] if "Fn::If" in st]
+    members = [c for c in conditional if c[0] == "RunsMemberProbe"]
     conditional = [c for c in conditional if c[0] == "ReadsMemberProbes"]
     assert [(c[0], c[2]) for c in conditional] == [("ReadsMemberProbes", {"Ref": "AWS::NoValue"})] * 2
+    # Members read their Allowed AMIs settings and the owners' retirement lists, nothing else.
+    allowed, retiring, retiring_listing = (c[1] for c in members)
+    assert (allowed["Action"], allowed["Resource"]) == ("ec2:GetAllowedImagesSettings", "*")
+    assert retiring["Action"] == "s3:GetObject"
+    assert retiring["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${CentralArchiveBucket}/${ArchivePrefix}/account=*/retiring/*"
+    }
+    assert retiring_listing["Action"] == "s3:ListBucket"
+    assert retiring_listing["Condition"] == {
+        "StringLike": {"s3:prefix": {"Fn::Sub": "${ArchivePrefix}/account=*/retiring/*"}}
+    }
     get, listing = (c[1] for c in conditional)
     assert (get["Action"], listing["Action"]) == ("s3:GetObject", "s3:ListBucket")
     assert get["Resource"] == {
@@ -377,6 +389,7 @@ def test_cost_explorer_is_granted_only_with_digest_reservations_on(template):
     conditional = {st["Fn::If"][0]: st["Fn::If"] for st in policy["PolicyDocument"]["Statement"] if "Fn::If" in st}
     assert set(conditional) == {
         "ReadsMemberProbes",
+        "RunsMemberProbe",
         "DigestReservationsOn",
         *("RetireRuns", "RetireEnforced", "RetireDeletesSnapshots"),  # test_retirement_template.py
     }
@@ -393,6 +406,18 @@ def test_cost_explorer_is_granted_only_with_digest_reservations_on(template):
     statements = policy["PolicyDocument"]["Statement"]
     everything_else = json.dumps([st for st in statements if st.get("Fn::If", [None])[0] != "DigestReservationsOn"])
     assert "ce:" not in everything_else and "ce:" not in IAM_POLICY.read_text()
+
+
+# What DescribeImageReferences reads on the caller's behalf (EC2 User Guide), which the
+# member probe also scans itself; describes and lists without resource-level support.
+IMAGE_REFERENCES_READ = (
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ssm:DescribeParameters",
+    "imagebuilder:ListImageRecipes",
+    "imagebuilder:ListContainerRecipes",
+)
 
 
 def _by_action(statements) -> dict[str, dict]:
@@ -416,6 +441,9 @@ def test_function_role_is_least_privilege(template):
         "autoscaling:DescribeLaunchConfigurations",
         "ec2:DescribeSpotFleetRequests",
         "ec2:DescribeFleets",
+        *IMAGE_REFERENCES_READ,
+        "ssm:GetParameters",
+        "imagebuilder:GetContainerRecipe",
         "ec2:DescribeImageAttribute",
         "ec2:CreateImageUsageReport",
         "ec2:CreateTags",
@@ -444,7 +472,12 @@ def test_function_role_is_least_privilege(template):
         "autoscaling:DescribeLaunchConfigurations",
         "ec2:DescribeSpotFleetRequests",
         "ec2:DescribeFleets",
+        *IMAGE_REFERENCES_READ,
     }
+    assert sub(sts["ssm:GetParameters"]) == [
+        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/*",
+        "arn:${AWS::Partition}:imagebuilder:${AWS::Region}:${AWS::AccountId}:container-recipe/*",
+    ]
     assert sub(sts["s3:GetObject"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}/${ArchiveKeyPrefix}/*"]
     assert sts["s3:PutObject"] is sts["s3:GetObject"]
     assert sub(sts["s3:ListBucket"]) == ["arn:${AWS::Partition}:s3:::${ArchiveBucketName}"]
@@ -692,6 +725,8 @@ VERDICTS_COLUMNS = {
     "image_allowed": "boolean",
     "source_image_id": "string",
     "member_references": "array<string>",
+    "member_references_in_window": "array<string>",
+    "member_last_used": "timestamp",
 }
 
 

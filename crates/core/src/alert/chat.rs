@@ -55,7 +55,7 @@ fn description(news: &[News], standing: &Standing, ctx: &AlertContext) -> String
         ));
     }
     let candidate = |n: &News| candidate_item(n, ctx);
-    let titled: [Section; 10] = [
+    let titled: [Section; 11] = [
         ("Candidate list withheld (circuit breaker)", &s.withheld, &bullet),
         ("New deregistration candidates", &s.candidates, &candidate),
         ("Used again (do not deregister)", &s.used_again, &bullet),
@@ -66,6 +66,7 @@ fn description(news: &[News], standing: &Standing, ctx: &AlertContext) -> String
         ("No longer confirmed (do not deregister)", &s.stale, &bullet),
         ("Without new reports", &s.gaps, &bullet),
         ("Reports quarantined", &s.malformed, &bullet),
+        ("Evidence not checked", &s.gaps_in_evidence, &bullet),
     ];
     for (title, items, render) in titled.into_iter().filter(|(_, items, _)| !items.is_empty()) {
         lines.push(format!("*{title}*"));

@@ -23,6 +23,7 @@ pub(super) struct Sections<'a> {
     pub(super) gaps: Vec<&'a News>,
     pub(super) malformed: Vec<&'a News>,
     pub(super) retirement: Vec<&'a News>,
+    pub(super) gaps_in_evidence: Vec<&'a News>,
 }
 
 pub(super) fn sections(news: &[News]) -> Sections<'_> {
@@ -39,6 +40,7 @@ pub(super) fn sections(news: &[News]) -> Sections<'_> {
             News::NoRecentReport { .. } => s.gaps.push(n),
             News::MalformedReport { .. } => s.malformed.push(n),
             News::Retirement { .. } => s.retirement.push(n),
+            News::ReportTypesNarrowed { .. } | News::MemberProbeMissing { .. } => s.gaps_in_evidence.push(n),
         }
     }
     s
@@ -76,6 +78,9 @@ pub fn subject(news: &[News], ctx: &AlertContext) -> String {
     }
     if !s.malformed.is_empty() {
         parts.push(format!("{} reports quarantined", s.malformed.len()));
+    }
+    if !s.gaps_in_evidence.is_empty() {
+        parts.push(plural(s.gaps_in_evidence.len(), "evidence gap", "evidence gaps"));
     }
     let team = ctx.team.as_deref().map_or_else(String::new, |t| format!(" [{}]", clean(t)));
     let text = format!("AMI usage {}{team}: {}", ctx.region, parts.join(", "));
@@ -170,6 +175,29 @@ pub(super) fn other_line(n: &News) -> String {
         ),
         News::Candidate { image_id, .. } => format!("- {image_id}"),
         News::Retirement { .. } => retire_rendering::line(n),
+        News::ReportTypesNarrowed { configured, used, since } => format!(
+            "- usage reports since {} asked EC2 for {} only (REPORT_RESOURCE_TYPES={}; EC2 refused the others): verdicts list the other types as not checked, owner checks and member probes still look for Image Builder recipes (announced once)",
+            since.format("%Y-%m-%d"),
+            clean(&used.join(", ")),
+            clean(&configured.join(","))
+        ),
+        News::MemberProbeMissing { member, since, held } => format!(
+            "- member account {} has no fresh probe facts since {}: the AMIs it can see stay unknown until it probes again ({}{}; announced once per gap)",
+            clean(member),
+            timestamp::format(since),
+            plural(held.len(), "AMI held", "AMIs held"),
+            held_list(held)
+        ),
+    }
+}
+
+/// The first few AMIs a missing member holds back, for the alert line.
+fn held_list(held: &[String]) -> String {
+    const SHOWN: usize = 10;
+    match held.len() {
+        0 => String::new(),
+        n if n <= SHOWN => format!(": {}", clean(&held.join(", "))),
+        n => format!(": {}, and {} more", clean(&held[..SHOWN].join(", ")), n - SHOWN),
     }
 }
 
@@ -252,7 +280,7 @@ fn candidate_section(candidates: &[&News], ctx: &AlertContext, max_candidates: u
 
 /// Every other kind of news under its title, each list cut after `max_items`.
 fn titled_sections(s: &Sections<'_>, max_items: usize) -> Vec<String> {
-    let titled: [(&str, &Vec<&News>); 8] = [
+    let titled: [(&str, &Vec<&News>); 9] = [
         ("USED AGAIN (do not deregister)", &s.used_again),
         (retire_rendering::EMAIL_TITLE, &s.retirement),
         ("CANDIDATES NO LONGER CONFIRMED (evidence stale: do not deregister)", &s.stale),
@@ -261,6 +289,7 @@ fn titled_sections(s: &Sections<'_>, max_items: usize) -> Vec<String> {
         ("REPORTS PENDING TOO LONG", &s.pending),
         ("REPORTS EXPIRING BEFORE THEY WERE ARCHIVED", &s.expiring),
         ("REPORTS QUARANTINED (EC2 described them unusably; retried every run, the AMI stays unknown)", &s.malformed),
+        ("EVIDENCE NOT CHECKED (verdicts stay unknown or say so)", &s.gaps_in_evidence),
     ];
     let mut out = Vec::new();
     for (title, items) in titled.into_iter().filter(|(_, items)| !items.is_empty()) {

@@ -54,6 +54,7 @@ pub(super) fn line(n: &News) -> String {
         detail,
         deprecate_at,
         undo_command,
+        blocks_launches_in,
         ..
     } = n
     else {
@@ -72,6 +73,10 @@ pub(super) fn line(n: &News) -> String {
     text.push(')');
     if let (Some(at), Action::Deprecate) = (deprecate_at, action) {
         text.push_str(&format!("; deprecation at {}", timestamp::format(at)));
+        if !blocks_launches_in.is_empty() {
+            let accounts = clean(&blocks_launches_in.join(", "));
+            text.push_str(&format!("; ! Allowed AMIs refuse deprecated AMIs in {accounts}: launches there stop then"));
+        }
     }
     if let Some(undo) = undo_command {
         let label = if *mode == RetireMode::DryRun { "undo would be" } else { "undo" };

@@ -31,6 +31,7 @@ fn news(id: &str, mode: RetireMode, action: Action, outcome: Outcome, reason: &s
         },
         deprecate_at: (action == Action::Deprecate).then(|| t("2026-12-06T10:00:00Z")),
         undo_command: undo,
+        blocks_launches_in: vec![],
     }
 }
 
@@ -81,4 +82,19 @@ fn text_from_aws_or_tags_cannot_break_a_line() {
         *detail = "line\r\nbreak".into();
     }
     assert!(!line(&n).contains('\n') && !line(&n).contains('\r'), "{}", line(&n));
+}
+
+#[test]
+fn a_deprecation_names_the_member_accounts_whose_allowed_amis_stop_launches() {
+    let mut n = news("ami-1", RetireMode::Enforce, Action::Deprecate, Outcome::Done, "candidate_for_days");
+    if let News::Retirement { blocks_launches_in, .. } = &mut n {
+        *blocks_launches_in = vec!["111111111111".into(), "222222222222 (+7 days)".into()];
+    }
+    let text = line(&n);
+    assert!(
+        text.contains(
+            "; ! Allowed AMIs refuse deprecated AMIs in 111111111111, 222222222222 (+7 days): launches there stop then"
+        ),
+        "{text}"
+    );
 }

@@ -114,6 +114,8 @@ pub const VERDICTS: DatasetSpec = DatasetSpec {
         ("image_allowed", "boolean"),
         ("source_image_id", "string"),
         ("member_references", "array<string>"),
+        ("member_references_in_window", "array<string>"),
+        ("member_last_used", "timestamp"),
     ],
 };
 

@@ -4,7 +4,7 @@
 mod outcome;
 mod selection;
 
-pub use outcome::CreateOutcome;
+pub use outcome::{CreateOutcome, DOCUMENTED_REPORT_TYPES, documented_fallback, fallback_token};
 pub use selection::{
     CreatePlan, PERIOD_TAG, Skip, TagFilter, TagFilters, client_token, is_selectable_state, period_label, period_of,
     plan_create, selected_for_verdict,

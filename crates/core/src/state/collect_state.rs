@@ -20,7 +20,7 @@ use crate::archive::ReportRow;
 use crate::model::Ami;
 use crate::retire::RetireState;
 use crate::timestamp;
-use crate::verdict::{AmiInput, Kind, LatestReport, Reason, Verdict, Verdicts};
+use crate::verdict::{Kind, LatestReport, MemberMemory, Reason, Verdict, Verdicts};
 use crate::verdict::{Observation, ObservedState, OwnerObservation, ResourceTypes};
 
 pub const STATE_SCHEMA_VERSION: u32 = 1;
@@ -82,6 +82,10 @@ pub struct AmiState {
     /// The current run of reports in `error`, if the latest report failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_streak: Option<ErrorStreak>,
+    /// What the required members' facts said of it, pruned to the history horizon
+    /// (`REQUIRE_MEMBER_PROBES`; see `state::members`).
+    #[serde(default, skip_serializing_if = "MemberMemory::is_empty")]
+    pub members: MemberMemory,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +120,14 @@ pub struct CollectState {
     /// earlier versions (their news then goes in the untagged message).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub routes: BTreeMap<String, Route>,
+    /// Required members without fresh probe facts, with the start of their gap (Unix
+    /// seconds): the gap is announced once (`News::MemberProbeMissing`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub members_missing: BTreeMap<String, i64>,
+    /// The AMIs in retirement last published for the members (`state::retiring_list`):
+    /// the object is rewritten only when they change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_published: Option<String>,
 }
 
 impl Default for CollectState {
@@ -131,6 +143,8 @@ impl Default for CollectState {
             latest_run: None,
             retire: RetireState::default(),
             routes: BTreeMap::new(),
+            members_missing: BTreeMap::new(),
+            retiring_published: None,
         }
     }
 }
@@ -272,16 +286,16 @@ impl CollectState {
                 self.amis.get_mut(&v.image_id)?.candidate_since = None;
                 None
             }
-            Kind::Unknown
-                if v.reasons.iter().any(|r| matches!(r, Reason::EvidenceStale | Reason::MemberProbeMissing)) =>
-            {
+            // A missing member is announced once per gap (`News::MemberProbeMissing`), not
+            // per AMI; a member that lost sight of this AMI is about this AMI alone.
+            Kind::Unknown if v.reasons.iter().any(|r| matches!(r, Reason::EvidenceStale | Reason::MemberLostSight)) => {
                 let since = self.amis.get(&v.image_id)?.candidate_since?;
                 Some(News::EvidenceStale {
                     image_id: v.image_id.clone(),
                     name: ami.name.clone(),
                     candidate_since: since,
                     newest_zero_report: v.newest_zero_report,
-                    member_probe_missing: v.reasons.contains(&Reason::MemberProbeMissing),
+                    member_probe_missing: !v.reasons.contains(&Reason::EvidenceStale),
                 })
             }
             Kind::Unknown => None,
@@ -358,32 +372,15 @@ impl CollectState {
         self.processed.retain(|d, _| *d >= oldest_date);
         let oldest_notice = timestamp::format(&(now - Duration::days(60)));
         self.notified.retain(|k, at| k.starts_with("candidate:") || *at >= oldest_notice);
-        let horizon = (now - Duration::days(i64::from(history_days))).timestamp();
+        let horizon_time = now - Duration::days(i64::from(history_days));
+        let horizon = horizon_time.timestamp();
         self.amis.retain(|_, a| {
             a.history.retain(|o| o.created >= horizon);
             a.owner_checks.retain(|o| o.0 >= horizon);
-            !a.history.is_empty() || !a.owner_checks.is_empty() || a.candidate_since.is_some()
+            a.members.prune(horizon_time);
+            !a.history.is_empty() || !a.owner_checks.is_empty() || !a.members.is_empty() || a.candidate_since.is_some()
         });
     }
-}
-
-/// Selected AMIs, older than the evidence may age, whose newest report of any state
-/// (archived or only listed) is older than that: the creates for them are refused or
-/// failing, or the create schedule stopped. Their verdicts are already `unknown`
-/// (`evidence_stale`); this says why in the alert, once per gap.
-pub fn report_gaps(inputs: &[AmiInput], now: DateTime<Utc>, max_age: Duration) -> Vec<News> {
-    inputs
-        .iter()
-        .filter(|i| i.ami.creation_date.is_some_and(|c| now - c > max_age))
-        .filter_map(|i| {
-            let newest = i.history.iter().map(|o| o.created_at()).max();
-            newest.is_none_or(|t| now - t > max_age).then(|| News::NoRecentReport {
-                image_id: i.ami.image_id.clone(),
-                name: i.ami.name.clone(),
-                newest_report: newest,
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

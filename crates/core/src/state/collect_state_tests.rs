@@ -1,7 +1,8 @@
 use super::*;
 use crate::archive::{ImageRow, SCHEMA_VERSION};
 use crate::fixtures::{self, t};
-use crate::verdict::{Breaker, Reason, Verdict};
+use crate::state::report_gaps;
+use crate::verdict::{AmiInput, Breaker, Reason, Verdict};
 
 fn row(report_id: &str, image_id: &str, created: &str, total_usage: i64) -> ReportRow {
     ReportRow {
@@ -290,13 +291,16 @@ fn an_announced_candidate_whose_evidence_goes_stale_is_news_once() {
 }
 
 #[test]
-fn an_announced_candidate_left_without_member_probe_facts_is_no_longer_confirmed() {
+fn an_announced_candidate_a_member_lost_sight_of_is_no_longer_confirmed_but_a_missing_member_is_news_once() {
     let mut s = CollectState::default();
     let amis = vec![ami("ami-1")];
     let cand = verdicts(vec![verdict("ami-1", Kind::Candidate, Some("2026-11-01T00:00:00Z"), CANDIDATE)]);
     s.record_verdicts(&cand, &amis, t("2026-12-01T00:00:00Z"));
     let missing = verdicts(vec![verdict("ami-1", Kind::Unknown, None, &[Reason::MemberProbeMissing])]);
-    let n = s.record_verdicts(&missing, &amis, t("2026-12-03T00:00:00Z"));
+    let per_ami = s.record_verdicts(&missing, &amis, t("2026-12-02T00:00:00Z"));
+    assert!(per_ami.is_empty(), "a missing member is announced once per gap (member_gaps), not per AMI");
+    let lost = verdicts(vec![verdict("ami-1", Kind::Unknown, None, &[Reason::MemberLostSight])]);
+    let n = s.record_verdicts(&lost, &amis, t("2026-12-03T00:00:00Z"));
     assert!(
         matches!(&n[..], [News::EvidenceStale { image_id, member_probe_missing: true, .. }] if image_id == "ami-1"),
         "{n:?}"

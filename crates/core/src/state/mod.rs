@@ -4,12 +4,14 @@
 //! attributes subscription filter policies match on).
 
 mod collect_state;
+mod members;
 mod model;
 mod news;
 mod routing;
 mod triage;
 
-pub use collect_state::{AmiState, CollectState, STATE_SCHEMA_VERSION, report_gaps};
+pub use collect_state::{AmiState, CollectState, STATE_SCHEMA_VERSION};
+pub use members::{held_by_missing, narrowed_report_types, report_gaps, retiring_list};
 pub use model::{ErrorStreak, Route, Standing};
 pub use news::{News, retirement_news};
 pub use routing::{

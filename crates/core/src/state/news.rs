@@ -97,6 +97,29 @@ pub enum News {
         deprecate_at: Option<DateTime<Utc>>,
         #[serde(default)]
         undo_command: Option<String>,
+        /// For a deprecation: the member accounts whose Allowed AMIs settings refuse the
+        /// AMI once deprecated (`<account>`, or `<account> (+N days)`), where the step
+        /// stops launches (`CollectState::name_blocked_launches`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        blocks_launches_in: Vec<String>,
+    },
+    /// Archived reports asked EC2 for fewer resource types than `REPORT_RESOURCE_TYPES`
+    /// (EC2 refused the others, and create fell back to the documented ones): their
+    /// verdicts say the missing types were not checked. Announced once, not daily.
+    ReportTypesNarrowed {
+        configured: Vec<String>,
+        used: Vec<String>,
+        #[serde(with = "timestamp")]
+        since: DateTime<Utc>,
+    },
+    /// A required member has no fresh probe facts: the AMIs it can see stay `unknown`
+    /// (`member_probe_missing`). Announced once per streak, not once per AMI.
+    MemberProbeMissing {
+        member: String,
+        #[serde(with = "timestamp")]
+        since: DateTime<Utc>,
+        /// The AMIs its missing facts hold back when the streak was announced.
+        held: Vec<String>,
     },
     PendingTooLong {
         report_id: String,
@@ -143,6 +166,12 @@ impl News {
                 action.as_str(),
                 outcome.as_str()
             ),
+            News::ReportTypesNarrowed { configured, used, .. } => {
+                format!("report-types:{}:{}", configured.join(","), used.join(","))
+            }
+            News::MemberProbeMissing { member, since, .. } => {
+                format!("member-missing:{member}:{}", timestamp::format(since))
+            }
             News::PendingTooLong { report_id, .. } => format!("pending-too-long:{report_id}"),
             News::ExpiringUnarchived { report_id, .. } => format!("expiring:{report_id}"),
         }
@@ -164,5 +193,6 @@ pub fn retirement_news(d: &Decision, mode: RetireMode, region: &str) -> News {
         detail: d.detail.clone(),
         deprecate_at: d.deprecate_at,
         undo_command: undo_command(d, region),
+        blocks_launches_in: Vec::new(),
     }
 }

@@ -41,6 +41,7 @@ pub fn kind_of(news: &News) -> &'static str {
         News::PendingTooLong { .. } => "report_late",
         News::ExpiringUnarchived { .. } => "report_expiring",
         News::Retirement { .. } => "retire",
+        News::ReportTypesNarrowed { .. } | News::MemberProbeMissing { .. } => "evidence_gap",
     }
 }
 
@@ -59,7 +60,7 @@ pub fn image_of(news: &News) -> Option<&str> {
         | News::ExpiringUnarchived { image_id, .. }
         | News::Retirement { image_id, .. } => Some(image_id),
         News::MalformedReport { image_id, .. } => image_id.as_deref(),
-        News::CandidatesWithheld { .. } => None,
+        News::CandidatesWithheld { .. } | News::ReportTypesNarrowed { .. } | News::MemberProbeMissing { .. } => None,
     }
 }
 

@@ -19,8 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::{MemberFindings, OwnerReference};
+use super::model::{AllowedImages, MemberFindings, MemberMemory, OwnerReference, Reason, Verdicts};
 use crate::archive::SCHEMA_VERSION;
+use crate::model::LaunchPermissions;
 use crate::timestamp;
 
 /// The reference kinds a probe checks in its account, in `checked` order.
@@ -51,6 +52,43 @@ pub struct ReferenceRow {
     pub checked: Vec<String>,
     /// Every resource of the probe account found referencing the AMI.
     pub references: Vec<OwnerReference>,
+    /// False for an AMI of the owner's retirement list the probe account cannot
+    /// describe (disabled, or no longer shared): its own resources were scanned for the
+    /// id (`checked` says which kinds). Absent in rows of earlier versions: described.
+    #[serde(default = "described_by_default")]
+    pub described: bool,
+    /// The AMI's stage in its owner's retirement list, if it is on it.
+    #[serde(default)]
+    pub retirement_stage: Option<String>,
+    /// The probe account's Allowed AMIs settings (the same on every row of a run).
+    #[serde(default)]
+    pub allowed_images: Option<AllowedImages>,
+}
+
+fn described_by_default() -> bool {
+    true
+}
+
+/// What the probe knows of one AMI it reports on: its owner, whether it could describe
+/// it, its stage in the owner's retirement list, and the kinds it checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbedImage {
+    pub owner: String,
+    pub described: bool,
+    pub retirement_stage: Option<String>,
+    pub checked: Vec<String>,
+}
+
+impl ProbedImage {
+    /// An AMI the account describes: every kind is checked.
+    pub fn described(owner: &str) -> Self {
+        Self {
+            owner: owner.to_string(),
+            described: true,
+            retirement_stage: None,
+            checked: PROBE_KINDS.iter().map(|k| k.to_string()).collect(),
+        }
+    }
 }
 
 /// Where and when a probe ran.
@@ -61,16 +99,17 @@ pub struct ProbeRun {
     pub probed_at: DateTime<Utc>,
 }
 
-/// The rows of one probe run: one per AMI seen (`images`: image id → owner), with the
-/// references found for it, AMIs in id order.
+/// The rows of one probe run: one per AMI probed, with the references found for it,
+/// AMIs in id order, each carrying the account's Allowed AMIs settings.
 pub fn probe_rows(
     run: &ProbeRun,
-    images: &BTreeMap<String, String>,
+    images: &BTreeMap<String, ProbedImage>,
     found: &BTreeMap<String, Vec<OwnerReference>>,
+    allowed: Option<&AllowedImages>,
 ) -> Vec<ReferenceRow> {
     images
         .iter()
-        .map(|(image_id, owner)| {
+        .map(|(image_id, image)| {
             let mut references = found.get(image_id).cloned().unwrap_or_default();
             references.sort_by(|a, b| (&a.resource_type, &a.arn).cmp(&(&b.resource_type, &b.arn)));
             references.dedup();
@@ -78,11 +117,14 @@ pub fn probe_rows(
                 schema_version: SCHEMA_VERSION,
                 probed_at: run.probed_at,
                 probe_account_id: run.account_id.clone(),
-                owner_account_id: owner.clone(),
+                owner_account_id: image.owner.clone(),
                 region: run.region.clone(),
                 image_id: image_id.clone(),
-                checked: PROBE_KINDS.iter().map(|k| k.to_string()).collect(),
+                checked: image.checked.clone(),
                 references,
+                described: image.described,
+                retirement_stage: image.retirement_stage.clone(),
+                allowed_images: allowed.cloned(),
             }
         })
         .collect()
@@ -191,6 +233,8 @@ pub enum Ignored {
 pub struct MemberFacts {
     pub probed_at: Option<DateTime<Utc>>,
     pub images: BTreeMap<String, (Vec<String>, Vec<OwnerReference>)>,
+    /// The member account's Allowed AMIs settings, when its probe recorded them.
+    pub allowed_images: Option<AllowedImages>,
 }
 
 /// Accepts the rows of one object found under `member`'s prefix as that member's facts.
@@ -210,12 +254,23 @@ pub fn accept_object(
             timestamp::format(&r.probed_at)
         )));
     }
+    let allowed_images = rows.iter().find_map(|r| r.allowed_images.clone());
     let images = rows.into_iter().map(|r| (r.image_id, (r.checked, r.references))).collect();
-    Ok(MemberFacts { probed_at: Some(key_time), images })
+    Ok(MemberFacts { probed_at: Some(key_time), images, allowed_images })
 }
 
-/// The findings of one AMI from every required member's facts (`None`: no fresh facts).
-pub fn findings_for(image_id: &str, required: &[String], facts: &BTreeMap<String, MemberFacts>) -> MemberFindings {
+/// The findings of one AMI from every required member's fresh facts (`facts`; a member
+/// without any is `missing`) and the state's memory of earlier facts (`memory`, this
+/// run's facts recorded already): a member whose fresh facts no longer list an AMI they
+/// listed since `window_start` lost sight of it, and a resource seen referencing it
+/// since then still counts as use.
+pub fn findings_for(
+    image_id: &str,
+    required: &[String],
+    facts: &BTreeMap<String, MemberFacts>,
+    memory: &MemberMemory,
+    window_start: DateTime<Utc>,
+) -> MemberFindings {
     let mut f = MemberFindings { required: required.to_vec(), ..Default::default() };
     let mut all: Option<BTreeSet<&str>> = None;
     for member in required {
@@ -225,6 +280,10 @@ pub fn findings_for(image_id: &str, required: &[String], facts: &BTreeMap<String
             continue;
         };
         let Some((checked, refs)) = probe.images.get(image_id) else {
+            let seen = memory.last_listed_by(member);
+            if seen.is_some_and(|t| t >= window_start && probe.probed_at.is_none_or(|p| t < p)) {
+                f.lost_sight.push(member.clone());
+            }
             all = Some(BTreeSet::new());
             continue;
         };
@@ -235,7 +294,52 @@ pub fn findings_for(image_id: &str, required: &[String], facts: &BTreeMap<String
     }
     let all = all.unwrap_or_default();
     f.kinds_all_covered = PROBE_KINDS.iter().filter(|k| all.contains(*k)).map(|k| k.to_string()).collect();
+    f.used_in_window = memory
+        .uses
+        .iter()
+        .filter(|u| required.iter().any(|m| m == u.member()))
+        .filter(|u| u.last_seen() >= window_start && !f.references.iter().any(|a| a == u.arn()))
+        .cloned()
+        .collect();
     f
+}
+
+/// Whether a member can see (and launch) an AMI with these launch permissions: shared
+/// with its account, public, or shared with an organisation or OU. Without an
+/// Organizations lookup the product cannot tell which members an organisation or OU
+/// holds, so such sharing counts as visible to every required member (the safe side).
+pub fn member_can_see(permissions: &LaunchPermissions, member: &str) -> bool {
+    permissions.public
+        || !permissions.organizations.is_empty()
+        || !permissions.organizational_units.is_empty()
+        || permissions.accounts.iter().any(|a| a == member)
+}
+
+/// Keeps in `missing` only the members that can see the AMI: a member's missing facts
+/// hold back only the AMIs shared with it. A disabled AMI has no launch permissions
+/// (DisableImage removed them all) yet members may still reference it, so it counts as
+/// visible to every required member.
+pub fn scope_missing(findings: &mut MemberFindings, permissions: &LaunchPermissions, disabled: bool) {
+    if !disabled {
+        findings.missing.retain(|m| member_can_see(permissions, m));
+    }
+}
+
+/// At most this many launch-permission lookups per run (one DescribeImageAttribute call
+/// each, paced like the owner checks); AMIs beyond it keep every missing member, the
+/// safe side, and are looked up by a later run.
+pub const MAX_VISIBILITY_LOOKUPS: usize = 200;
+
+/// The AMIs whose launch permissions are worth a call: would-be candidates that only a
+/// missing member's facts hold back, first [`MAX_VISIBILITY_LOOKUPS`] in id order.
+pub fn visibility_lookups_due(verdicts: &Verdicts) -> Vec<String> {
+    verdicts
+        .verdicts
+        .iter()
+        .filter(|v| v.reasons.contains(&Reason::MemberProbeMissing))
+        .map(|v| v.image_id.clone())
+        .take(MAX_VISIBILITY_LOOKUPS)
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,10 +15,13 @@ fn reference(arn: &str) -> OwnerReference {
 }
 
 fn rows_of(account: &str) -> Vec<ReferenceRow> {
-    let images = BTreeMap::from([("ami-1".to_string(), OWNER.to_string()), ("ami-2".to_string(), OWNER.to_string())]);
+    let images = BTreeMap::from([
+        ("ami-1".to_string(), ProbedImage::described(OWNER)),
+        ("ami-2".to_string(), ProbedImage::described(OWNER)),
+    ]);
     let arn = format!("arn:aws:ssm:eu-west-1:{account}:parameter/golden");
     let found = BTreeMap::from([("ami-1".to_string(), vec![reference(&arn), reference(&arn)])]);
-    probe_rows(&run(account), &images, &found)
+    probe_rows(&run(account), &images, &found, None)
 }
 
 #[test]
@@ -99,21 +102,21 @@ fn findings_name_the_references_the_covering_and_the_missing_members() {
     let at = run(MEMBER).probed_at;
     let member = accept_object(MEMBER, at, Ok(rows_of(MEMBER))).unwrap();
     let only_member = BTreeMap::from([(MEMBER.to_string(), member.clone())]);
-    let f = findings_for("ami-1", &required, &only_member);
+    let f = findings_for("ami-1", &required, &only_member, &MemberMemory::default(), at);
     assert_eq!(f.references, [format!("arn:aws:ssm:eu-west-1:{MEMBER}:parameter/golden")]);
     assert_eq!((f.covered_by, f.missing), (vec![MEMBER.to_string()], vec![OTHER.to_string()]));
     assert!(f.kinds_all_covered.is_empty(), "one required member has no facts");
 
     let other = accept_object(OTHER, at, Ok(rows_of(OTHER))).unwrap();
     let both = BTreeMap::from([(MEMBER.to_string(), member), (OTHER.to_string(), other)]);
-    let f = findings_for("ami-2", &required, &both);
+    let f = findings_for("ami-2", &required, &both, &MemberMemory::default(), at);
     assert!(f.references.is_empty() && f.missing.is_empty());
     assert_eq!(f.kinds_all_covered, PROBE_KINDS);
-    let unseen = findings_for("ami-9", &required, &both);
+    let unseen = findings_for("ami-9", &required, &both, &MemberMemory::default(), at);
     assert!(unseen.covered_by.is_empty() && unseen.missing.is_empty() && unseen.kinds_all_covered.is_empty());
-    assert_eq!(findings_for("ami-1", &[], &both), MemberFindings::default());
+    assert_eq!(findings_for("ami-1", &[], &both, &MemberMemory::default(), at), MemberFindings::default());
     // Facts of an account outside REQUIRE_MEMBER_PROBES never count, even with references.
-    let only_member_required = findings_for("ami-1", &[OTHER.to_string()], &only_member);
+    let only_member_required = findings_for("ami-1", &[OTHER.to_string()], &only_member, &MemberMemory::default(), at);
     assert!(only_member_required.references.is_empty() && only_member_required.missing == [OTHER]);
 }
 
@@ -126,4 +129,68 @@ fn a_facts_object_that_decompresses_past_the_bound_is_refused_whole() {
     assert_eq!(decode_rows_within(&rows, text_len as u64).unwrap().len(), 2, "exactly at the bound");
     let e = decode_rows_within(&rows, text_len as u64 - 1).unwrap_err().to_string();
     assert!(e.contains("decompressed"), "{e}");
+}
+
+#[test]
+fn a_missing_member_holds_back_only_the_amis_it_can_see() {
+    let perms = |accounts: &[&str], public: bool, org: bool| LaunchPermissions {
+        accounts: accounts.iter().map(|a| a.to_string()).collect(),
+        organizations: if org { vec!["arn:aws:organizations::123456789012:organization/o-1".into()] } else { vec![] },
+        public,
+        ..Default::default()
+    };
+    let missing = || MemberFindings { missing: vec![MEMBER.into(), OTHER.into()], ..Default::default() };
+    let scoped = |p: &LaunchPermissions, disabled: bool| {
+        let mut f = missing();
+        scope_missing(&mut f, p, disabled);
+        f.missing
+    };
+    assert_eq!(scoped(&perms(&[MEMBER], false, false), false), [MEMBER]);
+    assert!(scoped(&perms(&[], false, false), false).is_empty(), "shared with nobody: nobody holds it");
+    assert_eq!(scoped(&perms(&[], true, false), false), [MEMBER, OTHER], "public");
+    assert_eq!(scoped(&perms(&[], false, true), false), [MEMBER, OTHER], "organisation: every member");
+    let ou = LaunchPermissions { organizational_units: vec!["arn:ou".into()], ..Default::default() };
+    assert_eq!(scoped(&ou, false), [MEMBER, OTHER], "OU: every member, without an Organizations lookup");
+    assert_eq!(scoped(&perms(&[], false, false), true), [MEMBER, OTHER], "disabled: its sharing was removed");
+}
+
+#[test]
+fn only_amis_held_by_a_missing_member_are_looked_up_and_at_most_the_bound() {
+    use crate::verdict::{Kind, Verdict};
+    let mut verdicts: Vec<Verdict> = (0..MAX_VISIBILITY_LOOKUPS + 5)
+        .map(|i| Verdict::for_test(&format!("ami-{i:04}"), Kind::Unknown, &[Reason::MemberProbeMissing]))
+        .collect();
+    verdicts.push(Verdict::for_test("ami-x", Kind::Unknown, &[Reason::EvidenceStale]));
+    let due = visibility_lookups_due(&Verdicts { verdicts, breaker: None });
+    assert_eq!(due.len(), MAX_VISIBILITY_LOOKUPS);
+    assert!(!due.contains(&"ami-x".to_string()));
+}
+
+#[test]
+fn rows_say_whether_the_ami_was_described_its_retirement_stage_and_the_allowed_amis_settings() {
+    let hidden = ProbedImage {
+        owner: OWNER.into(),
+        described: false,
+        retirement_stage: Some("disabled".into()),
+        checked: vec!["ssm:Parameter".into()],
+    };
+    let allowed = AllowedImages { state: "enabled".into(), ..Default::default() };
+    let rows =
+        probe_rows(&run(MEMBER), &BTreeMap::from([("ami-1".to_string(), hidden)]), &BTreeMap::new(), Some(&allowed));
+    let j = serde_json::to_value(&rows[0]).unwrap();
+    assert_eq!(
+        (j["described"].clone(), j["retirement_stage"].clone()),
+        (serde_json::json!(false), serde_json::json!("disabled"))
+    );
+    assert_eq!(j["allowed_images"]["state"], "enabled");
+    assert_eq!(j["checked"], serde_json::json!(["ssm:Parameter"]));
+    let facts = accept_object(MEMBER, run(MEMBER).probed_at, Ok(rows)).unwrap();
+    assert_eq!(facts.allowed_images, Some(allowed));
+
+    let mut earlier = serde_json::to_value(&rows_of(MEMBER)[0]).unwrap();
+    for field in ["described", "retirement_stage", "allowed_images"] {
+        earlier.as_object_mut().unwrap().remove(field);
+    }
+    let loaded: ReferenceRow = serde_json::from_value(earlier).unwrap();
+    assert!(loaded.described && loaded.retirement_stage.is_none() && loaded.allowed_images.is_none());
 }

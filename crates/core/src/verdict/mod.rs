@@ -5,6 +5,7 @@
 mod evidence;
 mod family_metrics;
 pub mod member_facts;
+pub mod member_probe;
 mod model;
 mod observation;
 mod row;
@@ -13,8 +14,8 @@ mod rules;
 pub use evidence::{MEMBER_KINDS, OWNER_KINDS, coverage, coverage_with_members, fleet_can_launch, live_observations};
 pub use family_metrics::{FamilyCounts, MAX_FAMILIES, OTHER, family_counts};
 pub use model::{
-    AmiInput, Breaker, Kind, MemberFindings, OwnerCheck, OwnerFacts, OwnerReference, Reason, TagMatch, Verdict,
-    VerdictSettings, Verdicts,
+    AllowedImages, AmiInput, Breaker, ImageCriterion, KNOWN_REFERENCE_TYPES, Kind, MemberFindings, MemberMemory,
+    MemberUse, OwnerCheck, OwnerFacts, OwnerReference, Reason, TagMatch, Verdict, VerdictSettings, Verdicts,
 };
 pub use observation::{Observation, ObservedState, OwnerObservation, ResourceTypes};
 pub use row::{LatestReport, RowContext, VerdictRow, verdict_row, verdicts_object, verdicts_partition};

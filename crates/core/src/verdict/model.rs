@@ -70,6 +70,26 @@ pub struct OwnerReference {
     pub arn: String,
 }
 
+/// The reference types DescribeImageReferences documents (`ImageReferenceResourceType`).
+pub const KNOWN_REFERENCE_TYPES: [&str; 5] =
+    ["ec2:Instance", "ec2:LaunchTemplate", "ssm:Parameter", "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe"];
+
+impl OwnerReference {
+    /// A reference as DescribeImageReferences answered it (asked with
+    /// `IncludeAllResourceTypes`). Every reference is use, whatever its type: a kind AWS
+    /// adds next year is kept under its own name (or `unknown` when the answer names
+    /// none), never dropped, so it can never make an AMI look unused.
+    pub fn of_answer(resource_type: Option<&str>, arn: &str) -> Self {
+        let resource_type = resource_type.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("unknown");
+        Self { resource_type: resource_type.to_string(), arn: arn.to_string() }
+    }
+
+    /// Whether this version of the product knows the type (coverage names only those).
+    pub fn is_known_type(&self) -> bool {
+        KNOWN_REFERENCE_TYPES.contains(&self.resource_type.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OwnerFacts {
     pub references: Vec<OwnerReference>,
@@ -119,6 +139,9 @@ pub enum Reason {
     LaunchedRecently,
     /// A required member's fresh probe found a resource referencing the AMI.
     UsedInMemberAccount,
+    /// A required member's probe earlier in the window found a resource referencing it
+    /// (the state's member history: the resource may be gone since, the window still holds).
+    UsedInMemberAccountInWindow,
     // excluded
     ExcludedByTag,
     KeptNewestInGroup,
@@ -138,6 +161,10 @@ pub enum Reason {
     /// A required member (`REQUIRE_MEMBER_PROBES`) has no facts newer than
     /// `MAX_EVIDENCE_AGE_HOURS`: its SSM parameters and launch configurations are unknown.
     MemberProbeMissing,
+    /// A required member's fresh facts no longer list an AMI its facts listed earlier in
+    /// the window: its resources were not checked for it (it may have lost sight of a
+    /// deprecated or disabled AMI), which is never the same as "not shared".
+    MemberLostSight,
     // candidate
     UnusedForWindow,
     NoOwnerAccountUse,
@@ -156,7 +183,8 @@ impl Reason {
             | UsedInOwnerAccount
             | UsedInOwnerAccountInWindow
             | LaunchedRecently
-            | UsedInMemberAccount => Kind::InUse,
+            | UsedInMemberAccount
+            | UsedInMemberAccountInWindow => Kind::InUse,
             ExcludedByTag | KeptNewestInGroup | TooYoung => Kind::Excluded,
             UnusedForWindow | NoOwnerAccountUse | OlderThanMinAge => Kind::Candidate,
             _ => Kind::Unknown,
@@ -191,6 +219,10 @@ pub struct Verdict {
     pub owner_references: Vec<String>,
     /// ARNs of member-account resources referencing it (required members' probes).
     pub member_references: Vec<String>,
+    /// Member resources seen referencing it earlier in the window, not in the fresh facts.
+    pub member_references_in_window: Vec<String>,
+    /// When a member resource was last seen referencing it (within the window).
+    pub member_last_used: Option<DateTime<Utc>>,
     pub last_launched: Option<DateTime<Utc>>,
     pub group: Option<String>,
     /// Creation time of the newest zero-usage report: how fresh the evidence is.
@@ -223,6 +255,8 @@ impl Verdict {
             zero_usage_reports: 3,
             owner_references: vec![],
             member_references: vec![],
+            member_references_in_window: vec![],
+            member_last_used: None,
             last_launched: None,
             group: None,
             newest_zero_report: None,
@@ -267,4 +301,120 @@ pub struct MemberFindings {
     pub references: Vec<String>,
     /// Probe kinds (of `member_facts::PROBE_KINDS`) every required member's facts checked for it.
     pub kinds_all_covered: Vec<String>,
+    /// Required members with fresh facts that no longer list the AMI although their
+    /// facts listed it earlier in the window (`member_lost_sight`).
+    pub lost_sight: Vec<String>,
+    /// Member resources seen referencing the AMI earlier in the window and not in the
+    /// fresh facts (`used_in_member_account_in_window`).
+    pub used_in_window: Vec<MemberUse>,
+}
+
+/// A member resource seen referencing an AMI, as the state remembers it:
+/// `[member, arn, last seen (Unix milliseconds: the probe's clock, as its facts say)]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberUse(pub String, pub String, pub i64);
+
+impl MemberUse {
+    pub fn member(&self) -> &str {
+        &self.0
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.1
+    }
+
+    pub fn last_seen(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.2).unwrap_or_default()
+    }
+}
+
+/// What the state remembers of one AMI in the required members' facts, so member
+/// evidence keeps the verdict window like the owner checks do: the resources seen
+/// referencing it, and when each member's facts last listed it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MemberMemory {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses: Vec<MemberUse>,
+    /// Member → when its facts last listed the AMI (Unix milliseconds).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub seen: std::collections::BTreeMap<String, i64>,
+}
+
+impl MemberMemory {
+    pub fn is_empty(&self) -> bool {
+        self.uses.is_empty() && self.seen.is_empty()
+    }
+
+    /// Remembers one member's facts of this AMI probed at `at`: it listed the AMI, with
+    /// these resources referencing it. Reading the same facts twice changes nothing.
+    pub fn record(&mut self, member: &str, at: DateTime<Utc>, arns: &[String]) {
+        let t = at.timestamp_millis();
+        let seen = self.seen.entry(member.to_string()).or_insert(t);
+        *seen = (*seen).max(t);
+        for arn in arns {
+            match self.uses.iter_mut().find(|u| u.0 == member && u.1 == *arn) {
+                Some(u) => u.2 = u.2.max(t),
+                None => self.uses.push(MemberUse(member.to_string(), arn.clone(), t)),
+            }
+        }
+    }
+
+    /// Forgets what is older than `horizon`.
+    pub fn prune(&mut self, horizon: DateTime<Utc>) {
+        let horizon = horizon.timestamp_millis();
+        self.uses.retain(|u| u.2 >= horizon);
+        self.seen.retain(|_, t| *t >= horizon);
+    }
+
+    /// When `member`'s facts last listed the AMI.
+    pub fn last_listed_by(&self, member: &str) -> Option<DateTime<Utc>> {
+        self.seen.get(member).and_then(|t| DateTime::from_timestamp_millis(*t))
+    }
+}
+
+/// One image criterion of the account's Allowed AMIs settings, as far as deprecation
+/// goes: an AMI is allowed when it meets every condition of at least one criterion.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ImageCriterion {
+    /// `ImageProviders` (account ids, `amazon`, …); empty: any provider.
+    #[serde(default)]
+    pub image_providers: Vec<String>,
+    /// `DeprecationTimeCondition.MaximumDaysSinceDeprecated`; none: no deprecation condition.
+    #[serde(default)]
+    pub max_days_since_deprecated: Option<i64>,
+}
+
+/// The member account's Allowed AMIs settings (GetAllowedImagesSettings).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AllowedImages {
+    /// `disabled` | `audit-mode` | `enabled`.
+    pub state: String,
+    #[serde(default)]
+    pub managed_by: Option<String>,
+    #[serde(default)]
+    pub criteria: Vec<ImageCriterion>,
+}
+
+impl AllowedImages {
+    /// How many days after its deprecation an AMI of `owner` can no longer be launched
+    /// in this account (`Some(0)`: from `DeprecateAt` on), or `None` when deprecation does
+    /// not block it: Allowed AMIs not `enabled`, or a criterion that could allow it has
+    /// no deprecation condition. Criteria naming other providers cannot allow it; the
+    /// other conditions (names, creation date) are taken as met, so deprecation is the
+    /// deciding condition (the warning errs towards being given).
+    pub fn deprecation_blocks_after(&self, owner: &str) -> Option<i64> {
+        if self.state != "enabled" {
+            return None;
+        }
+        let could_allow = self
+            .criteria
+            .iter()
+            .filter(|c| c.image_providers.is_empty() || c.image_providers.iter().any(|p| p == owner));
+        let mut longest = None;
+        for c in could_allow {
+            let days = c.max_days_since_deprecated?;
+            longest = Some(longest.map_or(days, |l: i64| l.max(days)));
+        }
+        longest
+    }
 }

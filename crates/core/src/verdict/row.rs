@@ -73,6 +73,13 @@ pub struct VerdictRow {
     /// members' probes (`REQUIRE_MEMBER_PROBES`).
     #[serde(default)]
     pub member_references: Vec<String>,
+    /// ARNs of member resources a required member's probe found earlier in the window,
+    /// no longer in its fresh facts (`used_in_member_account_in_window`).
+    #[serde(default)]
+    pub member_references_in_window: Vec<String>,
+    /// When such a member resource was last seen referencing the AMI.
+    #[serde(with = "timestamp::option", default)]
+    pub member_last_used: Option<DateTime<Utc>>,
 }
 
 /// The newest `available` report collect recorded for the AMI (its state's memory).
@@ -126,6 +133,8 @@ pub fn verdict_row(v: &Verdict, ami: &Ami, latest: &LatestReport, ctx: &RowConte
         image_allowed: ami.lifecycle.image_allowed,
         source_image_id: ami.lifecycle.source_image_id.clone(),
         member_references: v.member_references.clone(),
+        member_references_in_window: v.member_references_in_window.clone(),
+        member_last_used: v.member_last_used,
     }
 }
 
@@ -173,6 +182,8 @@ mod tests {
             zero_usage_reports: 30,
             owner_references: vec!["arn:aws:ec2:eu-west-1:123456789012:instance/i-1".into()],
             member_references: vec!["arn:aws:ssm:eu-west-1:111111111111:parameter/golden".into()],
+            member_references_in_window: vec!["arn:aws:ssm:eu-west-1:111111111111:parameter/old".into()],
+            member_last_used: Some(t("2026-11-25T06:00:00Z")),
             last_launched: Some(t("2026-11-30T00:00:00Z")),
             group: Some("al2023".into()),
             newest_zero_report: Some(t("2026-11-30T00:00:00Z")),
@@ -197,6 +208,11 @@ mod tests {
         assert_eq!(j["not_checked"], serde_json::json!(["member:ssm:Parameter"]));
         assert_eq!(j["max_evidence_age_hours"], 48);
         assert_eq!(j["member_references"], serde_json::json!(["arn:aws:ssm:eu-west-1:111111111111:parameter/golden"]));
+        assert_eq!(
+            j["member_references_in_window"],
+            serde_json::json!(["arn:aws:ssm:eu-west-1:111111111111:parameter/old"])
+        );
+        assert_eq!(j["member_last_used"], "2026-11-25T06:00:00.000Z");
         assert_eq!(serde_json::from_value::<VerdictRow>(j).unwrap(), row);
         let keys = ArchiveKeys { prefix: "ami-usage".into() };
         assert_eq!(

@@ -194,15 +194,28 @@ fn owner_findings(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, undecid
     f
 }
 
-/// Rule 3 in the members: a reference any required member's fresh probe found is use;
-/// a required member without fresh facts leaves the AMI `unknown` unless it is already
-/// in use or excluded (its SSM parameters and launch configurations are unknown).
+/// Rule 3 in the members: a reference any required member's fresh probe found is use, and
+/// so is one a probe found earlier in the window; a required member without fresh facts
+/// (that can see the AMI), or whose fresh facts no longer list an AMI they listed in the
+/// window, leaves the AMI `unknown` unless it is already in use or excluded.
 fn member_reasons(m: &MemberFindings, so_far: &[Reason]) -> Vec<Reason> {
     if !m.references.is_empty() {
         return vec![Reason::UsedInMemberAccount];
     }
-    let decided = so_far.iter().any(|r| matches!(r.kind(), Kind::InUse | Kind::Excluded));
-    if !m.missing.is_empty() && !decided { vec![Reason::MemberProbeMissing] } else { vec![] }
+    if !m.used_in_window.is_empty() {
+        return vec![Reason::UsedInMemberAccountInWindow];
+    }
+    if so_far.iter().any(|r| matches!(r.kind(), Kind::InUse | Kind::Excluded)) {
+        return vec![];
+    }
+    let mut reasons = Vec::new();
+    if !m.missing.is_empty() {
+        reasons.push(Reason::MemberProbeMissing);
+    }
+    if !m.lost_sight.is_empty() {
+        reasons.push(Reason::MemberLostSight);
+    }
+    reasons
 }
 
 /// Rule 4: age, exclusion tag, newest of its group.
@@ -249,6 +262,8 @@ fn evaluate_one(i: &AmiInput, s: &VerdictSettings, now: DateTime<Utc>, kept: Opt
         zero_usage_reports: h.zero_usage_reports,
         owner_references: owner.references,
         member_references: i.members.references.clone(),
+        member_references_in_window: i.members.used_in_window.iter().map(|u| u.arn().to_string()).collect(),
+        member_last_used: i.members.used_in_window.iter().map(|u| u.last_seen()).max(),
         last_launched: owner.last_launched,
         group: s.group_tag.as_ref().and_then(|t| i.ami.tags.get(t).cloned()),
         newest_zero_report: h.newest_zero,

@@ -1,6 +1,6 @@
 use super::*;
 use crate::fixtures::{self, t};
-use crate::verdict::OwnerObservation;
+use crate::verdict::{OWNER_KINDS, OwnerObservation};
 
 const ALL: ResourceTypes = ResourceTypes::ALL;
 
@@ -342,6 +342,7 @@ fn members(references: &[&str], missing: &[&str]) -> MemberFindings {
         required,
         missing,
         references: references.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
     }
 }
 
@@ -369,6 +370,57 @@ fn a_required_member_without_fresh_facts_leaves_a_would_be_candidate_unknown() {
     let all_fresh = one(AmiInput { members: members(&[], &[]), ..input(&a, daily(30, 1, 0), clean_owner()) });
     assert_eq!(all_fresh.kind, Kind::Candidate);
     assert!(all_fresh.checked.contains(&"member:ssm:Parameter".to_string()));
+}
+
+#[test]
+fn a_member_reference_seen_earlier_in_the_window_keeps_the_ami_in_use_naming_it() {
+    let a = ami("ami-1", 90, &[]);
+    let arn = "arn:aws:ssm:us-east-1:111111111111:parameter/golden";
+    let seen = now() - Duration::days(7);
+    let m = MemberFindings {
+        used_in_window: vec![MemberUse("111111111111".into(), arn.into(), seen.timestamp_millis())],
+        ..members(&[], &[])
+    };
+    let v = one(AmiInput { members: m, ..input(&a, daily(30, 1, 0), clean_owner()) });
+    assert_eq!((v.kind, v.reasons), (Kind::InUse, vec![Reason::UsedInMemberAccountInWindow]));
+    assert_eq!((v.member_references_in_window, v.member_last_used), (vec![arn.to_string()], Some(seen)));
+    assert!(v.member_references.is_empty());
+}
+
+#[test]
+fn a_member_that_lost_sight_of_a_would_be_candidate_leaves_it_unknown_and_not_checked() {
+    let a = ami("ami-1", 90, &[]);
+    let m = MemberFindings {
+        covered_by: vec!["111111111111".into()],
+        lost_sight: vec!["222222222222".into()],
+        kinds_all_covered: vec![],
+        ..members(&[], &[])
+    };
+    let v = one(AmiInput { members: m.clone(), ..input(&a, daily(30, 1, 0), clean_owner()) });
+    assert_eq!((v.kind, v.reasons), (Kind::Unknown, vec![Reason::MemberLostSight]));
+    assert!(v.not_checked.contains(&"member:222222222222".to_string()));
+    let used = one(AmiInput { members: m, ..input(&a, daily(30, 1, 1), clean_owner()) });
+    assert_eq!(used.kind, Kind::InUse, "in use stays in use");
+}
+
+#[test]
+fn a_reference_of_a_type_the_product_does_not_know_is_use_in_the_owner_and_member_accounts() {
+    let a = ami("ami-1", 90, &[]);
+    let new_kind = OwnerReference::of_answer(Some("ec2:SomethingAwsAddsNextYear"), "arn:aws:ec2:x");
+    assert!(!new_kind.is_known_type());
+    assert_eq!(OwnerReference::of_answer(None, "arn:y").resource_type, "unknown");
+    assert!(OwnerReference::of_answer(Some("ssm:Parameter"), "arn:z").is_known_type());
+    let owner = OwnerCheck::Checked(OwnerFacts {
+        references: vec![new_kind.clone()],
+        kinds: OWNER_KINDS.iter().map(|k| k.to_string()).collect(),
+        ..Default::default()
+    });
+    assert_eq!(owner.found_use(), Some(true));
+    let v = one(input(&a, daily(30, 1, 0), owner));
+    assert_eq!((v.kind, v.reasons), (Kind::InUse, vec![Reason::UsedInOwnerAccount]));
+    assert_eq!(v.owner_references, ["arn:aws:ec2:x"]);
+    let m = one(AmiInput { members: members(&[&new_kind.arn], &[]), ..input(&a, daily(30, 1, 0), clean_owner()) });
+    assert_eq!(m.kind, Kind::InUse);
 }
 
 #[test]
