@@ -181,17 +181,19 @@ async fn open_archive<'a>(r: &'a Run<'a>) -> anyhow::Result<Archive<'a>> {
 }
 
 /// Our reports in EC2 and, per report date of theirs, the ids archived already in
-/// that date's partition (compaction counts them: `core::compaction::ReportDates`).
+/// that date's partition (compaction counts them: `core::compaction::ReportDates`):
+/// one listing of the `reports` dataset from the oldest of those dates on
+/// (`ArchiveKeys::ids_by_date`), not one per date.
 async fn list(archive: &Archive<'_>) -> anyhow::Result<(ReportListing, BTreeMap<NaiveDate, BTreeSet<String>>)> {
     let clients = archive.run.clients;
     let listing = ec2::our_reports(&clients.ec2).await?;
     let dates: BTreeSet<_> = listing.reports.iter().map(|r| r.creation_time.date_naive()).collect();
-    let mut listed = BTreeMap::new();
-    for d in dates {
-        let partition = archive.keys.partition(Dataset::Reports, &archive.provenance.region, d);
-        listed.insert(d, s3::archived_ids(&clients.s3, archive.bucket, &partition).await?);
-    }
-    Ok((listing, listed))
+    let Some(&oldest) = dates.first() else { return Ok((listing, BTreeMap::new())) };
+    let region = &archive.provenance.region;
+    let prefix = archive.keys.dataset_prefix(Dataset::Reports, region);
+    let start_after = archive.keys.partition(Dataset::Reports, region, oldest);
+    let keys = s3::keys_after(&clients.s3, archive.bucket, &prefix, &start_after).await?;
+    Ok((listing, ArchiveKeys::ids_by_date(keys.iter().map(|(k, _)| k.as_str()), &dates)))
 }
 
 /// Aborts the multipart uploads of entries objects that a killed run left behind. A
