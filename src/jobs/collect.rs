@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use futures::StreamExt;
 use serde::Serialize;
 
@@ -93,7 +93,8 @@ pub struct CollectSummary {
 /// then alert. Each step is one function below, in that order.
 pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
     let archive = open_archive(r).await?;
-    let (listing, mut archived) = list(&archive).await?;
+    let (listing, listed) = list(&archive).await?;
+    let mut archived: BTreeSet<String> = listed.values().flatten().cloned().collect();
     let reports = &listing.reports;
     let t = triage(reports, &archived, r.now, Duration::hours(i64::from(r.config.pending_alert_hours)));
     let mut summary = CollectSummary {
@@ -114,7 +115,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<CollectSummary> {
 
     let late = Late { pending_too_long: &t.pending_too_long, expiring: &expiring };
     match remember_and_tell(&archive, &listing, &archived, rows, late, &mut summary).await {
-        Ok(()) => match compact::after_collect(&archive, reports, &archived).await {
+        Ok(()) => match compact::after_collect(&archive, reports, &listed, &archived).await {
             Ok((compaction, failure)) => {
                 summary.compaction = Some(Box::new(compaction));
                 summary.failed.extend(failure);
@@ -186,17 +187,20 @@ async fn open_archive<'a>(r: &'a Run<'a>) -> anyhow::Result<Archive<'a>> {
     Ok(Archive::new(r, r.config.require_bucket()?, keys, provenance))
 }
 
-/// Our reports in EC2 and, of their report dates' partitions, the ids archived already.
-async fn list(archive: &Archive<'_>) -> anyhow::Result<(ReportListing, BTreeSet<String>)> {
+/// Our reports in EC2 and, per report date of theirs, the ids archived already in
+/// that date's partition (compaction counts them: `core::compaction::ReportDates`):
+/// one listing of the `reports` dataset from the oldest of those dates on
+/// (`ArchiveKeys::ids_by_date`), not one per date.
+async fn list(archive: &Archive<'_>) -> anyhow::Result<(ReportListing, BTreeMap<NaiveDate, BTreeSet<String>>)> {
     let clients = archive.run.clients;
     let listing = ec2::our_reports(&clients.ec2).await?;
     let dates: BTreeSet<_> = listing.reports.iter().map(|r| r.creation_time.date_naive()).collect();
-    let mut archived = BTreeSet::new();
-    for d in dates {
-        let partition = archive.keys.partition(Dataset::Reports, &archive.provenance.region, d);
-        archived.extend(s3::archived_ids(&clients.s3, archive.bucket, &partition).await?);
-    }
-    Ok((listing, archived))
+    let Some(&oldest) = dates.first() else { return Ok((listing, BTreeMap::new())) };
+    let region = &archive.provenance.region;
+    let prefix = archive.keys.dataset_prefix(Dataset::Reports, region);
+    let start_after = archive.keys.partition(Dataset::Reports, region, oldest);
+    let keys = s3::keys_after(&clients.s3, archive.bucket, &prefix, &start_after).await?;
+    Ok((listing, ArchiveKeys::ids_by_date(keys.iter().map(|(k, _)| k.as_str()), &dates)))
 }
 
 /// Aborts the multipart uploads of entries objects that a killed run left behind. A

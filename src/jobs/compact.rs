@@ -1,12 +1,14 @@
-//! The compaction step of collect (ARCHITECTURE.md, "Compaction"): every closed day of
-//! every dataset of this Region into Parquet parts. Per day: list its raw objects; if
-//! the state counts them all, done; else read the footers of its recorded parts (what
-//! is compacted), then per part: read the raw objects the core planned, write the part
-//! (`If-None-Match: *`), record it in the compaction state. A part an earlier run wrote
-//! but did not record is adopted with the sources its footer names, so a killed run
-//! never duplicates or loses a row.
+//! The compaction step of collect (COMPACTION.md): every closed day of every dataset of
+//! this Region into Parquet parts. A day found complete that cannot have changed since
+//! (`CompactionState::needs_listing`, from collect's own count of its report objects)
+//! is not listed, so an idle run costs the same whatever the length of the history.
+//! Any other closed day: list its raw objects; if the state counts them all, done; else
+//! read the footers of its recorded parts (what is compacted), then per part: read the
+//! raw objects the core planned, write the part (`If-None-Match: *`), record it in the
+//! compaction state. A part an earlier run wrote but did not record is adopted with the
+//! sources its footer names, so a killed run never duplicates or loses a row.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -20,8 +22,8 @@ use crate::aws::s3;
 use crate::core::archive::{LostRace, jsonl};
 use crate::core::compaction::parquet_part::{FOOTER_READ, PartWriter, footer_len, sources_of};
 use crate::core::compaction::{
-    CompactionKeys, CompactionState, DATASETS, DatasetSpec, DayStatus, PartBounds, PartPlan, PartRecord, closed_days,
-    next_part, open_report_days,
+    CompactionKeys, CompactionState, DATASETS, DatasetSpec, DayStatus, PartBounds, PartPlan, PartRecord, ReportDates,
+    closed_days, next_part,
 };
 use crate::core::model::UsageReport;
 
@@ -33,6 +35,9 @@ pub struct CompactionSummary {
     pub rows: u64,
     /// Closed days left for the next run by the deadline.
     pub days_left: usize,
+    /// Closed days whose raw objects this run listed; the others were found complete
+    /// by an earlier run and cannot have changed since (COMPACTION.md).
+    pub days_listed: usize,
 }
 
 /// Raw objects fetched at once while a part is built (small GETs: latency, not
@@ -51,16 +56,19 @@ struct Step<'a> {
 /// Collect's last step: its failure is one failed item of the run (the next run resumes
 /// it), never a loss of what the run archived, decided or announced. Losing the
 /// compaction state to another run (`LostRace`) stops the run like any state write does.
+/// `listed`: the report ids collect listed in the partition of each date EC2 lists;
+/// `archived`: every id archived once collect's archiving is done.
 pub async fn after_collect<'a>(
     archive: &'a Archive<'a>,
     reports: &[UsageReport],
+    listed: &BTreeMap<NaiveDate, BTreeSet<String>>,
     archived: &BTreeSet<String>,
 ) -> anyhow::Result<(CompactionSummary, Option<Failure>)> {
     let r = archive.run;
     let pending_alert = chrono::Duration::hours(i64::from(r.config.pending_alert_hours));
-    let open = open_report_days(reports, archived, r.now, pending_alert);
+    let dates = ReportDates::of(reports, listed, archived, r.now, pending_alert);
     let mut summary = CompactionSummary::default();
-    match run(archive, &open, &mut summary).await {
+    match run(archive, &dates, &mut summary).await {
         Ok(()) => Ok((summary, None)),
         Err(e) if e.downcast_ref::<LostRace>().is_some() => Err(e),
         Err(e) => {
@@ -70,19 +78,19 @@ pub async fn after_collect<'a>(
     }
 }
 
-/// Compacts the closed days of every dataset; `open` are the report dates that may
-/// still gain a report (`core::compaction::open_report_days`).
+/// Compacts the closed days of every dataset, from what collect's listing knows of
+/// the report dates (`core::compaction::ReportDates`).
 pub async fn run<'a>(
     archive: &'a Archive<'a>,
-    open: &BTreeSet<NaiveDate>,
+    dates: &ReportDates,
     summary: &mut CompactionSummary,
 ) -> anyhow::Result<()> {
-    run_bounded(archive, open, summary, PartBounds::DEFAULT).await
+    run_bounded(archive, dates, summary, PartBounds::DEFAULT).await
 }
 
 async fn run_bounded<'a>(
     archive: &'a Archive<'a>,
-    open: &BTreeSet<NaiveDate>,
+    dates: &ReportDates,
     summary: &mut CompactionSummary,
     bounds: PartBounds,
 ) -> anyhow::Result<()> {
@@ -91,15 +99,17 @@ async fn run_bounded<'a>(
     let mut step = Step { archive, keys, state: loaded.clone(), file, bounds };
     for spec in DATASETS {
         let days = step.raw_days(spec).await?;
-        for day in closed_days(spec, &days, open, archive.run.now) {
-            if step.state.is_sealed(spec.name, day) {
+        for day in closed_days(spec, &days, &dates.open, archive.run.now) {
+            let reports = dates.archived_on(day);
+            if !step.state.needs_listing(spec, day, reports) {
                 continue;
             }
             if archive.run.deadline.passed() {
                 summary.days_left += 1;
                 continue;
             }
-            step.compact_day(spec, day, summary).await?;
+            summary.days_listed += 1;
+            step.compact_day(spec, day, reports, summary).await?;
         }
     }
     if step.state == loaded { Ok(()) } else { step.save().await }
@@ -129,19 +139,23 @@ impl Step<'_> {
     /// Every part a day needs, until none is left or the deadline passes. Each turn
     /// records one more part number (written from ≥ 1 planned source, or adopted): the
     /// loop ends, and a run that stops at its deadline leaves its progress recorded.
+    /// `reports`: the day's report count known before its listing, recorded with the
+    /// day once every raw object of that listing is in a part.
     async fn compact_day(
         &mut self,
         spec: &DatasetSpec,
         day: NaiveDate,
+        reports: Option<u64>,
         summary: &mut CompactionSummary,
     ) -> anyhow::Result<()> {
         let partition = self.keys.raw_partition(spec.name, self.region(), day);
         let raw = s3::archived_sizes(&self.archive.run.clients.s3, self.archive.bucket, &partition).await?;
         let now = self.archive.run.now;
         let DayStatus::Compact { recorded } = self.state.status(spec.name, day, raw.len()) else {
-            self.state.seal_complete(spec.name, day, now);
+            self.state.found_complete(spec.name, day, reports, now);
             return Ok(());
         };
+        self.state.found_incomplete(spec.name, day);
         let mut compacted = self.recorded_sources(spec, day, &recorded).await?;
         loop {
             if self.archive.run.deadline.passed() {
@@ -150,7 +164,7 @@ impl Step<'_> {
             }
             let number = self.state.next_number(spec.name, day);
             let Some(plan) = next_part(&raw, &compacted, number, self.bounds) else {
-                self.state.seal_complete(spec.name, day, now);
+                self.state.found_complete(spec.name, day, reports, now);
                 return Ok(());
             };
             let key = self.keys.part(spec.name, self.region(), day, number);

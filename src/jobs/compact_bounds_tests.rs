@@ -26,7 +26,10 @@ async fn a_run_killed_at_any_write_with_parts_cut_at_their_rows_keeps_every_row_
 async fn a_part_takes_no_further_object_once_it_holds_its_rows() {
     let store = seeded();
     let summary = compact_bounded(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, TWO_ROWS).await;
-    assert_eq!(summary.unwrap(), CompactionSummary { parts_written: 8, parts_adopted: 0, rows: 14, days_left: 0 });
+    assert_eq!(
+        summary.unwrap(),
+        CompactionSummary { parts_written: 8, parts_adopted: 0, rows: 14, days_left: 0, days_listed: 6 }
+    );
     assert_eq!(compacted_rows(&store), expected_rows());
     let parts = store.lock().unwrap();
     let part = |dataset: &str, n: u32| {
@@ -41,7 +44,10 @@ async fn a_part_takes_no_further_object_once_it_holds_its_rows() {
 async fn a_day_over_the_bounds_is_split_into_numbered_parts() {
     let store = seeded();
     let summary = compact_bounded(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, ONE_SOURCE).await;
-    assert_eq!(summary.unwrap(), CompactionSummary { parts_written: 10, parts_adopted: 0, rows: 14, days_left: 0 });
+    assert_eq!(
+        summary.unwrap(),
+        CompactionSummary { parts_written: 10, parts_adopted: 0, rows: 14, days_left: 0, days_listed: 6 }
+    );
     assert_eq!(compacted_rows(&store), expected_rows());
     let day = "ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01";
     let parts = store.lock().unwrap();
@@ -55,15 +61,18 @@ async fn a_day_over_the_bounds_is_split_into_numbered_parts() {
 async fn a_late_object_after_a_multi_part_day_goes_into_the_next_number_reading_only_footers() {
     let store = seeded();
     compact_bounded(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, ONE_SOURCE).await.unwrap();
-    raw(&store, "entries", "2026-11-01", "r-late", &[entry("r-late", "333333333333")]);
+    archived_report(&store, "2026-11-01", "r-late");
     let fake = memory_s3(store.clone(), Arc::default(), None);
-    let summary = compact_bounded(&fake, Deadline::NONE, ONE_SOURCE).await.unwrap();
-    assert_eq!((summary.parts_written, summary.rows), (1, 1));
+    let summary = compact_listed(&fake, Deadline::NONE, ONE_SOURCE, &ec2_lists(&store, &["2026-11-01"])).await;
+    assert_eq!((summary.as_ref().unwrap().parts_written, summary.unwrap().rows), (2, 2), "entries and reports");
     let day = "ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01";
     let late = &store.lock().unwrap()[&format!("{day}/part-0002.parquet")];
     assert_eq!(crate::core::compaction::parquet_part::sources_of(late).unwrap(), (vec!["r-late".to_string()], 1));
-    let reads: Vec<_> =
-        fake.calls().into_iter().filter(|c| c.action.starts_with("GET") && c.action.contains(".parquet")).collect();
+    let reads: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.action.starts_with("GET") && c.action.contains("/entries/") && c.action.contains(".parquet"))
+        .collect();
     let read: Vec<_> =
         reads.iter().filter_map(|c| c.action.split(['/', '?']).find(|s| s.starts_with("part-"))).collect();
     // The two recorded parts' footers (the sources compacted), then the next number's look.
@@ -111,17 +120,20 @@ async fn a_footer_longer_than_the_first_read_takes_a_second_ranged_get() {
         raw(&store, "entries", "2026-11-02", &id, &[entry(&id, "111111111111")]);
     }
     compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
-    raw(&store, "entries", "2026-11-02", "r-late", &[entry("r-late", "333333333333")]);
+    archived_report(&store, "2026-11-02", "r-late");
     let fake = memory_s3(store.clone(), Arc::default(), None);
-    assert_eq!(compact(&fake).await.unwrap().parts_written, 1);
+    let late = ec2_lists(&store, &["2026-11-02"]);
+    assert_eq!(compact_listed(&fake, Deadline::NONE, PartBounds::DEFAULT, &late).await.unwrap().parts_written, 2);
     let ranges: Vec<_> = fake
         .calls()
         .into_iter()
-        .filter(|c| c.action.starts_with("GET") && c.action.contains("part-0000.parquet"))
+        .filter(|c| {
+            c.action.starts_with("GET") && c.action.contains("/entries/") && c.action.contains("part-0000.parquet")
+        })
         .filter_map(|c| c.headers.get("range").cloned())
         .collect();
     assert_eq!(ranges.len(), 2, "{ranges:?}");
     assert_eq!(ranges[0], format!("bytes=-{FOOTER_READ}"));
     assert!(ranges[1].trim_start_matches("bytes=-").parse::<usize>().unwrap() > FOOTER_READ, "{ranges:?}");
-    assert_eq!(compacted_rows(&store).len(), 2501);
+    assert_eq!(compacted_rows(&store).len(), 2502, "2,501 entries objects and the late report");
 }

@@ -176,6 +176,16 @@ async fn compact_until(fake: &Fake, deadline: Deadline) -> anyhow::Result<Compac
 }
 
 async fn compact_bounded(fake: &Fake, deadline: Deadline, bounds: PartBounds) -> anyhow::Result<CompactionSummary> {
+    compact_listed(fake, deadline, bounds, &ReportDates::default()).await
+}
+
+/// A compaction after a collect whose EC2 listing held reports of `dates` (`ec2_lists`).
+async fn compact_listed(
+    fake: &Fake,
+    deadline: Deadline,
+    bounds: PartBounds,
+    dates: &ReportDates,
+) -> anyhow::Result<CompactionSummary> {
     let config = config();
     let r = Run { clients: &fake.clients, config: &config, now: NOW.parse().unwrap(), deadline };
     let archive = Archive::new(
@@ -185,7 +195,45 @@ async fn compact_bounded(fake: &Fake, deadline: Deadline, bounds: PartBounds) ->
         Provenance { owner_account_id: "123456789012".into(), region: "us-east-1".into(), collected_at: r.now },
     );
     let mut summary = CompactionSummary::default();
-    super::run_bounded(&archive, &Default::default(), &mut summary, bounds).await.map(|()| summary)
+    super::run_bounded(&archive, dates, &mut summary, bounds).await.map(|()| summary)
+}
+
+/// `compact_listed` on a fresh in-memory S3 over `store`, without deadline.
+async fn compact_store(store: &Store, bounds: PartBounds, dates: ReportDates) -> anyhow::Result<CompactionSummary> {
+    compact_listed(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, bounds, &dates).await
+}
+
+/// What collect would know if EC2 listed reports of `days` (none still due): the
+/// report objects of each of those days in the store, as its listing counts them.
+fn ec2_lists(store: &Store, days: &[&str]) -> ReportDates {
+    let store = store.lock().unwrap();
+    let archived = days
+        .iter()
+        .map(|day| {
+            let partition = format!("ami-usage/reports/region=us-east-1/report_date={day}/");
+            let objects = store.keys().filter(|k| k.starts_with(&partition) && k.ends_with(".json.gz")).count();
+            (day.parse().unwrap(), objects as u64)
+        })
+        .collect();
+    ReportDates { archived, ..ReportDates::default() }
+}
+
+/// A report archived by collect: its entries object, then its report object.
+fn archived_report(store: &Store, day: &str, id: &str) {
+    raw(store, "entries", day, id, &[entry(id, "333333333333")]);
+    raw(store, "reports", day, id, &[json!({"report_id": id, "state": "available"})]);
+}
+
+/// The ListObjectsV2 calls of a run: `(prefix, delimiter?)`.
+fn listings(fake: &Fake) -> Vec<(String, bool)> {
+    fake.calls()
+        .iter()
+        .filter_map(|c| c.action.strip_prefix("GET ").filter(|a| a.contains("list-type=2")))
+        .map(|a| {
+            let query = a.split_once('?').map(|(_, q)| q).unwrap_or("");
+            (query_param(query, "prefix").unwrap_or_default(), query_param(query, "delimiter").is_some())
+        })
+        .collect()
 }
 
 /// `(dataset/day, source) → rows` over every part in the store.
@@ -226,7 +274,10 @@ async fn closed_days_become_one_part_each_with_every_row_once() {
     let store = seeded();
     let fake = memory_s3(store.clone(), Arc::default(), None);
     let summary = compact(&fake).await.unwrap();
-    assert_eq!(summary, CompactionSummary { parts_written: 6, parts_adopted: 0, rows: 14, days_left: 0 });
+    assert_eq!(
+        summary,
+        CompactionSummary { parts_written: 6, parts_adopted: 0, rows: 14, days_left: 0, days_listed: 6 }
+    );
     assert_eq!(compacted_rows(&store), expected_rows());
     assert!(part_keys(&store).iter().all(|k| k.ends_with("/part-0000.parquet")));
     let puts: Vec<_> = fake.calls().into_iter().filter(|c| c.action.contains(".parquet")).collect();
@@ -242,39 +293,128 @@ async fn closed_days_become_one_part_each_with_every_row_once() {
 }
 
 #[tokio::test]
-async fn late_data_goes_into_the_next_part_and_the_first_is_never_rewritten() {
+async fn an_idle_run_lists_no_closed_day_found_complete_whatever_the_history() {
     let store = seeded();
-    compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
+    for day in 3..=28 {
+        let day = format!("2026-10-{day:02}");
+        archived_report(&store, &day, &format!("r-{day}"));
+    }
+    let days: Vec<String> = store
+        .lock()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.strip_prefix("ami-usage/reports/region=us-east-1/report_date="))
+        .map(|rest| rest[..10].to_string())
+        .collect();
+    let listed = ec2_lists(&store, &days.iter().map(String::as_str).collect::<Vec<_>>());
+    let first = compact_store(&store, PartBounds::DEFAULT, listed.clone()).await.unwrap();
+    assert_eq!(first.days_listed, 2 * 28 + 2, "entries and reports of 28 days, verdicts of 2");
+    let idle = memory_s3(store.clone(), Arc::default(), None);
+    let summary = compact_listed(&idle, Deadline::NONE, PartBounds::DEFAULT, &listed).await.unwrap();
+    assert_eq!(summary, CompactionSummary::default());
+    // One listing of each dataset's day folders, no day listed, the state read, nothing written.
+    let folders = ["entries", "reports", "verdicts"].map(|d| (format!("ami-usage/{d}/region=us-east-1/"), true));
+    assert_eq!(listings(&idle), folders.to_vec());
+    let calls: Vec<_> = idle.calls().into_iter().map(|c| c.action).collect();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert!(calls.iter().any(|c| c.starts_with("GET ") && c.contains("compaction-state.json")), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_late_report_for_an_old_day_lists_that_day_and_goes_into_its_next_part() {
+    let store = seeded();
+    let run = |dates: ReportDates| compact_store(&store, PartBounds::DEFAULT, dates);
+    assert_eq!(run(ec2_lists(&store, &["2026-11-01", "2026-11-02"])).await.unwrap().days_listed, 6);
     let first =
         store.lock().unwrap()["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0000.parquet"]
             .clone();
-    raw(&store, "entries", "2026-11-01", "r-late", &[entry("r-late", "333333333333")]);
-    let summary = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
-    assert_eq!((summary.parts_written, summary.rows), (1, 1));
-    let parts = store.lock().unwrap();
-    assert_eq!(parts["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0000.parquet"], first);
-    let late = &parts["ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01/part-0001.parquet"];
-    assert_eq!(crate::core::compaction::parquet_part::sources_of(late).unwrap(), (vec!["r-late".to_string()], 1));
+    archived_report(&store, "2026-11-01", "r-late");
+    let summary = run(ec2_lists(&store, &["2026-11-01", "2026-11-02"])).await.unwrap();
+    assert_eq!((summary.days_listed, summary.parts_written, summary.rows), (2, 2, 2), "entries and reports of the 1st");
+    {
+        let parts = store.lock().unwrap();
+        let day = "ami-usage/compacted/entries/region=us-east-1/report_date=2026-11-01";
+        assert_eq!(parts[&format!("{day}/part-0000.parquet")], first);
+        let late = &parts[&format!("{day}/part-0001.parquet")];
+        assert_eq!(crate::core::compaction::parquet_part::sources_of(late).unwrap(), (vec!["r-late".to_string()], 1));
+    }
+    let mut expected = expected_rows();
+    expected.insert(("entries/region=us-east-1/report_date=2026-11-01".into(), "r-late".into()), 1);
+    expected.insert(("reports/region=us-east-1/report_date=2026-11-01".into(), "r-late".into()), 1);
+    assert_eq!(compacted_rows(&store), expected);
+    assert_eq!(run(ec2_lists(&store, &["2026-11-01", "2026-11-02"])).await.unwrap(), CompactionSummary::default());
 }
 
-/// Kills a run at each of its writes in turn (one more raw object arrives while it is
+#[tokio::test]
+async fn a_crash_between_the_entries_and_the_report_object_still_ends_with_every_row_compacted() {
+    let store = seeded();
+    let run = |dates: ReportDates| compact_store(&store, PartBounds::DEFAULT, dates);
+    let both = ["2026-11-01", "2026-11-02"];
+    run(ec2_lists(&store, &both)).await.unwrap();
+    // A collect died after the entries object of r-c (the 2nd) and of r-d (the 1st).
+    raw(&store, "entries", "2026-11-02", "r-c", &[entry("r-c", "333333333333")]);
+    raw(&store, "entries", "2026-11-01", "r-d", &[entry("r-d", "333333333333")]);
+    // Their reports are not archived: their days' counts are unchanged, the objects wait.
+    assert_eq!(run(ec2_lists(&store, &both)).await.unwrap(), CompactionSummary::default());
+    // The next collect archives r-c (its report object after its entries object)...
+    raw(&store, "reports", "2026-11-02", "r-c", &[json!({"report_id": "r-c", "state": "available"})]);
+    let summary = run(ec2_lists(&store, &both)).await.unwrap();
+    assert_eq!((summary.days_listed, summary.parts_written, summary.rows), (2, 2, 2), "{summary:?}");
+    // ...while EC2 deletes r-d first: the 1st leaves its listing and is listed once more.
+    let summary = run(ec2_lists(&store, &["2026-11-02"])).await.unwrap();
+    assert_eq!((summary.days_listed, summary.parts_written, summary.rows), (2, 1, 1), "{summary:?}");
+    let mut expected = expected_rows();
+    for (day, id) in [("2026-11-02", "r-c"), ("2026-11-01", "r-d")] {
+        expected.insert((format!("entries/region=us-east-1/report_date={day}"), id.into()), 1);
+    }
+    expected.insert(("reports/region=us-east-1/report_date=2026-11-02".into(), "r-c".into()), 1);
+    assert_eq!(compacted_rows(&store), expected);
+    assert_eq!(run(ec2_lists(&store, &["2026-11-02"])).await.unwrap(), CompactionSummary::default());
+    assert_eq!(run(ReportDates::default()).await.unwrap().days_listed, 2, "the 2nd leaves too: once more");
+    assert_eq!(run(ReportDates::default()).await.unwrap(), CompactionSummary::default());
+}
+
+#[tokio::test]
+async fn a_report_archived_by_a_run_stopped_before_compacting_it_is_compacted_after_ec2_deletes_it() {
+    let store = seeded();
+    let both = ["2026-11-01", "2026-11-02"];
+    let fake = || memory_s3(store.clone(), Arc::default(), None);
+    compact_listed(&fake(), Deadline::NONE, PartBounds::DEFAULT, &ec2_lists(&store, &both)).await.unwrap();
+    // The last collect that saw the 1st archived r-late, then its deadline passed.
+    archived_report(&store, "2026-11-01", "r-late");
+    let passed = Deadline::at(std::time::Instant::now(), std::time::Duration::ZERO);
+    let stopped = compact_listed(&fake(), passed, PartBounds::DEFAULT, &ec2_lists(&store, &both)).await.unwrap();
+    assert_eq!(stopped, CompactionSummary { days_left: 2, ..Default::default() });
+    // EC2 no longer lists the 1st: the day's count is unknown, so it is listed once more.
+    let only_2nd = ec2_lists(&store, &["2026-11-02"]);
+    let summary = compact_listed(&fake(), Deadline::NONE, PartBounds::DEFAULT, &only_2nd).await.unwrap();
+    assert_eq!((summary.days_listed, summary.parts_written, summary.rows), (2, 2, 2), "{summary:?}");
+    let again = compact_listed(&fake(), Deadline::NONE, PartBounds::DEFAULT, &only_2nd).await.unwrap();
+    assert_eq!(again, CompactionSummary::default());
+}
+
+/// Kills a run at each of its writes in turn (one more report is archived while it is
 /// down), then runs it again: every row once, and a third run finds nothing to do.
 async fn killed_at_every_write(bounds: PartBounds, writes_of_a_full_run: usize) {
     let writes = Arc::new(AtomicUsize::new(0));
     compact_bounded(&memory_s3(seeded(), writes.clone(), None), Deadline::NONE, bounds).await.unwrap();
     let total = writes.load(Ordering::SeqCst);
     assert_eq!(total, writes_of_a_full_run, "each part followed by the state, and the final state");
+    let both = ["2026-11-01", "2026-11-02"];
     for kill_at in 0..total {
         let store = seeded();
         let dying = memory_s3(store.clone(), Arc::default(), Some(kill_at));
-        assert!(compact_bounded(&dying, Deadline::NONE, bounds).await.is_err(), "the write {kill_at} was refused");
-        raw(&store, "entries", "2026-11-02", "r-c-2026-11-02", &[entry("r-c-2026-11-02", "1")]);
-        let resumed = compact_bounded(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, bounds).await;
+        let died = compact_listed(&dying, Deadline::NONE, bounds, &ec2_lists(&store, &both)).await;
+        assert!(died.is_err(), "the write {kill_at} was refused");
+        archived_report(&store, "2026-11-02", "r-c-2026-11-02");
+        let run = || compact_store(&store, bounds, ec2_lists(&store, &both));
+        let resumed = run().await;
         let mut expected = expected_rows();
-        expected.insert(("entries/region=us-east-1/report_date=2026-11-02".into(), "r-c-2026-11-02".into()), 1);
+        for dataset in ["entries", "reports"] {
+            expected.insert((format!("{dataset}/region=us-east-1/report_date=2026-11-02"), "r-c-2026-11-02".into()), 1);
+        }
         assert_eq!(compacted_rows(&store), expected, "killed at write {kill_at}, resumed: {resumed:?}");
-        let again = compact_bounded(&memory_s3(store.clone(), Arc::default(), None), Deadline::NONE, bounds).await;
-        assert_eq!(again.unwrap(), CompactionSummary::default(), "killed at write {kill_at}");
+        assert_eq!(run().await.unwrap(), CompactionSummary::default(), "killed at write {kill_at}");
     }
 }
 
@@ -293,6 +433,7 @@ async fn a_state_in_the_first_format_with_source_ids_is_read_and_rewritten_as_co
         let mut state: serde_json::Value = serde_json::from_slice(&parts[key]).unwrap();
         for (dataset, days) in state["days"].as_object_mut().unwrap() {
             for (day, record) in days.as_object_mut().unwrap() {
+                record.as_object_mut().unwrap().remove("complete");
                 for part in record["parts"].as_array_mut().unwrap() {
                     let k =
                         format!("ami-usage/compacted/{dataset}/region=us-east-1/report_date={day}/part-0000.parquet");
@@ -305,12 +446,18 @@ async fn a_state_in_the_first_format_with_source_ids_is_read_and_rewritten_as_co
     assert!(String::from_utf8_lossy(&first_format).contains(r#""sources":["r-a-2026-11-01","r-b-2026-11-01"]"#));
     store.lock().unwrap().insert(key.into(), first_format);
     let quiet = memory_s3(store.clone(), Arc::default(), None);
-    assert_eq!(compact(&quiet).await.unwrap(), CompactionSummary::default(), "every day counted as compacted");
-    raw(&store, "entries", "2026-11-02", "r-late", &[entry("r-late", "333333333333")]);
-    let summary = compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap();
-    assert_eq!((summary.parts_written, summary.parts_adopted, summary.rows), (1, 0, 1));
+    let listed_once = CompactionSummary { days_listed: 6, ..Default::default() };
+    assert_eq!(compact(&quiet).await.unwrap(), listed_once, "every day listed once more, counted as compacted");
+    assert!(!quiet.calls().iter().any(|c| c.action.contains(".parquet")), "no part read: {:?}", quiet.calls());
+    assert_eq!(compact(&memory_s3(store.clone(), Arc::default(), None)).await.unwrap(), CompactionSummary::default());
+    archived_report(&store, "2026-11-02", "r-late");
+    let late = ec2_lists(&store, &["2026-11-02"]);
+    let summary = compact_store(&store, PartBounds::DEFAULT, late).await.unwrap();
+    assert_eq!((summary.parts_written, summary.parts_adopted, summary.rows), (2, 0, 2));
     let mut expected = expected_rows();
-    expected.insert(("entries/region=us-east-1/report_date=2026-11-02".into(), "r-late".into()), 1);
+    for dataset in ["entries", "reports"] {
+        expected.insert((format!("{dataset}/region=us-east-1/report_date=2026-11-02"), "r-late".into()), 1);
+    }
     assert_eq!(compacted_rows(&store), expected);
     let saved = String::from_utf8(store.lock().unwrap()[key].clone()).unwrap();
     assert!(saved.contains(r#"{"number":1,"sources":1,"rows":1}"#) && !saved.contains("r-a-"), "{saved}");

@@ -2,7 +2,7 @@
 of fleet changes (the five of test_history, then five quiet ones); collect compacts
 every closed day into Parquet. Every query of queries/ must then return the same rows
 through the views (compacted parts + the open days' raw objects) as over the raw
-objects alone. Then the compacted layout is thrown away (an upgrade of a deployment
+objects alone, and the next (idle) run lists no day. Then the compacted layout is thrown away (an upgrade of a deployment
 with history) and collect is SIGKILLed after each successive S3 write of its
 compaction, then run to the end: the same rows again, no duplicate."""
 
@@ -94,6 +94,12 @@ def test_ten_days_compacted_answer_every_query_like_the_raw_objects_even_when_ki
     compacted_days = {k.split("/")[4] for k in parts(keys) if "/compacted/entries/" in k}
     assert len(compacted_days) == DAYS, sorted(compacted_days)
     assert all(k.endswith("/part-0000.parquet") for k in parts(keys)), "one part per closed day"
+    # The next hourly run has nothing new: it lists no day (each was found complete with
+    # the report count its date still has), however long the history.
+    emu.advance(3600)
+    idle = run_binary(emu, ["collect", "--now", emu.now()], env)
+    assert idle.code == 0, idle.stderr
+    assert idle.summary["compaction"] == {**idle.summary["compaction"], "days_listed": 0, "parts_written": 0}
 
     # An upgrade of a deployment with history: nothing compacted yet.
     s3 = emu.client("s3")

@@ -245,6 +245,30 @@ fn keys_follow_the_hive_layout() {
 }
 
 #[test]
+fn one_listing_of_a_dataset_gives_the_ids_of_each_date_asked() {
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let keys = [
+        "p/reports/region=x/report_date=2026-11-01/amiur-0.json.gz",
+        "p/reports/region=x/report_date=2026-11-02/amiur-1.json.gz",
+        "p/reports/region=x/report_date=2026-11-02/amiur-2.json.gz",
+        "p/reports/region=x/report_date=2026-11-02/notes.txt",
+        "p/reports/region=x/report_date=oops/amiur-3.json.gz",
+        "p/reports/region=x/report_date=2026-11-04/amiur-4.json.gz",
+    ];
+    let dates = [day("2026-11-02"), day("2026-11-03"), day("2026-11-04")].into();
+    let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let expected: BTreeMap<_, _> = [
+        (day("2026-11-02"), ids(&["amiur-1", "amiur-2"])),
+        (day("2026-11-03"), ids(&[])),
+        (day("2026-11-04"), ids(&["amiur-4"])),
+    ]
+    .into();
+    assert_eq!(ArchiveKeys::ids_by_date(keys, &dates), expected);
+    assert_eq!(ArchiveKeys::date_and_id_of(keys[0]), Some((day("2026-11-01"), "amiur-0")));
+    assert_eq!(ArchiveKeys::date_and_id_of("amiur-0.json.gz"), None);
+}
+
+#[test]
 fn state_is_per_region_and_the_legacy_key_is_the_old_one() {
     let k = ArchiveKeys { prefix: "ami-usage/account=123456789012".into() };
     assert_eq!(k.state_object("eu-west-1"), "ami-usage/account=123456789012/state/region=eu-west-1/collect-state.json");

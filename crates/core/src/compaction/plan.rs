@@ -1,12 +1,12 @@
-//! Compaction of closed days into Parquet parts (ARCHITECTURE.md, "Compaction"): which
-//! datasets, which days are closed, the parts' keys, what the next part of a day holds,
-//! and the record of what is compacted. A dataset is a raw directory plus the typed
-//! columns of its Glue table; a new one joins with one `DatasetSpec`.
+//! Compaction of closed days into Parquet parts (COMPACTION.md): which datasets, which
+//! days are closed, what collect knows of each report date, the parts' keys and what
+//! the next part of a day holds (the record of what is compacted: `state.rs`). A
+//! dataset is a raw directory plus the typed columns of its Glue table; a new one joins
+//! with one `DatasetSpec`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::archive::is_archivable;
 use crate::model::{ReportState, UsageReport};
@@ -184,6 +184,50 @@ pub fn open_report_days(
         .collect()
 }
 
+/// What collect's own listing tells compaction of the report dates: collect lists the
+/// `reports` partition of every date EC2 lists, so it knows how many report objects
+/// each of those dates holds, with no listing of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportDates {
+    /// Dates that may still gain a report object (`open_report_days`).
+    pub open: BTreeSet<NaiveDate>,
+    /// Every date EC2 lists → its archived report objects once the run's archiving is
+    /// done: those its listing found in the date's partition and those it archived since.
+    pub archived: BTreeMap<NaiveDate, u64>,
+}
+
+impl ReportDates {
+    /// From EC2's `reports`, the ids the run listed in each of their dates' partitions
+    /// (`listed`) and every id archived once its archiving is done (`archived`).
+    pub fn of(
+        reports: &[UsageReport],
+        listed: &BTreeMap<NaiveDate, BTreeSet<String>>,
+        archived: &BTreeSet<String>,
+        now: DateTime<Utc>,
+        pending_alert: Duration,
+    ) -> Self {
+        let mut objects: BTreeMap<NaiveDate, BTreeSet<&str>> = BTreeMap::new();
+        for report in reports {
+            let date = report.creation_time.date_naive();
+            let ids = objects
+                .entry(date)
+                .or_insert_with(|| listed.get(&date).into_iter().flatten().map(String::as_str).collect());
+            if archived.contains(&report.report_id) {
+                ids.insert(&report.report_id);
+            }
+        }
+        Self {
+            open: open_report_days(reports, archived, now, pending_alert),
+            archived: objects.into_iter().map(|(date, ids)| (date, ids.len() as u64)).collect(),
+        }
+    }
+
+    /// The archived report objects of `day`, if EC2 still lists a report of that date.
+    pub fn archived_on(&self, day: NaiveDate) -> Option<u64> {
+        self.archived.get(&day).copied()
+    }
+}
+
 /// The days of `days` that are closed for `spec` at `now`, oldest first.
 pub fn closed_days(
     spec: &DatasetSpec,
@@ -230,112 +274,11 @@ impl PartBounds {
     }
 }
 
-/// One part: its number in the day, how many raw objects it holds (its footer names
-/// them: `parquet_part::SOURCES_KEY`) and its rows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartRecord {
-    pub number: u32,
-    /// A count; the first format of the state held the ids themselves (read as their count).
-    #[serde(default, deserialize_with = "source_count")]
-    pub sources: u64,
-    pub rows: u64,
-}
-
-/// `sources` as a count, or as the list of ids the first state format kept.
-fn source_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Sources {
-        Count(u64),
-        Ids(Vec<serde::de::IgnoredAny>),
-    }
-    Ok(match Sources::deserialize(d)? {
-        Sources::Count(n) => n,
-        Sources::Ids(ids) => ids.len() as u64,
-    })
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DayRecord {
-    pub parts: Vec<PartRecord>,
-    /// No raw object can arrive any more: never planned again.
-    #[serde(default)]
-    pub sealed: bool,
-}
-
-/// What is compacted, per `(dataset, day)` of one Region (the Region is in the key):
-/// counts only, so its size does not grow with the fleet.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CompactionState {
-    pub days: BTreeMap<String, BTreeMap<NaiveDate, DayRecord>>,
-}
-
-/// What a day needs, from its raw listing's size and the state alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DayStatus {
-    /// Sealed, or as many raw objects as its parts hold: nothing to read.
-    Done,
-    /// Some raw object is in no recorded part: the sources of these recorded parts
-    /// (their footers) are what is compacted already.
-    Compact { recorded: Vec<u32> },
-}
-
 /// The next part of a day: its number and the raw objects it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartPlan {
     pub number: u32,
     pub sources: Vec<String>,
-}
-
-impl CompactionState {
-    pub fn day(&self, dataset: &str, day: NaiveDate) -> Option<&DayRecord> {
-        self.days.get(dataset)?.get(&day)
-    }
-
-    pub fn is_sealed(&self, dataset: &str, day: NaiveDate) -> bool {
-        self.day(dataset, day).is_some_and(|d| d.sealed)
-    }
-
-    /// Raw objects are only added to a day, each into exactly one part: when the
-    /// listing counts as many as the parts hold, every one of them is compacted.
-    pub fn status(&self, dataset: &str, day: NaiveDate, raw_objects: usize) -> DayStatus {
-        let Some(record) = self.day(dataset, day) else {
-            return if raw_objects == 0 { DayStatus::Done } else { DayStatus::Compact { recorded: vec![] } };
-        };
-        let compacted: u64 = record.parts.iter().map(|p| p.sources).sum();
-        if record.sealed || compacted == raw_objects as u64 {
-            return DayStatus::Done;
-        }
-        DayStatus::Compact { recorded: record.parts.iter().map(|p| p.number).collect() }
-    }
-
-    /// The number of the day's next part (parts are numbered from 0, never reused).
-    pub fn next_number(&self, dataset: &str, day: NaiveDate) -> u32 {
-        self.day(dataset, day).and_then(|r| r.parts.iter().map(|p| p.number + 1).max()).unwrap_or(0)
-    }
-
-    /// Records a written part (or one an earlier run wrote: its own sources, read from
-    /// its footer). A number recorded already is an error: parts are never rewritten.
-    pub fn record(&mut self, dataset: &str, day: NaiveDate, part: PartRecord) -> Result<(), String> {
-        let record = self.days.entry(dataset.to_string()).or_default().entry(day).or_default();
-        if record.parts.iter().any(|p| p.number == part.number) {
-            return Err(format!("{dataset} {day}: part {} is recorded already", part.number));
-        }
-        record.parts.push(part);
-        record.parts.sort_by_key(|p| p.number);
-        Ok(())
-    }
-
-    /// Seals a recorded day found complete (every raw object of it in a part) when it
-    /// is older than `SEAL_AFTER_DAYS` before `now`'s date: it can gain no raw object
-    /// any more. Never a day a deadline left half done (a backlog's old day of several
-    /// parts): its other objects would never be compacted.
-    pub fn seal_complete(&mut self, dataset: &str, day: NaiveDate, now: DateTime<Utc>) {
-        let old = day < now.date_naive() - Duration::days(SEAL_AFTER_DAYS);
-        if let Some(record) = self.days.get_mut(dataset).and_then(|d| d.get_mut(&day)).filter(|_| old) {
-            record.sealed = true;
-        }
-    }
 }
 
 /// The next part `number` of a day: the first raw objects (in id order) of `raw`

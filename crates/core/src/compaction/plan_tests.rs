@@ -68,30 +68,31 @@ fn due_reports_keep_their_day_open_until_given_up() {
     assert_eq!(open, [day("2026-10-29"), day("2026-11-02"), day("2026-11-03")].into());
 }
 
+#[test]
+fn collect_counts_the_report_objects_of_every_date_ec2_lists_with_those_it_archived() {
+    let now = at("2026-11-03T12:00:00Z");
+    let reports = vec![
+        report("r-1", ReportState::Available, "2026-11-01T10:00:00Z"),
+        report("r-2", ReportState::Available, "2026-11-02T10:00:00Z"),
+        report("r-3", ReportState::Available, "2026-11-02T11:00:00Z"),
+        report("r-4", ReportState::Pending, "2026-11-03T01:00:00Z"),
+    ];
+    // The partitions as listed (r-0 is a report of the 1st EC2 no longer lists), then
+    // r-3 archived by the run; r-2 failed.
+    let listed: BTreeMap<NaiveDate, BTreeSet<String>> =
+        [(day("2026-11-01"), ids(&["r-0", "r-1"])), (day("2026-11-02"), ids(&[])), (day("2026-11-03"), ids(&[]))]
+            .into();
+    let archived = ids(&["r-0", "r-1", "r-3", "r-elsewhere"]);
+    let dates = ReportDates::of(&reports, &listed, &archived, now, Duration::hours(24));
+    let expected: BTreeMap<_, _> = [(day("2026-11-01"), 2), (day("2026-11-02"), 1), (day("2026-11-03"), 0)].into();
+    assert_eq!(dates.archived, expected);
+    assert_eq!(dates.open, [day("2026-11-02"), day("2026-11-03")].into());
+    assert_eq!(dates.archived_on(day("2026-11-02")), Some(1));
+    assert_eq!(dates.archived_on(day("2026-10-31")), None, "a date EC2 no longer lists");
+}
+
 fn sized(list: &[(&str, u64)]) -> BTreeMap<String, u64> {
     list.iter().map(|(id, size)| (id.to_string(), *size)).collect()
-}
-
-fn part(number: u32, sources: u64) -> PartRecord {
-    PartRecord { number, sources, rows: sources * 2 }
-}
-
-#[test]
-fn a_day_whose_parts_hold_as_many_objects_as_listed_is_done_without_reading_them() {
-    let d = day("2026-11-02");
-    let mut s = CompactionState::default();
-    assert_eq!(s.status("entries", d, 3), DayStatus::Compact { recorded: vec![] });
-    assert_eq!(s.status("entries", d, 0), DayStatus::Done);
-    s.record("entries", d, part(0, 2)).unwrap();
-    s.record("entries", d, part(1, 1)).unwrap();
-    assert_eq!(s.status("entries", d, 3), DayStatus::Done);
-    // A late object: the footers of parts 0 and 1 say which one it is.
-    assert_eq!(s.status("entries", d, 4), DayStatus::Compact { recorded: vec![0, 1] });
-    assert_eq!(s.next_number("entries", d), 2);
-    assert!(s.record("entries", d, part(1, 1)).is_err(), "a number is recorded once");
-    // Other datasets and days are independent.
-    assert_eq!(s.status("reports", d, 3), DayStatus::Compact { recorded: vec![] });
-    assert_eq!(s.next_number("entries", day("2026-11-03")), 0);
 }
 
 #[test]
@@ -121,40 +122,6 @@ fn parts_are_bounded_in_raw_bytes_and_sources_with_at_least_one_source_each() {
     assert_eq!(by_count, vec!["a", "b", "c"]);
     let rows = PartBounds { rows: 10, ..PartBounds::DEFAULT };
     assert!(!rows.is_full(9) && rows.is_full(10), "a part takes objects until it holds its rows");
-}
-
-#[test]
-fn old_complete_days_are_sealed_and_never_compacted_again() {
-    let mut s = CompactionState::default();
-    let old = day("2026-09-01");
-    let recent = day("2026-11-01");
-    let now = at("2026-11-03T00:00:00Z");
-    for d in [old, recent] {
-        s.record("entries", d, part(0, 1)).unwrap();
-        s.seal_complete("entries", d, now);
-    }
-    s.seal_complete("entries", day("2026-09-02"), now);
-    assert_eq!(s.day("entries", day("2026-09-02")), None, "a day with no part is not recorded");
-    assert!(s.is_sealed("entries", old));
-    assert_eq!(s.status("entries", old, 2), DayStatus::Done);
-    assert!(!s.is_sealed("entries", recent));
-    let json = serde_json::to_string(&s).unwrap();
-    assert_eq!(serde_json::from_str::<CompactionState>(&json).unwrap(), s);
-}
-
-#[test]
-fn the_state_keeps_counts_and_reads_the_first_format_s_ids_as_their_count() {
-    let first = r#"{"days":{"entries":{
-        "2026-11-01":{"parts":[{"number":0,"sources":["a","b"],"rows":4},{"number":1,"sources":["c"],"rows":1}]},
-        "2026-09-01":{"parts":[{"number":0,"sources":[],"rows":9}],"sealed":true},
-        "2026-09-02":{"parts":[{"number":0,"rows":9}],"sealed":true}}}}"#;
-    let s: CompactionState = serde_json::from_str(first).unwrap();
-    let d = day("2026-11-01");
-    assert_eq!(s.day("entries", d).unwrap().parts, vec![part(0, 2), PartRecord { number: 1, sources: 1, rows: 1 }]);
-    assert_eq!(s.status("entries", d, 3), DayStatus::Done);
-    assert!(s.is_sealed("entries", day("2026-09-01")) && s.is_sealed("entries", day("2026-09-02")));
-    let json = serde_json::to_string(&s).unwrap();
-    assert!(json.contains(r#"{"number":0,"sources":2,"rows":4}"#), "{json}");
 }
 
 #[test]
