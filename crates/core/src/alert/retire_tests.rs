@@ -4,6 +4,7 @@ use super::super::email::tests::ctx;
 use super::*;
 use crate::alert::render;
 use crate::fixtures::t;
+use crate::retire::Stage;
 use crate::state::Standing;
 
 fn news(id: &str, mode: RetireMode, action: Action, outcome: Outcome, reason: &str) -> News {
@@ -31,6 +32,10 @@ fn news(id: &str, mode: RetireMode, action: Action, outcome: Outcome, reason: &s
         },
         deprecate_at: (action == Action::Deprecate).then(|| t("2026-12-06T10:00:00Z")),
         undo_command: undo,
+        team_deprecation: None,
+        launch_permissions: None,
+        restorable_until: None,
+        snapshot_results: vec![],
     }
 }
 
@@ -55,7 +60,7 @@ fn email_golden_lists_each_decision_with_its_undo() {
 - ami-1  golden-ami-1: deprecated (candidate_for_days); deprecation at 2026-12-06T10:00:00.000Z; undo: aws ec2 disable-image-deprecation --image-id ami-1 --region eu-west-1
 - ami-2  golden-ami-2: disable FAILED, retried next run (candidate_for_days: ec2:DisableImage failed: RequestLimitExceeded)
 - ami-3  golden-ami-3: held at candidate, next step waits (deregistration_protected)
-- ami-4  golden-ami-4: enabled again (launch permissions are not restored: re-share it by hand if needed) (used_again)
+- ami-4  golden-ami-4: enabled again (its launch permissions were not recorded: re-share it by hand if needed) (used_again)
 - ami-5  golden-ami-5: would deprecate (dry run: nothing changed) (candidate_for_days); deprecation at 2026-12-06T10:00:00.000Z; undo would be: aws ec2 disable-image-deprecation --image-id ami-5 --region eu-west-1"
     );
 }
