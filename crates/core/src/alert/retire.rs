@@ -47,7 +47,7 @@ fn permissions_text(p: &LaunchPermissions) -> String {
 }
 
 fn done_text(n: &News) -> String {
-    let News::Retirement { action, stage_after, launch_permissions, team_deprecation, .. } = n else {
+    let News::Retirement { action, stage_after, launch_permissions, team_deprecation, deprecate_at, .. } = n else {
         return String::new();
     };
     match (action, launch_permissions) {
@@ -67,9 +67,10 @@ fn done_text(n: &News) -> String {
         (Action::Enable, None) => {
             "enabled again (its launch permissions were not recorded: re-share it by hand if needed)".into()
         }
-        (Action::CancelDeprecation, _) => match team_deprecation {
-            Some(t) => format!("deprecation put back to its owners' {}, stage tag removed", timestamp::format(t)),
-            None => "deprecation cancelled, stage tag removed".into(),
+        (Action::CancelDeprecation, _) => match (team_deprecation, deprecate_at) {
+            (Some(t), _) => format!("deprecation put back to its owners' {}, stage tag removed", timestamp::format(t)),
+            (None, Some(_)) => "deprecation cancelled, stage tag removed".into(),
+            (None, None) => "deprecation left as its owners set it, stage tag removed".into(),
         },
         (Action::Hold, _) => stage_after.as_str().into(),
     }

@@ -143,7 +143,9 @@ fn the_owners_earlier_deprecation_is_kept_and_left_as_it_is_by_the_undo() {
     assert_eq!((after.deprecate_at, after.deprecation_before), (None, None), "not ours: nothing to put back");
     owned.tags.insert(STAGE_TAG.into(), "deprecated 2026-12-31T12:00:00Z".into());
     let run = Run::enforce(vec![owned], vec![verdict("ami-1", Kind::InUse)]).with_state(&[("ami-1", after)]);
-    assert_eq!(only(&run.plan()).calls, vec![Call::Untag]);
+    let plan = run.plan();
+    assert_eq!(only(&plan).calls, vec![Call::Untag]);
+    assert_eq!((only(&plan).deprecate_at, only(&plan).team_deprecation), (None, None), "the news: left as it is");
 }
 
 #[test]

@@ -93,6 +93,9 @@ impl Planner<'_> {
                 }
                 None => d.calls.push(Call::DisableDeprecation),
             }
+        } else if enforce {
+            // Its deprecation is its owners' (kept, or moved since): left as it is.
+            d.deprecate_at = None;
         }
         if enforce && ami.tags.contains_key(STAGE_TAG) {
             d.calls.push(Call::Untag);
