@@ -103,8 +103,13 @@ impl RetireState {
 
     /// Records of AMIs that are gone for good (deregistered) leave once their rows are
     /// archived: the state does not grow with every AMI ever retired. The tag
-    /// `deregistered` the AMI keeps in the Recycle Bin stands for the record.
+    /// `deregistered` the AMI keeps in the Recycle Bin stands for the record. A dry
+    /// run's simulated deregistration has no such tag (the AMI is still there): its
+    /// record stays, or the AMI would walk the stages again.
     pub fn forget_finished(&mut self) {
+        if self.mode != super::model::RetireMode::Enforce {
+            return;
+        }
         let unarchived: std::collections::BTreeSet<&str> =
             self.unarchived.iter().map(|r| r.image_id.as_str()).collect();
         let finished: Vec<String> = self

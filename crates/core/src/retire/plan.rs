@@ -266,7 +266,9 @@ impl Planner<'_> {
     fn absent(&mut self, image_id: &str, record: Option<RetireRecord>) {
         let Some(r) = record else { return };
         let Some(intent) = r.intent.as_ref().filter(|i| i.action == Action::Deregister) else {
-            if self.input.others.is_some() && r.stage != Stage::Deregistered {
+            // An enforced deregistration's record leaves once its rows are archived
+            // (`RetireState::forget_finished`); a dry run's, once its AMI is gone.
+            if self.input.others.is_some() && (r.stage != Stage::Deregistered || !self.enforce()) {
                 self.state.records.remove(image_id);
             }
             return;

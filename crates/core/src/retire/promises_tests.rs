@@ -292,6 +292,9 @@ fn records_of_amis_gone_or_out_of_the_pipeline_leave_the_state() {
     state.forget_finished();
     assert!(state.records.contains_key("ami-3"), "its row is not archived yet");
     state.unarchived.clear();
+    let mut dry = RetireState { mode: RetireMode::DryRun, ..state.clone() };
+    dry.forget_finished();
+    assert!(dry.records.contains_key("ami-3"), "a simulated deregistration: the AMI is still there");
     state.forget_finished();
     assert!(state.records.is_empty());
 }
