@@ -87,14 +87,12 @@ impl RetireState {
     /// step, or undoes it, from these and not from what the calls changed.
     pub fn intend(&mut self, d: &Decision, now: DateTime<Utc>) {
         if let Some(record) = self.records.get_mut(&d.image_id) {
-            let earlier = record.intent.take().filter(|i| i.action == d.action);
+            let deprecating = d.action == Action::Deprecate;
             record.intent = Some(Intent {
                 action: d.action,
-                at: earlier.as_ref().map_or(now, |i| i.at),
-                deprecation_before: match d.action {
-                    Action::Deprecate => d.team_deprecation,
-                    _ => None,
-                },
+                at: now,
+                deprecate_at: d.deprecate_at.filter(|_| deprecating),
+                deprecation_before: d.team_deprecation.filter(|_| deprecating),
                 launch_permissions: d.launch_permissions.clone(),
                 deregistration: d.deregistration.clone(),
             });

@@ -202,6 +202,10 @@ pub struct Intent {
     pub action: Action,
     #[serde(with = "timestamp")]
     pub at: DateTime<Utc>,
+    /// deprecate: the `DeprecateAt` the step sets (or keeps): how a later run knows its
+    /// call took effect.
+    #[serde(with = "timestamp::option", default, skip_serializing_if = "Option::is_none")]
+    pub deprecate_at: Option<DateTime<Utc>>,
     /// deprecate: the AMI's `DeprecationTime` before the step (its owners'), restored on undo.
     #[serde(with = "timestamp::option", default, skip_serializing_if = "Option::is_none")]
     pub deprecation_before: Option<DateTime<Utc>>,

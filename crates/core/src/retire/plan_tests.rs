@@ -93,6 +93,8 @@ struct Run {
     /// AMIs outside the selection (`None`: they could not be looked up).
     others: Option<Vec<Ami>>,
     snapshot_tags: BTreeMap<String, crate::model::Tags>,
+    /// The run's clock.
+    now: DateTime<Utc>,
 }
 
 impl Run {
@@ -106,6 +108,7 @@ impl Run {
             candidate_since: BTreeMap::new(),
             others: Some(Vec::new()),
             snapshot_tags: BTreeMap::new(),
+            now: now(),
         }
     }
 
@@ -118,7 +121,7 @@ impl Run {
         plan(&RetireInput {
             settings: &self.settings,
             owner_account_id: OWNER,
-            now: now(),
+            now: self.now,
             amis: &self.amis,
             verdicts: &self.verdicts,
             candidate_since: &self.candidate_since,

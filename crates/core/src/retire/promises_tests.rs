@@ -312,3 +312,43 @@ fn an_ami_restored_from_the_recycle_bin_is_never_retired_again() {
         ["ami-2".to_string()].into()
     );
 }
+
+#[test]
+fn a_deprecate_retried_after_two_kills_never_calls_twice() {
+    // Run A saved its intent and died before its call; run B made the call and died.
+    let a = RetireRecord {
+        intent: Some(Intent { action: Action::Deprecate, at: days_ago(1), ..Intent::default() }),
+        ..record(Stage::Candidate, days_ago(1))
+    };
+    let run_b = Run::enforce(vec![ami("ami-1")], vec![verdict("ami-1", Kind::Candidate)]).with_state(&[("ami-1", a)]);
+    let planned = run_b.plan();
+    let d = only(&planned).clone();
+    assert_eq!(d.calls[0], Call::EnableDeprecation { deprecate_at: our_deprecation() });
+    let mut state = planned.state.clone();
+    state.intend(&d, now());
+    let mut called = ami("ami-1");
+    called.lifecycle.deprecation_time = Some(our_deprecation());
+    let run_c = Run { state, amis: vec![called], now: now() + Duration::minutes(1), ..run_b };
+    let plan = run_c.plan();
+    assert!(matches!(only(&plan).calls.as_slice(), [Call::Tag { .. }]), "{:?}", only(&plan).calls);
+}
+
+#[test]
+fn a_deprecate_completed_by_a_run_that_died_too_is_recognised_by_the_time_it_set() {
+    // Run A set the deprecation and died; run B (later) only tagged, and died too.
+    let a = RetireRecord {
+        intent: Some(Intent { action: Action::Deprecate, at: now(), ..Intent::default() }),
+        ..record(Stage::Candidate, now())
+    };
+    let mut called = ami("ami-1");
+    called.lifecycle.deprecation_time = Some(our_deprecation());
+    let run_b = Run::enforce(vec![called], vec![verdict("ami-1", Kind::Candidate)]).with_state(&[("ami-1", a)]);
+    let planned = run_b.plan();
+    let d = only(&planned).clone();
+    assert!(matches!(d.calls.as_slice(), [Call::Tag { .. }]), "{:?}", d.calls);
+    let mut state = planned.state.clone();
+    state.intend(&d, now() + Duration::days(3));
+    assert_eq!(state.records["ami-1"].intent.as_ref().and_then(|i| i.deprecate_at), Some(our_deprecation()));
+    let run_c = Run { state, now: now() + Duration::days(3), ..run_b };
+    assert!(matches!(only(&run_c.plan()).calls.as_slice(), [Call::Tag { .. }]), "no second EnableImageDeprecation");
+}

@@ -130,7 +130,7 @@ impl Planner<'_> {
         let found = interrupted.map_or(ami.lifecycle.deprecation_time, |i| i.deprecation_before);
         let planned = deprecate_at(self.input.now, notice);
         // A call the interrupted run made shows its own time: that is the one.
-        let intended = interrupted.map(|i| deprecate_at(i.at, notice));
+        let intended = interrupted.map(|i| i.deprecate_at.unwrap_or_else(|| deprecate_at(i.at, notice)));
         let at = match intended {
             Some(t) if ami.lifecycle.deprecation_time == Some(t) && found != Some(t) => t,
             _ => found.filter(|t| *t <= planned).unwrap_or(planned),

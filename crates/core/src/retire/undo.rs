@@ -15,7 +15,9 @@ use crate::model::{Ami, LaunchPermissions};
 pub(super) fn deprecation_ours(r: &RetireRecord, ami: &Ami, s: &RetireSettings) -> bool {
     let Some(current) = ami.lifecycle.deprecation_time else { return false };
     let intended = r.intent.as_ref().filter(|i| i.action == Action::Deprecate);
-    let set = r.deprecate_at.or_else(|| intended.map(|i| deprecate_at(i.at, s.deprecation_notice_days)));
+    let set = r
+        .deprecate_at
+        .or_else(|| intended.map(|i| i.deprecate_at.unwrap_or_else(|| deprecate_at(i.at, s.deprecation_notice_days))));
     set.is_some_and(|t| (t - current).num_seconds().abs() < 60)
 }
 
