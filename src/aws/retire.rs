@@ -72,22 +72,7 @@ pub async fn call(clients: &Clients, image_id: &str, call: &Call) -> anyhow::Res
             .await
             .map(drop)
             .map_err(|e| failed("ec2:ModifyImageAttribute", &e)),
-        Call::Deregister { delete_snapshots } => {
-            let req = ec2.deregister_image().image_id(image_id).delete_associated_snapshots(*delete_snapshots);
-            return match req.send().await {
-                Ok(out) => Ok(Some(
-                    out.delete_snapshot_results()
-                        .iter()
-                        .map(|r| SnapshotResult {
-                            snapshot_id: r.snapshot_id().unwrap_or_default().to_string(),
-                            return_code: r.return_code().map(|c| c.as_str().to_string()).unwrap_or_default(),
-                        })
-                        .collect(),
-                )),
-                Err(e) if call.refusal_means_done(error_code(&e)) => Ok(None),
-                Err(e) => Err(failed("ec2:DeregisterImage", &e)),
-            };
-        }
+        Call::Deregister { delete_snapshots } => return deregister(clients, image_id, call, *delete_snapshots).await,
         Call::Tag { value } => ec2
             .create_tags()
             .resources(image_id)
@@ -106,6 +91,28 @@ pub async fn call(clients: &Clients, image_id: &str, call: &Call) -> anyhow::Res
             .map_err(|e| failed("ec2:DeleteTags", &e)),
     };
     done.map(|()| None)
+}
+
+async fn deregister(
+    clients: &Clients,
+    image_id: &str,
+    call: &Call,
+    delete_snapshots: bool,
+) -> anyhow::Result<Option<Vec<SnapshotResult>>> {
+    let req = clients.ec2.deregister_image().image_id(image_id).delete_associated_snapshots(delete_snapshots);
+    match req.send().await {
+        Ok(out) => Ok(Some(
+            out.delete_snapshot_results()
+                .iter()
+                .map(|r| SnapshotResult {
+                    snapshot_id: r.snapshot_id().unwrap_or_default().to_string(),
+                    return_code: r.return_code().map(|c| c.as_str().to_string()).unwrap_or_default(),
+                })
+                .collect(),
+        )),
+        Err(e) if call.refusal_means_done(error_code(&e)) => Ok(None),
+        Err(e) => Err(failed("ec2:DeregisterImage", &e)),
+    }
 }
 
 /// When the Recycle Bin lets a deregistered AMI go (`ListImagesInRecycleBin`'s

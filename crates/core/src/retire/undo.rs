@@ -43,8 +43,6 @@ impl Planner<'_> {
     /// permissions (if we disabled it), then put its deprecation back as its owners had
     /// it and remove the tag; the record is dropped.
     pub(super) fn undo(&mut self, ami: &Ami, r: &RetireRecord, reason: &str, detail: String) {
-        let intended = |a: Action| r.intent.as_ref().is_some_and(|i| i.action == a);
-        let enforce = self.enforce();
         let mut record = r.clone();
         if let Some(i) = r.intent.as_ref().filter(|i| i.action == Action::Deprecate)
             && deprecation_ours(r, ami, self.input.settings)
@@ -55,35 +53,10 @@ impl Planner<'_> {
             record.deprecation_before = i.deprecation_before;
             self.state.records.insert(ami.image_id.clone(), record.clone());
         }
-        if r.stage == Stage::Disabled || intended(Action::Disable) {
-            let mut d = self.base(ami, &record, Action::Enable, reason);
-            d.outcome = self.outcome();
-            d.detail = detail.clone();
-            let disabled = ami.state == "disabled";
-            if enforce && disabled {
-                d.calls.push(Call::Enable);
-            }
-            let permissions = recorded_permissions(r);
-            if let Some(p) = permissions.as_ref().filter(|p| !p.is_empty())
-                && enforce
-                && (disabled || r.stage == Stage::Disabled)
-            {
-                d.calls.push(Call::AddLaunchPermissions { permissions: p.clone() });
-            }
-            d.launch_permissions = permissions;
-            // The wait restarts: should the undo stop halfway, the AMI is not disabled
-            // again at once.
-            record = RetireRecord {
-                stage: Stage::Deprecated,
-                since: self.input.now,
-                intent: None,
-                launch_permissions: None,
-                ..record
-            };
-            d.stage_after = Stage::Deprecated;
-            d.after = Some(record.clone());
-            self.decisions.push(d);
+        if r.stage == Stage::Disabled || r.intent.as_ref().is_some_and(|i| i.action == Action::Disable) {
+            record = self.enable(ami, r, record, reason, &detail);
         }
+        let enforce = self.enforce();
         let mut d = self.base(ami, &record, Action::CancelDeprecation, reason);
         d.outcome = self.outcome();
         d.detail = detail;
@@ -110,5 +83,45 @@ impl Planner<'_> {
             return;
         }
         self.decisions.push(d);
+    }
+
+    /// EnableImage (if it is disabled), then the launch permissions recorded before
+    /// DisableImage; returns the record it leaves (`deprecated`, its wait restarted:
+    /// should the undo stop halfway, the AMI is not disabled again at once).
+    fn enable(
+        &mut self,
+        ami: &Ami,
+        r: &RetireRecord,
+        record: RetireRecord,
+        reason: &str,
+        detail: &str,
+    ) -> RetireRecord {
+        let enforce = self.enforce();
+        let mut d = self.base(ami, &record, Action::Enable, reason);
+        d.outcome = self.outcome();
+        d.detail = detail.to_string();
+        let disabled = ami.state == "disabled";
+        if enforce && disabled {
+            d.calls.push(Call::Enable);
+        }
+        let permissions = recorded_permissions(r);
+        if let Some(p) = permissions.as_ref().filter(|p| !p.is_empty())
+            && enforce
+            && (disabled || r.stage == Stage::Disabled)
+        {
+            d.calls.push(Call::AddLaunchPermissions { permissions: p.clone() });
+        }
+        d.launch_permissions = permissions;
+        let after = RetireRecord {
+            stage: Stage::Deprecated,
+            since: self.input.now,
+            intent: None,
+            launch_permissions: None,
+            ..record
+        };
+        d.stage_after = Stage::Deprecated;
+        d.after = Some(after.clone());
+        self.decisions.push(d);
+        after
     }
 }
