@@ -31,11 +31,11 @@ fn filter(name: impl Into<String>, values: impl IntoIterator<Item = impl Into<St
     f.build()
 }
 
-fn tags_of(tags: &[Tag]) -> Tags {
+pub(super) fn tags_of(tags: &[Tag]) -> Tags {
     tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
 }
 
-fn to_chrono(t: &aws_smithy_types::DateTime) -> anyhow::Result<DateTime<Utc>> {
+pub(super) fn to_chrono(t: &aws_smithy_types::DateTime) -> anyhow::Result<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos()).ok_or_else(|| anyhow!("timestamp {t} is out of range"))
 }
 
@@ -97,6 +97,18 @@ pub async fn owned_images(ec2: &Client, filters: &TagFilters) -> anyhow::Result<
     for f in &filters.0 {
         req = req.filters(filter(format!("tag:{}", f.key), f.values.clone()));
     }
+    let mut pages = req.into_paginator().page_size(1000).send();
+    let mut amis = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("ec2:DescribeImages failed: {}", error_text(&e)))?;
+        amis.extend(page.images().iter().filter_map(ami_of));
+    }
+    Ok(amis)
+}
+
+/// The AMIs this account owns that carry the tag `key` (any value), disabled ones included.
+pub async fn tagged_images(ec2: &Client, key: &str) -> anyhow::Result<Vec<Ami>> {
+    let req = ec2.describe_images().owners("self").include_disabled(true).filters(filter("tag-key", [key]));
     let mut pages = req.into_paginator().page_size(1000).send();
     let mut amis = Vec::new();
     while let Some(page) = pages.next().await {

@@ -131,6 +131,9 @@ pub struct RawRetire {
     /// Delete the AMI's snapshots with it (DeleteAssociatedSnapshots; default false).
     #[arg(long, global = true, env = "RETIRE_DELETE_SNAPSHOTS")]
     pub retire_delete_snapshots: Option<String>,
+    /// The shortest Recycle Bin retention a deregistration may rely on, in days (1–365; default 30).
+    #[arg(long, global = true, env = "RETIRE_MIN_RECYCLE_BIN_DAYS")]
+    pub retire_min_recycle_bin_days: Option<String>,
     /// Forward steps (deprecate, disable, deregister) per run at most (1–1000); undos are never held back.
     #[arg(long, global = true, env = "RETIRE_MAX_ACTIONS_PER_RUN")]
     pub retire_max_actions_per_run: Option<String>,

@@ -68,6 +68,13 @@ impl RawRetire {
                 1,
                 1000,
             )?,
+            min_recycle_bin_days: integer(
+                "RETIRE_MIN_RECYCLE_BIN_DAYS",
+                &self.retire_min_recycle_bin_days,
+                d.min_recycle_bin_days,
+                1,
+                365,
+            )?,
         })
     }
 }

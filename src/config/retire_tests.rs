@@ -32,6 +32,7 @@ fn every_variable_has_its_flag() {
         ("RETIRE_REQUIRE_RECYCLE_BIN", "retire-require-recycle-bin"),
         ("RETIRE_DELETE_SNAPSHOTS", "retire-delete-snapshots"),
         ("RETIRE_MAX_ACTIONS_PER_RUN", "retire-max-actions-per-run"),
+        ("RETIRE_MIN_RECYCLE_BIN_DAYS", "retire-min-recycle-bin-days"),
     ] {
         assert_eq!(flag_of(var), Some(flag));
     }
@@ -46,6 +47,8 @@ fn modes_and_switches_parse() {
     assert!(with("RETIRE_DELETE_SNAPSHOTS", "true").unwrap().delete_snapshots);
     assert_eq!(with("RETIRE_DEPRECATE_AFTER_DAYS", "0").unwrap().deprecate_after_days, 0);
     assert_eq!(with("RETIRE_MAX_ACTIONS_PER_RUN", "1000").unwrap().max_actions_per_run, 1000);
+    assert_eq!(with("RETIRE_MIN_RECYCLE_BIN_DAYS", "1").unwrap().min_recycle_bin_days, 1);
+    assert_eq!(with("RETIRE_MIN_RECYCLE_BIN_DAYS", "365").unwrap().min_recycle_bin_days, 365);
 }
 
 #[test]
@@ -61,6 +64,9 @@ fn bad_values_name_the_variable_the_flag_and_the_fix() {
         ("RETIRE_DELETE_SNAPSHOTS", "2", "true or false"),
         ("RETIRE_MAX_ACTIONS_PER_RUN", "0", "1 to 1000"),
         ("RETIRE_MAX_ACTIONS_PER_RUN", "1001", "1 to 1000"),
+        ("RETIRE_MIN_RECYCLE_BIN_DAYS", "0", "1 to 365"),
+        ("RETIRE_MIN_RECYCLE_BIN_DAYS", "366", "1 to 365"),
+        ("RETIRE_MIN_RECYCLE_BIN_DAYS", "30d", "1 to 365"),
     ];
     for (var, value, fix) in cases {
         let e = with(var, value).unwrap_err();
@@ -75,7 +81,12 @@ fn bad_values_name_the_variable_the_flag_and_the_fix() {
 proptest! {
     #[test]
     fn day_counts_are_accepted_exactly_inside_their_ranges(n in -5i64..400) {
-        for (var, min) in [("RETIRE_DEPRECATE_AFTER_DAYS", 0), ("RETIRE_DISABLE_AFTER_DAYS", 1), ("RETIRE_DEREGISTER_AFTER_DAYS", 1)] {
+        for (var, min) in [
+            ("RETIRE_DEPRECATE_AFTER_DAYS", 0),
+            ("RETIRE_DISABLE_AFTER_DAYS", 1),
+            ("RETIRE_DEREGISTER_AFTER_DAYS", 1),
+            ("RETIRE_MIN_RECYCLE_BIN_DAYS", 1),
+        ] {
             let result = with(var, &n.to_string());
             prop_assert_eq!(result.is_ok(), (min..=365).contains(&n), "{} = {}", var, n);
         }

@@ -18,20 +18,20 @@ use crate::core::verdict::{Kind, Reason, Verdict, Verdicts};
 use crate::jobs::verdicts::VerdictCounts;
 use crate::jobs::{Deadline, Run};
 
-const NOW: &str = "2026-11-22T06:00:00Z";
-const BUCKET: &str = "archive";
-const OWNER: &str = "123456789012";
+pub(super) const NOW: &str = "2026-11-22T06:00:00Z";
+pub(super) const BUCKET: &str = "archive";
+pub(super) const OWNER: &str = "123456789012";
 
-fn config(mode: RetireMode) -> Config {
+pub(super) fn config(mode: RetireMode) -> Config {
     let raw = RawConfig { archive_bucket: Some(BUCKET.into()), ..RawConfig::default() };
     Config { retire: RetireSettings { mode, ..RetireSettings::default() }, ..raw.validate().unwrap() }
 }
 
-fn candidate(id: &str) -> Verdict {
+pub(super) fn candidate(id: &str) -> Verdict {
     Verdict::for_test(id, Kind::Candidate, &[Reason::UnusedForWindow])
 }
 
-fn decided(ami: Ami) -> Decided {
+pub(super) fn decided(ami: Ami) -> Decided {
     Decided {
         verdicts: Verdicts { verdicts: vec![candidate(&ami.image_id)], breaker: None },
         amis: vec![ami],
@@ -40,24 +40,27 @@ fn decided(ami: Ami) -> Decided {
     }
 }
 
-fn ami(id: &str) -> Ami {
+pub(super) fn ami(id: &str) -> Ami {
     Ami { owner_id: Some(OWNER.into()), ..fixtures::ami(id) }
 }
 
-fn rbin(call: &Call) -> Answer {
+pub(super) fn rbin(call: &Call) -> Answer {
     if call.action.starts_with("POST /list-rules") {
         Answer::ok(r#"{"Rules":[{"Identifier":"rule0000001"}]}"#)
     } else {
-        Answer::ok(r#"{"Identifier":"rule0000001","ResourceType":"EC2_IMAGE","Status":"available","ResourceTags":[]}"#)
+        Answer::ok(
+            r#"{"Identifier":"rule0000001","ResourceType":"EC2_IMAGE","Status":"available","ResourceTags":[],
+            "RetentionPeriod":{"RetentionPeriodValue":90,"RetentionPeriodUnit":"DAYS"}}"#,
+        )
     }
 }
 
-fn ec2(call: &Call) -> Answer {
+pub(super) fn ec2(call: &Call) -> Answer {
     let action = call.action.as_str();
     Answer::ok(format!("<{action}Response><return>true</return></{action}Response>"))
 }
 
-fn world(fail: impl Fn(&Call) -> Option<Answer> + Send + Sync + 'static) -> Fake {
+pub(super) fn world(fail: impl Fn(&Call) -> Option<Answer> + Send + Sync + 'static) -> Fake {
     Fake::new(RetryConfig::disabled(), move |call| {
         if let Some(answer) = fail(call) {
             return answer;
@@ -72,12 +75,16 @@ fn world(fail: impl Fn(&Call) -> Option<Answer> + Send + Sync + 'static) -> Fake
 }
 
 /// Runs the step for one candidate AMI; returns the summary, the state and what failed.
-async fn step(fake: &Fake, mode: RetireMode, ami: Ami) -> (Option<RetireSummary>, CollectState, Vec<Failure>) {
+pub(super) async fn step(
+    fake: &Fake,
+    mode: RetireMode,
+    ami: Ami,
+) -> (Option<RetireSummary>, CollectState, Vec<Failure>) {
     step_from(fake, mode, ami, CollectState::default()).await
 }
 
 /// The same, from a given state.
-async fn step_from(
+pub(super) async fn step_from(
     fake: &Fake,
     mode: RetireMode,
     ami: Ami,
@@ -98,7 +105,7 @@ async fn step_from(
 }
 
 /// `service:action` of each call, state saves as `save` with the record's stage and intent.
-fn trace(fake: &Fake) -> Vec<String> {
+pub(super) fn trace(fake: &Fake) -> Vec<String> {
     fake.calls()
         .iter()
         .map(|c| {
@@ -129,6 +136,7 @@ async fn the_intent_is_saved_before_the_calls_and_the_result_after() {
         [
             "rbin:POST /list-rules",
             "rbin:GET /rules/rule0000001",
+            "ec2:DescribeImages",
             "save candidate deprecate",
             "ec2:EnableImageDeprecation",
             "ec2:CreateTags",
@@ -204,7 +212,10 @@ async fn a_throttled_call_is_retried_by_the_sdk_and_done_once() {
 async fn a_dry_run_calls_only_the_recycle_bin_and_writes_would_rows() {
     let fake = world(|_| None);
     let (summary, state, _) = step(&fake, RetireMode::DryRun, ami("ami-1")).await;
-    assert_eq!(trace(&fake), ["rbin:POST /list-rules", "rbin:GET /rules/rule0000001", "put actions"]);
+    assert_eq!(
+        trace(&fake),
+        ["rbin:POST /list-rules", "rbin:GET /rules/rule0000001", "ec2:DescribeImages", "put actions"]
+    );
     let summary = summary.unwrap();
     assert_eq!((summary.would, summary.done), (1, 0));
     assert_eq!(state.retire.records["ami-1"].stage, crate::core::retire::Stage::Deprecated);
@@ -249,12 +260,7 @@ fn state_of_a_dead_run() -> CollectState {
         stage_after: crate::core::retire::Stage::Deprecated,
         stage_since: dead_run.collected_at,
         reason: "candidate_for_days".into(),
-        detail: String::new(),
-        deprecate_at: None,
-        recycle_bin_rule: None,
-        delete_snapshots: false,
-        calls: vec![],
-        after: None,
+        ..Default::default()
     };
     let mut state = CollectState::default();
     state.retire.mode = RetireMode::Enforce;
@@ -308,11 +314,12 @@ async fn an_action_killed_after_its_calls_is_completed_without_calling_again() {
         crate::core::retire::RetireRecord {
             stage: crate::core::retire::Stage::Candidate,
             since: "2026-11-21T06:00:00Z".parse().unwrap(),
-            deprecate_at: None,
             intent: Some(Intent {
                 action: crate::core::retire::Action::Deprecate,
                 at: "2026-11-21T06:00:00Z".parse().unwrap(),
+                ..Intent::default()
             }),
+            ..Default::default()
         },
     );
     let mut done = ami("ami-1");
@@ -323,7 +330,13 @@ async fn an_action_killed_after_its_calls_is_completed_without_calling_again() {
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(
         trace(&fake),
-        ["rbin:POST /list-rules", "rbin:GET /rules/rule0000001", "save deprecated -", "put actions"],
+        [
+            "rbin:POST /list-rules",
+            "rbin:GET /rules/rule0000001",
+            "ec2:DescribeImages",
+            "save deprecated -",
+            "put actions"
+        ],
         "no EC2 call: the result is recorded at once"
     );
     assert_eq!(summary.unwrap().done, 1);

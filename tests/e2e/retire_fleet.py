@@ -11,11 +11,24 @@ unless said):
 - no_rule: tagged so that the Region-level Recycle Bin rule excludes it: never deregistered.
 - operator_excludes: the operator adds the exclusion tag while it is deprecated: restored.
 - in_use: a consumer instance runs from it all along: never touched.
+
+Issue 22's cases:
+- team_later: its team set a deprecation 200 days out; the pipeline's (14 days) replaces
+  it; a consumer's launch template names it 6 days later: the team's date comes back.
+- team_earlier: its team set a deprecation 40 days out, earlier than the pipeline's: kept;
+  a consumer launches it: the deprecation stays the team's.
+- unselected: shared with an organisation too; its selection tag is removed while it is
+  disabled: undone (reason excluded, left_selection), its launch permissions restored.
+- short_rule: a tag-level Recycle Bin rule keeps it only 1 day (the Region-level one 90):
+  never deregistered (recycle_bin_retention_too_short).
+(used_disabled is shared with the organisation too: its undo gives both back.)
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from datetime import datetime, timedelta
 
 from archive import objects, rows
 from fleet import CONSUMER_1, archive_and_alerting, register_golden
@@ -25,7 +38,22 @@ PREFIX = "ami-usage"
 DAY = 86400
 STAGE_TAG = "ami-usage-reporter:retire-stage"
 EXCLUDE_TAG = "ami-usage-reporter:keep"
-CASES = ["walker", "used_deprecated", "used_disabled", "protected", "no_rule", "operator_excludes", "in_use"]
+CASES = [
+    "walker",
+    "used_deprecated",
+    "used_disabled",
+    "protected",
+    "no_rule",
+    "operator_excludes",
+    "in_use",
+    "team_later",
+    "team_earlier",
+    "unselected",
+    "short_rule",
+]
+ORG_ARN = "arn:aws:organizations::123456789012:organization/o-retire1234"
+# The team's own deprecation time of team_later / team_earlier, in days after the seed.
+TEAM_DEPRECATION_DAYS = {"team_later": 200, "team_earlier": 40}
 # The EC2 call each action makes (its stage tag write/removal aside).
 CALL_OF = {
     "deprecate": "EnableImageDeprecation",
@@ -38,14 +66,28 @@ RETIRE_CALLS = set(CALL_OF.values()) | {"CreateTags", "DeleteTags"}
 FORWARD = ("deprecate", "disable", "deregister")
 
 
+def at(now: str, days: int) -> datetime:
+    """`days` after the emulator time `now`, to the minute (as EC2 keeps DeprecateAt)."""
+    t = datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(days=days)
+    return t.replace(second=0, microsecond=0)
+
+
 def seed(emu) -> dict[str, str]:
-    """The fleet, the consumer's instance of `in_use` and a Region-level Recycle Bin rule
-    (90 days) that excludes AMIs tagged rbin=skip."""
+    """The fleet, the consumer's instance of `in_use`, the teams' own deprecations, a
+    Region-level Recycle Bin rule (90 days) that excludes AMIs tagged rbin=skip, and a
+    tag-level one of 1 day for AMIs tagged rbin-short=yes."""
     owner = emu.client("ec2")
     ids = {}
+    extra = {"no_rule": {"rbin": "skip"}, "short_rule": {"rbin-short": "yes"}}
     for case in CASES:
-        tags = {"Golden": "true", **({"rbin": "skip"} if case == "no_rule" else {})}
-        ids[case] = register_golden(owner, f"golden-{case}", [CONSUMER_1], tags=tags)
+        ids[case] = register_golden(
+            owner, f"golden-{case}", [CONSUMER_1], tags={"Golden": "true", **extra.get(case, {})}
+        )
+    for case in ("used_disabled", "unselected"):
+        owner.modify_image_attribute(ImageId=ids[case], LaunchPermission={"Add": [{"OrganizationArn": ORG_ARN}]})
+    now = emu.now()
+    for case, days in TEAM_DEPRECATION_DAYS.items():
+        owner.enable_image_deprecation(ImageId=ids[case], DeprecateAt=at(now, days))
     emu.client("ec2", CONSUMER_1).run_instances(ImageId=ids["in_use"], MinCount=1, MaxCount=1, InstanceType="t3.micro")
     owner.enable_image_deregistration_protection(ImageId=ids["protected"])
     emu.client("rbin").create_rule(
@@ -54,7 +96,19 @@ def seed(emu) -> dict[str, str]:
         ExcludeResourceTags=[{"ResourceTagKey": "rbin", "ResourceTagValue": "skip"}],
         Description="retain deregistered AMIs",
     )
+    emu.client("rbin").create_rule(
+        ResourceType="EC2_IMAGE",
+        RetentionPeriod={"RetentionPeriodValue": 1, "RetentionPeriodUnit": "DAYS"},
+        ResourceTags=[{"ResourceTagKey": "rbin-short", "ResourceTagValue": "yes"}],
+        Description="a day, against accidents",
+    )
     return ids
+
+
+def long_rule(emu) -> str:
+    """The 90-day Region-level rule's identifier."""
+    rules = emu.client("rbin").list_rules(ResourceType="EC2_IMAGE")["Rules"]
+    return next(r["Identifier"] for r in rules if r.get("Description") == "retain deregistered AMIs")
 
 
 def environment(emu, mode: str, **extra: str) -> dict:
@@ -121,10 +175,10 @@ def retire_calls(emu, since: int = 0) -> list[dict]:
     ]
 
 
-def successful_calls(emu) -> dict[tuple[str, str], int]:
-    """(image id, EC2 action) -> how many of those calls succeeded."""
+def successful_calls(emu, since: int = 0) -> dict[tuple[str, str], int]:
+    """(image id, EC2 action) -> how many of those calls succeeded (after index `since`)."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
-    for c in retire_calls(emu):
+    for c in retire_calls(emu, since):
         if c["status"] == 200:
             for image_id in c["resources"]:
                 counts[(image_id, c["action"])] += 1
@@ -155,15 +209,14 @@ def alert_lines(emu, image_id: str) -> list[str]:
 
 
 def run_undo(emu, command: str) -> None:
-    """Runs an undo command of the actions dataset verbatim with the real AWS CLI."""
+    """Runs an undo command of the actions dataset verbatim with the real AWS CLI: each
+    of its `&&`-joined commands in turn, as a shell would."""
     import os
     import shlex
     import subprocess
 
     from harness import VENV_BIN
 
-    argv = shlex.split(command)
-    assert argv[0] == "aws", command
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         AWS_ACCESS_KEY_ID="testing",
@@ -173,17 +226,58 @@ def run_undo(emu, command: str) -> None:
         AWS_CONFIG_FILE="/dev/null",
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
     )
-    done = subprocess.run([str(VENV_BIN / "aws"), *argv[1:]], env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, (command, done.stderr)
+    for part in command.split(" && "):
+        argv = shlex.split(part)
+        assert argv[0] == "aws", command
+        done = subprocess.run([str(VENV_BIN / "aws"), *argv[1:]], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (part, done.stderr)
 
 
-def undo_for(action: str, image_id: str) -> str | None:
-    command = {
-        "deprecate": "disable-image-deprecation",
-        "disable": "enable-image",
-        "deregister": "restore-image-from-recycle-bin",
-    }.get(action)
-    return f"aws ec2 {command} --image-id {image_id} --region {REGION}" if command else None
+def permission_json(p: dict) -> str:
+    """`--launch-permission`'s JSON for a row's recorded permissions."""
+    add = [{"UserId": a} for a in p["accounts"]]
+    add += [{"OrganizationArn": a} for a in p["organizations"]]
+    add += [{"OrganizationalUnitArn": a} for a in p["organizational_units"]]
+    add += [{"Group": "all"}] if p["public"] else []
+    return json.dumps({"Add": add}, separators=(",", ":"))
+
+
+def undo_for(row: dict) -> str | None:
+    """The undo command a row must carry, by the documented rules (docs/retirement.md)."""
+    if row["outcome"] not in ("done", "would"):
+        return None
+    image_id, action, theirs = row["image_id"], row["action"], row["team_deprecation_at"]
+
+    if action == "deprecate":
+        if theirs and theirs == row["deprecate_at"]:
+            return None  # the team's earlier time was kept: the pipeline changed none
+        if theirs:
+            return f"aws ec2 enable-image-deprecation --image-id {image_id} --deprecate-at {theirs[:19]}Z --region {REGION}"
+        return f"aws ec2 disable-image-deprecation --image-id {image_id} --region {REGION}"
+    if action == "disable":
+        commands = [f"aws ec2 enable-image --image-id {image_id} --region {REGION}"]
+        p = row["launch_permissions"]
+        if p and (p["accounts"] or p["organizations"] or p["organizational_units"] or p["public"]):
+            commands.append(
+                f"aws ec2 modify-image-attribute --image-id {image_id} "
+                f"--launch-permission '{permission_json(p)}' --region {REGION}"
+            )
+        return " && ".join(commands)
+    if action == "deregister" and row["recycle_bin_rule"]:
+        return f"aws ec2 restore-image-from-recycle-bin --image-id {image_id} --region {REGION}"
+    return None
+
+
+def permissions_of(emu, image_id: str) -> list[dict]:
+    perms = emu.client("ec2").describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+    return sorted(perms["LaunchPermissions"], key=json.dumps)
+
+
+def consumer_launches(emu, image_id: str) -> None:
+    """CONSUMER_1 sees the AMI shared with it and launches from it."""
+    consumer = emu.client("ec2", CONSUMER_1)
+    assert [i["ImageId"] for i in consumer.describe_images(ImageIds=[image_id])["Images"]] == [image_id]
+    consumer.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.micro")
 
 
 __all__ = ["OWNER", "FORWARD"]

@@ -10,7 +10,8 @@ unused AMIs that a Region-level Recycle Bin rule covers:
 After the re-runs: every AMI went deprecate -> disable -> deregister, each step one
 successful EC2 call in stage order (the emulator's call log), none skipped, none
 repeated, all of them in the Recycle Bin, and each step one `done` row of the actions
-dataset (a run killed after acting loses no row)."""
+dataset (a run killed after acting loses no row). Issue 22: a kill right after
+DeregisterImage leaves a complete row and announcement, with the restore command."""
 
 from __future__ import annotations
 
@@ -21,7 +22,18 @@ from collections import Counter
 import pytest
 from fleet import CONSUMER_1
 from harness import BINARY
-from retire_fleet import CALL_OF, FORWARD, action_rows, collect, next_day, retire_calls, short_fleet, successful_calls
+from retire_fleet import (
+    CALL_OF,
+    FORWARD,
+    action_rows,
+    alert_lines,
+    collect,
+    next_day,
+    retire_calls,
+    run_undo,
+    short_fleet,
+    successful_calls,
+)
 
 MUTATING = ["EnableImageDeprecation", "DisableImage", "DeregisterImage", "CreateTags"]
 
@@ -159,3 +171,34 @@ def killed_walk(emu) -> list[str]:
 @pytest.mark.slow
 def test_a_kill_at_every_state_write_and_at_every_mutating_call_skips_and_repeats_nothing(emu):
     assert_each_step_once(emu, killed_walk(emu))
+
+
+@pytest.mark.slow
+def test_a_kill_right_after_deregister_image_leaves_a_complete_row_and_announcement(emu):
+    """Issue 22: the run is SIGKILLed at the first call after DeregisterImage took effect
+    (ListImagesInRecycleBin, hanging), before the state records it. The next run makes
+    no second DeregisterImage and records and announces it complete, from the intent
+    saved before the call: the AMI's name, the Recycle Bin rule, the retention, the
+    restore command and the date the Recycle Bin lets go."""
+    ids, env = short_fleet(emu, 1)
+    fired = None
+    for _ in range(10):
+        now = next_day(emu, env)
+        hang = {"fail_next": 1, "hang_seconds": 60}
+        fired = run_killed(emu, env, now, {"calls": {"ListImagesInRecycleBin": hang}})
+        if fired:
+            break
+    assert fired == "ListImagesInRecycleBin", fired
+    assert emu.client("ec2").list_images_in_recycle_bin()["Images"][0]["ImageId"] == ids[0]
+    assert [r for r in action_rows(emu) if r["action"] == "deregister"] == [], "killed before its record"
+    collect(emu, env, emu.advance(60))
+    assert successful_calls(emu)[(ids[0], "DeregisterImage")] == 1, "never repeated"
+    [row] = [r for r in action_rows(emu) if r["action"] == "deregister"]
+    rule = emu.client("rbin").list_rules(ResourceType="EC2_IMAGE")["Rules"][0]["Identifier"]
+    assert (row["outcome"], row["image_name"], row["recycle_bin_rule"]) == ("done", "golden-0", rule), row
+    assert row["recycle_bin_retention_days"] == 30 and row["restorable_until"], row
+    assert row["undo_command"] == f"aws ec2 restore-image-from-recycle-bin --image-id {ids[0]} --region us-east-1"
+    [line] = [x for x in alert_lines(emu, ids[0]) if "deregistered" in x]
+    assert "golden-0" in line and row["undo_command"] in line and row["restorable_until"] in line, line
+    run_undo(emu, row["undo_command"])
+    assert emu.client("ec2").describe_images(ImageIds=ids, IncludeDisabled=True)["Images"][0]["ImageId"] == ids[0]

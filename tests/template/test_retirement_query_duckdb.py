@@ -47,6 +47,15 @@ def row(day, hour, region, image_id, action, outcome="done", mode="enforce", rea
         "recycle_bin_rule": "a1b2c3d4e5f" if action == "deregister" else None,
         "delete_snapshots": False,
         "undo_command": undo.format(image_id, region) if undo and outcome == "done" else None,
+        "team_deprecation_at": None,
+        "launch_permissions": (
+            {"accounts": ["111111111111"], "organizations": [], "organizational_units": [], "public": False}
+            if action == "disable"
+            else None
+        ),
+        "recycle_bin_retention_days": 90 if action == "deregister" else None,
+        "restorable_until": ts(day + dt.timedelta(days=90), hour) if action == "deregister" else None,
+        "snapshot_results": [{"snapshot_id": "snap-1", "return_code": "success"}] if action == "deregister" else [],
     }
 
 

@@ -22,6 +22,7 @@ PARAMETERS = {
     "RetireDisableAfterDays": ("RETIRE_DISABLE_AFTER_DAYS", 30, 1, 365),
     "RetireDeregisterAfterDays": ("RETIRE_DEREGISTER_AFTER_DAYS", 30, 1, 365),
     "RetireMaxActionsPerRun": ("RETIRE_MAX_ACTIONS_PER_RUN", 10, 1, 1000),
+    "RetireMinRecycleBinDays": ("RETIRE_MIN_RECYCLE_BIN_DAYS", 30, 1, 365),
 }
 IMAGE_ARN = "arn:${AWS::Partition}:ec2:${AWS::Region}::image/*"
 OWN = {"StringEquals": {"ec2:Owner": {"Ref": "AWS::AccountId"}}}
@@ -76,6 +77,7 @@ def test_conditions_gate_the_statements_by_mode(template):
     assert {sid: cond for sid, (cond, _) in sts.items()} == {
         "ReadRecycleBinRules": "RetireRuns",
         "ReadRecycleBinRuleDetails": "RetireRuns",
+        "ReadRetirementFacts": "RetireRuns",
         "RetireOwnImages": "RetireEnforced",
         "TagRetireStageOnly": "RetireEnforced",
         "DeleteRetiredImageSnapshots": "RetireDeletesSnapshots",
@@ -96,7 +98,10 @@ def test_mutating_grants_are_bound_to_own_images_and_the_stage_tag(template):
         "ec2:DisableImage",
         "ec2:EnableImage",
         "ec2:DeregisterImage",
+        "ec2:ModifyImageAttribute",
     ]
+    assert sts["ReadRetirementFacts"]["Action"] == ["ec2:DescribeSnapshots", "ec2:ListImagesInRecycleBin"]
+    assert sts["ReadRetirementFacts"]["Resource"] == "*"
     for sid in ("RetireOwnImages", "TagRetireStageOnly"):
         assert sts[sid]["Resource"] == {"Fn::Sub": IMAGE_ARN}, sid
     assert sts["RetireOwnImages"]["Condition"] == OWN

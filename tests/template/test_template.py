@@ -185,6 +185,7 @@ def test_function_environment_is_the_contract(template):
         "RETIRE_REQUIRE_RECYCLE_BIN",
         "RETIRE_DELETE_SNAPSHOTS",
         "RETIRE_MAX_ACTIONS_PER_RUN",
+        "RETIRE_MIN_RECYCLE_BIN_DAYS",
         "DIGEST_RESERVATIONS",
         "RI_UTILIZATION_ALERT_PERCENT",
         "DIGEST_LIST_LIMIT",
@@ -747,6 +748,13 @@ ACTIONS_COLUMNS = {
     "recycle_bin_rule": "string",
     "delete_snapshots": "boolean",
     "undo_command": "string",
+    "team_deprecation_at": "timestamp",
+    "launch_permissions": (
+        "struct<accounts:array<string>,organizations:array<string>,organizational_units:array<string>,public:boolean>"
+    ),
+    "recycle_bin_retention_days": "int",
+    "restorable_until": "timestamp",
+    "snapshot_results": "array<struct<snapshot_id:string,return_code:string>>",
 }
 
 # The weekly digest's row (crates/core/src/digest/model.rs DigestRow) and the Cost Explorer rows

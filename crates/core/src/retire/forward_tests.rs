@@ -16,7 +16,12 @@ fn a_new_candidate_is_deprecated_at_once_by_default_with_a_tag_saying_why() {
     assert!(value.starts_with("deprecated 2026-12-31T12:00:00Z unused since 2026-10-01"), "{value}");
     assert_eq!(
         d.after,
-        Some(RetireRecord { stage: Stage::Deprecated, since: now(), deprecate_at: Some(at), intent: None })
+        Some(RetireRecord {
+            stage: Stage::Deprecated,
+            since: now(),
+            deprecate_at: Some(at),
+            ..RetireRecord::default()
+        })
     );
     assert_eq!(plan.state.records["ami-1"].stage, Stage::Candidate, "the state holds the record before the step");
 }
@@ -55,7 +60,9 @@ fn disabled_waits_then_deregisters_only_under_a_recycle_bin_rule() {
     let plan = run.plan();
     let d = only(&plan);
     assert_eq!((d.action, d.stage_after), (Action::Deregister, Stage::Deregistered));
-    assert_eq!(d.calls, vec![Call::Deregister { delete_snapshots: false }]);
+    let Call::Tag { value } = &d.calls[0] else { panic!("{:?}", d.calls) };
+    assert!(value.starts_with("deregistered 2026-12-31T12:00:00Z"), "the tag a restored AMI keeps: {value}");
+    assert_eq!(d.calls[1..], [Call::Deregister { delete_snapshots: false }]);
     assert_eq!(d.recycle_bin_rule.as_deref(), Some("rule0000001"));
     run.rules.clear();
     let plan = run.plan();
@@ -65,7 +72,7 @@ fn disabled_waits_then_deregisters_only_under_a_recycle_bin_rule() {
     run.settings.delete_snapshots = true;
     let plan = run.plan();
     let d = only(&plan);
-    assert_eq!(d.calls, vec![Call::Deregister { delete_snapshots: true }]);
+    assert_eq!(d.calls.last(), Some(&Call::Deregister { delete_snapshots: true }));
     assert_eq!(d.recycle_bin_rule, None);
 }
 
@@ -211,7 +218,7 @@ fn an_operators_earlier_deprecation_time_is_kept() {
 #[test]
 fn an_interrupted_deprecate_is_completed_from_what_the_ami_shows() {
     let intended = RetireRecord {
-        intent: Some(Intent { action: Action::Deprecate, at: days_ago(1) }),
+        intent: Some(Intent { action: Action::Deprecate, at: days_ago(1), ..Intent::default() }),
         ..record(Stage::Candidate, days_ago(1))
     };
     let mut done_before_kill = ami("ami-1");
@@ -232,7 +239,7 @@ fn an_interrupted_deprecate_is_completed_from_what_the_ami_shows() {
 #[test]
 fn an_interrupted_disable_is_not_disabled_twice() {
     let intended = RetireRecord {
-        intent: Some(Intent { action: Action::Disable, at: days_ago(1) }),
+        intent: Some(Intent { action: Action::Disable, at: days_ago(1), ..Intent::default() }),
         ..record(Stage::Deprecated, days_ago(31))
     };
     let disabled = disabled_ami("ami-1");
@@ -244,7 +251,7 @@ fn an_interrupted_disable_is_not_disabled_twice() {
 #[test]
 fn an_interrupted_deregistration_whose_ami_is_gone_is_done_and_never_repeated() {
     let intended = RetireRecord {
-        intent: Some(Intent { action: Action::Deregister, at: days_ago(1) }),
+        intent: Some(Intent { action: Action::Deregister, at: days_ago(1), ..Intent::default() }),
         ..record(Stage::Disabled, days_ago(31))
     };
     let run = Run::enforce(vec![], vec![]).with_state(&[("ami-1", intended.clone())]);
@@ -263,7 +270,7 @@ fn an_interrupted_deregistration_whose_ami_is_gone_is_done_and_never_repeated() 
 #[test]
 fn interrupted_actions_come_first_so_the_budget_never_strands_one() {
     let intended = RetireRecord {
-        intent: Some(Intent { action: Action::Disable, at: days_ago(1) }),
+        intent: Some(Intent { action: Action::Disable, at: days_ago(1), ..Intent::default() }),
         ..record(Stage::Deprecated, days_ago(31))
     };
     let mut run = Run::enforce(

@@ -8,11 +8,16 @@ mod plan;
 mod rbin;
 mod rows;
 mod steps;
+mod undo;
 
 pub use model::{
-    Action, ActionRow, Call, Decision, Intent, Outcome, Plan, RetireMode, RetireRecord, RetireSettings, RetireState,
-    STAGE_TAG, Stage,
+    Action, ActionRow, Call, Decision, Deregistration, Intent, Outcome, PermissionsRow, Plan, RetireMode, RetireRecord,
+    RetireSettings, RetireState, STAGE_TAG, SnapshotResult, Stage,
 };
-pub use plan::{RetireInput, carried_state, deprecate_at, plan, stage_tag_value, state_while_off, tagged};
-pub use rbin::{RecycleBinRule, covering_rule};
+pub use plan::{
+    RetireInput, carried_state, deprecate_at, plan, records_to_look_up, snapshots_to_read, stage_tag_value,
+    state_while_off, tagged,
+};
+pub use rbin::{IMAGE_RULES, RecycleBinRule, Retention, SNAPSHOT_RULES, covering_rule, restorable};
 pub use rows::{ActionEntry, action_row, actions_object, entry_of, rows_by_run, undo_command};
+pub use undo::owners_deprecation_back;

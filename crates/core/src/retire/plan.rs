@@ -13,6 +13,11 @@
 //! A record found with an intent is completed from what the AMI shows (the calls
 //! already done are not made again); a deregistration whose AMI is gone is done and is
 //! never repeated.
+//!
+//! Every AMI carrying the stage tag is the pipeline's until it is undone or
+//! deregistered: one that left the selection is undone like an excluded one, one that
+//! vanished is forgotten, and an AMI tagged `deregistered` (restored from the Recycle
+//! Bin) is never retired again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,7 +27,7 @@ use super::model::{
     Action, Decision, Outcome, Plan, RetireMode, RetireRecord, RetireSettings, RetireState, STAGE_TAG, Stage,
 };
 use super::rbin::RecycleBinRule;
-use crate::model::Ami;
+use crate::model::{Ami, Tags};
 use crate::verdict::{Kind, Verdict};
 
 pub struct RetireInput<'a> {
@@ -34,8 +39,15 @@ pub struct RetireInput<'a> {
     pub verdicts: &'a [Verdict],
     /// `AmiState::candidate_since` per AMI: when it became a candidate.
     pub candidate_since: &'a BTreeMap<String, DateTime<Utc>>,
+    /// Recycle Bin rules of both resource types (`EC2_IMAGE`, `EBS_SNAPSHOT`).
     pub rules: &'a [RecycleBinRule],
     pub state: &'a RetireState,
+    /// AMIs outside the selection the pipeline still answers for (carrying the stage tag,
+    /// or with a record), as DescribeImages shows them; `None`: they could not be looked
+    /// up, so records of AMIs not selected wait.
+    pub others: Option<&'a [Ami]>,
+    /// DescribeSnapshots' tags of the snapshots [`snapshots_to_read`] named.
+    pub snapshot_tags: &'a BTreeMap<String, Tags>,
 }
 
 /// The state as this mode carries it: records of another mode dropped (a dry run's
@@ -63,9 +75,41 @@ pub fn state_while_off(state: &RetireState) -> RetireState {
     }
 }
 
-/// The AMIs that carry our stage tag, for the summary while the pipeline is off.
+/// The AMIs left deprecated or disabled (the stage tag), for the summary while the
+/// pipeline is off.
 pub fn tagged(amis: &[Ami]) -> Vec<String> {
-    amis.iter().filter(|a| a.tags.contains_key(STAGE_TAG)).map(|a| a.image_id.clone()).collect()
+    let left = |a: &&Ami| matches!(in_stage(a), Some(Stage::Deprecated | Stage::Disabled));
+    amis.iter().filter(left).map(|a| a.image_id.clone()).collect()
+}
+
+/// The stage the AMI's tag names (`deregistered`: restored from the Recycle Bin).
+pub(super) fn in_stage(ami: &Ami) -> Option<Stage> {
+    match ami.tags.get(STAGE_TAG)?.split(' ').next()? {
+        "deprecated" => Some(Stage::Deprecated),
+        "disabled" => Some(Stage::Disabled),
+        "deregistered" => Some(Stage::Deregistered),
+        _ => None,
+    }
+}
+
+/// The AMIs with a record but not selected: the job looks them up by id (those that
+/// carry the stage tag it lists itself).
+pub fn records_to_look_up(state: &RetireState, selected: &[Ami]) -> BTreeSet<String> {
+    let selected: BTreeSet<&str> = selected.iter().map(|a| a.image_id.as_str()).collect();
+    state.records.keys().filter(|id| !selected.contains(id.as_str())).cloned().collect()
+}
+
+/// The snapshots whose tags the deregistrations of this run may need (snapshot deletion
+/// on, a Recycle Bin rule required): those of the AMIs at `disabled` (by record or tag).
+pub fn snapshots_to_read(settings: &RetireSettings, state: &RetireState, amis: &[Ami]) -> BTreeSet<String> {
+    if !settings.delete_snapshots || !settings.require_recycle_bin || settings.mode == RetireMode::Off {
+        return BTreeSet::new();
+    }
+    let disabled = |a: &Ami| {
+        state.records.get(&a.image_id).is_some_and(|r| r.stage == Stage::Disabled)
+            || in_stage(a) == Some(Stage::Disabled)
+    };
+    amis.iter().filter(|a| disabled(a)).flat_map(super::rbin::snapshot_ids).collect()
 }
 
 fn record_from_tag(value: &str, now: DateTime<Utc>) -> Option<RetireRecord> {
@@ -77,23 +121,35 @@ fn record_from_tag(value: &str, now: DateTime<Utc>) -> Option<RetireRecord> {
     };
     let since =
         words.next().and_then(|w| DateTime::parse_from_rfc3339(w).ok()).map_or(now, |t| t.with_timezone(&Utc)).min(now);
-    // The tag names a deprecation only when the pipeline set it (see `stage_tag_value`).
-    let deprecate_at = value
-        .split_once(" deprecation at ")
-        .and_then(|(_, rest)| rest.split(' ').next())
-        .and_then(|w| DateTime::parse_from_rfc3339(w).ok())
-        .map(|t| t.with_timezone(&Utc));
-    Some(RetireRecord { stage, since, deprecate_at, intent: None })
+    // The tag names a deprecation only when the pipeline set it, and the owners' one it
+    // replaced (see `stage_tag_value`).
+    let time_after = |marker: &str| {
+        value
+            .split_once(marker)
+            .and_then(|(_, rest)| rest.split(' ').next())
+            .and_then(|w| DateTime::parse_from_rfc3339(w).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Some(RetireRecord {
+        stage,
+        since,
+        deprecate_at: time_after(" deprecation at "),
+        deprecation_before: time_after(" replacing "),
+        ..RetireRecord::default()
+    })
 }
 
-/// The stage tag's value: stage, time, why and (once deprecated) when the deprecation
-/// takes effect. Only letters, digits, spaces, `:` and `-` (accepted by every AWS tag
-/// grammar), at most 256 characters; tests read the stage as the first word.
+/// The stage tag's value: stage, time, why, (once deprecated) when the deprecation
+/// the pipeline set takes effect and the owners' one it replaced — so a state rebuilt
+/// from the tag still undoes exactly. Only letters, digits, spaces, `:` and `-`
+/// (accepted by every AWS tag grammar), at most 256 characters; tests read the stage as
+/// the first word.
 pub fn stage_tag_value(
     stage: Stage,
     now: DateTime<Utc>,
     unused_since: Option<DateTime<Utc>>,
     deprecate_at: Option<DateTime<Utc>>,
+    replacing: Option<DateTime<Utc>>,
 ) -> String {
     let mut value = format!("{} {}", stage.as_str(), now.format("%Y-%m-%dT%H:%M:%SZ"));
     if let Some(u) = unused_since {
@@ -101,6 +157,9 @@ pub fn stage_tag_value(
     }
     if let Some(d) = deprecate_at {
         value.push_str(&format!(" deprecation at {}", d.format("%Y-%m-%dT%H:%M:%SZ")));
+        if let Some(r) = replacing {
+            value.push_str(&format!(" replacing {}", r.format("%Y-%m-%dT%H:%M:%SZ")));
+        }
     }
     value.chars().map(|c| if c.is_ascii_alphanumeric() || " :-".contains(c) { c } else { '-' }).take(256).collect()
 }
@@ -119,10 +178,15 @@ pub fn deprecate_at(now: DateTime<Utc>, notice_days: u32) -> DateTime<Utc> {
 
 /// The run's plan (see the module documentation).
 pub fn plan(input: &RetireInput) -> Plan {
-    let state = carried_state(input.state, input.settings.mode, input.amis, input.now);
+    let others = input.others.unwrap_or_default();
+    let selected: BTreeSet<&str> = input.amis.iter().map(|a| a.image_id.as_str()).collect();
+    let others: Vec<&Ami> = others.iter().filter(|a| !selected.contains(a.image_id.as_str())).collect();
+    let described: Vec<Ami> = input.amis.iter().chain(others.iter().copied()).cloned().collect();
+    let state = carried_state(input.state, input.settings.mode, &described, input.now);
     let mut planner = Planner {
         input,
-        amis: input.amis.iter().map(|a| (a.image_id.as_str(), a)).collect(),
+        amis: input.amis.iter().chain(others).map(|a| (a.image_id.as_str(), a)).collect(),
+        selected,
         verdicts: input.verdicts.iter().map(|v| (v.image_id.as_str(), v)).collect(),
         budget: input.settings.max_actions_per_run,
         decisions: Vec::new(),
@@ -137,7 +201,9 @@ pub fn plan(input: &RetireInput) -> Plan {
 /// The plan being made: the steps (`super::steps`) add to it.
 pub(super) struct Planner<'a> {
     pub(super) input: &'a RetireInput<'a>,
+    /// Every AMI described: the selected ones and the others.
     pub(super) amis: BTreeMap<&'a str, &'a Ami>,
+    pub(super) selected: BTreeSet<&'a str>,
     pub(super) verdicts: BTreeMap<&'a str, &'a Verdict>,
     pub(super) budget: u32,
     pub(super) decisions: Vec<Decision>,
@@ -159,10 +225,19 @@ impl Planner<'_> {
         let Some(ami) = self.amis.get(image_id).copied() else {
             return self.absent(image_id, record);
         };
+        let intent = record.as_ref().and_then(|r| r.intent.as_ref());
+        if in_stage(ami) == Some(Stage::Deregistered) && intent.is_none() {
+            // Restored from the Recycle Bin: the operator's now, never retired again.
+            self.state.records.remove(image_id);
+            return;
+        }
         if let Some(r) = &record
-            && r.intent.as_ref().is_some_and(|i| i.action.is_undo())
+            && intent.is_some_and(|i| i.action.is_undo())
         {
             return self.undo(ami, r, "undo_interrupted", String::new());
+        }
+        if !self.selected.contains(image_id) {
+            return self.left_selection(ami, record);
         }
         let Some(verdict) = self.verdicts.get(image_id).copied() else {
             return;
@@ -185,21 +260,47 @@ impl Planner<'_> {
     }
 
     /// An AMI no longer described: an interrupted deregistration is done (never
-    /// repeated); any other record waits, since nothing can be done to an AMI not seen.
+    /// repeated), completed from its intent; any other record is forgotten (the AMI was
+    /// deregistered outside the pipeline) — unless the AMIs outside the selection could
+    /// not be looked up, then it waits, since nothing can be done to an AMI not seen.
     fn absent(&mut self, image_id: &str, record: Option<RetireRecord>) {
         let Some(r) = record else { return };
-        let Some(intent) = r.intent.as_ref().filter(|i| i.action == Action::Deregister) else { return };
-        let after =
-            RetireRecord { stage: Stage::Deregistered, since: intent.at, deprecate_at: r.deprecate_at, intent: None };
-        let ami = Ami { image_id: image_id.to_string(), ..Ami::default() };
+        let Some(intent) = r.intent.as_ref().filter(|i| i.action == Action::Deregister) else {
+            // An enforced deregistration's record leaves once its rows are archived
+            // (`RetireState::forget_finished`); a dry run's, once its AMI is gone.
+            if self.input.others.is_some() && (r.stage != Stage::Deregistered || !self.enforce()) {
+                self.state.records.remove(image_id);
+            }
+            return;
+        };
+        let facts = intent.deregistration.clone().unwrap_or_default();
+        let after = RetireRecord { stage: Stage::Deregistered, since: intent.at, intent: None, ..r.clone() };
+        let ami = Ami { image_id: image_id.to_string(), name: facts.image_name.clone(), ..Ami::default() };
         let mut d = self.base(&ami, &r, Action::Deregister, "candidate_for_days");
         d.outcome = self.outcome();
         d.stage_after = Stage::Deregistered;
         d.detail =
             format!("interrupted at {}: the AMI is gone, so the deregistration was done", intent.at.to_rfc3339());
-        d.delete_snapshots = self.input.settings.delete_snapshots;
+        d.delete_snapshots =
+            intent.deregistration.as_ref().map_or(self.input.settings.delete_snapshots, |f| f.delete_snapshots);
+        d.recycle_bin_rule = facts.recycle_bin_rule;
+        d.deregistration = intent.deregistration.clone();
+        d.restorable_until = intent.deregistration.as_ref().and_then(|f| f.restorable_until(None));
         d.after = Some(after);
         self.decisions.push(d);
+    }
+
+    /// An AMI the selection no longer holds (its selection tags removed) but the pipeline
+    /// still answers for: a stage in effect is undone, like an exclusion; a candidate's
+    /// record (or a finished one) is forgotten.
+    fn left_selection(&mut self, ami: &Ami, record: Option<RetireRecord>) {
+        let Some(r) = record else { return };
+        if r.stage == Stage::Deregistered || (r.stage == Stage::Candidate && r.intent.is_none()) {
+            self.state.records.remove(&ami.image_id);
+            return;
+        }
+        let detail = "left_selection: its tags no longer match AMI_TAG_FILTERS".to_string();
+        self.undo(ami, &r, "excluded", detail)
     }
 
     pub(super) fn outcome(&self) -> Outcome {
@@ -220,12 +321,9 @@ impl Planner<'_> {
             stage_after: r.stage,
             stage_since: r.since,
             reason: reason.to_string(),
-            detail: String::new(),
             deprecate_at: r.deprecate_at,
-            recycle_bin_rule: None,
-            delete_snapshots: false,
-            calls: Vec::new(),
             after: Some(RetireRecord { intent: None, ..r.clone() }),
+            ..Decision::default()
         }
     }
 

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::super::model::*;
+use super::super::undo::owners_deprecation_back;
 use super::*;
 use crate::fixtures::{self, t};
 use crate::verdict::Reason;
@@ -51,11 +52,13 @@ fn settings(mode: RetireMode) -> RetireSettings {
     RetireSettings { mode, ..RetireSettings::default() }
 }
 
+/// A Region-level rule keeping AMIs 90 days (the default minimum is 30).
 fn region_rule() -> RecycleBinRule {
     RecycleBinRule {
         identifier: "rule0000001".into(),
         resource_type: "EC2_IMAGE".into(),
         status: "available".into(),
+        retention_days: Some(90),
         ..Default::default()
     }
 }
@@ -68,7 +71,7 @@ fn our_deprecation() -> DateTime<Utc> {
 /// A record as the pipeline keeps it: past `candidate`, with the deprecation it set.
 fn record(stage: Stage, since: DateTime<Utc>) -> RetireRecord {
     let deprecate_at = (stage != Stage::Candidate).then(our_deprecation);
-    RetireRecord { stage, since, deprecate_at, intent: None }
+    RetireRecord { stage, since, deprecate_at, ..RetireRecord::default() }
 }
 
 fn state(mode: RetireMode, records: &[(&str, RetireRecord)]) -> RetireState {
@@ -87,6 +90,11 @@ struct Run {
     rules: Vec<RecycleBinRule>,
     state: RetireState,
     candidate_since: BTreeMap<String, DateTime<Utc>>,
+    /// AMIs outside the selection (`None`: they could not be looked up).
+    others: Option<Vec<Ami>>,
+    snapshot_tags: BTreeMap<String, crate::model::Tags>,
+    /// The run's clock.
+    now: DateTime<Utc>,
 }
 
 impl Run {
@@ -98,6 +106,9 @@ impl Run {
             rules: vec![region_rule()],
             state: RetireState { mode: RetireMode::Enforce, ..Default::default() },
             candidate_since: BTreeMap::new(),
+            others: Some(Vec::new()),
+            snapshot_tags: BTreeMap::new(),
+            now: now(),
         }
     }
 
@@ -110,12 +121,14 @@ impl Run {
         plan(&RetireInput {
             settings: &self.settings,
             owner_account_id: OWNER,
-            now: now(),
+            now: self.now,
             amis: &self.amis,
             verdicts: &self.verdicts,
             candidate_since: &self.candidate_since,
             rules: &self.rules,
             state: &self.state,
+            others: self.others.as_deref(),
+            snapshot_tags: &self.snapshot_tags,
         })
     }
 }
@@ -140,6 +153,9 @@ mod forward;
 #[path = "undo_tests.rs"]
 mod undo;
 
+#[path = "promises_tests.rs"]
+mod promises;
+
 #[test]
 fn deprecate_at_is_rounded_up_to_the_next_whole_minute() {
     assert_eq!(deprecate_at(t("2026-12-31T12:00:00Z"), 14), t("2027-01-14T12:00:00Z"));
@@ -155,10 +171,11 @@ fn the_tag_value_starts_with_the_stage_and_keeps_to_safe_characters() {
         t("2026-12-02T08:00:00Z"),
         Some(t("2026-10-01T00:00:00Z")),
         Some(t("2026-12-16T08:00:00Z")),
+        None,
     );
     assert_eq!(v, "deprecated 2026-12-02T08:00:00Z unused since 2026-10-01 deprecation at 2026-12-16T08:00:00Z");
     assert_eq!(v.split(' ').next(), Some("deprecated"));
-    let disabled = stage_tag_value(Stage::Disabled, now(), None, None);
+    let disabled = stage_tag_value(Stage::Disabled, now(), None, None, None);
     assert_eq!(disabled, "disabled 2026-12-31T12:00:00Z");
     assert!(v.len() <= 256 && v.chars().all(|c| c.is_ascii_alphanumeric() || " :-".contains(c)));
 }
@@ -200,19 +217,12 @@ fn rows_still_to_archive_survive_a_mode_change_and_off() {
     let row = crate::retire::rows::action_row(
         &Decision {
             image_id: "ami-1".into(),
-            image_name: String::new(),
             action: Action::Deprecate,
             outcome: Outcome::Done,
-            stage_before: Stage::Candidate,
             stage_after: Stage::Deprecated,
             stage_since: now(),
             reason: "candidate_for_days".into(),
-            detail: String::new(),
-            deprecate_at: None,
-            recycle_bin_rule: None,
-            delete_snapshots: false,
-            calls: vec![],
-            after: None,
+            ..Decision::default()
         },
         RetireMode::DryRun,
         &crate::archive::Provenance { owner_account_id: OWNER.into(), region: "us-east-1".into(), collected_at: now() },
@@ -243,4 +253,5 @@ fn settings_default_to_the_documented_values() {
     );
     assert!(d.require_recycle_bin && !d.delete_snapshots);
     assert_eq!(d.max_actions_per_run, 10);
+    assert_eq!(d.min_recycle_bin_days, 30);
 }

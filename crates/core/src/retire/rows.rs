@@ -1,26 +1,73 @@
 //! What the retirement pipeline writes and says: the `actions` dataset's rows and key
-//! (a **contract**: the Glue table `actions` reads these names), the undo commands,
-//! and the summary's entries.
+//! (a **contract**: the Glue table `actions` reads these names), the undo and restore
+//! commands, and the summary's entries.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::model::{Action, ActionRow, Decision, Outcome, RetireMode};
+use super::model::{Action, ActionRow, Decision, Outcome, PermissionsRow, RetireMode};
 use crate::archive::{ArchiveKeys, Dataset, Provenance};
+use crate::model::LaunchPermissions;
 
-/// The AWS CLI command that undoes a step that was (or would be) taken; `None` for
-/// holds, failures, undos, and a deregistration no Recycle Bin rule can restore.
+/// The AWS CLI command (or commands, joined by `&&`) that undoes a step that was (or
+/// would be) taken; `None` for holds, failures, undos, a deprecation that stayed its
+/// owners' (the pipeline changed none), and a deregistration no Recycle Bin rule keeps.
 pub fn undo_command(d: &Decision, region: &str) -> Option<String> {
     if !matches!(d.outcome, Outcome::Done | Outcome::Would) {
         return None;
     }
-    let command = match d.action {
-        Action::Deprecate => "disable-image-deprecation",
-        Action::Disable => "enable-image",
-        Action::Deregister if d.recycle_bin_rule.is_some() => "restore-image-from-recycle-bin",
-        _ => return None,
-    };
-    Some(format!("aws ec2 {command} --image-id {} --region {region}", d.image_id))
+    let id = &d.image_id;
+    let ec2 = |rest: String| format!("aws ec2 {rest} --region {region}");
+    match d.action {
+        Action::Deprecate => match (d.deprecate_at, d.team_deprecation) {
+            (Some(at), Some(theirs)) if at == theirs => None,
+            (_, Some(theirs)) => Some(ec2(format!(
+                "enable-image-deprecation --image-id {id} --deprecate-at {}",
+                theirs.format("%Y-%m-%dT%H:%M:%SZ")
+            ))),
+            _ => Some(ec2(format!("disable-image-deprecation --image-id {id}"))),
+        },
+        Action::Disable => {
+            let mut commands = vec![ec2(format!("enable-image --image-id {id}"))];
+            if let Some(p) = d.launch_permissions.as_ref().filter(|p| !p.is_empty()) {
+                commands.push(ec2(format!(
+                    "modify-image-attribute --image-id {id} --launch-permission '{}'",
+                    launch_permission_json(p)
+                )));
+            }
+            Some(commands.join(" && "))
+        }
+        Action::Deregister if d.recycle_bin_rule.is_some() => Some(restore_commands(d, region)),
+        _ => None,
+    }
+}
+
+/// `--launch-permission`'s JSON: every permission DisableImage removed, to add back.
+fn launch_permission_json(p: &LaunchPermissions) -> String {
+    let mut add: Vec<serde_json::Value> = Vec::new();
+    add.extend(p.accounts.iter().map(|a| serde_json::json!({ "UserId": a })));
+    add.extend(p.organizations.iter().map(|a| serde_json::json!({ "OrganizationArn": a })));
+    add.extend(p.organizational_units.iter().map(|a| serde_json::json!({ "OrganizationalUnitArn": a })));
+    if p.public {
+        add.push(serde_json::json!({ "Group": "all" }));
+    }
+    serde_json::json!({ "Add": add }).to_string()
+}
+
+/// Restoring a deregistered AMI: its deleted snapshots first (AWS restores an AMI only
+/// once its snapshots are back and completed), then the AMI.
+fn restore_commands(d: &Decision, region: &str) -> String {
+    let snapshots = d.deregistration.as_ref().map(|f| f.snapshots_in_bin(&d.snapshot_results)).unwrap_or_default();
+    let mut commands: Vec<String> = snapshots
+        .iter()
+        .map(|s| format!("aws ec2 restore-snapshot-from-recycle-bin --snapshot-id {s} --region {region}"))
+        .collect();
+    if !snapshots.is_empty() {
+        commands
+            .push(format!("aws ec2 wait snapshot-completed --snapshot-ids {} --region {region}", snapshots.join(" ")));
+    }
+    commands.push(format!("aws ec2 restore-image-from-recycle-bin --image-id {} --region {region}", d.image_id));
+    commands.join(" && ")
 }
 
 pub fn action_row(d: &Decision, mode: RetireMode, p: &Provenance) -> ActionRow {
@@ -41,6 +88,11 @@ pub fn action_row(d: &Decision, mode: RetireMode, p: &Provenance) -> ActionRow {
         recycle_bin_rule: d.recycle_bin_rule.clone(),
         delete_snapshots: d.delete_snapshots,
         undo_command: undo_command(d, &p.region),
+        team_deprecation_at: d.team_deprecation,
+        launch_permissions: d.launch_permissions.as_ref().map(PermissionsRow::from),
+        recycle_bin_retention_days: d.deregistration.as_ref().and_then(|f| f.retention_days),
+        restorable_until: d.restorable_until,
+        snapshot_results: d.snapshot_results.clone(),
     }
 }
 

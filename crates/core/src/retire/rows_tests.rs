@@ -1,6 +1,6 @@
 use super::*;
 use crate::fixtures::t;
-use crate::retire::model::Stage;
+use crate::retire::model::{Deregistration, SnapshotResult, Stage};
 use crate::state::{News, retirement_news as news_of};
 
 fn decision(action: Action, outcome: Outcome) -> Decision {
@@ -13,12 +13,8 @@ fn decision(action: Action, outcome: Outcome) -> Decision {
         stage_after: Stage::Deregistered,
         stage_since: t("2026-11-01T00:00:00Z"),
         reason: "candidate_for_days".into(),
-        detail: String::new(),
-        deprecate_at: None,
         recycle_bin_rule: Some("rule0000001".into()),
-        delete_snapshots: false,
-        calls: vec![],
-        after: None,
+        ..Decision::default()
     }
 }
 
@@ -52,6 +48,11 @@ fn the_row_has_every_contract_field_null_where_not_applicable() {
         "recycle_bin_rule",
         "delete_snapshots",
         "undo_command",
+        "team_deprecation_at",
+        "launch_permissions",
+        "recycle_bin_retention_days",
+        "restorable_until",
+        "snapshot_results",
     ];
     want.sort();
     let mut keys = keys;
@@ -63,7 +64,8 @@ fn the_row_has_every_contract_field_null_where_not_applicable() {
     assert_eq!(json["outcome"], "done");
     assert_eq!(json["stage_before"], "disabled");
     assert_eq!(json["stage_after"], "deregistered");
-    assert!(json["detail"].is_null() && json["deprecate_at"].is_null());
+    assert!(json["detail"].is_null() && json["deprecate_at"].is_null() && json["launch_permissions"].is_null());
+    assert_eq!(json["snapshot_results"], serde_json::json!([]));
     assert_eq!(json["undo_command"], "aws ec2 restore-image-from-recycle-bin --image-id ami-1 --region eu-west-1");
 }
 
@@ -83,6 +85,120 @@ fn each_step_names_the_command_that_undoes_it_and_nothing_else_does() {
     assert_eq!(undo(Action::Enable, Outcome::Done), None);
     let unrestorable = Decision { recycle_bin_rule: None, ..decision(Action::Deregister, Outcome::Done) };
     assert_eq!(undo_command(&unrestorable, "eu-west-1"), None);
+}
+
+fn permissions() -> LaunchPermissions {
+    LaunchPermissions {
+        accounts: vec!["111111111111".into()],
+        organizations: vec!["arn:aws:organizations::123456789012:organization/o-abc".into()],
+        organizational_units: vec!["arn:aws:organizations::123456789012:ou/o-abc/ou-1".into()],
+        public: true,
+    }
+}
+
+#[test]
+fn undoing_a_disable_gives_back_every_launch_permission_it_recorded() {
+    let d = Decision { launch_permissions: Some(permissions()), ..decision(Action::Disable, Outcome::Done) };
+    assert_eq!(
+        undo_command(&d, "eu-west-1").unwrap(),
+        "aws ec2 enable-image --image-id ami-1 --region eu-west-1 && aws ec2 modify-image-attribute --image-id ami-1 \
+         --launch-permission '{\"Add\":[{\"UserId\":\"111111111111\"},\
+         {\"OrganizationArn\":\"arn:aws:organizations::123456789012:organization/o-abc\"},\
+         {\"OrganizationalUnitArn\":\"arn:aws:organizations::123456789012:ou/o-abc/ou-1\"},{\"Group\":\"all\"}]}' \
+         --region eu-west-1"
+    );
+    let private = Decision { launch_permissions: Some(LaunchPermissions::default()), ..d.clone() };
+    assert_eq!(
+        undo_command(&private, "eu-west-1").unwrap(),
+        "aws ec2 enable-image --image-id ami-1 --region eu-west-1"
+    );
+    let row = action_row(&d, RetireMode::Enforce, &provenance());
+    assert_eq!(
+        serde_json::to_value(&row).unwrap()["launch_permissions"],
+        serde_json::json!({
+            "accounts": ["111111111111"],
+            "organizations": ["arn:aws:organizations::123456789012:organization/o-abc"],
+            "organizational_units": ["arn:aws:organizations::123456789012:ou/o-abc/ou-1"],
+            "public": true,
+        })
+    );
+}
+
+#[test]
+fn undoing_a_deprecate_puts_back_the_owners_time_it_replaced_and_none_it_kept() {
+    let at = t("2026-12-15T10:00:00Z");
+    let replaced = Decision {
+        deprecate_at: Some(at),
+        team_deprecation: Some(t("2027-06-19T10:00:00Z")),
+        ..decision(Action::Deprecate, Outcome::Done)
+    };
+    assert_eq!(
+        undo_command(&replaced, "eu-west-1").as_deref(),
+        Some(
+            "aws ec2 enable-image-deprecation --image-id ami-1 --deprecate-at 2027-06-19T10:00:00Z --region eu-west-1"
+        )
+    );
+    let kept = Decision { team_deprecation: Some(at), ..replaced.clone() };
+    assert_eq!(undo_command(&kept, "eu-west-1"), None, "the pipeline changed no deprecation");
+    let row = action_row(&replaced, RetireMode::Enforce, &provenance());
+    assert_eq!(row.team_deprecation_at, Some(t("2027-06-19T10:00:00Z")));
+}
+
+fn deregistration(delete_snapshots: bool) -> Deregistration {
+    Deregistration {
+        at: t("2026-12-01T10:20:30Z"),
+        image_name: "web".into(),
+        recycle_bin_rule: Some("rule0000001".into()),
+        retention_days: Some(60),
+        delete_snapshots,
+        snapshot_ids: if delete_snapshots { vec!["snap-1".into(), "snap-2".into()] } else { vec![] },
+        snapshot_retention_days: delete_snapshots.then_some(45),
+    }
+}
+
+#[test]
+fn restoring_a_deregistered_ami_restores_its_deleted_snapshots_first() {
+    let kept = Decision { deregistration: Some(deregistration(false)), ..decision(Action::Deregister, Outcome::Done) };
+    assert_eq!(
+        undo_command(&kept, "eu-west-1").unwrap(),
+        "aws ec2 restore-image-from-recycle-bin --image-id ami-1 --region eu-west-1"
+    );
+    let mut deleted =
+        Decision { deregistration: Some(deregistration(true)), ..decision(Action::Deregister, Outcome::Done) };
+    let both = "aws ec2 restore-snapshot-from-recycle-bin --snapshot-id snap-1 --region eu-west-1 && \
+                aws ec2 restore-snapshot-from-recycle-bin --snapshot-id snap-2 --region eu-west-1 && \
+                aws ec2 wait snapshot-completed --snapshot-ids snap-1 snap-2 --region eu-west-1 && \
+                aws ec2 restore-image-from-recycle-bin --image-id ami-1 --region eu-west-1";
+    assert_eq!(undo_command(&deleted, "eu-west-1").unwrap(), both, "results lost: every snapshot asked for");
+    deleted.deregistered(
+        Some(vec![
+            SnapshotResult { snapshot_id: "snap-1".into(), return_code: "success".into() },
+            SnapshotResult { snapshot_id: "snap-2".into(), return_code: "skipped".into() },
+        ]),
+        Some(t("2027-01-30T10:20:30Z")),
+    );
+    assert_eq!(
+        undo_command(&deleted, "eu-west-1").unwrap(),
+        "aws ec2 restore-snapshot-from-recycle-bin --snapshot-id snap-1 --region eu-west-1 && \
+         aws ec2 wait snapshot-completed --snapshot-ids snap-1 --region eu-west-1 && \
+         aws ec2 restore-image-from-recycle-bin --image-id ami-1 --region eu-west-1",
+        "a skipped snapshot was never deleted"
+    );
+    let row = action_row(&deleted, RetireMode::Enforce, &provenance());
+    assert_eq!(row.snapshot_results.len(), 2);
+    assert_eq!(row.recycle_bin_retention_days, Some(60));
+    assert_eq!(row.restorable_until, Some(t("2027-01-15T10:20:30Z")), "the snapshots' 45 days come first");
+}
+
+#[test]
+fn the_recycle_bin_lets_go_at_its_exit_time_or_after_the_retention() {
+    let kept = deregistration(false);
+    assert_eq!(kept.restorable_until(None), Some(t("2027-01-30T10:20:30Z")));
+    assert_eq!(kept.restorable_until(Some(t("2027-01-30T10:21:00Z"))), Some(t("2027-01-30T10:21:00Z")));
+    let deleted = deregistration(true);
+    assert_eq!(deleted.restorable_until(Some(t("2027-01-30T10:21:00Z"))), Some(t("2027-01-15T10:20:30Z")));
+    let no_rule = Deregistration { recycle_bin_rule: None, ..kept };
+    assert_eq!(no_rule.restorable_until(None), None);
 }
 
 #[test]

@@ -1,28 +1,18 @@
-//! The planner's two moves: a candidate's next step (or why it is held), and the undo
-//! of an AMI that is needed again.
+//! The planner's forward move: a candidate's next step, or why it is held. Every fact an
+//! undo or a completion needs later (the owners' deprecation, the launch permissions,
+//! what the Recycle Bin keeps) is put on the decision here, saved with its intent.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
-use super::model::{Action, Call, Decision, RetireRecord, RetireSettings, STAGE_TAG, Stage};
-use super::plan::{Planner, deprecate_at, stage_tag_value};
-use super::rbin::covering_rule;
+use super::model::{Action, Call, Decision, Deregistration, RetireRecord, Stage};
+use super::plan::{Planner, deprecate_at, in_stage, stage_tag_value};
+use super::rbin::{NotRestorable, Retention, covering_rule, restorable, snapshot_ids};
 use crate::model::Ami;
 use crate::verdict::Verdict;
 
 /// The AMI already carries the stage tag of `stage` (a run killed after tagging it).
 fn tagged_at(ami: &Ami, stage: Stage) -> bool {
-    ami.tags.get(STAGE_TAG).is_some_and(|v| v.split(' ').next() == Some(stage.as_str()))
-}
-
-/// Whether the AMI's deprecation is the one the pipeline set: the record's (or, for a
-/// deprecate interrupted before its result was saved, the one that intent asked for),
-/// to the minute EC2 keeps. A deprecation its owners set, or moved since, is theirs:
-/// an undo leaves it alone.
-pub(super) fn deprecation_ours(r: &RetireRecord, ami: &Ami, s: &RetireSettings) -> bool {
-    let Some(current) = ami.lifecycle.deprecation_time else { return false };
-    let intended = r.intent.as_ref().filter(|i| i.action == Action::Deprecate);
-    let set = r.deprecate_at.or_else(|| intended.map(|i| deprecate_at(i.at, s.deprecation_notice_days)));
-    set.is_some_and(|t| (t - current).num_seconds().abs() < 60)
+    in_stage(ami) == Some(stage)
 }
 
 /// The step out of a stage and how many days it waits in that stage first.
@@ -43,7 +33,7 @@ impl Planner<'_> {
         let now = self.input.now;
         let record = record.unwrap_or_else(|| {
             let since = self.input.candidate_since.get(&ami.image_id).copied().unwrap_or(now).min(now);
-            let entered = RetireRecord { stage: Stage::Candidate, since, deprecate_at: None, intent: None };
+            let entered = RetireRecord { stage: Stage::Candidate, since, ..RetireRecord::default() };
             self.state.records.insert(ami.image_id.clone(), entered.clone());
             entered
         });
@@ -63,7 +53,11 @@ impl Planner<'_> {
             d.detail = format!("completing the {} interrupted at {}; {}", action.as_str(), i.at.to_rfc3339(), d.detail);
         }
         let done_at = interrupted.map_or(now, |i| i.at);
-        self.step(ami, verdict, &record, done_at, &mut d);
+        match action {
+            Action::Deprecate => self.deprecate(ami, verdict, &record, done_at, &mut d),
+            Action::Disable => self.disable(ami, verdict, &record, done_at, &mut d),
+            _ => self.deregister(ami, verdict, &record, done_at, &mut d),
+        }
         if !self.enforce() {
             d.calls.clear();
         }
@@ -87,16 +81,21 @@ impl Planner<'_> {
         if let Some(hold) = self.undone_outside(ami, action) {
             return Some(hold);
         }
-        if action == Action::Deregister && s.require_recycle_bin && covering_rule(self.input.rules, ami).is_none() {
-            return Some((
-                "no_recycle_bin_rule",
-                "no available EC2_IMAGE Recycle Bin rule covers it (RETIRE_REQUIRE_RECYCLE_BIN=true)".into(),
-            ));
+        if action == Action::Deregister
+            && s.require_recycle_bin
+            && let Err((reason, detail)) = self.restorable(ami)
+        {
+            return Some((reason, format!("{detail} (RETIRE_REQUIRE_RECYCLE_BIN=true)")));
         }
         if self.budget == 0 {
             return Some(("action_budget_reached", format!("RETIRE_MAX_ACTIONS_PER_RUN={}", s.max_actions_per_run)));
         }
         None
+    }
+
+    fn restorable(&self, ami: &Ami) -> Result<Retention, NotRestorable> {
+        let s = self.input.settings;
+        restorable(self.input.rules, ami, self.input.snapshot_tags, s.min_recycle_bin_days, s.delete_snapshots)
     }
 
     /// A stage undone by hand (deprecation cancelled, AMI enabled) is a sign someone
@@ -123,97 +122,105 @@ impl Planner<'_> {
         }
     }
 
-    /// The calls and the resulting record of one forward step; calls already done (as
-    /// the AMI shows after an interruption) are left out.
-    fn step(
-        &self,
-        ami: &Ami,
-        verdict: &Verdict,
-        r: &RetireRecord,
-        done_at: chrono::DateTime<chrono::Utc>,
-        d: &mut Decision,
-    ) {
-        let s = self.input.settings;
-        let next = |stage, deprecate_at| Some(RetireRecord { stage, since: done_at, deprecate_at, intent: None });
-        match d.action {
-            Action::Deprecate => {
-                let ours = deprecate_at(self.input.now, s.deprecation_notice_days);
-                let at = ami.lifecycle.deprecation_time.filter(|t| *t <= ours || r.intent.is_some()).unwrap_or(ours);
-                let set_by_us = ami.lifecycle.deprecation_time != Some(at) || deprecation_ours(r, ami, s);
-                if ami.lifecycle.deprecation_time != Some(at) {
-                    d.calls.push(Call::EnableDeprecation { deprecate_at: at });
-                }
-                // Only a deprecation the pipeline set is remembered (and named in the tag):
-                // an undo cancels that one and never one its owners set themselves.
-                let ours = set_by_us.then_some(at);
-                if !tagged_at(ami, Stage::Deprecated) {
-                    let value = stage_tag_value(Stage::Deprecated, done_at, verdict.unused_since, ours);
-                    d.calls.push(Call::Tag { value });
-                }
-                d.deprecate_at = Some(at);
-                d.stage_after = Stage::Deprecated;
-                d.after = next(Stage::Deprecated, ours);
-            }
-            Action::Disable => {
-                if ami.state != "disabled" {
-                    d.calls.push(Call::Disable);
-                }
-                if !tagged_at(ami, Stage::Disabled) {
-                    let value = stage_tag_value(Stage::Disabled, done_at, verdict.unused_since, r.deprecate_at);
-                    d.calls.push(Call::Tag { value });
-                }
-                d.stage_after = Stage::Disabled;
-                d.after = next(Stage::Disabled, r.deprecate_at);
-            }
-            _ => {
-                d.delete_snapshots = s.delete_snapshots;
-                d.recycle_bin_rule = covering_rule(self.input.rules, ami).map(|rule| rule.identifier.clone());
-                if let Some(rule) = &d.recycle_bin_rule {
-                    d.detail = format!("{}; Recycle Bin rule {rule}", d.detail);
-                }
-                d.calls.push(Call::Deregister { delete_snapshots: s.delete_snapshots });
-                d.stage_after = Stage::Deregistered;
-                d.after = next(Stage::Deregistered, r.deprecate_at);
-            }
+    /// Deprecate at now + notice, unless its owners had set an earlier time (kept). The
+    /// time found before is recorded, so an undo puts back one the pipeline replaced.
+    fn deprecate(&self, ami: &Ami, verdict: &Verdict, r: &RetireRecord, done_at: DateTime<Utc>, d: &mut Decision) {
+        let notice = self.input.settings.deprecation_notice_days;
+        let interrupted = r.intent.as_ref().filter(|i| i.action == Action::Deprecate);
+        let found = interrupted.map_or(ami.lifecycle.deprecation_time, |i| i.deprecation_before);
+        let planned = deprecate_at(self.input.now, notice);
+        // A call the interrupted run made shows its own time: that is the one.
+        let intended = interrupted.map(|i| i.deprecate_at.unwrap_or_else(|| deprecate_at(i.at, notice)));
+        let at = match intended {
+            Some(t) if ami.lifecycle.deprecation_time == Some(t) && found != Some(t) => t,
+            _ => found.filter(|t| *t <= planned).unwrap_or(planned),
+        };
+        if ami.lifecycle.deprecation_time != Some(at) {
+            d.calls.push(Call::EnableDeprecation { deprecate_at: at });
         }
+        // Only a deprecation the pipeline set is remembered (and named in the tag): an
+        // undo cancels that one, or puts back the owners' one it replaced.
+        let ours = (found != Some(at)).then_some(at);
+        let replaced = found.filter(|_| ours.is_some());
+        if !tagged_at(ami, Stage::Deprecated) {
+            let value = stage_tag_value(Stage::Deprecated, done_at, verdict.unused_since, ours, replaced);
+            d.calls.push(Call::Tag { value });
+        }
+        d.deprecate_at = Some(at);
+        d.team_deprecation = found;
+        d.stage_after = Stage::Deprecated;
+        d.after = Some(RetireRecord {
+            stage: Stage::Deprecated,
+            since: done_at,
+            deprecate_at: ours,
+            deprecation_before: replaced,
+            ..RetireRecord::default()
+        });
     }
 
-    /// Restores an AMI that is needed again: enable (if we disabled it), then cancel
-    /// the deprecation and remove the tag; the record is dropped. Never budgeted.
-    pub(super) fn undo(&mut self, ami: &Ami, r: &RetireRecord, reason: &str, detail: String) {
-        let intended = |a: Action| r.intent.as_ref().is_some_and(|i| i.action == a);
-        let enforce = self.enforce();
-        let mut record = r.clone();
-        if r.stage == Stage::Disabled || intended(Action::Disable) {
-            let mut d = self.base(ami, &record, Action::Enable, reason);
-            d.outcome = self.outcome();
-            d.detail = detail.clone();
-            if enforce && ami.state == "disabled" {
-                d.calls.push(Call::Enable);
-            }
-            // The wait restarts: should the undo stop halfway, the AMI is not disabled
-            // again at once.
-            record = RetireRecord { stage: Stage::Deprecated, since: self.input.now, intent: None, ..record };
-            d.stage_after = Stage::Deprecated;
-            d.after = Some(record.clone());
-            self.decisions.push(d);
+    /// DisableImage removes every launch permission: the job reads them just before
+    /// (`Decision::needs_launch_permissions`); a completion takes them from the intent.
+    fn disable(&self, ami: &Ami, verdict: &Verdict, r: &RetireRecord, done_at: DateTime<Utc>, d: &mut Decision) {
+        if ami.state != "disabled" {
+            d.calls.push(Call::Disable);
+        } else {
+            d.launch_permissions = r.intent.as_ref().and_then(|i| i.launch_permissions.clone());
         }
-        let mut d = self.base(ami, &record, Action::CancelDeprecation, reason);
-        d.outcome = self.outcome();
-        d.detail = detail;
-        if enforce && deprecation_ours(&record, ami, self.input.settings) {
-            d.calls.push(Call::DisableDeprecation);
+        if !tagged_at(ami, Stage::Disabled) {
+            let value =
+                stage_tag_value(Stage::Disabled, done_at, verdict.unused_since, r.deprecate_at, r.deprecation_before);
+            d.calls.push(Call::Tag { value });
         }
-        if enforce && ami.tags.contains_key(STAGE_TAG) {
-            d.calls.push(Call::Untag);
+        d.stage_after = Stage::Disabled;
+        d.after = Some(RetireRecord {
+            stage: Stage::Disabled,
+            since: done_at,
+            launch_permissions: d.launch_permissions.clone(),
+            intent: None,
+            ..r.clone()
+        });
+    }
+
+    /// DeregisterImage, after the tag `deregistered` (kept into the Recycle Bin, so an AMI
+    /// restored from it is never retired again), with everything its row and
+    /// announcement need fixed beforehand.
+    fn deregister(&self, ami: &Ami, verdict: &Verdict, r: &RetireRecord, done_at: DateTime<Utc>, d: &mut Decision) {
+        let s = self.input.settings;
+        let (rule, days, snapshot_days) = match self.restorable(ami) {
+            Ok(kept) => (Some(kept.rule), Some(kept.days), kept.snapshot_days),
+            Err(_) => match covering_rule(self.input.rules, ami) {
+                Some(rule) => (Some(rule.identifier.clone()), rule.retention_days, None),
+                None => (None, None, None),
+            },
+        };
+        let facts = Deregistration {
+            at: done_at,
+            image_name: ami.name.clone(),
+            recycle_bin_rule: rule,
+            retention_days: days,
+            delete_snapshots: s.delete_snapshots,
+            snapshot_ids: if s.delete_snapshots { snapshot_ids(ami) } else { Vec::new() },
+            snapshot_retention_days: snapshot_days,
+        };
+        if let (Some(rule), Some(days)) = (&facts.recycle_bin_rule, facts.retention_days) {
+            d.detail = format!("{}; Recycle Bin rule {rule} ({days} days)", d.detail);
         }
-        d.stage_after = Stage::Candidate;
-        d.after = None;
-        if record.stage == Stage::Candidate && (d.calls.is_empty() || !enforce) {
-            // Never deprecated (an interrupted deprecate that did not happen): leave quietly.
-            self.state.records.remove(&ami.image_id);
-            return;
+        if !tagged_at(ami, Stage::Deregistered) {
+            let value = stage_tag_value(Stage::Deregistered, done_at, verdict.unused_since, None, None);
+            d.calls.push(Call::Tag { value });
         }
-        self.decisions.push(d);
+        d.calls.push(Call::Deregister { delete_snapshots: s.delete_snapshots });
+        d.delete_snapshots = s.delete_snapshots;
+        d.recycle_bin_rule = facts.recycle_bin_rule.clone();
+        d.restorable_until = facts.restorable_until(None);
+        d.deregistration = Some(facts);
+        d.stage_after = Stage::Deregistered;
+        d.after = Some(RetireRecord {
+            stage: Stage::Deregistered,
+            since: done_at,
+            launch_permissions: None,
+            intent: None,
+            ..r.clone()
+        });
     }
 }

@@ -59,7 +59,7 @@ fn a_candidate_that_was_never_deprecated_leaves_quietly_when_used_again() {
 #[test]
 fn a_deprecate_interrupted_before_the_call_leaves_quietly_after_it_the_undo_runs() {
     let intended = RetireRecord {
-        intent: Some(Intent { action: Action::Deprecate, at: now() }),
+        intent: Some(Intent { action: Action::Deprecate, at: now(), ..Intent::default() }),
         ..record(Stage::Candidate, days_ago(1))
     };
     let not_done = Run::enforce(vec![ami("ami-1")], vec![verdict("ami-1", Kind::InUse)])
@@ -76,7 +76,7 @@ fn a_deprecate_interrupted_before_the_call_leaves_quietly_after_it_the_undo_runs
 #[test]
 fn an_interrupted_undo_is_finished_whatever_the_verdict_now_says() {
     let intended = RetireRecord {
-        intent: Some(Intent { action: Action::Enable, at: days_ago(1) }),
+        intent: Some(Intent { action: Action::Enable, at: days_ago(1), ..Intent::default() }),
         ..record(Stage::Disabled, days_ago(5))
     };
     let enabled_before_kill = deprecated_ami("ami-1");
@@ -162,11 +162,11 @@ fn a_deprecation_moved_by_its_owners_after_ours_is_theirs() {
 #[test]
 fn a_state_rebuilt_from_the_tag_cancels_only_the_deprecation_the_tag_names() {
     let mut tagged = deprecated_ami("ami-1");
-    let value = stage_tag_value(Stage::Deprecated, days_ago(3), None, Some(our_deprecation()));
+    let value = stage_tag_value(Stage::Deprecated, days_ago(3), None, Some(our_deprecation()), None);
     tagged.tags.insert(STAGE_TAG.into(), value);
     let run = Run::enforce(vec![tagged.clone()], vec![verdict("ami-1", Kind::InUse)]);
     assert_eq!(only(&run.plan()).calls, vec![Call::DisableDeprecation, Call::Untag]);
-    tagged.tags.insert(STAGE_TAG.into(), stage_tag_value(Stage::Deprecated, days_ago(3), None, None));
+    tagged.tags.insert(STAGE_TAG.into(), stage_tag_value(Stage::Deprecated, days_ago(3), None, None, None));
     let run = Run::enforce(vec![tagged], vec![verdict("ami-1", Kind::InUse)]);
     assert_eq!(only(&run.plan()).calls, vec![Call::Untag]);
 }

@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::retire::{Action, Decision, Outcome, RetireMode, Stage, undo_command};
+use crate::model::LaunchPermissions;
+use crate::retire::{Action, Decision, Outcome, RetireMode, SnapshotResult, Stage, undo_command};
 use crate::timestamp;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +98,17 @@ pub enum News {
         deprecate_at: Option<DateTime<Utc>>,
         #[serde(default)]
         undo_command: Option<String>,
+        /// deprecate: the owners' deprecation found; cancel_deprecation: the one put back.
+        #[serde(with = "timestamp::option", default, skip_serializing_if = "Option::is_none")]
+        team_deprecation: Option<DateTime<Utc>>,
+        /// disable: the launch permissions recorded; enable: those restored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        launch_permissions: Option<LaunchPermissions>,
+        /// deregister: the last moment it can be restored from the Recycle Bin.
+        #[serde(with = "timestamp::option", default, skip_serializing_if = "Option::is_none")]
+        restorable_until: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        snapshot_results: Vec<SnapshotResult>,
         /// For a deprecation: the member accounts whose Allowed AMIs settings refuse the
         /// AMI once deprecated (`<account>`, or `<account> (+N days)`), where the step
         /// stops launches (`CollectState::name_blocked_launches`).
@@ -194,5 +206,9 @@ pub fn retirement_news(d: &Decision, mode: RetireMode, region: &str) -> News {
         deprecate_at: d.deprecate_at,
         undo_command: undo_command(d, region),
         blocks_launches_in: Vec::new(),
+        team_deprecation: d.team_deprecation,
+        launch_permissions: d.launch_permissions.clone(),
+        restorable_until: d.restorable_until,
+        snapshot_results: d.snapshot_results.clone(),
     }
 }
