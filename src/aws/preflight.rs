@@ -4,7 +4,9 @@
 //! object. Every answer is turned into the core's plain data, errors keeping AWS's code.
 
 use anyhow::anyhow;
-use aws_sdk_ec2::types::{ImageAttributeName, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    ImageAttributeName, LaunchPermission, LaunchPermissionModifications, ResourceType, Tag, TagSpecification,
+};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -28,6 +30,8 @@ pub struct Ask<'a> {
     pub version_depth: u32,
     pub account_ids: &'a [String],
     pub delete_snapshots: bool,
+    /// The caller's account: the launch permission a dry-run ModifyImageAttribute adds.
+    pub own_account: &'a str,
 }
 
 fn refusal<E, R>(e: &SdkError<E, R>) -> Refusal
@@ -156,6 +160,19 @@ async fn ask_retirement(clients: &Clients, p: Permission, a: &Ask<'_>) -> Answer
         }
         Permission::DeleteSnapshot => {
             dry_run_answer(ec2.delete_snapshot().dry_run(true).snapshot_id(a.snapshot_id).send().await)
+        }
+        Permission::ModifyImageAttribute => {
+            let add = LaunchPermission::builder().user_id(a.own_account).build();
+            let change = LaunchPermissionModifications::builder().add(add).build();
+            dry_run_answer(
+                ec2.modify_image_attribute().dry_run(true).image_id(image).launch_permission(change).send().await,
+            )
+        }
+        Permission::DescribeSnapshots => {
+            dry_run_answer(ec2.describe_snapshots().dry_run(true).owner_ids("self").max_results(5).send().await)
+        }
+        Permission::ListImagesInRecycleBin => {
+            dry_run_answer(ec2.list_images_in_recycle_bin().dry_run(true).max_results(5).send().await)
         }
         other => Answer::Refused(Refusal::new(None, format!("{} is not a retirement call", other.action()))),
     }

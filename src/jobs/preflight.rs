@@ -64,6 +64,7 @@ fn settings(r: &Run<'_>) -> PreflightSettings {
         retire_mode: c.retire.mode,
         require_recycle_bin: c.retire.require_recycle_bin,
         delete_snapshots: c.retire.delete_snapshots,
+        min_recycle_bin_days: c.retire.min_recycle_bin_days,
         digest_reservations: c.digest.reservations,
         require_member_probes: c.require_member_probes.clone(),
         bucket: c.archive_bucket.clone(),
@@ -85,7 +86,7 @@ pub async fn run(r: &Run<'_>) -> anyhow::Result<PreflightSummary> {
         return Ok(PreflightSummary::of(checks, None, region, None));
     };
     let selected = selection(r, &mut checks).await;
-    permissions_of(r, &s, &selected, &mut checks).await;
+    permissions_of(r, &s, &me.account, &selected, &mut checks).await;
     let test_object = match &s.bucket {
         Some(bucket) => {
             let probe = bucket_probe(r, bucket).await;
@@ -120,7 +121,13 @@ async fn selection(r: &Run<'_>, checks: &mut Vec<Check>) -> Vec<Ami> {
 
 /// Each permission the configured phases use, asked about the first selected AMI (its
 /// first snapshot), or the placeholders when nothing is selected.
-async fn permissions_of(r: &Run<'_>, s: &PreflightSettings, selected: &[Ami], checks: &mut Vec<Check>) {
+async fn permissions_of(
+    r: &Run<'_>,
+    s: &PreflightSettings,
+    own_account: &str,
+    selected: &[Ami],
+    checks: &mut Vec<Check>,
+) {
     let image = subject_image(selected);
     let snapshot = subject_snapshot(image);
     let ask = Ask {
@@ -131,6 +138,7 @@ async fn permissions_of(r: &Run<'_>, s: &PreflightSettings, selected: &[Ami], ch
         version_depth: r.config.launch_template_version_depth,
         account_ids: &r.config.report_account_ids,
         delete_snapshots: s.delete_snapshots,
+        own_account,
     };
     for p in permissions(s) {
         let real = match p {
@@ -171,8 +179,15 @@ async fn bucket_probe(r: &Run<'_>, bucket: &str) -> BucketProbe {
 /// digest's reservations), the members' probe facts (`REQUIRE_MEMBER_PROBES`).
 async fn configured(r: &Run<'_>, s: &PreflightSettings, me: &Identity, selected: &[Ami], checks: &mut Vec<Check>) {
     if s.retire_mode != RetireMode::Off {
-        let rules = retire::image_rules(r.clients).await.map_err(|e| refusal_of(&e));
-        checks.push(judge::recycle_bin(s, &rules, selected));
+        let rules = retire::rules(r.clients, s.delete_snapshots).await.map_err(|e| refusal_of(&e));
+        let snapshot_tags = match s.delete_snapshots {
+            true => {
+                let ids = selected.iter().flat_map(crate::core::retire::snapshot_ids).collect();
+                retire::snapshot_tags(r.clients, &ids).await.unwrap_or_default()
+            }
+            false => Default::default(),
+        };
+        checks.push(judge::recycle_bin(s, &rules, selected, &snapshot_tags));
     }
     if s.digest_reservations {
         checks.push(judge::cost_explorer(&calls::reservations(r.clients, r.now).await));

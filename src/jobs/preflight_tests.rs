@@ -62,7 +62,9 @@ fn world(refuse: impl Fn(&Call) -> Option<Answer> + Send + Sync + 'static) -> Fa
                  </GetTopicAttributesResponse>",
             ),
             ("rbin", a) if a.starts_with("POST /list-rules") => Answer::ok(r#"{"Rules":[{"Identifier":"r1"}]}"#),
-            ("rbin", _) => Answer::ok(r#"{"Identifier":"r1","ResourceType":"EC2_IMAGE","Status":"available"}"#),
+            ("rbin", _) => Answer::ok(
+                r#"{"Identifier":"r1","ResourceType":"EC2_IMAGE","Status":"available","RetentionPeriod":{"RetentionPeriodValue":30,"RetentionPeriodUnit":"DAYS"}}"#,
+            ),
             (service, action) => panic!("unexpected call {service}:{action}"),
         }
     })

@@ -4,8 +4,6 @@
 //! the row and the news; a run killed right after DeregisterImage completed from its
 //! intent; an AMI out of the selection found by its stage tag and undone.
 
-use std::sync::atomic::AtomicBool;
-
 use super::tests::{BUCKET, OWNER, ami, config, ec2, rbin, trace};
 use super::*;
 use crate::aws::fake::{Answer, Call as FakeCall, Fake};
@@ -74,13 +72,12 @@ async fn step_with(
     let config = config(RetireMode::Enforce);
     let now = super::tests::NOW.parse().unwrap();
     let r = Run { clients: &fake.clients, config: &config, now, deadline: Deadline::NONE };
-    let archive = Archive {
-        run: &r,
-        bucket: BUCKET,
-        keys: ArchiveKeys { prefix: "ami-usage".into() },
-        provenance: Provenance { owner_account_id: OWNER.into(), region: "us-east-1".into(), collected_at: now },
-        claim_legacy: AtomicBool::new(false),
-    };
+    let archive = Archive::new(
+        &r,
+        BUCKET,
+        ArchiveKeys { prefix: "ami-usage".into() },
+        Provenance { owner_account_id: OWNER.into(), region: "us-east-1".into(), collected_at: now },
+    );
     let decided = Decided {
         verdicts: Verdicts { verdicts, breaker: None },
         amis,

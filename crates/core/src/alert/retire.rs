@@ -80,7 +80,13 @@ fn done_text(n: &News) -> String {
 /// deregistered AMI stays restorable and what became of its snapshots.
 fn facts_text(n: &News) -> String {
     let News::Retirement {
-        action, deprecate_at, team_deprecation, restorable_until, snapshot_results, blocks_launches_in, ..
+        action,
+        deprecate_at,
+        team_deprecation,
+        restorable_until,
+        snapshot_results,
+        blocks_launches_in,
+        ..
     } = n
     else {
         return String::new();

@@ -86,6 +86,8 @@ pub struct PreflightSettings {
     pub retire_mode: RetireMode,
     pub require_recycle_bin: bool,
     pub delete_snapshots: bool,
+    /// `RETIRE_MIN_RECYCLE_BIN_DAYS`.
+    pub min_recycle_bin_days: u32,
     /// `DIGEST_RESERVATIONS=on`.
     pub digest_reservations: bool,
     /// `REQUIRE_MEMBER_PROBES`.
@@ -119,6 +121,12 @@ pub enum Permission {
     UntagStage,
     /// `RETIRE_DELETE_SNAPSHOTS=true`: DeregisterImage deletes the AMI's snapshots.
     DeleteSnapshot,
+    /// The undo of a disable: the recorded launch permissions added back.
+    ModifyImageAttribute,
+    /// The snapshots' tags, which Recycle Bin snapshot rules match (retirement on).
+    DescribeSnapshots,
+    /// When a deregistered AMI leaves the Recycle Bin (retirement on).
+    ListImagesInRecycleBin,
 }
 
 impl Permission {
@@ -141,6 +149,9 @@ impl Permission {
             Permission::TagStage => "ec2:CreateTags",
             Permission::UntagStage => "ec2:DeleteTags",
             Permission::DeleteSnapshot => "ec2:DeleteSnapshot",
+            Permission::ModifyImageAttribute => "ec2:ModifyImageAttribute",
+            Permission::DescribeSnapshots => "ec2:DescribeSnapshots",
+            Permission::ListImagesInRecycleBin => "ec2:ListImagesInRecycleBin",
         }
     }
 
@@ -160,7 +171,9 @@ impl Permission {
             | Permission::DisableImageDeprecation
             | Permission::DisableImage
             | Permission::EnableImage
-            | Permission::DeregisterImage => "RetireOwnImages",
+            | Permission::DeregisterImage
+            | Permission::ModifyImageAttribute => "RetireOwnImages",
+            Permission::DescribeSnapshots | Permission::ListImagesInRecycleBin => "ReadRetirementFacts",
             Permission::TagStage | Permission::UntagStage => "TagRetireStageOnly",
             Permission::DeleteSnapshot => "DeleteRetiredImageSnapshots",
         }
@@ -178,6 +191,7 @@ impl Permission {
             | Permission::DescribeFleets
             | Permission::DescribeLaunchConfigurations => "collect's owner checks and the probe",
             Permission::DeleteSnapshot => "retirement (RETIRE_DELETE_SNAPSHOTS=true)",
+            Permission::DescribeSnapshots | Permission::ListImagesInRecycleBin => "retirement (RETIRE_MODE not off)",
             _ => "retirement (RETIRE_MODE=enforce)",
         }
     }
@@ -194,6 +208,8 @@ impl Permission {
                 | Permission::DescribeSpotFleetRequests
                 | Permission::DescribeFleets
                 | Permission::DescribeLaunchConfigurations
+                | Permission::DescribeSnapshots
+                | Permission::ListImagesInRecycleBin
         )
     }
 
@@ -206,6 +222,8 @@ impl Permission {
                 | Permission::DescribeSpotFleetRequests
                 | Permission::DescribeFleets
                 | Permission::DescribeLaunchConfigurations
+                | Permission::DescribeSnapshots
+                | Permission::ListImagesInRecycleBin
         )
     }
 }

@@ -5,8 +5,10 @@ use super::access::{CREDENTIALS_FIX, is_bad_credentials, is_denied, is_transient
 use super::model::{Check, Level, PreflightSettings, Refusal};
 use crate::alert::plural;
 use crate::create::TagFilters;
-use crate::model::Ami;
-use crate::retire::{RecycleBinRule, RetireMode, covering_rule};
+use std::collections::BTreeMap;
+
+use crate::model::{Ami, Tags};
+use crate::retire::{RecycleBinRule, RetireMode, restorable};
 
 /// At most this many AMI ids are named in one line.
 const IDS_SHOWN: usize = 5;
@@ -66,10 +68,18 @@ const RULE_FIX: &str = "Create a Recycle Bin retention rule for EC2_IMAGE coveri
     RetentionPeriodValue=30,RetentionPeriodUnit=DAYS; or set RETIRE_REQUIRE_RECYCLE_BIN=false to deregister \
     without one (such AMIs cannot be restored).";
 
-/// `recycle bin`: whether a deregistration would be allowed (a rule covers the AMI, so
-/// it can be restored). In `enforce` an AMI without a rule is held at deregister for
-/// ever, so no rule at all fails; in a dry run it only warns.
-pub fn recycle_bin(s: &PreflightSettings, rules: &Result<Vec<RecycleBinRule>, Refusal>, selected: &[Ami]) -> Check {
+/// `recycle bin`: whether a deregistration would be allowed: the retirement step's own
+/// rule (`retire::restorable`: rules that keep the AMI, and with snapshot deletion its
+/// snapshots, `RETIRE_MIN_RECYCLE_BIN_DAYS` at least, none being unlocked), applied to
+/// every selected AMI; `snapshot_tags` are its snapshots' tags (snapshot deletion only).
+/// In `enforce` an AMI that is not restorable is held at deregister for ever, so none
+/// restorable fails; in a dry run it only warns.
+pub fn recycle_bin(
+    s: &PreflightSettings,
+    rules: &Result<Vec<RecycleBinRule>, Refusal>,
+    selected: &[Ami],
+    snapshot_tags: &BTreeMap<String, Tags>,
+) -> Check {
     const NAME: &str = "recycle bin";
     let rules = match rules {
         Ok(rules) => rules,
@@ -82,7 +92,12 @@ pub fn recycle_bin(s: &PreflightSettings, rules: &Result<Vec<RecycleBinRule>, Re
             );
         }
     };
-    let (covered, uncovered): (Vec<&Ami>, Vec<&Ami>) = selected.iter().partition(|a| covering_rule(rules, a).is_some());
+    let held = |a: &Ami| restorable(rules, a, snapshot_tags, s.min_recycle_bin_days, s.delete_snapshots).err();
+    let (covered, uncovered): (Vec<&Ami>, Vec<&Ami>) = selected.iter().partition(|a| held(a).is_none());
+    let first_reason = uncovered
+        .first()
+        .and_then(|a| held(a))
+        .map(|(code, detail)| format!("{a}: {code}, {detail}", a = uncovered[0].image_id));
     let usable = rules.iter().filter(|r| r.resource_type == "EC2_IMAGE" && r.status == "available").count();
     if !s.require_recycle_bin {
         return Check::new(
@@ -105,12 +120,20 @@ pub fn recycle_bin(s: &PreflightSettings, rules: &Result<Vec<RecycleBinRule>, Re
         };
     }
     match (covered.len(), uncovered.len()) {
-        (n, 0) => Check::new(NAME, Level::Ok, format!("all {n} selected AMIs are covered by an available rule")),
+        (n, 0) => Check::new(
+            NAME,
+            Level::Ok,
+            format!(
+                "all {n} selected AMIs would stay restorable (available rules keep them {} days at least)",
+                s.min_recycle_bin_days
+            ),
+        ),
         (0, n) => Check::new(
             NAME,
             missing,
             format!(
-                "no available Recycle Bin rule covers any of the {n} selected AMIs: deregistration is held for each"
+                "none of the {n} selected AMIs would stay restorable: deregistration is held for each ({})",
+                first_reason.unwrap_or_default()
             ),
         )
         .with_fix(RULE_FIX),
@@ -118,9 +141,10 @@ pub fn recycle_bin(s: &PreflightSettings, rules: &Result<Vec<RecycleBinRule>, Re
             NAME,
             Level::Warn,
             format!(
-                "{u} of {} selected AMIs are not covered ({}): their deregistration is held",
+                "{u} of {} selected AMIs would not stay restorable ({}): their deregistration is held ({})",
                 c + u,
-                ids(&uncovered)
+                ids(&uncovered),
+                first_reason.unwrap_or_default()
             ),
         )
         .with_fix(RULE_FIX),

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use super::*;
 use crate::create::TagFilter;
 use crate::fixtures;
@@ -45,32 +47,51 @@ fn the_selection_counts_the_amis_and_warns_when_there_are_none() {
 #[test]
 fn in_enforce_no_rule_fails_some_uncovered_warns_all_covered_is_green() {
     let amis = [tagged("ami-1", "a"), tagged("ami-2", "b")];
-    let none = recycle_bin(&enforce(), &Ok(vec![]), &amis);
+    let none = recycle_bin(&enforce(), &Ok(vec![]), &amis, &BTreeMap::new());
     assert_eq!(none.result, Level::Fail);
     assert!(none.fix.unwrap().contains("aws rbin create-rule --resource-type EC2_IMAGE"));
-    let some = recycle_bin(&enforce(), &Ok(vec![rule("r1", &[("team", "a")])]), &amis);
+    let some = recycle_bin(&enforce(), &Ok(vec![rule("r1", &[("team", "a")])]), &amis, &BTreeMap::new());
     assert_eq!(
         (some.result, some.detail.as_str()),
-        (Level::Warn, "1 of 2 selected AMIs are not covered (ami-2): their deregistration is held")
+        (
+            Level::Warn,
+            "1 of 2 selected AMIs would not stay restorable (ami-2): their deregistration is held (ami-2: \
+             no_recycle_bin_rule, no available EC2_IMAGE Recycle Bin rule covers it)"
+        )
     );
-    let all = recycle_bin(&enforce(), &Ok(vec![rule("r0", &[])]), &amis);
+    let all = recycle_bin(&enforce(), &Ok(vec![rule("r0", &[])]), &amis, &BTreeMap::new());
     assert_eq!(all.result, Level::Ok);
     let pending = RecycleBinRule { status: "pending".into(), ..rule("r0", &[]) };
-    assert_eq!(recycle_bin(&enforce(), &Ok(vec![pending]), &amis).result, Level::Fail);
+    assert_eq!(recycle_bin(&enforce(), &Ok(vec![pending]), &amis, &BTreeMap::new()).result, Level::Fail);
+}
+
+/// Preflight applies the retirement step's rule: a rule shorter than
+/// `RETIRE_MIN_RECYCLE_BIN_DAYS` holds deregistration as surely as none.
+#[test]
+fn a_rule_shorter_than_the_minimum_is_not_enough() {
+    let amis = [tagged("ami-1", "a")];
+    let month = PreflightSettings { min_recycle_bin_days: 30, ..enforce() };
+    let short = RecycleBinRule { retention_days: Some(7), ..rule("r7", &[]) };
+    let c = recycle_bin(&month, &Ok(vec![short.clone()]), &amis, &BTreeMap::new());
+    assert_eq!(c.result, Level::Fail);
+    assert!(c.detail.contains("recycle_bin_retention_too_short"), "{}", c.detail);
+    let week = PreflightSettings { min_recycle_bin_days: 7, ..enforce() };
+    assert_eq!(recycle_bin(&week, &Ok(vec![short]), &amis, &BTreeMap::new()).result, Level::Ok);
 }
 
 #[test]
 fn a_dry_run_only_warns_and_an_unrequired_bin_is_fine() {
     let amis = [tagged("ami-1", "a")];
     let dry = PreflightSettings { retire_mode: RetireMode::DryRun, ..enforce() };
-    assert_eq!(recycle_bin(&dry, &Ok(vec![]), &amis).result, Level::Warn);
+    assert_eq!(recycle_bin(&dry, &Ok(vec![]), &amis, &BTreeMap::new()).result, Level::Warn);
     let unrequired = PreflightSettings { require_recycle_bin: false, ..enforce() };
-    let c = recycle_bin(&unrequired, &Ok(vec![]), &amis);
+    let c = recycle_bin(&unrequired, &Ok(vec![]), &amis, &BTreeMap::new());
     assert_eq!(c.result, Level::Ok);
     assert!(c.detail.contains("deleted for good"));
-    assert_eq!(recycle_bin(&enforce(), &Ok(vec![]), &[]).result, Level::Fail);
-    assert_eq!(recycle_bin(&enforce(), &Ok(vec![rule("r0", &[])]), &[]).result, Level::Ok);
-    let denied = recycle_bin(&enforce(), &Err(Refusal::new(Some("AccessDeniedException"), "no")), &amis);
+    assert_eq!(recycle_bin(&enforce(), &Ok(vec![]), &[], &BTreeMap::new()).result, Level::Fail);
+    assert_eq!(recycle_bin(&enforce(), &Ok(vec![rule("r0", &[])]), &[], &BTreeMap::new()).result, Level::Ok);
+    let denied =
+        recycle_bin(&enforce(), &Err(Refusal::new(Some("AccessDeniedException"), "no")), &amis, &BTreeMap::new());
     assert_eq!(denied.result, Level::Fail);
     assert!(denied.fix.unwrap().contains("rbin:ListRules and rbin:GetRule"));
 }

@@ -31,6 +31,9 @@ pub fn permissions(s: &PreflightSettings) -> Vec<Permission> {
         Permission::DescribeFleets,
         Permission::DescribeLaunchConfigurations,
     ];
+    if s.retire_mode != RetireMode::Off {
+        out.extend([Permission::DescribeSnapshots, Permission::ListImagesInRecycleBin]);
+    }
     if s.retire_mode == RetireMode::Enforce {
         out.extend([
             Permission::EnableImageDeprecation,
@@ -38,6 +41,7 @@ pub fn permissions(s: &PreflightSettings) -> Vec<Permission> {
             Permission::DisableImage,
             Permission::EnableImage,
             Permission::DeregisterImage,
+            Permission::ModifyImageAttribute,
             Permission::TagStage,
             Permission::UntagStage,
         ]);
@@ -99,14 +103,17 @@ mod tests {
     use crate::model::BlockDevice;
 
     #[test]
-    fn retirement_calls_are_checked_only_in_enforce_and_snapshots_only_when_deleted() {
+    fn retirement_calls_are_checked_only_in_enforce_its_reads_in_a_dry_run_too_and_snapshots_only_when_deleted() {
         let base = PreflightSettings::default();
         assert_eq!(permissions(&base).len(), 8);
         assert!(!permissions(&base).iter().any(|p| p.mutates() && *p != Permission::CreateImageUsageReport));
         let dry = PreflightSettings { retire_mode: RetireMode::DryRun, ..base.clone() };
-        assert_eq!(permissions(&dry), permissions(&base));
+        let reads = [Permission::DescribeSnapshots, Permission::ListImagesInRecycleBin];
+        assert_eq!(permissions(&dry), [permissions(&base), reads.to_vec()].concat());
+        assert!(!permissions(&dry).iter().any(|p| p.mutates() && *p != Permission::CreateImageUsageReport));
         let enforce = PreflightSettings { retire_mode: RetireMode::Enforce, ..base.clone() };
         assert!(permissions(&enforce).contains(&Permission::DeregisterImage));
+        assert!(permissions(&enforce).contains(&Permission::ModifyImageAttribute));
         assert!(!permissions(&enforce).contains(&Permission::DeleteSnapshot));
         let deleting = PreflightSettings { delete_snapshots: true, ..enforce };
         assert_eq!(permissions(&deleting).last(), Some(&Permission::DeleteSnapshot));

@@ -18,6 +18,6 @@ pub use plan::{
     RetireInput, carried_state, deprecate_at, plan, records_to_look_up, snapshots_to_read, stage_tag_value,
     state_while_off, tagged,
 };
-pub use rbin::{IMAGE_RULES, RecycleBinRule, Retention, SNAPSHOT_RULES, covering_rule, restorable};
+pub use rbin::{IMAGE_RULES, RecycleBinRule, Retention, SNAPSHOT_RULES, covering_rule, restorable, snapshot_ids};
 pub use rows::{ActionEntry, action_row, actions_object, entry_of, rows_by_run, undo_command};
 pub use undo::owners_deprecation_back;

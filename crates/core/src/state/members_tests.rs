@@ -144,7 +144,7 @@ fn reports_that_asked_for_fewer_types_than_configured_are_news_with_a_stable_key
 #[test]
 fn the_retirement_list_holds_the_deprecated_and_disabled_amis_of_enforce_mode_and_is_published_on_change() {
     use crate::retire::{RetireMode, RetireRecord, RetireState, Stage};
-    let record = |stage| RetireRecord { stage, since: t("2026-11-01T00:00:00Z"), deprecate_at: None, intent: None };
+    let record = |stage| RetireRecord { stage, since: t("2026-11-01T00:00:00Z"), ..Default::default() };
     let mut retire = RetireState {
         mode: RetireMode::Enforce,
         records: BTreeMap::from([
@@ -188,6 +188,10 @@ fn a_deprecation_names_the_members_that_saw_the_ami_and_refuse_deprecated_amis()
         deprecate_at: None,
         undo_command: None,
         blocks_launches_in: vec![],
+        team_deprecation: None,
+        launch_permissions: None,
+        restorable_until: None,
+        snapshot_results: vec![],
     };
     let mut news = vec![retirement(Action::Deprecate), retirement(Action::Disable)];
     let strict = AllowedImages {
