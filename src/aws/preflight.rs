@@ -22,6 +22,7 @@ const DRY_RUN_OPERATION: &str = "DryRunOperation";
 
 /// What a permission is asked about and with (the configuration's own values, so EC2
 /// judges the request the phases will send).
+#[derive(Clone, Copy)]
 pub struct Ask<'a> {
     pub image_id: &'a str,
     pub snapshot_id: &'a str,

@@ -14,12 +14,13 @@ use super::archive::Archive;
 use crate::aws::preflight::{self as calls, Ask, refusal_of};
 use crate::aws::{ec2, retire};
 use crate::core::archive::{ArchiveKeys, Provenance};
-use crate::core::create::selected_for_verdict;
+use crate::core::create::{documented_fallback, selected_for_verdict};
 use crate::core::model::Ami;
 use crate::core::preflight as judge;
 use crate::core::preflight::{
-    BucketProbe, Check, Identity, Level, MemberFreshness, PLACEHOLDER_IMAGE_ID, PLACEHOLDER_SNAPSHOT_ID,
-    PreflightSettings, Status, Subject, not_needed, permissions, subject_image, subject_snapshot, test_object_key,
+    Answer, BucketProbe, Check, Identity, Level, MemberFreshness, PLACEHOLDER_IMAGE_ID, PLACEHOLDER_SNAPSHOT_ID,
+    Permission, PreflightSettings, Status, Subject, not_needed, permissions, subject_image, subject_snapshot,
+    test_object_key,
 };
 use crate::core::retire::RetireMode;
 
@@ -142,12 +143,16 @@ async fn permissions_of(
     };
     for p in permissions(s) {
         let real = match p {
-            crate::core::preflight::Permission::DeleteSnapshot => snapshot.is_some(),
+            Permission::DeleteSnapshot => snapshot.is_some(),
             _ => image.is_some(),
         };
         let subject = if real || !p.names_a_resource() { Subject::Selected } else { Subject::Placeholder };
         let answer = calls::ask(r.clients, p, &ask).await;
-        checks.push(judge::permission(p, subject, &answer));
+        if p == Permission::CreateImageUsageReport {
+            checks.push(create_permission(r, &ask, subject, &answer).await);
+        } else {
+            checks.push(judge::permission(p, subject, &answer));
+        }
     }
 }
 
@@ -173,6 +178,21 @@ async fn bucket_probe(r: &Run<'_>, bucket: &str) -> BucketProbe {
         }
     };
     BucketProbe { bucket: bucket.into(), prefix, signed_for, key, list, write, read, delete }
+}
+
+/// CreateImageUsageReport's line: when EC2 refused the configured resource types, the
+/// same DryRun with the types create falls back to decides it (`judge::create_permission`).
+async fn create_permission(r: &Run<'_>, ask: &Ask<'_>, subject: Subject, answer: &Answer) -> Check {
+    let fallback = match answer {
+        Answer::Refused(_) => documented_fallback(ask.resource_types),
+        _ => None,
+    };
+    let Some(types) = fallback else {
+        return judge::create_permission(subject, answer, None);
+    };
+    let again =
+        calls::ask(r.clients, Permission::CreateImageUsageReport, &Ask { resource_types: &types, ..*ask }).await;
+    judge::create_permission(subject, answer, Some(judge::TypesFallback { types: &types, answer: &again }))
 }
 
 /// What only some configurations use: the Recycle Bin (retirement), Cost Explorer (the

@@ -117,6 +117,42 @@ pub fn permission(p: Permission, subject: Subject, answer: &Answer) -> Check {
     }
 }
 
+/// The types a create falls back to when EC2 refused the configured ones
+/// (`create::documented_fallback`), and EC2's answer to the same DryRun with them.
+pub struct TypesFallback<'a> {
+    pub types: &'a [String],
+    pub answer: &'a Answer,
+}
+
+/// `ec2:CreateImageUsageReport`: like any permission, except that a refusal of the
+/// configured resource types that the documented ones pass is what create itself
+/// survives (it retries with those, and the verdicts say the other kinds were not
+/// checked): the line is green and says so, rather than a warning on every deployment
+/// in a Region that refuses the recipe types. Otherwise the fallback's own answer
+/// decides: it is the request create will send.
+pub fn create_permission(subject: Subject, answer: &Answer, fallback: Option<TypesFallback<'_>>) -> Check {
+    let p = Permission::CreateImageUsageReport;
+    let (Answer::Refused(r), Some(fallback)) = (answer, fallback) else {
+        return permission(p, subject, answer);
+    };
+    if r.code() != "InvalidParameterValue" {
+        return permission(p, subject, answer);
+    }
+    if !matches!(fallback.answer, Answer::Allowed) {
+        return permission(p, subject, fallback.answer);
+    }
+    Check::new(
+        p.action(),
+        Level::Ok,
+        format!(
+            "allowed (DryRun) with {types}; EC2 here refuses the other configured types ({}): create asks for {types} \
+             and the verdicts mark the other kinds not checked (announced once)",
+            one_line(&r.message),
+            types = fallback.types.join(", ")
+        ),
+    )
+}
+
 fn refused(p: Permission, subject: Subject, r: &Refusal) -> Check {
     let name = p.action();
     let code = r.code();

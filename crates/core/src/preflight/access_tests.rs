@@ -120,3 +120,22 @@ fn long_refusals_are_cut_to_one_line() {
     assert_eq!(line.chars().count(), 201);
     assert!(line.ends_with('…'));
 }
+
+#[test]
+fn refused_recipe_types_that_the_documented_ones_pass_are_green_and_say_so() {
+    let invalid =
+        refused("InvalidParameterValue", "Value (imagebuilder:ImageRecipe) for parameter ResourceType is invalid");
+    let two = ["ec2:Instance".to_string(), "ec2:LaunchTemplate".to_string()];
+    let ok =
+        create_permission(Subject::Selected, &invalid, Some(TypesFallback { types: &two, answer: &Answer::Allowed }));
+    assert_eq!(ok.result, Level::Ok);
+    assert!(ok.detail.contains("allowed (DryRun) with ec2:Instance, ec2:LaunchTemplate"), "{}", ok.detail);
+    assert!(ok.detail.contains("not checked"), "{}", ok.detail);
+    let denied = refused("UnauthorizedOperation", "no");
+    let still = create_permission(Subject::Selected, &invalid, Some(TypesFallback { types: &two, answer: &denied }));
+    assert_eq!(still.result, Level::Fail, "the request create falls back to is denied");
+    let no_fallback = create_permission(Subject::Selected, &invalid, None);
+    assert_eq!(no_fallback.result, Level::Warn);
+    let denied_first = create_permission(Subject::Selected, &denied, None);
+    assert_eq!(denied_first.result, Level::Fail);
+}

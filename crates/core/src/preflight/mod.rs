@@ -10,7 +10,7 @@ mod phases;
 mod plan;
 mod table;
 
-pub use access::{identity, is_denied, one_line, permission};
+pub use access::{TypesFallback, create_permission, identity, is_denied, one_line, permission};
 pub use archive::{BucketProbe, S3Refusal, bucket, topic};
 pub use model::{Answer, Check, Identity, Level, Permission, PreflightSettings, Refusal, Status, Subject};
 pub use phases::{MemberFreshness, cost_explorer, member_probes, recycle_bin, selection};
