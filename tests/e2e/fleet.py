@@ -70,6 +70,14 @@ def demo_fleet() -> Fleet:
     )
 
 
+# A usage report counts activity EC2 has caught up with: instances up to 24 hours after
+# their launch, launch templates up to 7 days after they name the AMI (the emulator's
+# defaults, emulator/FIDELITY.md). A seeded fleet has existed longer than that when a
+# test begins, so its reports show it; a test of what a fresh launch does (not yet in
+# any report) launches after the seed.
+PAST_REPORT_LAGS = 7 * 86400 + 3600
+
+
 def seed(emu: Emulator, fleet: Fleet) -> None:
     owner = emu.client("ec2")
     consumers = {a for a, _, _ in fleet.instances} | {t.account for t in fleet.templates}
@@ -107,6 +115,7 @@ def seed(emu: Emulator, fleet: Fleet) -> None:
             ec2.create_launch_template_version(
                 LaunchTemplateName=t.name, LaunchTemplateData={"ImageId": fleet.id(key), "InstanceType": "t3.micro"}
             )
+    emu.advance(PAST_REPORT_LAGS)
 
 
 @dataclass
