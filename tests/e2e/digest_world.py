@@ -80,19 +80,21 @@ def terminate(w: World, label: str) -> None:
 
 
 def change_fleet(w: World, day: int) -> None:
-    """Day 1: everything in use but pay1, search1, base-old; pay0 only in a launch
-    template. Day 9: tools' report fails (a report problem). Day 15: pay1 runs again
-    (used again in the third week)."""
-    if day == 1:
+    """Day 0 (before the story, which then waits past EC2's report lags): pay0 only in a
+    launch template. Day 1: everything in use but pay1, search1, base-old. Day 9: tools'
+    report fails (a report problem). Day 15: pay1 runs again (used again in the third
+    week)."""
+    if day == 0:
+        w.emu.client("ec2", CONSUMER_2).create_launch_template(
+            LaunchTemplateName="legacy-pay", LaunchTemplateData={"ImageId": w.ids["pay0"], "InstanceType": "t3.micro"}
+        )
+    elif day == 1:
         run(w, "pay2-c1", CONSUMER_1, "pay2", 2)
         run(w, "pay2-c2", CONSUMER_2, "pay2")
         run(w, "search2-c1", CONSUMER_1, "search2")
         run(w, "tools-c2", CONSUMER_2, "tools")
         run(w, "base-c1", CONSUMER_1, "base")
         run(w, "pay1-c1", CONSUMER_1, "pay1")
-        w.emu.client("ec2", CONSUMER_2).create_launch_template(
-            LaunchTemplateName="legacy-pay", LaunchTemplateData={"ImageId": w.ids["pay0"], "InstanceType": "t3.micro"}
-        )
     elif day == 2:
         terminate(w, "pay1-c1")
     elif day == 15:

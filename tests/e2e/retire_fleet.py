@@ -14,7 +14,8 @@ unless said):
 
 Issue 22's cases:
 - team_later: its team set a deprecation 200 days out; the pipeline's (14 days) replaces
-  it; a consumer's launch template names it 6 days later: the team's date comes back.
+  it; 6 days later the reports show a consumer's launch template naming it: the team's
+  date comes back.
 - team_earlier: its team set a deprecation 40 days out, earlier than the pipeline's: kept;
   a consumer launches it: the deprecation stays the team's.
 - unselected: shared with an organisation too; its selection tag is removed while it is

@@ -6,7 +6,14 @@ unused_amis.sql from the verdicts the binary archived: its answer must be exactl
 candidates of the latest verdicts object. The verdict window is shortened
 (UNUSED_MIN_DAYS=3, MIN_REPORTS=2, MIN_AGE_DAYS=0) so that five days are enough for a
 candidate, and for an AMI that zero_usage_in_reports.sql lists but the verdict does not
-(a report in error makes it unknown)."""
+(a report in error makes it unknown).
+
+Reports lag the fleet as in AWS (the emulator's defaults, emulator/FIDELITY.md): an
+instance counts 24 h after its launch, a launch template as it stood 7 days before. The
+fleet of day 1 has existed longer than that when the history begins (as fleet.seed's),
+and each day's expected entries are what the fleet was as the report sees it: an
+instance from the day after its launch, a template version made during the history
+never within these five days."""
 
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from fleet import CONSUMER_1, CONSUMER_2, AmiSpec, Fleet, TemplateSpec, archive_and_alerting
+from fleet import CONSUMER_1, CONSUMER_2, PAST_REPORT_LAGS, AmiSpec, Fleet, TemplateSpec, archive_and_alerting
 from harness import REGION, ROOT, base_env, run_binary
 from support.duckdb_archive import open_archive, run_query
 from support.glue_schema import check_rows, glue_columns
@@ -45,8 +52,10 @@ class History:
 
     emu: object
     amis: dict[str, Ami] = field(default_factory=dict)
-    instances: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (account, ami key)
-    templates: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (account, name) -> keys
+    # id -> (account, ami key, launch time)
+    instances: dict[str, tuple[str, str, dt.datetime]] = field(default_factory=dict)
+    # (account, name) -> [(ami key, version create time)], oldest first
+    templates: dict[tuple[str, str], list[tuple[str, dt.datetime]]] = field(default_factory=dict)
     # day -> image_id -> (report_id, creation_time, state, expected Counter of entries)
     days: list[dict[str, tuple]] = field(default_factory=list)
     # day -> the verdicts object that day's collect wrote (None: verdicts unchanged)
@@ -80,9 +89,8 @@ class History:
         got = self.emu.client("ec2", account).run_instances(
             ImageId=self.id(key), MinCount=count, MaxCount=count, InstanceType="t3.micro"
         )
-        ids = [i["InstanceId"] for i in got["Instances"]]
-        self.instances.update({i: (account, key) for i in ids})
-        return ids
+        self.instances.update({i["InstanceId"]: (account, key, i["LaunchTime"]) for i in got["Instances"]})
+        return [i["InstanceId"] for i in got["Instances"]]
 
     def terminate(self, account: str, ids: list[str]) -> None:
         self.emu.client("ec2", account).terminate_instances(InstanceIds=ids)
@@ -97,17 +105,26 @@ class History:
         ec2 = self.emu.client("ec2", account)
         data = {"ImageId": self.id(key), "InstanceType": "t3.micro"}
         if (account, name) in self.templates:
-            ec2.create_launch_template_version(LaunchTemplateName=name, LaunchTemplateData=data)
-            self.templates[(account, name)].append(key)
+            got = ec2.create_launch_template_version(LaunchTemplateName=name, LaunchTemplateData=data)
+            self.templates[(account, name)].append((key, got["LaunchTemplateVersion"]["CreateTime"]))
         else:
-            ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
-            self.templates[(account, name)] = [key]
+            got = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
+            self.templates[(account, name)] = [(key, got["LaunchTemplate"]["CreateTime"])]
 
-    def snapshot(self) -> Fleet:
+    def snapshot(self, seen_at: dt.datetime | None = None, lags: tuple[float, float] = (0, 0)) -> Fleet:
+        """The fleet now, or as a report created at `seen_at` sees it: instances launched
+        at least the instance lag before (and not terminated), each template's versions
+        made at least the launch template lag before."""
+
+        def seen(t: dt.datetime, lag: float) -> bool:
+            return seen_at is None or t <= seen_at - dt.timedelta(seconds=lag)
+
+        instance_lag, template_lag = lags
+        templates = {at: [k for k, t in v if seen(t, template_lag)] for at, v in self.templates.items()}
         return Fleet(
             amis=[a.spec for a in self.amis.values()],
-            instances=[(account, key, 1) for account, key in self.instances.values()],
-            templates=[TemplateSpec(a, n, list(v)) for (a, n), v in self.templates.items()],
+            instances=[(a, k, 1) for a, k, t in self.instances.values() if seen(t, instance_lag)],
+            templates=[TemplateSpec(a, n, v) for (a, n), v in templates.items() if v],
         )
 
 
@@ -142,11 +159,16 @@ def change_fleet(h: History, day: int, ids: dict[str, list[str]]) -> None:
 def drive_history(emu, env) -> History:
     h = History(emu)
     ec2 = emu.client("ec2")
-    emu.control("config", {"report_ready_after_seconds": READY_AFTER})
+    config = emu.control("config", {"report_ready_after_seconds": READY_AFTER})
+    lags = (config["instance_activity_lag_seconds"], config["launch_template_activity_lag_seconds"])
+    assert lags == (DAY, 7 * DAY), "the emulator's AWS defaults"
     ids: dict[str, list[str]] = {}
     seen: set[str] = set()
     for day in range(1, DAYS + 1):
         change_fleet(h, day, ids)
+        if day == 1:
+            # The fleet the history starts from is older than the report lags.
+            emu.advance(PAST_REPORT_LAGS)
         errors = {h.id("flaky"): FLAKY_REASON} if day in (2, 4) else {}
         emu.control("config", {"error_images": errors})
         fleet = h.snapshot()
@@ -163,7 +185,8 @@ def drive_history(emu, env) -> History:
                 continue
             seen.add(r["ReportId"])
             key = next(a.spec.key for a in h.amis.values() if a.spec.image_id == r["ImageId"])
-            expected = fleet.expected_entries(key) if r["State"] == "available" else {}
+            as_seen = h.snapshot(r["CreationTime"], lags)
+            expected = as_seen.expected_entries(key) if r["State"] == "available" else {}
             today[r["ImageId"]] = (r["ReportId"], r["CreationTime"], r["State"], expected)
         assert {i: s for i, (_, _, s, _) in today.items()} == {
             a.image_id: "error" if a.image_id in errors else "available" for a in fleet.selected()
@@ -282,10 +305,19 @@ def check_usage_by_account(rows, h, name, **_):
     expected.sort(key=lambda r: (r["region"], r["image_id"], r["account_id"], r["report_date"]))
     assert rows == expected
     # The story the history tells: consumer 1 left app1 on day 4, consumer 2's template
-    # still references it (depth 20 covers both versions of "web").
+    # still references it (the reports see "web" as it stood a week before: its app1
+    # version; its app2 version of day 3 is younger than the lag).
     app1 = {(r["report_date"], r["account_id"]) for r in rows if r["image_id"] == h.id("app1")}
     last_day = report_date(h.days[-1][h.id("app1")][1])
     assert (last_day, CONSUMER_1) not in app1 and (last_day, CONSUMER_2) in app1
+    # Consumer 2's two app1 instances of day 2 count from day 3 on (the 24 h lag).
+    days = [report_date(d[h.id("app1")][1]) for d in h.days]
+    c2 = {
+        r["report_date"]: r["instance_usage"]
+        for r in rows
+        if r["image_id"] == h.id("app1") and r["account_id"] == CONSUMER_2
+    }
+    assert (c2[days[1]], c2[days[2]]) == (0, 2)
 
 
 def check_family_adoption(rows, h, name, family, **_):

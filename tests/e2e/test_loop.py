@@ -109,7 +109,11 @@ def test_create_collect_archive_alert_and_rerun_changes_nothing(emu):
     assert unused in chat["content"]["description"]
     for used in ("a", "b", "e"):
         assert fleet.id(used) not in chat["content"]["description"]
-    assert notification["Subject"] == "AMI usage us-east-1: 1 deregistration candidate"
+    # The evidence gap is create's fallback (News::ReportTypesNarrowed, docs/verdicts.md
+    # "When EC2 refuses the recipe types"): the reports asked for two of the four
+    # configured types, so no report checked Image Builder recipes. Announced once, in
+    # this first alert only (the re-run below sends none).
+    assert notification["Subject"] == "AMI usage us-east-1: 1 deregistration candidate, 1 evidence gap"
     assert collected.summary["new_candidates"] == [unused]
 
     # The e-mail rendering, from the raw publish the emulator recorded.
@@ -118,6 +122,9 @@ def test_create_collect_archive_alert_and_rerun_changes_nothing(emu):
     email = json.loads(published["Message"])["email"]
     assert f"- {unused}  golden-unused-c" in email
     assert "snapshots 100 GiB = at most $5.00/month (upper bound" in email
+    assert "not checked: report:imagebuilder:ImageRecipe, report:imagebuilder:ContainerRecipe" in email
+    gap = email.split("EVIDENCE NOT CHECKED", 1)[1]
+    assert "asked EC2 for ec2:Instance, ec2:LaunchTemplate only" in gap and "EC2 refused the others" in gap
 
     # Same period again: no new report, no rewritten object, no second alert.
     again = run_binary(emu, ["create", "--now", emu.now()], env)

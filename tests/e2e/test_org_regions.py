@@ -15,11 +15,15 @@ import json
 
 import pytest
 from archive import objects, rows
-from fleet import CONSUMER_1
+from fleet import CONSUMER_1, PAST_REPORT_LAGS
 from harness import OWNER, ROOT, base_env, run_binary
 from support.glue_schema import check_rows, glue_columns
 
 CENTRAL = ROOT / "deploy" / "org" / "central-archive.yaml"
+
+# A Region's first alert: its unused AMI, and (once) create's fallback to the two report
+# types EC2 documents (News::ReportTypesNarrowed, docs/verdicts.md).
+FIRST_ALERT = "1 deregistration candidate, 1 evidence gap"
 
 BUCKET = "org-archive"
 PREFIX = f"ami-usage/account={OWNER}"
@@ -27,7 +31,9 @@ EAST, WEST = "us-east-1", "eu-west-1"
 
 
 def seed_region(emu, region: str) -> dict[str, str]:
-    """A used and an unused golden AMI in the owner account of `region`."""
+    """A used and an unused golden AMI in the owner account of `region`. The consumer's
+    instance counts in a usage report only 24 h after its launch (as in AWS): a test
+    ages the seeded Regions past the report lags (`age_past_report_lags`)."""
     ec2 = emu.client("ec2", region=region)
     amis = {}
     for case in ("used", "unused"):
@@ -46,6 +52,12 @@ def seed_region(emu, region: str) -> dict[str, str]:
         ImageId=amis["used"], MinCount=1, MaxCount=1, InstanceType="t3.micro"
     )
     return amis
+
+
+def age_past_report_lags(emu) -> None:
+    """The seeded Regions have existed longer than EC2's report lags (fleet.seed does the
+    same), so the first reports count the used AMI's instance."""
+    emu.advance(PAST_REPORT_LAGS)
 
 
 def member_env(emu, region: str, **extra: str) -> dict:
@@ -91,6 +103,7 @@ def run(emu, phase: str, env: dict):
 def test_two_regions_of_one_account_share_a_central_bucket_in_a_third_region(emu):
     central_bucket(emu, WEST)
     amis = {EAST: seed_region(emu, EAST), WEST: seed_region(emu, WEST)}
+    age_past_report_lags(emu)
 
     # us-east-1 without ARCHIVE_BUCKET_REGION: S3 redirects, the binary says what to set.
     east_unset = member_env(emu, EAST)
@@ -141,8 +154,8 @@ def test_two_regions_of_one_account_share_a_central_bucket_in_a_third_region(emu
     ]
     alerts = published(emu)
     assert sorted((m["region"], m["Subject"]) for m in alerts) == [
-        (WEST, "AMI usage eu-west-1: 1 deregistration candidate"),
-        (EAST, "AMI usage us-east-1: 1 deregistration candidate"),
+        (WEST, f"AMI usage eu-west-1: {FIRST_ALERT}"),
+        (EAST, f"AMI usage us-east-1: {FIRST_ALERT}"),
     ]
 
     # Re-run in both Regions: nothing new is announced, nothing archived is rewritten.
@@ -162,6 +175,7 @@ def test_two_regions_of_one_account_share_a_central_bucket_in_a_third_region(emu
 def test_upgrade_adopts_the_single_region_state_once_and_no_other_region_takes_it(emu):
     central_bucket(emu, EAST)
     amis = {EAST: seed_region(emu, EAST), WEST: seed_region(emu, WEST)}
+    age_past_report_lags(emu)
     east = member_env(emu, EAST)
     own_key = f"{PREFIX}/state/region={EAST}/collect-state.json"
     legacy_key = f"{PREFIX}/state/collect-state.json"
@@ -171,7 +185,7 @@ def test_upgrade_adopts_the_single_region_state_once_and_no_other_region_takes_i
     first = run(emu, "collect", east)
     assert first.code == 0 and first.summary["alert"]["published"] is True, first.stderr
     [alert] = published(emu)
-    assert alert["Subject"] == "AMI usage us-east-1: 1 deregistration candidate"
+    assert alert["Subject"] == f"AMI usage us-east-1: {FIRST_ALERT}"
     announced = state(emu, own_key, EAST)
     assert any(k.startswith(f"candidate:{amis[EAST]['unused']}:") for k in announced["notified"])
 

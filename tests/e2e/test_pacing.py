@@ -25,6 +25,9 @@ def test_create_stays_inside_the_mutating_bucket_without_being_throttled(emu):
         CREATE_CONCURRENCY="8",
         EC2_MUTATING_BURST=str(CAPACITY),
         EC2_MUTATING_RATE=str(REFILL),
+        # The emulator refuses the recipe types, as EC2's API reference does; the default
+        # four would add up to CREATE_CONCURRENCY refused calls before create falls back.
+        REPORT_RESOURCE_TYPES="ec2:Instance,ec2:LaunchTemplate",
     )
     emu.control("faults", {"ec2_token_buckets": {"mutating": {"capacity": CAPACITY, "refill_per_second": REFILL}}})
 

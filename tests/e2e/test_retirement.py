@@ -6,9 +6,10 @@ Every 3rd day: fleet events, create, +1 h, collect. Stages: deprecate at once
 days after that. The circuit breaker trips on days 30-33 (MAX_CANDIDATE_PERCENT=10,
 the day the unused AMIs first become candidates: nothing starts) and on days 60-63
 (records exist: they are held, `verdict_unknown`). Events: day 42 a consumer launches
-`used_deprecated` and `team_earlier`, a consumer's launch template names `team_later`,
-and the operator tags `operator_excludes` with the exclusion tag; day 48 an owner
-launch template names `used_disabled`, and `unselected` loses its selection tag.
+`used_deprecated` and `team_earlier`, the reports first show a consumer's launch template
+naming `team_later` (made on day 33: EC2's reports lag launch templates by 7 days), and
+the operator tags `operator_excludes` with the exclusion tag; day 48 an owner launch
+template names `used_disabled`, and `unselected` loses its selection tag.
 
 Issue 22's promises on the same timeline: an undo after disable restores the launch
 permissions (account and organisation) and the consumer launches again; a team's own
@@ -82,12 +83,15 @@ SHARED = [{"UserId": CONSUMER_1}]
 def _events(emu, day: int, ids: dict[str, str]) -> None:
     owner = emu.client("ec2")
     consumer = emu.client("ec2", CONSUMER_1)
-    if day == 42:
-        for case in ("used_deprecated", "team_earlier"):
-            consumer.run_instances(ImageId=ids[case], MinCount=1, MaxCount=1, InstanceType="t3.micro")
+    if day == 33:
+        # EC2's reports show a launch template 7 days after it names the AMI: the one
+        # the day-42 report is the first to show was made on day 33, before the deprecation.
         consumer.create_launch_template(
             LaunchTemplateName="rolls-back", LaunchTemplateData={"ImageId": ids["team_later"]}
         )
+    if day == 42:
+        for case in ("used_deprecated", "team_earlier"):
+            consumer.run_instances(ImageId=ids[case], MinCount=1, MaxCount=1, InstanceType="t3.micro")
         owner.create_tags(Resources=[ids["operator_excludes"]], Tags=[{"Key": EXCLUDE_TAG, "Value": "true"}])
     if day == 48:
         owner.delete_tags(Resources=[ids["unselected"]], Tags=[{"Key": "Golden"}])

@@ -3,8 +3,10 @@ MIN_AGE_DAYS=30), run after run over 40 emulated days: a labelled fleet where ea
 is one case, every verdict and its reasons asserted from the archived verdicts object
 of every collect, and the news each case must (and must not) produce.
 
-Day D (every 2nd day): create at day D, fleet events, +1 h, collect. Instance reports
-lag 24 h (instance_activity_lag_seconds), launch templates do not; lastLaunchedTime is
+Day D (every 2nd day): create at day D, fleet events, +1 h, collect. Reports lag as on
+AWS (the emulator's defaults): instances 24 h (instance_activity_lag_seconds), launch
+templates 7 days (launch_template_activity_lag_seconds), so the fleet seeded just before
+day 0 shows in reports from day 2 (instances) and day 8 (templates); lastLaunchedTime is
 published at once by the emulator."""
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ CANDIDATE = ["unused_for_window", "no_owner_account_use", "older_than_min_age"]
 def expected(case: str, day: int) -> tuple[str, list[str] | None, list[str]] | None:
     """(verdict, exact reasons or None, reasons that must be among them); None = no verdict."""
     young = day < 30
+    if case == "current" and day == 0:  # its instances and templates not yet in a report
+        return "in_use", None, ["launched_recently"]
+    if case == "lt_old_version" and day < 8:  # only templates name it: in reports from day 8
+        return "excluded", None, ["too_young"]
     if case in ("current", "lt_old_version"):  # young ones also say too_young
         return ("in_use", None, ["used_in_other_accounts"]) if young else ("in_use", ["used_in_other_accounts"], [])
     if case == "scratch":
