@@ -29,13 +29,14 @@ DEFAULTS: dict[str, Any] = {
     # from the past few days might not appear": a few days taken as 7, an assumption).
     "launch_template_activity_lag_seconds": 604800.0,
     # lastLaunchedTime (DescribeImageAttribute, DescribeImages) shows only launches at
-    # least this old (emulator clock); AWS publishes it with up to 24 h (86400 s) delay.
-    "last_launched_lag_seconds": 0.0,
+    # least this old (emulator clock): AWS's "there is a 24-hour delay before that usage
+    # is reported" (API reference, Image.LastLaunchedTime), at its worst.
+    "last_launched_lag_seconds": 86400.0,
     # page size of the Describe* actions when the request has no MaxResults.
     "max_results_cap": 1000,
     # a new Recycle Bin rule is `pending` (retains nothing) this long, then `available`
     # (AWS: the first rule "can take up to 30 minutes" to become active).
-    "rbin_rule_activation_seconds": 0.0,
+    "rbin_rule_activation_seconds": 1800.0,
     # S3's answer to a request signed for another Region than the bucket's (moto_grafts/bucket_region.py).
     "s3_wrong_region": "redirect",
     # CreateImageUsageReport's resource types: "api-reference" (ec2:Instance,

@@ -59,9 +59,16 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Any:
         proc.kill()
 
 
-# The activity lags of usage reports default to AWS's worst case (instances 24 h, launch
-# templates 7 days unseen); a test that is not about them counts what it just created.
-NO_LAGS = {"instance_activity_lag_seconds": 0, "launch_template_activity_lag_seconds": 0}
+# The emulator's delays default to AWS's documented worst case (usage reports: instances
+# 24 h, launch templates 7 days unseen; lastLaunchedTime 24 h; a new Recycle Bin rule
+# pending 30 minutes); a test that is not about them (no `aws_lags` marker) sees what it
+# just created. The tests of the delays themselves run with the defaults.
+NO_LAGS = {
+    "instance_activity_lag_seconds": 0,
+    "launch_template_activity_lag_seconds": 0,
+    "last_launched_lag_seconds": 0,
+    "rbin_rule_activation_seconds": 0,
+}
 
 
 @pytest.fixture(autouse=True)

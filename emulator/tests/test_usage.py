@@ -125,6 +125,10 @@ def test_default_lags_hide_recent_instances_and_template_versions(aws, control):
         86400,
         604800,
     )
+    # The other documented delays default to their worst case too: lastLaunchedTime
+    # ("a 24-hour delay before that usage is reported") and a new Recycle Bin rule
+    # ("can take up to 30 minutes ... to become active").
+    assert (config["last_launched_lag_seconds"], config["rbin_rule_activation_seconds"]) == (86400, 1800)
     owner = aws("ec2")
     ami = register_ami(owner)
     share(owner, ami, A1)

@@ -31,6 +31,9 @@ def line(summary: dict, check: str) -> dict:
     return found[0]
 
 
+RULE_ACTIVATION_SECONDS = 1800
+
+
 def world(emu, *, rule: bool = True, bucket_region: str | None = None) -> dict:
     """The demo organisation, with retirement in enforce, the digest's reservations and
     a Recycle Bin rule: every optional check of preflight is configured."""
@@ -42,6 +45,9 @@ def world(emu, *, rule: bool = True, bucket_region: str | None = None) -> dict:
         emu.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": bucket_region})
     if rule:
         emu.client("rbin").create_rule(**RULE, Description="retain deregistered AMIs")
+        # A new rule is pending (retains nothing) for up to 30 minutes (AWS; the
+        # emulator's default): the demo's rule was made before that.
+        emu.advance(RULE_ACTIVATION_SECONDS)
     return base_env(
         emu,
         ARCHIVE_BUCKET=bucket,
@@ -258,3 +264,18 @@ def test_lambda_answers_the_summary_with_its_status_not_a_function_error(emu):
         assert [c["check"] for c in summary["checks"] if c["result"] == "fail"] == ["ec2:DeregisterImage"]
     finally:
         watch.stop()
+
+
+def test_a_rule_made_minutes_ago_is_not_yet_counted_on(emu):
+    """Recycle Bin: "When you create your first retention rule, it can take up to 30
+    minutes for the rule to become active"; until then it retains nothing, so preflight
+    does not count on it, and says so, and counts on it once it is available."""
+    env = world(emu, rule=False)
+    emu.client("rbin").create_rule(**RULE, Description="made a minute ago")
+    pending = preflight(env)
+    line = next(r for r in pending.stdout.splitlines() if r.startswith("recycle bin "))
+    assert "FAIL" in line and "no_recycle_bin_rule" in line, pending.stdout
+    emu.advance(RULE_ACTIVATION_SECONDS)
+    later = preflight(env)
+    line = next(r for r in later.stdout.splitlines() if r.startswith("recycle bin "))
+    assert " ok " in line, later.stdout
