@@ -6,7 +6,9 @@ Every 3rd day: fleet events, create, +1 h, collect. Stages: deprecate at once
 days after that. The circuit breaker trips on days 30-33 (MAX_CANDIDATE_PERCENT=10,
 the day the unused AMIs first become candidates: nothing starts) and on days 60-63
 (records exist: they are held, `verdict_unknown`). Events: day 42 a consumer launches
-`used_deprecated` and `team_earlier`, the reports first show a consumer's launch template
+`used_deprecated` and `team_earlier` (first seen on day 45: the day-42 report misses an
+instance younger than 24 h and lastLaunchedTime shows a launch 24 h later; still before
+their disable, due that day), the reports first show a consumer's launch template
 naming `team_later` (made on day 33: EC2's reports lag launch templates by 7 days), and
 the operator tags `operator_excludes` with the exclusion tag; day 48 an owner launch
 template names `used_disabled`, and `unselected` loses its selection tag.
@@ -61,14 +63,17 @@ BREAKER_DAYS = {30, 33, 60, 63}
 # (day, action) of each case's steps that change something (or would).
 STEPS = {
     "walker": [(36, "deprecate"), (45, "disable"), (54, "deregister")],
-    "used_deprecated": [(36, "deprecate"), (42, "cancel_deprecation")],
+    # Launched on day 42 just before create: that report misses it (instances 24 h) and
+    # lastLaunchedTime shows a launch 24 h later, so the day-45 collect is the first to
+    # see it, before the disable due that day.
+    "used_deprecated": [(36, "deprecate"), (45, "cancel_deprecation")],
     "used_disabled": [(36, "deprecate"), (45, "disable"), (48, "enable")],
     "protected": [(36, "deprecate"), (45, "disable")],
     "no_rule": [(36, "deprecate"), (45, "disable")],
     "operator_excludes": [(36, "deprecate"), (42, "cancel_deprecation")],
     "in_use": [],
     "team_later": [(36, "deprecate"), (42, "cancel_deprecation")],
-    "team_earlier": [(36, "deprecate"), (42, "cancel_deprecation")],
+    "team_earlier": [(36, "deprecate"), (45, "cancel_deprecation")],  # launched day 42, as used_deprecated
     "unselected": [(36, "deprecate"), (45, "disable"), (48, "enable")],
     "short_rule": [(36, "deprecate"), (45, "disable")],
 }
@@ -90,6 +95,8 @@ def _events(emu, day: int, ids: dict[str, str]) -> None:
             LaunchTemplateName="rolls-back", LaunchTemplateData={"ImageId": ids["team_later"]}
         )
     if day == 42:
+        # Seen from day 45 on: reports count an instance 24 h after its launch, and a
+        # launch shows in lastLaunchedTime 24 h later.
         for case in ("used_deprecated", "team_earlier"):
             consumer.run_instances(ImageId=ids[case], MinCount=1, MaxCount=1, InstanceType="t3.micro")
         owner.create_tags(Resources=[ids["operator_excludes"]], Tags=[{"Key": EXCLUDE_TAG, "Value": "true"}])
