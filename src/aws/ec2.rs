@@ -97,25 +97,13 @@ pub async fn owned_images(ec2: &Client, filters: &TagFilters) -> anyhow::Result<
     for f in &filters.0 {
         req = req.filters(filter(format!("tag:{}", f.key), f.values.clone()));
     }
-    let mut pages = req.into_paginator().page_size(1000).send();
-    let mut amis = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("ec2:DescribeImages failed: {}", error_text(&e)))?;
-        amis.extend(page.images().iter().filter_map(ami_of));
-    }
-    Ok(amis)
+    every_image(req).await
 }
 
 /// The AMIs this account owns that carry the tag `key` (any value), disabled ones included.
 pub async fn tagged_images(ec2: &Client, key: &str) -> anyhow::Result<Vec<Ami>> {
     let req = ec2.describe_images().owners("self").include_disabled(true).filters(filter("tag-key", [key]));
-    let mut pages = req.into_paginator().page_size(1000).send();
-    let mut amis = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("ec2:DescribeImages failed: {}", error_text(&e)))?;
-        amis.extend(page.images().iter().filter_map(ami_of));
-    }
-    Ok(amis)
+    every_image(req).await
 }
 
 /// The owner's AMIs among `ids`; a deregistered AMI is simply absent (an `image-id`
@@ -335,6 +323,19 @@ pub async fn launch_permissions(ec2: &Client, image_id: &str) -> anyhow::Result<
         }
     }
     Ok(out)
+}
+
+/// Every page of a DescribeImages request, as the core's AMIs.
+async fn every_image(
+    req: aws_sdk_ec2::operation::describe_images::builders::DescribeImagesFluentBuilder,
+) -> anyhow::Result<Vec<Ami>> {
+    let mut pages = req.into_paginator().page_size(1000).send();
+    let mut amis = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("ec2:DescribeImages failed: {}", error_text(&e)))?;
+        amis.extend(page.images().iter().filter_map(ami_of));
+    }
+    Ok(amis)
 }
 
 #[cfg(test)]

@@ -26,15 +26,11 @@ use crate::timestamp;
 /// The kinds a probe checks by scanning its own resources for the id itself (SSM
 /// parameters of data type `aws:ec2:image`, launch templates to the configured depth,
 /// Image Builder recipes, launch configurations, fleets): they need no DescribeImages.
-pub const SCAN_KINDS: [&str; 7] = [
-    "ec2:LaunchTemplate",
-    "ec2:SpotFleetRequest",
-    "ec2:Fleet",
-    "ssm:Parameter",
-    "imagebuilder:ImageRecipe",
-    "imagebuilder:ContainerRecipe",
-    "autoscaling:LaunchConfiguration",
-];
+/// Every probe kind but the first, `ec2:Instance` (a unit test holds the order).
+pub const SCAN_KINDS: &[&str] = match PROBE_KINDS.split_first() {
+    Some((_, rest)) => rest,
+    None => &[],
+};
 
 /// One AMI of an owner's retirement list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

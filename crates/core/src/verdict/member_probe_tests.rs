@@ -138,3 +138,10 @@ fn a_launch_template_scan_reads_the_newest_versions_to_the_depth() {
     );
     assert!(launch_template_arn("cn-north-1", "1", "lt-1").starts_with("arn:aws-cn:"));
 }
+
+#[test]
+fn scans_check_every_probe_kind_but_instances() {
+    assert_eq!(PROBE_KINDS[0], "ec2:Instance");
+    assert!(!SCAN_KINDS.contains(&"ec2:Instance"));
+    assert_eq!(SCAN_KINDS.len() + 1, PROBE_KINDS.len());
+}
