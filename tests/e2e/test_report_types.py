@@ -66,7 +66,9 @@ def test_refused_recipe_types_fall_back_to_the_documented_two_and_are_announced_
     for v in verdicts:
         assert all(k in v["not_checked"] and k not in v["checked"] for k in RECIPES), v
         assert "owner:imagebuilder:ImageRecipe" in v["checked"], v["checked"]
-    announced = [line for line in first["stderr"].splitlines() if "asked EC2 for ec2:Instance, ec2:LaunchTemplate only" in line]
+    announced = [
+        line for line in first["stderr"].splitlines() if "asked EC2 for ec2:Instance, ec2:LaunchTemplate only" in line
+    ]
     assert len(announced) == 1, first["stderr"]
 
     second = day(emu, env)
