@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from fleet import archive_and_alerting, demo_fleet, seed  # noqa: E402
+from fleet import SHORT_WINDOW_RULES, archive_and_alerting, demo_fleet, seed  # noqa: E402
 from harness import Emulator, base_env, free_port  # noqa: E402
 
 DAY = 86_400
@@ -173,16 +173,7 @@ def main() -> int:
     try:
         alerting = archive_and_alerting(emu)
         seed(emu, demo_fleet())
-        config = dict(
-            ARCHIVE_BUCKET=alerting.bucket,
-            ARCHIVE_PREFIX=PREFIX,
-            AMI_TAG_FILTERS="Golden=true",
-            UNUSED_MIN_DAYS="3",
-            MIN_REPORTS="2",
-            MIN_AGE_DAYS="0",
-            MAX_CANDIDATE_PERCENT="100",
-        )
-        env = base_env(emu, **config)
+        env = base_env(emu, ARCHIVE_BUCKET=alerting.bucket, ARCHIVE_PREFIX=PREFIX, **SHORT_WINDOW_RULES)
         counts = Counts()
         server = proxy(emu.url, counts)
         counted = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}"}

@@ -77,6 +77,17 @@ def demo_fleet() -> Fleet:
 # any report) launches after the seed.
 PAST_REPORT_LAGS = 7 * 86400 + 3600
 
+# Verdict rules short enough for a few emulated days of the demo fleet: a candidate after
+# 3 days of zero-usage reports, whatever its age or the share of candidates. The
+# compaction test and bench/idle_collect.py live the same history under them.
+SHORT_WINDOW_RULES = dict(
+    AMI_TAG_FILTERS="Golden=true",
+    UNUSED_MIN_DAYS="3",
+    MIN_REPORTS="2",
+    MIN_AGE_DAYS="0",
+    MAX_CANDIDATE_PERCENT="100",
+)
+
 
 def seed(emu: Emulator, fleet: Fleet) -> None:
     owner = emu.client("ec2")

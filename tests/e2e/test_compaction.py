@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fleet import archive_and_alerting
+from fleet import SHORT_WINDOW_RULES, archive_and_alerting
 from harness import ROOT, base_env, collect_killed_after, run_binary
 from support.duckdb_archive import open_archive, run_query
 from test_history import DAY, FLAKY_REASON, READY_AFTER, History, change_fleet
@@ -77,16 +77,7 @@ def parts(keys: list[str]) -> list[str]:
 @pytest.mark.slow
 def test_ten_days_compacted_answer_every_query_like_the_raw_objects_even_when_killed(emu, tmp_path):
     alerting = archive_and_alerting(emu)
-    env = base_env(
-        emu,
-        ARCHIVE_BUCKET=alerting.bucket,
-        ARCHIVE_PREFIX=PREFIX,
-        AMI_TAG_FILTERS="Golden=true",
-        UNUSED_MIN_DAYS="3",
-        MIN_REPORTS="2",
-        MIN_AGE_DAYS="0",
-        MAX_CANDIDATE_PERCENT="100",
-    )
+    env = base_env(emu, ARCHIVE_BUCKET=alerting.bucket, ARCHIVE_PREFIX=PREFIX, **SHORT_WINDOW_RULES)
     drive(emu, env)
     # The hourly run of the moment the views are read (a day after the last creates).
     assert run_binary(emu, ["collect", "--now", emu.now()], env).code == 0
